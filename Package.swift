@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "speakerbridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "speakerbridge", targets: ["speakerbridge"]),
+        .library(name: "SpeakerbridgeHost", targets: ["SpeakerbridgeHost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // libmosquitto (Debian: libmosquitto-dev), the MQTT client library the session is built on.
+        .systemLibrary(
+            name: "CMosquitto",
+            path: "Sources/CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "SpeakerbridgeHost",
+            dependencies: [
+                "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Host"
+        ),
+        .executableTarget(
+            name: "speakerbridge",
+            dependencies: [
+                "SpeakerbridgeHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CLI"
+        ),
+        // Test support shared by the test suite and the benchmarks: real brokers, the daemon as a
+        // process, a plain MQTT client and network-namespace labs.
+        .target(
+            name: "LabKit",
+            dependencies: ["CMosquitto"],
+            path: "Tests/LabKit"
+        ),
+        .testTarget(
+            name: "HostTests",
+            dependencies: ["SpeakerbridgeHost", "LabKit"],
+            path: "Tests/HostTests"
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SpeakerbridgeHost", "LabKit"],
+            path: "Tests/IntegrationTests"
+        ),
+        .executableTarget(
+            name: "speakerbridge-bench",
+            dependencies: ["LabKit"],
+            path: "Benchmarks/SessionBench"
+        ),
+    ]
+)

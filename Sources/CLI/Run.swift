@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import SpeakerbridgeHost
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon (with an embedded broker on 127.0.0.1 when no broker is configured).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config: Configuration
+        do {
+            config = try ConfigLoader.load(file: options.file, environment: ProcessInfo.processInfo.environment, flags: try options.flags())
+        } catch let error as ConfigError {
+            throw fail("configuration problems:\n\(error.description)")
+        }
+        let logger = makeLogger(config)
+        do {
+            try await Daemon.run(config: config, logger: logger)
+        } catch let error as StateDirectory.LockedError {
+            throw fail(error.description)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SpeakerbridgeHost
+
+@main
+struct Speakerbridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speakerbridge",
+        abstract: "MQTT in, speech out: announcements on Sonos and UPnP speakers.",
+        subcommands: [Run.self, Say.self, Health.self, ConfigCommand.self, Version.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Options every command that needs the configuration shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "YAML configuration file (default: $SPEAKERBRIDGE_CONFIG).")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting, e.g. --set mqtt.keepalive=10 (repeatable).", valueName: "key=value"))
+    var settings: [String] = []
+
+    @Option(help: "Broker host[:port]; without it (and without mqtt.host) the daemon runs its own broker.")
+    var broker: String?
+
+    @Option(help: "State directory (client id, journal, embedded broker files).")
+    var stateDir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    var file: String? { config ?? ProcessInfo.processInfo.environment["SPEAKERBRIDGE_CONFIG"] }
+
+    func flags() throws -> [String: String] {
+        var flags: [String: String] = [:]
+        for s in settings {
+            guard let eq = s.firstIndex(of: "=") else { throw ValidationError("--set takes key=value, got \(s)") }
+            flags[String(s[..<eq])] = String(s[s.index(after: eq)...])
+        }
+        if let broker {
+            if let colon = broker.lastIndex(of: ":"), let port = Int(broker[broker.index(after: colon)...]) {
+                flags["mqtt.host"] = String(broker[..<colon])
+                flags["mqtt.port"] = String(port)
+            } else {
+                flags["mqtt.host"] = broker
+            }
+        }
+        if let stateDir { flags["state_dir"] = stateDir }
+        if let logLevel { flags["log_level"] = logLevel }
+        return flags
+    }
+
+}
+
+func makeLogger(_ config: Configuration) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
+        return handler
+    }
+    return Logger(label: "speakerbridge")
+}
+
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data(("speakerbridge: " + message + "\n").utf8))
+    return ExitCode(1)
+}

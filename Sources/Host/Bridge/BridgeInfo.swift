@@ -1,0 +1,65 @@
+import Foundation
+
+/// The retained `<base>/bridge/info` document and the retained `<base>/bridge/state` birth, both
+/// re-published on every connect so a broker that lost its retained store learns them again.
+public struct BridgeInfo: Sendable {
+    public let config: Configuration
+    public let clientID: String
+    public let startedAt: Date
+
+    public init(config: Configuration, clientID: String, startedAt: Date = Date()) {
+        self.config = config
+        self.clientID = clientID
+        self.startedAt = startedAt
+    }
+
+    public func stateDocument(_ status: SessionStatus) -> JSONValue {
+        var o: [String: JSONValue] = ["state": "online"]
+        if let warning = status.twinWarning {
+            o["problem"] = "twin"
+            o["warning"] = .string(warning)
+        }
+        return .object(o)
+    }
+
+    public func infoDocument(_ status: SessionStatus) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "version": .string(SpeakerbridgeVersion.current),
+            "client_id": .string(clientID),
+            "base_topic": .string(config.baseTopic),
+            "mqtt_protocol": .string(config.mqtt.protocolVersion.rawValue),
+            "broker": .string("\(config.brokerHost):\(config.brokerPort)"),
+            "embedded_broker": .bool(config.usesEmbeddedBroker),
+            "started_at": .timestamp(startedAt),
+            "plugins": [],
+            "speakers": [],
+        ]
+        if let warning = status.twinWarning { o["warning"] = .string(warning) }
+        return .object(o)
+    }
+
+    /// What the session publishes first on each connect.
+    public func birthMessages(_ status: SessionStatus) -> [OutboundMessage] {
+        let topics = Topics(base: config.baseTopic)
+        return [
+            OutboundMessage(topic: topics.bridgeState, json: stateDocument(status), retain: true),
+            OutboundMessage(topic: topics.bridgeInfo, json: infoDocument(status), retain: true),
+        ]
+    }
+}
+
+/// `<base>/bridge/request/info`: the same document as the retained `bridge/info`.
+public struct InfoHandler: BridgeRequestHandler {
+    public let name = "info"
+    let info: BridgeInfo
+    let status: SessionStatusBox
+
+    public init(info: BridgeInfo, status: SessionStatusBox) {
+        self.info = info
+        self.status = status
+    }
+
+    public func handle(_ request: BridgeRequest) async throws(BridgeRequestError) -> JSONValue {
+        info.infoDocument(status.current)
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// `<base>/bridge/request/health`: the session, the journal and the outbound queue at a glance.
+/// `speakerbridge health` turns `data.healthy` into its exit code.
+public struct HealthHandler: BridgeRequestHandler {
+    public let name = "health"
+    let config: Configuration
+    let status: SessionStatusBox
+    let spool: Spool
+    let broker: EmbeddedBrokerStatusBox?
+    let startedAt: Date
+
+    public init(config: Configuration, status: SessionStatusBox, spool: Spool, broker: EmbeddedBrokerStatusBox?, startedAt: Date) {
+        self.config = config
+        self.status = status
+        self.spool = spool
+        self.broker = broker
+        self.startedAt = startedAt
+    }
+
+    public func handle(_ request: BridgeRequest) async throws(BridgeRequestError) -> JSONValue {
+        let s = status.current
+        let q = spool.stats
+        var lastDisconnect: JSONValue = .null
+        if let d = s.lastDisconnect {
+            lastDisconnect = ["code": .number(Double(d.code)), "name": .string(d.name), "reason": .string(d.explanation),
+                              "at": s.lastDisconnectAt.map { .timestamp($0) } ?? .null]
+        }
+        var o: [String: JSONValue] = [
+            "healthy": .bool(s.connected && !s.twinSuspected),
+            "connected": .bool(s.connected),
+            "since": .timestamp(s.since),
+            "uptime_s": .number((Date().timeIntervalSince(startedAt) * 10).rounded() / 10),
+            "reconnects": .number(Double(s.reconnects)),
+            "connect_attempts": .number(Double(s.connectAttempts)),
+            "last_disconnect": lastDisconnect,
+            "session_resumed": .bool(s.sessionResumed),
+            "twin": .bool(s.twinSuspected),
+            "client_id": .string(s.clientID),
+            "broker": .string(s.broker),
+            "journal": [
+                "pending": .number(Double(q.pendingRequests)),
+                "recorded_total": .number(Double(q.recordedTotal)),
+                "duplicates_total": .number(Double(q.duplicatesTotal)),
+                "durability": .string(config.journal.durability.rawValue),
+            ],
+            "outbound": [
+                "pending": .number(Double(q.outboundPending)),
+                "dropped_total": .number(Double(q.droppedTotal)),
+                "coalesced_total": .number(Double(q.coalescedTotal)),
+                "max": .number(Double(config.outbound.maxMessages)),
+            ],
+        ]
+        if let warning = s.twinWarning { o["warning"] = .string(warning) }
+        if let b = broker?.current {
+            o["embedded_broker"] = ["running": .bool(b.running), "restarts": .number(Double(b.restarts)),
+                                    "last_error": .optional(b.lastError)]
+        }
+        return .object(o)
+    }
+}

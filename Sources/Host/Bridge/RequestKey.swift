@@ -1,0 +1,88 @@
+/// The idempotency key of a request, computed inside the MQTT callback before the PUBACK.
+///
+/// A request that names itself (`id` for announcements, `transaction` for bridge requests) is
+/// processed once per name. One that does not gets a key from the MQTT message id and a hash of
+/// its content, which recognises a broker redelivery (same message id, same bytes) and nothing else.
+enum RequestKey {
+    static func derive(route: Topics.Route, payload: [UInt8], mid: Int32, topic: String) -> String {
+        switch route {
+        case .speak:
+            if let id = TopLevelField.value(of: "id", in: payload) { return "speak:" + id }
+        case .bridgeRequest(let name), .speakerCommand(let name):
+            if let t = TopLevelField.value(of: "transaction", in: payload) { return "req:\(name):" + t }
+        case .unknown:
+            break
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in topic.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in payload { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "~\(mid):" + String(hash, radix: 16)
+    }
+}
+
+/// Finds a top-level string or number field in a JSON object without building the document:
+/// this runs for every incoming message on the MQTT thread. Anything it does not understand
+/// yields nil, and the full parser reports the problem later.
+enum TopLevelField {
+    static func value(of field: String, in bytes: [UInt8]) -> String? {
+        var i = 0
+        let n = bytes.count
+        func skipSpace() { while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 } }
+        /// Reads a string starting at the quote; returns its raw bytes (escapes kept verbatim).
+        func string() -> ArraySlice<UInt8>? {
+            guard i < n, bytes[i] == 0x22 else { return nil }
+            i += 1
+            let start = i
+            while i < n, bytes[i] != 0x22 { i += bytes[i] == 0x5C ? 2 : 1 }
+            guard i < n else { return nil }
+            defer { i += 1 }
+            return bytes[start..<i]
+        }
+        /// Skips any value, nested ones included.
+        func skipValue() -> Bool {
+            skipSpace()
+            guard i < n else { return false }
+            if bytes[i] == 0x22 { return string() != nil }
+            if bytes[i] == 0x7B || bytes[i] == 0x5B {
+                var depth = 0
+                while i < n {
+                    switch bytes[i] {
+                    case 0x22: if string() == nil { return false }; continue
+                    case 0x7B, 0x5B: depth += 1
+                    case 0x7D, 0x5D: depth -= 1; if depth == 0 { i += 1; return true }
+                    default: break
+                    }
+                    i += 1
+                }
+                return false
+            }
+            while i < n, bytes[i] != 0x2C, bytes[i] != 0x7D { i += 1 }
+            return true
+        }
+        skipSpace()
+        guard i < n, bytes[i] == 0x7B else { return nil }
+        i += 1
+        let wanted = Array(field.utf8)
+        while true {
+            skipSpace()
+            guard let key = string() else { return nil }
+            skipSpace()
+            guard i < n, bytes[i] == 0x3A else { return nil }
+            i += 1
+            skipSpace()
+            if key.elementsEqual(wanted) {
+                if i < n, bytes[i] == 0x22 {
+                    guard let s = string(), !s.isEmpty else { return nil }
+                    return String(decoding: s, as: UTF8.self)
+                }
+                let start = i
+                while i < n, bytes[i] == 0x2D || bytes[i] == 0x2E || bytes[i] == 0x2B || bytes[i] == 0x65 || bytes[i] == 0x45 || (bytes[i] >= 0x30 && bytes[i] <= 0x39) { i += 1 }
+                return i > start ? String(decoding: bytes[start..<i], as: UTF8.self) : nil
+            }
+            guard skipValue() else { return nil }
+            skipSpace()
+            guard i < n, bytes[i] == 0x2C else { return nil }
+            i += 1
+        }
+    }
+}

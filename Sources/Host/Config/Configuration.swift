@@ -1,0 +1,132 @@
+import Foundation
+
+/// The daemon's settings after YAML, `SPEAKERBRIDGE_*` environment variables and command-line flags
+/// have been merged (flags win over the environment, the environment over the file).
+///
+/// Every field has a default, so an empty configuration is a working one: it starts the embedded
+/// broker on 127.0.0.1 and keeps its state in the default state directory.
+public struct Configuration: Sendable, Equatable {
+    public var baseTopic: String = "speakerbridge"
+    /// Where the client id, the lock, the journal and the embedded broker's files live.
+    public var stateDirectory: String = Configuration.defaultStateDirectory()
+    public var logLevel: LogLevel = .info
+    public var mqtt = MQTT()
+    public var embeddedBroker = EmbeddedBroker()
+    public var journal = Journal()
+    public var outbound = Outbound()
+
+    public init() {}
+
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    public enum ProtocolVersion: String, Sendable, CaseIterable {
+        case v5 = "5"
+        case v311 = "3.1.1"
+    }
+
+    public struct MQTT: Sendable, Equatable {
+        /// nil: no broker configured, so the daemon runs its own (see `EmbeddedBroker`).
+        public var host: String? = nil
+        public var port: Int = 1883
+        public var protocolVersion: ProtocolVersion = .v5
+        /// Seconds. The broker drops us after 1.5x this without traffic; we notice a dead link sooner.
+        public var keepalive: Int = 30
+        /// MQTT 5 Session Expiry Interval in seconds: how long the broker keeps our subscriptions and
+        /// queued requests while we are away.
+        public var sessionExpiry: Int = 7 * 24 * 3600
+        /// nil: a stable id generated once per installation and kept in the state directory.
+        public var clientID: String? = nil
+        public var username: String? = nil
+        /// Resolved secret; read from `password_file` or `SPEAKERBRIDGE_MQTT_PASSWORD`, never from YAML.
+        public var password: Secret? = nil
+        public var tls = TLS()
+        public var reconnect = Reconnect()
+        public var twin = Twin()
+        /// Source address to bind, e.g. in a multi-homed host.
+        public var bindAddress: String? = nil
+
+        public init() {}
+    }
+
+    public struct TLS: Sendable, Equatable {
+        public var enabled: Bool = false
+        public var caFile: String? = nil
+        public var certFile: String? = nil
+        public var keyFile: String? = nil
+        /// Skip host name verification (the certificate chain is still checked).
+        public var insecure: Bool = false
+        public init() {}
+    }
+
+    /// Exponential backoff with full jitter: delay n is uniform in [0, min(max, min * 2^n)].
+    public struct Reconnect: Sendable, Equatable {
+        public var minDelay: Double = 1
+        public var maxDelay: Double = 60
+        /// A connection that lasts this long resets the backoff.
+        public var stableAfter: Double = 30
+        /// Give up on a TCP/TLS connect that has not finished after this long.
+        public var connectTimeout: Double = 10
+        public init() {}
+    }
+
+    /// Another client using our client id shows up as connections the broker closes right after they
+    /// are made. After `threshold` such connections in a row the twin is reported.
+    public struct Twin: Sendable, Equatable {
+        public var threshold: Int = 3
+        /// A connection closed by the broker within this many seconds counts as "kicked".
+        public var window: Double = 10
+        public init() {}
+    }
+
+    public struct EmbeddedBroker: Sendable, Equatable {
+        public var port: Int = 1883
+        /// The mosquitto executable to run.
+        public var executable: String = "mosquitto"
+        public init() {}
+    }
+
+    public enum Durability: String, Sendable, CaseIterable {
+        /// write(2) before the PUBACK: survives a crash or kill -9 of the daemon.
+        case process
+        /// fsync(2) before the PUBACK: survives power loss, at a cost per request.
+        case fsync
+    }
+
+    public struct Journal: Sendable, Equatable {
+        public var durability: Durability = .process
+        /// How long a finished request id is remembered so a repeat is not processed again (seconds).
+        public var dedupWindow: Double = 24 * 3600
+        public init() {}
+    }
+
+    public struct Outbound: Sendable, Equatable {
+        /// Messages kept while the broker is unreachable; past it the oldest events are dropped
+        /// (counted and reported), retained state topics keep only their latest value.
+        public var maxMessages: Int = 10_000
+        public init() {}
+    }
+
+    /// True when the daemon should start its own mosquitto.
+    public var usesEmbeddedBroker: Bool { mqtt.host == nil }
+
+    /// The broker the session connects to.
+    public var brokerHost: String { mqtt.host ?? "127.0.0.1" }
+    public var brokerPort: Int { mqtt.host == nil ? embeddedBroker.port : mqtt.port }
+
+    public static func defaultStateDirectory() -> String {
+        if geteuid() == 0 { return "/var/lib/speakerbridge" }
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/speakerbridge" }
+        return (env["HOME"] ?? NSTemporaryDirectory()) + "/.local/state/speakerbridge"
+    }
+}
+
+/// A value that must never reach a log line or a printed configuration.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}

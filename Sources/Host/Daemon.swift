@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Wires the daemon's services together and runs them until SIGTERM/SIGINT.
+///
+/// Services stop in reverse order: the router finishes the request in hand, the session flushes,
+/// says `offline` and disconnects, and only then does the embedded broker go down.
+public enum Daemon {
+    public static func run(config: Configuration, logger: Logger) async throws {
+        let state = try StateDirectory(path: config.stateDirectory)
+        let clientID = try config.mqtt.clientID ?? state.clientID()
+        let wake = WakePipe()
+        let spool = try Spool(directory: state.path, durability: config.journal.durability,
+                              maxOutbound: config.outbound.maxMessages, dedupWindow: config.journal.dedupWindow,
+                              logger: logger, outboundAvailable: { wake.wake() })
+        let topics = Topics(base: config.baseTopic)
+        let intake = RequestIntake(spool: spool, topics: topics, logger: logger)
+        let status = SessionStatusBox(SessionStatus())
+        let startedAt = Date()
+        let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt)
+        let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
+
+        let session = MQTTSession(config: config, clientID: clientID, spool: spool, intake: intake, status: status,
+                                  wake: wake, birth: { info.birthMessages($0) }, logger: logger)
+        let handlers: [any BridgeRequestHandler] = [
+            HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
+            InfoHandler(info: info, status: status),
+        ]
+        let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
+                            announcer: NoSpeakersAnnouncer(), logger: logger)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let brokerStatus {
+            services.append(.init(service: EmbeddedBroker(config: config, directory: state.brokerDirectory,
+                                                          logger: logger, status: brokerStatus)))
+        }
+        services.append(.init(service: session))
+        services.append(.init(service: router))
+        logger.info("speakerbridge \(SpeakerbridgeVersion.current) starting: base topic \(config.baseTopic), broker \(config.brokerHost):\(config.brokerPort)\(config.usesEmbeddedBroker ? " (embedded)" : ""), state in \(state.path)")
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+        withExtendedLifetime(state) {}
+        logger.info("speakerbridge stopped")
+    }
+}

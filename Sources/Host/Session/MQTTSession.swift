@@ -1,0 +1,51 @@
+import CMosquitto
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The host's one MQTT session as a service: runs `SessionLoop` on its own thread and, on graceful
+/// shutdown, lets it publish `offline`, flush and disconnect cleanly before returning.
+public final class MQTTSession: Service, Sendable {
+    private let context: SessionContext
+    private let stopFlag = AtomicFlag()
+
+    private static let libraryReady: Bool = {
+        // mosquitto_lib_init is not thread-safe: run it once, before any session thread exists.
+        mosquitto_lib_init()
+        return true
+    }()
+
+    public init(config: Configuration, clientID: String, spool: Spool, intake: RequestIntake,
+                status: SessionStatusBox, wake: WakePipe, birth: @escaping @Sendable (SessionStatus) -> [OutboundMessage],
+                logger: Logger) {
+        _ = MQTTSession.libraryReady
+        let stopFlag = self.stopFlag
+        status.update {
+            $0.clientID = clientID
+            $0.broker = "\(config.brokerHost):\(config.brokerPort)"
+            $0.protocolVersion = config.mqtt.protocolVersion
+        }
+        context = SessionContext(
+            config: config, clientID: clientID, spool: spool, intake: intake, status: status, wake: wake,
+            logger: logger, birth: birth, subscriptions: Topics(base: config.baseTopic).subscriptions,
+            stopRequested: { stopFlag.isSet })
+    }
+
+    public func run() async throws {
+        let (finished, done) = AsyncStream.makeStream(of: Void.self)
+        let context = self.context
+        let thread = Thread {
+            SessionLoop(context: context).run()
+            done.finish()
+        }
+        thread.name = "mqtt-session"
+        thread.start()
+        await withGracefulShutdownHandler {
+            for await _ in finished {}
+        } onGracefulShutdown: { [stopFlag, context] in
+            stopFlag.set()
+            context.wake.wake()
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import Foundation
+import XCTest
+@testable import SpeakerbridgeHost
+
+final class ConfigLoaderTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Writes a temp file and returns its path.
+    private func write(_ contents: String, name: String = "config.yaml") throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    private func load(_ yaml: String? = nil, env: [String: String] = [:], flags: [String: String] = [:]) throws -> Configuration {
+        try ConfigLoader.load(file: try yaml.map { try write($0) }, environment: env, flags: flags)
+    }
+
+    private func problems(_ yaml: String? = nil, env: [String: String] = [:], flags: [String: String] = [:]) throws -> [ConfigProblem] {
+        ConfigLoader.check(file: try yaml.map { try write($0) }, environment: env, flags: flags)
+    }
+
+    func testNoFileNoEnvironmentGivesDefaults() throws {
+        XCTAssertEqual(try load(), Configuration())
+        XCTAssertEqual(try load(""), Configuration())
+        XCTAssertEqual(try load("# only a comment\n"), Configuration())
+        XCTAssertTrue(try load().usesEmbeddedBroker)
+    }
+
+    func testFileValues() throws {
+        let config = try load("""
+            base_topic: home/speakers
+            log_level: DEBUG
+            mqtt:
+              host: broker.lan
+              port: 8883
+              keepalive: 45
+              session_expiry: 0
+              client_id: sb-1
+              username: bridge
+              twin: {threshold: 5, window: 2.5}
+            embedded_broker:
+              executable: /usr/sbin/mosquitto
+            journal:
+              durability: fsync
+              dedup_window: 1h
+            outbound:
+              max_messages: 1_000_000
+            """)
+        XCTAssertEqual(config.baseTopic, "home/speakers")
+        XCTAssertEqual(config.logLevel, .debug)
+        XCTAssertEqual(config.mqtt.host, "broker.lan")
+        XCTAssertEqual(config.brokerPort, 8883)
+        XCTAssertEqual(config.mqtt.keepalive, 45)
+        XCTAssertEqual(config.mqtt.sessionExpiry, 0)
+        XCTAssertEqual(config.mqtt.clientID, "sb-1")
+        XCTAssertEqual(config.mqtt.username, "bridge")
+        XCTAssertEqual(config.mqtt.twin.threshold, 5)
+        XCTAssertEqual(config.mqtt.twin.window, 2.5)
+        XCTAssertEqual(config.embeddedBroker.executable, "/usr/sbin/mosquitto")
+        XCTAssertEqual(config.journal.durability, .fsync)
+        XCTAssertEqual(config.journal.dedupWindow, 3600)
+        XCTAssertEqual(config.outbound.maxMessages, 1_000_000)
+        XCTAssertFalse(config.mqtt.tls.enabled)
+    }
+
+    func testEnvironmentBeatsFileAndFlagsBeatEnvironment() throws {
+        let yaml = "mqtt:\n  host: from-file\n  port: 1000\n  keepalive: 10\n"
+        let env = ["SPEAKERBRIDGE_MQTT_HOST": "from-env", "SPEAKERBRIDGE_MQTT_PORT": "2000",
+                   "SPEAKERBRIDGE_JOURNAL_DURABILITY": "fsync", "SPEAKERBRIDGE_CONFIG": "/ignored.yaml",
+                   "HOME": "/irrelevant"]
+        let config = try load(yaml, env: env, flags: ["mqtt.host": "from-flag", "log_level": "error"])
+        XCTAssertEqual(config.mqtt.host, "from-flag")
+        XCTAssertEqual(config.mqtt.port, 2000)
+        XCTAssertEqual(config.mqtt.keepalive, 10)
+        XCTAssertEqual(config.journal.durability, .fsync)
+        XCTAssertEqual(config.logLevel, .error)
+
+        // An empty override puts the key back to its default: here the embedded broker.
+        XCTAssertNil(try load(yaml, env: ["SPEAKERBRIDGE_MQTT_HOST": ""]).mqtt.host)
+    }
+
+    func testOverrideRepairsBadFileValue() throws {
+        let yaml = "mqtt:\n  keepalive: abc\n"
+        XCTAssertEqual(try problems(yaml).map(\.key), ["mqtt.keepalive"])
+        XCTAssertEqual(try load(yaml, env: ["SPEAKERBRIDGE_MQTT_KEEPALIVE": "60"]).mqtt.keepalive, 60)
+        XCTAssertEqual(try load(yaml, flags: ["mqtt.keepalive": "90"]).mqtt.keepalive, 90)
+    }
+
+    func testEveryFileProblemIsReportedWithItsLine() throws {
+        let path = try write("""
+            base_topic: a/#
+            mqtt:
+              port: 70000
+              keepalive: abc
+              keeplive: 30
+            journal:
+              durability: sometimes
+            """)
+        let found = ConfigLoader.check(file: path, environment: [:], flags: [:])
+        XCTAssertEqual(found.map(\.key), ["base_topic", "mqtt.port", "mqtt.keepalive", "mqtt.keeplive", "journal.durability"])
+        XCTAssertEqual(found.map(\.line), [1, 3, 4, 5, 7])
+        XCTAssertEqual(found[2].message, "must be a whole number from 5 to 65535, got \"abc\"")
+        XCTAssertEqual(found[2].description, "\(path):4: mqtt.keepalive: must be a whole number from 5 to 65535, got \"abc\"")
+        XCTAssertEqual(found[3].message, "unknown setting; did you mean \"keepalive\"?")
+
+        XCTAssertThrowsError(try ConfigLoader.load(file: path, environment: [:], flags: [:])) { error in
+            let error = error as? ConfigError
+            XCTAssertEqual(error?.problems.count, 5)
+            XCTAssertEqual(error?.description.split(separator: "\n").count, 5)
+        }
+    }
+
+    func testStructuralFileProblems() throws {
+        XCTAssertEqual(try problems("- a\n- b\n").map(\.message), ["the top level must be a mapping of settings (key: value)"])
+
+        let syntax = try problems("mqtt:\n  host: a\n port: 1\n")
+        XCTAssertEqual(syntax.count, 1)
+        XCTAssertEqual(syntax.first?.line, 3)
+        XCTAssertTrue(syntax.first?.message.hasPrefix("YAML syntax error") ?? false)
+
+        let shapes = try problems("mqtt: broker.lan\njournal:\n  durability: [process]\ntls:\n  enabled: true\n")
+        XCTAssertEqual(shapes.map(\.key), ["mqtt", "journal.durability", "tls"])
+        XCTAssertEqual(shapes.map(\.line), [1, 3, 4])
+        XCTAssertEqual(shapes[1].message, "must be a single value, got a list")
+        XCTAssertEqual(shapes[2].message, "unknown setting; did you mean mqtt.tls?")
+
+        let missing = ConfigLoader.check(file: "/nonexistent/sb.yaml", environment: [:], flags: [:])
+        XCTAssertEqual(missing, [ConfigProblem(key: "config", message: "file not found: /nonexistent/sb.yaml", origin: .general)])
+    }
+
+    func testDidYouMean() throws {
+        XCTAssertEqual(try problems("mqtt:\n  hots: x\n").first?.message, "unknown setting; did you mean \"host\"?")
+        XCTAssertEqual(try problems("mqtt:\n  clientId: x\n").first?.message, "unknown setting; did you mean \"client_id\"?")
+        XCTAssertEqual(try problems("colour: blue\n").first?.message, "unknown setting")
+        XCTAssertEqual(try problems(flags: ["mqtt.prot": "1"]).first?.message, "unknown setting; did you mean mqtt.port?")
+        XCTAssertEqual(try problems("log_level: debgu\n").first?.message,
+                       "must be one of trace, debug, info, notice, warning, error, critical, got \"debgu\"; did you mean \"debug\"?")
+    }
+
+    func testUnknownEnvironmentVariable() throws {
+        let found = try problems(env: ["SPEAKERBRIDGE_MQTT_HOTS": "x", "SPEAKERBRIDGE_BANANA": "1", "OTHER_THING": "1"])
+        XCTAssertEqual(found.map(\.key), ["SPEAKERBRIDGE_BANANA", "SPEAKERBRIDGE_MQTT_HOTS"])
+        XCTAssertEqual(found[0].message, "unknown setting")
+        XCTAssertEqual(found[1].description, "SPEAKERBRIDGE_MQTT_HOTS (environment): unknown setting; did you mean SPEAKERBRIDGE_MQTT_HOST?")
+        XCTAssertNil(found[1].line)
+    }
+
+    func testEnvironmentValuesUseTheSameRules() throws {
+        let config = try load(env: ["SPEAKERBRIDGE_MQTT_TLS_INSECURE": "yes", "SPEAKERBRIDGE_MQTT_TLS_ENABLED": "1",
+                                    "SPEAKERBRIDGE_MQTT_RECONNECT_MAX_DELAY": "2m"])
+        XCTAssertTrue(config.mqtt.tls.insecure)
+        XCTAssertTrue(config.mqtt.tls.enabled)
+        XCTAssertEqual(config.mqtt.reconnect.maxDelay, 120)
+
+        let found = try problems(env: ["SPEAKERBRIDGE_MQTT_PORT": "0", "SPEAKERBRIDGE_MQTT_TLS_INSECURE": "maybe"])
+        XCTAssertEqual(found.map(\.description), [
+            "SPEAKERBRIDGE_MQTT_PORT (environment): must be a whole number from 1 to 65535, got \"0\"",
+            "SPEAKERBRIDGE_MQTT_TLS_INSECURE (environment): must be true or false, got \"maybe\"",
+        ])
+    }
+
+    func testPasswordInFileOrFlagIsRejectedWithoutEchoingIt() throws {
+        let found = try problems("mqtt:\n  host: b\n  password: hunter2\n", flags: ["mqtt.password": "swordfish"])
+        XCTAssertEqual(found.map(\.key), ["mqtt.password", "mqtt.password"])
+        XCTAssertEqual(found[0].line, 3)
+        XCTAssertEqual(found[0].message, ConfigSetting.secretsMessage)
+        for problem in found {
+            XCTAssertFalse(problem.description.contains("hunter2"))
+            XCTAssertFalse(problem.description.contains("swordfish"))
+        }
+    }
+
+    func testPasswordFileIsReadAndRedacted() throws {
+        let secretPath = try write("s3cret\r\n", name: "password")
+        let config = try load("mqtt:\n  host: b\n  password_file: \(secretPath)\n")
+        XCTAssertEqual(config.mqtt.password, Secret("s3cret"))
+
+        let lines = ConfigLoader.describe(config)
+        XCTAssertTrue(lines.contains("mqtt.password = <redacted>"))
+        XCTAssertTrue(lines.contains("mqtt.host = b"))
+        XCTAssertFalse(lines.joined().contains("s3cret"))
+        XCTAssertEqual(lines.count, ConfigSetting.all.count - 1)  // password_file feeds mqtt.password
+
+        // The environment variable beats a password_file from the file.
+        let fromEnv = try load("mqtt:\n  password_file: \(secretPath)\n", env: ["SPEAKERBRIDGE_MQTT_PASSWORD": "envpw"])
+        XCTAssertEqual(fromEnv.mqtt.password?.value, "envpw")
+
+        let missing = try problems("mqtt:\n  password_file: /nope/pw\n")
+        XCTAssertEqual(missing.map(\.message), ["file not found: /nope/pw"])
+        XCTAssertEqual(missing.map(\.line), [2])
+
+        let both = try problems(env: ["SPEAKERBRIDGE_MQTT_PASSWORD": "envpw", "SPEAKERBRIDGE_MQTT_PASSWORD_FILE": secretPath])
+        XCTAssertEqual(both.map(\.key), ["SPEAKERBRIDGE_MQTT_PASSWORD_FILE"])
+        XCTAssertFalse(both[0].description.contains("envpw"))
+    }
+
+    func testProtocolSpellings() throws {
+        for spelling in ["5", "\"5\"", "v5", "mqttv5", "MQTTv5"] {
+            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolVersion, .v5, spelling)
+        }
+        for spelling in ["3.1.1", "v311", "mqttv311"] {
+            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolVersion, .v311, spelling)
+        }
+        XCTAssertEqual(try load(env: ["SPEAKERBRIDGE_MQTT_PROTOCOL": "v311"]).mqtt.protocolVersion, .v311)
+        XCTAssertEqual(try problems("mqtt:\n  protocol: 4\n").map(\.key), ["mqtt.protocol"])
+    }
+
+    func testDurations() throws {
+        let config = try load("""
+            mqtt:
+              reconnect:
+                min_delay: 500ms
+                max_delay: 1m
+                stable_after: "2s"
+                connect_timeout: 2.5
+            """)
+        XCTAssertEqual(config.mqtt.reconnect.minDelay, 0.5, accuracy: 1e-9)
+        XCTAssertEqual(config.mqtt.reconnect.maxDelay, 60)
+        XCTAssertEqual(config.mqtt.reconnect.stableAfter, 2)
+        XCTAssertEqual(config.mqtt.reconnect.connectTimeout, 2.5)
+
+        XCTAssertEqual(try problems("mqtt:\n  twin:\n    window: -1\n").map(\.key), ["mqtt.twin.window"])
+        XCTAssertEqual(try problems("journal:\n  dedup_window: 5 parsecs\n").map(\.line), [2])
+
+        let inverted = try problems("mqtt:\n  reconnect:\n    min_delay: 2m\n    max_delay: 30s\n")
+        XCTAssertEqual(inverted.map(\.key), ["mqtt.reconnect.min_delay"])
+        XCTAssertEqual(inverted.map(\.line), [3])
+    }
+
+    func testTLSIsImpliedByFilesAndChecksThem() throws {
+        let ca = try write("ca", name: "ca.pem")
+        let cert = try write("cert", name: "cert.pem")
+        let key = try write("key", name: "key.pem")
+
+        XCTAssertTrue(try load("mqtt:\n  tls:\n    ca_file: \(ca)\n").mqtt.tls.enabled)
+        XCTAssertTrue(try load("mqtt:\n  tls:\n    cert_file: \(cert)\n    key_file: \(key)\n").mqtt.tls.enabled)
+        XCTAssertFalse(try load("mqtt:\n  tls:\n    ca_file: \(ca)\n", env: ["SPEAKERBRIDGE_MQTT_TLS_ENABLED": "false"]).mqtt.tls.enabled)
+
+        let certOnly = try problems("mqtt:\n  tls:\n    cert_file: \(cert)\n")
+        XCTAssertEqual(certOnly.map(\.key), ["mqtt.tls.cert_file"])
+        XCTAssertEqual(certOnly.map(\.line), [3])
+        XCTAssertEqual(certOnly.first?.message, "is set but mqtt.tls.key_file is not; set both or neither")
+
+        let missingCA = try problems("mqtt:\n  tls:\n    ca_file: /nope/ca.pem\n")
+        XCTAssertEqual(missingCA.map(\.message), ["file not found: /nope/ca.pem"])
+        XCTAssertEqual(missingCA.map(\.line), [3])
+        XCTAssertEqual(try problems("mqtt:\n  tls:\n    ca_file: \(directory.path)\n").map(\.key), ["mqtt.tls.ca_file"])
+    }
+
+    func testBaseTopicRules() throws {
+        for bad in ["\"\"", "a/+/b", "/a", "a/", "\"a\\0b\""] {
+            XCTAssertEqual(try problems("base_topic: \(bad)\n").map(\.key), ["base_topic"], bad)
+        }
+        XCTAssertEqual(try load("base_topic: a/b\n").baseTopic, "a/b")
+    }
+
+    func testDescribeListsEveryKeyOnce() throws {
+        let lines = ConfigLoader.describe(Configuration())
+        XCTAssertEqual(Set(lines.map { $0.components(separatedBy: " = ")[0] }).count, lines.count)
+        XCTAssertTrue(lines.contains("mqtt.host = (not set)"))
+        XCTAssertTrue(lines.contains("mqtt.password = (not set)"))
+        XCTAssertTrue(lines.contains("mqtt.reconnect.min_delay = 1"))
+        XCTAssertTrue(lines.contains("journal.durability = process"))
+        // describe's output is valid input: every key loads back to the same configuration.
+        var flags: [String: String] = [:]
+        for line in lines where !line.hasSuffix("(not set)") {
+            let parts = line.components(separatedBy: " = ")
+            flags[parts[0]] = parts[1]
+        }
+        XCTAssertEqual(try load(flags: flags), Configuration())
+    }
+}
