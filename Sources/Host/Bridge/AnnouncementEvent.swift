@@ -1,3 +1,5 @@
+import Foundation
+
 /// Progress of one announcement on `<base>/bridge/event/announcement`:
 /// `queued → playing → done | failed(reason)`, keyed by the request id.
 public struct AnnouncementEvent: Sendable, Equatable {
@@ -17,7 +19,7 @@ public struct AnnouncementEvent: Sendable, Equatable {
 
     public func message(_ topics: Topics) -> OutboundMessage {
         var o: [String: JSONValue] = ["id": .optional(id), "state": .string(state.rawValue),
-                                      "speakers": .array(speakers.map { .string($0) })]
+                                      "speakers": .array(speakers.map { .string($0) }), "at": .preciseTimestamp(Date())]
         if let reason { o["reason"] = .string(reason) }
         return OutboundMessage(topic: topics.announcementEvents, json: .object(o))
     }

@@ -258,7 +258,7 @@ final class SessionLoop {
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION,
                              m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         mosquitto_max_inflight_messages_set(h, UInt32(SessionLoop.window))
-        let offline = Array(JSONValue.object(["state": "offline"]).serialized().utf8)
+        let offline = Array(JSONValue.object(["state": "offline", "reason": "connection lost"]).serialized().utf8)
         offline.withUnsafeBytes { raw in
             _ = mosquitto_will_set_v5(h, ctx.topics.bridgeState, Int32(raw.count), raw.baseAddress, 1, true, nil)
         }
@@ -481,7 +481,7 @@ final class SessionLoop {
             flushOutbound(h)
             let drained = inflight.isEmpty && ctx.spool.outbound(after: handedUpTo, limit: 1).isEmpty
             if drained || now > c.drainDeadline {
-                let offline = OutboundMessage(topic: ctx.topics.bridgeState, json: ["state": "offline"], retain: true)
+                let offline = OutboundMessage(topic: ctx.topics.bridgeState, json: ["state": "offline", "reason": "shutdown"], retain: true)
                 closing?.offlineMid = send(h, offline) ?? -1
                 closing?.offlineDeadline = now + .seconds(2)
             }

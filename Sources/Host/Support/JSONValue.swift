@@ -95,5 +95,10 @@ extension JSONValue {
         .string(date.formatted(.iso8601))
     }
 
+    /// With milliseconds: event consumers order and de-duplicate by it.
+    public static func preciseTimestamp(_ date: Date) -> JSONValue {
+        .string(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+    }
+
     public static func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
 }

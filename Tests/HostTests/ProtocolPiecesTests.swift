@@ -1,0 +1,97 @@
+import XCTest
+
+@testable import SpeakerbridgeHost
+
+final class ReconnectPolicyTests: XCTestCase {
+    func testDelaysGrowExponentiallyUpToTheCapAndResetAfterStableConnection() {
+        var p = ReconnectPolicy(minDelay: 1, maxDelay: 8, stableAfter: 30)
+        var maxima: [Double] = []
+        for _ in 0..<6 {
+            var worst = 0.0
+            for _ in 0..<200 {
+                var copy = p
+                worst = max(worst, copy.nextDelay())
+            }
+            maxima.append(worst)
+            _ = p.nextDelay()
+        }
+        // Full jitter: each ceiling doubles (1, 2, 4, 8, 8, 8) and samples stay below it.
+        for (i, ceiling) in [1.0, 2, 4, 8, 8, 8].enumerated() {
+            XCTAssertLessThanOrEqual(maxima[i], ceiling)
+            XCTAssertGreaterThan(maxima[i], ceiling * 0.7, "jitter should use the whole range")
+        }
+        p.connectionEnded(after: 5)
+        XCTAssertEqual(p.failures, 6, "a short connection does not reset")
+        p.connectionEnded(after: 31)
+        XCTAssertEqual(p.failures, 0)
+    }
+
+    func testTwinIsSuspectedAfterRepeatedShortTakeoversOnly() {
+        let lost = DisconnectReason(code: 7, name: "MOSQ_ERR_CONN_LOST", explanation: "")
+        let keepalive = DisconnectReason(code: 19, name: "MOSQ_ERR_KEEPALIVE", explanation: "")
+        var t = TwinDetector(threshold: 3, window: 10)
+        XCTAssertFalse(t.connectionEnded(after: 1, reason: lost))
+        XCTAssertFalse(t.connectionEnded(after: 2, reason: keepalive), "keepalive loss is not a takeover")
+        XCTAssertFalse(t.connectionEnded(after: 1, reason: lost))
+        XCTAssertTrue(t.connectionEnded(after: 1, reason: lost))
+        XCTAssertTrue(t.suspected)
+        XCTAssertFalse(t.connectionEnded(after: 1, reason: lost), "reported once")
+        XCTAssertFalse(t.connectionEnded(after: 60, reason: lost))
+        XCTAssertFalse(t.suspected, "a stable connection clears it")
+    }
+}
+
+final class RequestParsingTests: XCTestCase {
+    func testTopLevelFieldFindsOnlyTopLevelKeys() {
+        func v(_ s: String, _ f: String = "id") -> String? { TopLevelField.value(of: f, in: Array(s.utf8)) }
+        XCTAssertEqual(v(#"{"text":"hi","id":"a-1"}"#), "a-1")
+        XCTAssertEqual(v(#" { "id" : 42 , "x":1}"#), "42")
+        XCTAssertNil(v(#"{"nested":{"id":"inner"},"text":"x"}"#))
+        XCTAssertEqual(v(#"{"nested":{"id":"inner","a":[1,{"b":"}"}]},"id":"outer"}"#), "outer")
+        XCTAssertEqual(v(#"{"text":"say \"id\":\"no\"","id":"yes"}"#), "yes")
+        XCTAssertNil(v("plain text"))
+        XCTAssertNil(v(#"{"id":"#))
+        XCTAssertEqual(v(#"{"transaction":"t9"}"#, "transaction"), "t9")
+    }
+
+    func testRequestKeys() {
+        let t = Topics(base: "sb")
+        XCTAssertEqual(RequestKey.derive(route: t.route("sb/speak"), payload: Array(#"{"id":"x","text":"a"}"#.utf8), mid: 3, topic: "sb/speak"), "speak:x")
+        XCTAssertEqual(RequestKey.derive(route: t.route("sb/bridge/request/health"), payload: Array(#"{"transaction":"9"}"#.utf8), mid: 3, topic: "sb/bridge/request/health"), "req:health:9")
+        let a = RequestKey.derive(route: t.route("sb/speak"), payload: Array("hello".utf8), mid: 3, topic: "sb/speak")
+        let b = RequestKey.derive(route: t.route("sb/speak"), payload: Array("hello".utf8), mid: 4, topic: "sb/speak")
+        XCTAssertTrue(a.hasPrefix("~"))
+        XCTAssertNotEqual(a, b, "a new message id is a new request")
+    }
+
+    func testTopicRoutes() {
+        let t = Topics(base: "home/sb")
+        XCTAssertEqual(t.route("home/sb/speak"), .speak(speaker: nil))
+        XCTAssertEqual(t.route("home/sb/kitchen/speak"), .speak(speaker: "kitchen"))
+        XCTAssertEqual(t.route("home/sb/kitchen/set"), .speakerCommand(speaker: "kitchen"))
+        XCTAssertEqual(t.route("home/sb/bridge/request/plugins/reload"), .bridgeRequest(name: "plugins/reload"))
+        XCTAssertEqual(t.route("home/sb/bridge/speak"), .unknown)
+        XCTAssertEqual(t.route("other/speak"), .unknown)
+    }
+
+    func testSpeakRequestParsing() throws {
+        let plain = try SpeakRequest.parse(Array("  Dinner is ready \n".utf8), speakerFromTopic: "kitchen")
+        XCTAssertEqual(plain.text, "Dinner is ready")
+        XCTAssertEqual(plain.speakers, ["kitchen"])
+        let json = try SpeakRequest.parse(Array(#"{"id":7,"text":"hi","speakers":["a","b"],"volume":40,"priority":"high"}"#.utf8), speakerFromTopic: nil)
+        XCTAssertEqual(json.id, "7")
+        XCTAssertEqual(json.speakers, ["a", "b"])
+        XCTAssertEqual(json.volume, 40)
+        XCTAssertEqual(json.priority, .high)
+
+        func reason(_ s: [UInt8]) -> String? {
+            do { _ = try SpeakRequest.parse(s, speakerFromTopic: nil); return nil } catch { return error.reason }
+        }
+        XCTAssertEqual(reason([0xff, 0xfe]), "payload is not valid UTF-8")
+        XCTAssertEqual(reason(Array("   ".utf8)), "text is empty: nothing to say")
+        XCTAssertTrue(reason(Array(#"{"text":"a","volume":101}"#.utf8))!.contains("volume"))
+        XCTAssertTrue(reason(Array(#"{"txt":"a"}"#.utf8))!.contains("unknown field 'txt'"))
+        XCTAssertTrue(reason(Array(#"{"text":"a""#.utf8))!.contains("not valid JSON"))
+        XCTAssertTrue(reason(Array(String(repeating: "a", count: 100_000).utf8))!.contains("limit is 10000"))
+    }
+}

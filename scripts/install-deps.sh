@@ -1,0 +1,39 @@
+#!/bin/bash
+# Installs what speakerbridge needs on Debian 12 (as root through apt-get); otherwise says what is missing.
+#   scripts/install-deps.sh         the daemon: libmosquitto, the mosquitto broker (embedded default broker)
+#   scripts/install-deps.sh test    plus what the test suite and benchmarks use: clients, openssl, iproute2
+set -euo pipefail
+
+packages=(libmosquitto-dev mosquitto)
+if [[ "${1:-}" == "test" ]]; then
+    packages+=(mosquitto-clients openssl iproute2 procps)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        echo "installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # policy-rc.d keeps Debian from starting the system mosquitto service: the daemon and the
+        # tests start their own brokers, on their own ports.
+        if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        fi
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "missing packages: ${missing[*]}" >&2
+        echo "install them with: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+if ! command -v swift >/dev/null; then
+    echo "swift (6.0 or newer) is not on PATH; install a Swift toolchain from swift.org" >&2
+    exit 1
+fi
