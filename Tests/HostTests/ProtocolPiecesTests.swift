@@ -51,6 +51,9 @@ final class RequestParsingTests: XCTestCase {
         XCTAssertEqual(v(#"{"text":"say \"id\":\"no\"","id":"yes"}"#), "yes")
         XCTAssertNil(v("plain text"))
         XCTAssertNil(v(#"{"id":"#))
+        XCTAssertNil(v(#"{"id":"x","text":"#), "an unfinished object names nothing")
+        XCTAssertNil(v(#"{"id":"x"} trailing"#))
+        XCTAssertNil(v(#"{"id":true}"#))
         XCTAssertEqual(v(#"{"transaction":"t9"}"#, "transaction"), "t9")
     }
 

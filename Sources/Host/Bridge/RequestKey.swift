@@ -63,6 +63,7 @@ enum TopLevelField {
         guard i < n, bytes[i] == 0x7B else { return nil }
         i += 1
         let wanted = Array(field.utf8)
+        var found: String? = nil
         while true {
             skipSpace()
             guard let key = string() else { return nil }
@@ -70,18 +71,26 @@ enum TopLevelField {
             guard i < n, bytes[i] == 0x3A else { return nil }
             i += 1
             skipSpace()
-            if key.elementsEqual(wanted) {
-                if i < n, bytes[i] == 0x22 {
-                    guard let s = string(), !s.isEmpty else { return nil }
-                    return String(decoding: s, as: UTF8.self)
-                }
-                let start = i
-                while i < n, bytes[i] == 0x2D || bytes[i] == 0x2E || bytes[i] == 0x2B || bytes[i] == 0x65 || bytes[i] == 0x45 || (bytes[i] >= 0x30 && bytes[i] <= 0x39) { i += 1 }
-                return i > start ? String(decoding: bytes[start..<i], as: UTF8.self) : nil
-            }
+            let valueStart = i
             guard skipValue() else { return nil }
+            if found == nil, key.elementsEqual(wanted) {
+                var end = i
+                while end > valueStart, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
+                var raw = bytes[valueStart..<end]
+                if raw.first == 0x22 { raw = raw.dropFirst().dropLast() }
+                else if !raw.allSatisfy({ $0 == 0x2D || $0 == 0x2E || $0 == 0x2B || $0 == 0x65 || $0 == 0x45 || ($0 >= 0x30 && $0 <= 0x39) }) { return nil }
+                guard !raw.isEmpty else { return nil }
+                found = String(decoding: raw, as: UTF8.self)
+            }
             skipSpace()
-            guard i < n, bytes[i] == 0x2C else { return nil }
+            guard i < n else { return nil }
+            if bytes[i] == 0x7D {
+                // Only a complete object names a request: a broken one is answered, never deduplicated.
+                i += 1
+                skipSpace()
+                return i == n ? found : nil
+            }
+            guard bytes[i] == 0x2C else { return nil }
             i += 1
         }
     }
