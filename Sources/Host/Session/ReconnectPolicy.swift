@@ -44,6 +44,14 @@ public struct TwinDetector: Sendable {
         self.window = window
     }
 
+    /// The current connection has outlived the window: whoever was kicking us has stopped.
+    /// Returns true when that clears a suspicion.
+    public mutating func connectionStable() -> Bool {
+        shortKicks = 0
+        defer { suspected = false }
+        return suspected
+    }
+
     /// Returns true when this disconnect makes the twin suspicion new.
     public mutating func connectionEnded(after duration: Double, reason: DisconnectReason) -> Bool {
         guard duration < window, reason.mayBeTakeover else {

@@ -121,18 +121,15 @@ final class SessionLoop {
                                            Int32(m.keepalive), m.bindAddress, props)
         mosquitto_property_free_all(&props)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            var reason = DisconnectReason.fromLibrary(rc, protocolVersion: m.protocolVersion)
-            if let detail = libraryErrors.last {
-                reason = DisconnectReason(code: reason.code, name: reason.name, explanation: reason.explanation + ": " + detail + tlsHint())
-            }
-            finishAttempt(reason)
+            finishAttempt(withLibraryDetail(.fromLibrary(rc, protocolVersion: m.protocolVersion)))
             return
         }
         let started = ContinuousClock.now
         lastInbound = started
         pollUntilEnded(handle: handle, started: started)
         if !acked.isEmpty { ctx.spool.settle(acked); acked = [] }
-        finishAttempt(ended ?? DisconnectReason(code: 0, name: "MOSQ_ERR_SUCCESS", explanation: "disconnected on request"))
+        let reason = ended ?? DisconnectReason(code: 0, name: "MOSQ_ERR_SUCCESS", explanation: "disconnected on request")
+        finishAttempt(connected ? reason : withLibraryDetail(reason))
     }
 
     private func pollUntilEnded(handle: OpaquePointer, started: ContinuousClock.Instant) {
@@ -172,6 +169,7 @@ final class SessionLoop {
             }
             flushOutbound(handle)
             checkLiveness(handle, now: now)
+            clearTwinOnceStable(handle, now: now)
         }
     }
 
@@ -229,12 +227,19 @@ final class SessionLoop {
 
     private var brokerName: String { "\(ctx.config.brokerHost):\(ctx.config.brokerPort)" }
 
+    /// A failed connect explained with what libmosquitto logged (OpenSSL's reason, for one) and,
+    /// for TLS, which setting to look at.
+    private func withLibraryDetail(_ reason: DisconnectReason) -> DisconnectReason {
+        let detail = (libraryErrors.last.map { ": " + $0 } ?? "") + (reason.name == "MOSQ_ERR_TLS" ? tlsHint() : "")
+        guard !detail.isEmpty else { return reason }
+        return DisconnectReason(code: reason.code, name: reason.name, explanation: reason.explanation + detail)
+    }
+
     private func tlsHint() -> String {
-        guard ctx.config.mqtt.tls.enabled else { return "" }
         if libraryErrors.contains(where: { $0.contains("certificate verify failed") }) {
             return " (the broker's certificate does not verify against mqtt.tls.ca_file)"
         }
-        return ""
+        return " (the TLS handshake failed: check that mqtt.tls.ca_file signed the broker's certificate, that mqtt.host matches its name, and that the port speaks TLS)"
     }
 
     /// Sleeps, but wakes early for shutdown.
@@ -446,6 +451,16 @@ final class SessionLoop {
             return nil
         }
         return mid
+    }
+
+    /// A suspected twin is cleared by a connection that outlives the twin window; say so at once on
+    /// bridge/state and bridge/info rather than at the next reconnect.
+    private func clearTwinOnceStable(_ h: OpaquePointer, now: ContinuousClock.Instant) {
+        guard twin.suspected, let since = connectedAt, now - since >= .milliseconds(Int(twin.window * 1000)) else { return }
+        guard twin.connectionStable() else { return }
+        ctx.status.update { $0.twinSuspected = false }
+        log.notice("mqtt: the connection has held for \(Int(twin.window)) s; the client id conflict is over")
+        for message in ctx.birth(ctx.status.current) { _ = send(h, message) }
     }
 
     // MARK: liveness and shutdown
