@@ -15,12 +15,7 @@ struct Health: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
-        let config: Configuration
-        do {
-            config = try ConfigLoader.load(file: options.file, environment: ProcessInfo.processInfo.environment, flags: try options.flags())
-        } catch let error as ConfigError {
-            throw fail("configuration problems:\n\(error.description)")
-        }
+        let config = try options.loadOrFail()
         let topics = Topics(base: config.baseTopic)
         let transaction = "health-\(UInt32.random(in: 0...UInt32.max))"
         do {

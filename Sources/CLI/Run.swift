@@ -9,12 +9,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        let config: Configuration
-        do {
-            config = try ConfigLoader.load(file: options.file, environment: ProcessInfo.processInfo.environment, flags: try options.flags())
-        } catch let error as ConfigError {
-            throw fail("configuration problems:\n\(error.description)")
-        }
+        let config = try options.loadOrFail()
         let logger = makeLogger(config)
         do {
             try await Daemon.run(config: config, logger: logger)

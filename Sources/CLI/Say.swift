@@ -36,12 +36,7 @@ struct Say: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let config: Configuration
-        do {
-            config = try ConfigLoader.load(file: options.file, environment: ProcessInfo.processInfo.environment, flags: try options.flags())
-        } catch let error as ConfigError {
-            throw fail("configuration problems:\n\(error.description)")
-        }
+        let config = try options.loadOrFail()
         let topics = Topics(base: config.baseTopic)
         let announcementID = id ?? "cli-\(UUID().uuidString.prefix(8).lowercased())"
         var request: [String: JSONValue] = ["id": .string(announcementID), "text": .string(text)]

@@ -52,6 +52,17 @@ struct ConfigOptions: ParsableArguments {
 
 }
 
+extension ConfigOptions {
+    /// The merged configuration, or every problem on stderr and exit status 1.
+    func loadOrFail() throws -> Configuration {
+        do {
+            return try ConfigLoader.load(file: file, environment: ProcessInfo.processInfo.environment, flags: try flags())
+        } catch let error as ConfigError {
+            throw fail("configuration problems:\n\(error.description)")
+        }
+    }
+}
+
 func makeLogger(_ config: Configuration) -> Logger {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)

@@ -74,6 +74,19 @@ func eventsByID(_ client: TestClient, _ daemon: DaemonUnderTest) -> [String: Set
     return result
 }
 
+/// A broker, a daemon connected to it, and a watcher of `filters` (bridge/state always included).
+func runningDaemon(settings: [String: String] = [:], watching filters: [String] = []) throws
+    -> (broker: MosquittoBroker, daemon: DaemonUnderTest, watch: TestClient)
+{
+    let broker = try MosquittoBroker()
+    try broker.start()
+    let daemon = try DaemonUnderTest(brokerPort: broker.port, settings: settings)
+    let watch = try watcher(port: broker.port, [daemon.topics.state] + filters)
+    try daemon.start()
+    try waitForOnline(watch, daemon)
+    return (broker, daemon, watch)
+}
+
 func requireRoot(_ what: String) throws {
     if let reason = NetnsLab.unavailableReason {
         print("SKIPPED \(what): \(reason)")

@@ -5,15 +5,9 @@ import XCTest
 /// Start, clean stop, kill -9, the state-directory lock and the health command, on a real broker.
 final class LifecycleTests: XCTestCase {
     func testCleanStopSaysOfflineWithoutTheWillAndExitsZero() throws {
-        let broker = try MosquittoBroker()
-        try broker.start()
-        let daemon = try DaemonUnderTest(brokerPort: broker.port)
-        let watch = try watcher(port: broker.port, ["\(daemon.base)/bridge/#"])
-        try daemon.start()
-        try waitForOnline(watch, daemon)
+        let (broker, daemon, watch) = try runningDaemon(watching: ["+/bridge/info"])
         let info = try watch.waitFor("\(daemon.base)/bridge/info")
         XCTAssertEqual(json(info)["base_topic"] as? String, daemon.base)
-        XCTAssertTrue(info.retain || !info.retain)  // delivered either live or from the retained store
 
         daemon.process.terminate()
         XCTAssertEqual(daemon.process.waitForExit(timeout: 15), 0, daemon.log())
@@ -30,24 +24,15 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testKill9FiresTheWill() throws {
-        let broker = try MosquittoBroker()
-        try broker.start()
-        let daemon = try DaemonUnderTest(brokerPort: broker.port)
-        let watch = try watcher(port: broker.port, [daemon.topics.state])
-        try daemon.start()
-        try waitForOnline(watch, daemon)
+        let (broker, daemon, watch) = try runningDaemon()
+        defer { withExtendedLifetime(broker) {} }
         daemon.process.kill9()
         let will = try watch.waitFor(daemon.topics.state, timeout: 10) { json($0)["state"] as? String == "offline" }
         XCTAssertEqual(json(will)["reason"] as? String, "connection lost")
     }
 
     func testSecondInstanceOnTheSameStateDirectoryRefusesToStart() throws {
-        let broker = try MosquittoBroker()
-        try broker.start()
-        let first = try DaemonUnderTest(brokerPort: broker.port)
-        let watch = try watcher(port: broker.port, [first.topics.state])
-        try first.start()
-        try waitForOnline(watch, first)
+        let (broker, first, _) = try runningDaemon()
         let second = try first.sibling(brokerPort: broker.port)
         try second.start()
         let status = second.process.waitForExit(timeout: 10)
@@ -58,12 +43,7 @@ final class LifecycleTests: XCTestCase {
     }
 
     func testHealthCommandExitCode() throws {
-        let broker = try MosquittoBroker()
-        try broker.start()
-        let daemon = try DaemonUnderTest(brokerPort: broker.port)
-        let watch = try watcher(port: broker.port, [daemon.topics.state])
-        try daemon.start()
-        try waitForOnline(watch, daemon)
+        let (broker, daemon, _) = try runningDaemon()
         let args = ["health", "--broker", "127.0.0.1:\(broker.port)", "--set", "base_topic=\(daemon.base)", "--timeout", "5"]
         let healthy = try DaemonProcess.run(arguments: args)
         XCTAssertEqual(healthy.status, 0, healthy.output)
