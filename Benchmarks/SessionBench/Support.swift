@@ -74,6 +74,8 @@ final class LogTail {
 struct ProcSample {
     let cpuSeconds: Double
     let rssMB: Double
+    /// RssAnon: the process's own memory, without the file-backed (shared library) pages.
+    let anonMB: Double
     let at: ContinuousClock.Instant
 
     static func take(pid: Int32) throws -> ProcSample {
@@ -86,11 +88,15 @@ struct ProcSample {
         }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else {
-            throw LabError("no VmRSS in /proc/\(pid)/status")
+        func kb(_ key: String) throws -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+                  let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else {
+                throw LabError("no \(key) in /proc/\(pid)/status")
+            }
+            return kb
         }
-        return ProcSample(cpuSeconds: (utime + stime) / ticks, rssMB: kb / 1024, at: .now)
+        return ProcSample(cpuSeconds: (utime + stime) / ticks, rssMB: try kb("VmRSS") / 1024,
+                          anonMB: try kb("RssAnon") / 1024, at: .now)
     }
 
     /// CPU use between two samples, in percent of one core.
@@ -222,4 +228,24 @@ func waitForBrokerClient(_ broker: MosquittoBroker, id: String, count: Int = 1, 
 func lastLines(_ path: String, _ count: Int = 15) -> String {
     let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     return "--- \(path):\n" + text.split(separator: "\n").suffix(count).joined(separator: "\n")
+}
+
+/// Appends of a small record, each followed by fdatasync, per second, in a scratch file under /tmp
+/// (the file system the daemon's state directories live on): the ceiling for one sync per message.
+func fdatasyncRate(duration: Double) throws -> Double {
+    let dir = try TempDirectory(prefix: "sbbench-sync")
+    defer { dir.remove() }
+    let fd = open(dir.file("journal"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw LabError("cannot open a scratch file: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let record = [UInt8](repeating: 0x61, count: 64)
+    let start = ContinuousClock.now
+    var count = 0
+    while seconds(ContinuousClock.now - start) < duration {
+        guard record.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == record.count, fdatasync(fd) == 0 else {
+            throw LabError("write/fdatasync failed: \(String(cString: strerror(errno)))")
+        }
+        count += 1
+    }
+    return Double(count) / seconds(ContinuousClock.now - start)
 }

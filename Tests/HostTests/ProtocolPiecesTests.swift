@@ -32,6 +32,7 @@ final class ReconnectPolicyTests: XCTestCase {
         var t = TwinDetector(threshold: 3, window: 10)
         XCTAssertFalse(t.connectionEnded(after: 1, reason: lost))
         XCTAssertFalse(t.connectionEnded(after: 2, reason: keepalive), "keepalive loss is not a takeover")
+        XCTAssertFalse(t.connectionEnded(after: 1, reason: lost, brokerReachable: false), "a crashed broker is not a twin")
         XCTAssertFalse(t.connectionEnded(after: 1, reason: lost))
         XCTAssertTrue(t.connectionEnded(after: 1, reason: lost))
         XCTAssertTrue(t.suspected)

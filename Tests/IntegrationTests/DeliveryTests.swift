@@ -60,6 +60,7 @@ final class DeliveryTests: XCTestCase {
         XCTAssertEqual(restarts, 3)
         assertEachProcessedExactlyOnce(ids, watch, daemon)
         XCTAssertEqual(daemon.count("mqtt: connected to"), 4, "one connect and three reconnects")
+        XCTAssertFalse(daemon.log().contains("TWIN DETECTED"), "a restarting broker is not a twin")
     }
 
     func testDaemonKilledMidwayLosesNothingAndDoublesNothing() throws {

@@ -53,7 +53,10 @@ public struct TwinDetector: Sendable {
     }
 
     /// Returns true when this disconnect makes the twin suspicion new.
-    public mutating func connectionEnded(after duration: Double, reason: DisconnectReason) -> Bool {
+    /// `brokerReachable`: whether the broker accepted a TCP connection right after ours closed. A
+    /// twin leaves the broker up; a crashed or restarting broker does not, and must not count.
+    public mutating func connectionEnded(after duration: Double, reason: DisconnectReason, brokerReachable: Bool = true) -> Bool {
+        if duration < window, reason.mayBeTakeover, !brokerReachable { return false }
         guard duration < window, reason.mayBeTakeover else {
             if duration >= window { shortKicks = 0; suspected = false }
             return false

@@ -185,7 +185,9 @@ final class SessionLoop {
         if let since = connectedAt {
             let duration = Double((now - since).components.seconds) + Double((now - since).components.attoseconds) / 1e18
             policy.connectionEnded(after: duration)
-            let newTwin = twin.connectionEnded(after: duration, reason: reason)
+            let reachable = !reason.mayBeTakeover || duration >= twin.window
+                || (try? TCPProbe.check(host: ctx.config.brokerHost, port: ctx.config.brokerPort, timeout: 0.5)) != nil
+            let newTwin = twin.connectionEnded(after: duration, reason: reason, brokerReachable: reachable)
             ctx.status.update {
                 $0.connected = false
                 $0.since = Date()
