@@ -57,6 +57,14 @@ final class LifecycleTests: XCTestCase {
         XCTAssertTrue(down.output.contains("no answer from the daemon"), down.output)
     }
 
+    func testMQTT311SessionAnswersRequests() throws {
+        let (broker, daemon, _) = try runningDaemon(settings: ["mqtt.protocol": "3.1.1"])
+        XCTAssertTrue(daemon.log().contains("(MQTT 3.1.1, session new)"), daemon.log())
+        let health = try DaemonProcess.run(arguments: ["health", "--broker", "127.0.0.1:\(broker.port)",
+                                                       "--set", "base_topic=\(daemon.base)", "--set", "mqtt.protocol=3.1.1"])
+        XCTAssertEqual(health.status, 0, health.output)
+    }
+
     func testEmbeddedBrokerStartsStopsAndIsRestartedWhenItDies() throws {
         let port = freePort()
         let state = try TempDirectory(prefix: "sbembedded")

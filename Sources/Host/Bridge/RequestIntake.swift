@@ -35,6 +35,4 @@ public final class RequestIntake: Sendable {
             return false
         }
     }
-
-    func finish() { bell.finish() }
 }
