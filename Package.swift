@@ -22,12 +22,28 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // libffi (Debian: libffi-dev): calls plugins' typed commands with checked arguments.
+        .systemLibrary(
+            name: "CFFI",
+            path: "Sources/CFFI",
+            pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"])]
+        ),
+        // The plugin ABI: the one public C header third-party drivers build against.
+        .target(
+            name: "PluginAPI",
+            path: "Sources/PluginAPI",
+            exclude: ["speakerbridge-plugin.pc.in"]
+        ),
         .target(
             name: "SpeakerbridgeHost",
             dependencies: [
                 "CMosquitto",
+                "CFFI",
+                "PluginAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Host"
@@ -48,9 +64,15 @@ let package = Package(
             dependencies: ["CMosquitto"],
             path: "Tests/LabKit"
         ),
+        // Test-only C functions with the typed-command calling convention.
+        .target(
+            name: "CommandFixtures",
+            dependencies: ["PluginAPI"],
+            path: "Tests/CommandFixtures"
+        ),
         .testTarget(
             name: "HostTests",
-            dependencies: ["SpeakerbridgeHost", "LabKit"],
+            dependencies: ["SpeakerbridgeHost", "LabKit", "CommandFixtures"],
             path: "Tests/HostTests"
         ),
         .testTarget(

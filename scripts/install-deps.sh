@@ -4,9 +4,9 @@
 #   scripts/install-deps.sh test    plus what the test suite and benchmarks use: clients, openssl, iproute2
 set -euo pipefail
 
-packages=(libmosquitto-dev mosquitto)
+packages=(libmosquitto-dev mosquitto libffi-dev)
 if [[ "${1:-}" == "test" ]]; then
-    packages+=(mosquitto-clients openssl iproute2 procps)
+    packages+=(mosquitto-clients openssl iproute2 procps gcc make pkg-config)
 fi
 
 missing=()

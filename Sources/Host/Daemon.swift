@@ -18,7 +18,13 @@ public enum Daemon {
         let intake = RequestIntake(spool: spool, topics: topics, logger: logger)
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
-        let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt)
+        let (pluginChanges, pluginChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let registry = PluginRegistry(
+            settings: .init(directories: config.pluginDirectories, cacheDirectory: state.path + "/plugin-cache",
+                            callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout),
+            topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), logger: logger,
+            changed: { pluginChanged.yield() })
+        let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
 
         let session = MQTTSession(config: config, clientID: clientID, spool: spool, intake: intake, status: status,
@@ -26,9 +32,17 @@ public enum Daemon {
         let handlers: [any BridgeRequestHandler] = [
             HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
             InfoHandler(info: info, status: status),
+            PluginListHandler(registry: registry),
+            PluginReloadHandler(registry: registry),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
-                            announcer: NoSpeakersAnnouncer(), logger: logger)
+                            announcer: NoSpeakersAnnouncer(), plugins: registry, logger: logger)
+        let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
+                                    changes: pluginChanges, publishInfo: {
+                                        do { try spool.publish([info.infoMessage(status.current)]) } catch {
+                                            logger.error("cannot queue bridge/info: \(error)")
+                                        }
+                                    }, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let brokerStatus {
@@ -36,6 +50,7 @@ public enum Daemon {
                                                           logger: logger, status: brokerStatus)))
         }
         services.append(.init(service: session))
+        services.append(.init(service: plugins))
         services.append(.init(service: router))
         logger.info("speakerbridge \(SpeakerbridgeVersion.current) starting: base topic \(config.baseTopic), broker \(config.brokerHost):\(config.brokerPort)\(config.usesEmbeddedBroker ? " (embedded)" : ""), state in \(state.path)")
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],

@@ -6,11 +6,13 @@ public struct BridgeInfo: Sendable {
     public let config: Configuration
     public let clientID: String
     public let startedAt: Date
+    public let plugins: PluginRegistry?
 
-    public init(config: Configuration, clientID: String, startedAt: Date = Date()) {
+    public init(config: Configuration, clientID: String, startedAt: Date = Date(), plugins: PluginRegistry? = nil) {
         self.config = config
         self.clientID = clientID
         self.startedAt = startedAt
+        self.plugins = plugins
     }
 
     public func stateDocument(_ status: SessionStatus) -> JSONValue {
@@ -31,11 +33,16 @@ public struct BridgeInfo: Sendable {
             "broker": .string("\(config.brokerHost):\(config.brokerPort)"),
             "embedded_broker": .bool(config.usesEmbeddedBroker),
             "started_at": .timestamp(startedAt),
-            "plugins": [],
-            "speakers": [],
+            "plugins": plugins?.infoJSON["loaded"] ?? [],
+            "rejected_plugins": plugins?.infoJSON["rejected"] ?? [],
+            "speakers": .array((plugins?.speakers ?? []).map { ["id": .string($0.id), "name": .string($0.name), "model": .string($0.model)] }),
         ]
         if let warning = status.twinWarning { o["warning"] = .string(warning) }
         return .object(o)
+    }
+
+    public func infoMessage(_ status: SessionStatus) -> OutboundMessage {
+        OutboundMessage(topic: Topics(base: config.baseTopic).bridgeInfo, json: infoDocument(status), retain: true)
     }
 
     /// What the session publishes first on each connect.
@@ -43,7 +50,7 @@ public struct BridgeInfo: Sendable {
         let topics = Topics(base: config.baseTopic)
         return [
             OutboundMessage(topic: topics.bridgeState, json: stateDocument(status), retain: true),
-            OutboundMessage(topic: topics.bridgeInfo, json: infoDocument(status), retain: true),
+            infoMessage(status),
         ]
     }
 }

@@ -9,10 +9,12 @@ public final class Router: Service, Sendable {
     private let topics: Topics
     private let handlers: [String: any BridgeRequestHandler]
     private let announcer: any Announcer
+    private let plugins: PluginRegistry?
     private let logger: Logger
 
     public init(spool: Spool, intake: RequestIntake, topics: Topics, handlers: [any BridgeRequestHandler],
-                announcer: any Announcer, logger: Logger) {
+                announcer: any Announcer, plugins: PluginRegistry? = nil, logger: Logger) {
+        self.plugins = plugins
         self.spool = spool
         self.intake = intake
         self.topics = topics
@@ -23,23 +25,47 @@ public final class Router: Service, Sendable {
 
     public func run() async throws {
         var last: UInt64 = 0
-        for await _ in intake.doorbell.cancelOnGracefulShutdown() {
-            while true {
-                let batch = spool.pendingRequests(after: last)
-                if batch.isEmpty { break }
-                for request in batch {
-                    let answer = await process(request)
-                    do {
-                        try spool.complete(request.seq, publishing: answer)
-                    } catch {
-                        // Left pending in the spool: processed again after the next start.
-                        logger.critical("router: cannot record the outcome of request \(request.key): \(error)")
+        // Commands for plugins wait until the plugins are loaded instead of failing as unknown.
+        while let plugins, !plugins.isLoaded, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        // Plugin commands run concurrently (each plugin has its own serial executor, and one that
+        // hangs must not hold up the rest); everything else is answered in arrival order.
+        await withDiscardingTaskGroup { group in
+            for await _ in intake.doorbell.cancelOnGracefulShutdown() {
+                while true {
+                    let batch = spool.pendingRequests(after: last)
+                    if batch.isEmpty { break }
+                    for request in batch {
+                        last = request.seq
+                        if isPluginCommand(request) {
+                            group.addTask { await self.answer(request) }
+                        } else {
+                            await answer(request)
+                        }
                     }
-                    last = request.seq
                 }
             }
         }
         logger.info("router: stopped")
+    }
+
+    private func answer(_ request: InboundRequest) async {
+        let messages = await process(request)
+        do {
+            try spool.complete(request.seq, publishing: messages)
+        } catch {
+            // Left pending in the spool: processed again after the next start.
+            logger.critical("router: cannot record the outcome of request \(request.key): \(error)")
+        }
+    }
+
+    private func isPluginCommand(_ request: InboundRequest) -> Bool {
+        switch topics.route(request.topic) {
+        case .bridgeRequest(let name): name.hasPrefix("plugin/")
+        case .speakerCommand: true
+        default: false
+        }
     }
 
     /// What to publish in answer to one request.
@@ -58,8 +84,19 @@ public final class Router: Service, Sendable {
             }
             return events.map { $0.message(topics) }
         case .speakerCommand(let speaker):
-            let transaction = (try? BridgeRequest.parse(name: "set", payload: request.payload))?.transaction
-            let body = Envelope.error("unknown speaker '\(speaker)': no speaker driver is loaded", transaction: transaction)
+            let body: JSONValue
+            do {
+                let parsed = try BridgeRequest.parse(name: "set", payload: request.payload)
+                var fields = parsed.fields
+                fields["transaction"] = nil
+                if let plugins {
+                    body = Router.envelope(await plugins.speakerCommand(speaker: speaker, fields: fields), transaction: parsed.transaction)
+                } else {
+                    body = Envelope.error("unknown speaker '\(speaker)': no speaker driver is loaded", transaction: parsed.transaction)
+                }
+            } catch {
+                body = Envelope.error(error.message, transaction: error.transaction)
+            }
             return [Envelope.reply(body, to: request, defaultTopic: topics.setResponse(speaker))]
         case .unknown:
             logger.warning("router: no route for \(request.topic)")
@@ -67,11 +104,34 @@ public final class Router: Service, Sendable {
         }
     }
 
+    static func envelope(_ result: (CommandOutcome, generation: Int?), transaction: JSONValue?) -> JSONValue {
+        var body: JSONValue
+        switch result.0 {
+        case .ok(let data): body = Envelope.ok(data, transaction: transaction)
+        case .error(let message): body = Envelope.error(message, transaction: transaction)
+        }
+        // Which build answered: during a hot reload, every answer names its generation.
+        if case .object(var o) = body, let g = result.generation {
+            o["generation"] = .number(Double(g))
+            body = .object(o)
+        }
+        return body
+    }
+
     private func answerBridgeRequest(name: String, _ request: InboundRequest) async -> OutboundMessage {
         let body: JSONValue
-        do {
+        do throws(BridgeRequest.Invalid) {
             let parsed = try BridgeRequest.parse(name: name, payload: request.payload)
-            if let handler = handlers[name] {
+            if name.hasPrefix("plugin/"), let plugins {
+                let parts = name.split(separator: "/", maxSplits: 2).map(String.init)
+                guard parts.count == 3 else {
+                    throw BridgeRequest.Invalid(message: "a plugin command is plugin/<plugin id>/<command>", transaction: parsed.transaction)
+                }
+                var arguments = parsed.fields
+                arguments["transaction"] = nil
+                body = Router.envelope(await plugins.invoke(plugin: parts[1], command: parts[2], arguments: arguments),
+                                       transaction: parsed.transaction)
+            } else if let handler = handlers[name] {
                 do {
                     body = Envelope.ok(try await handler.handle(parsed), transaction: parsed.transaction)
                 } catch {

@@ -69,6 +69,11 @@ struct ConfigSetting: Sendable {
         choice("journal.durability", \.journal.durability),
         seconds("journal.dedup_window", \.journal.dedupWindow),
         int("outbound.max_messages", \.outbound.maxMessages, 10...10_000_000),
+        optionalText("plugins.path", \.plugins.path),
+        seconds("plugins.call_timeout", \.plugins.callTimeout),
+        seconds("plugins.operation_timeout", \.plugins.operationTimeout),
+        seconds("plugins.watch_interval", \.plugins.watchInterval),
+        bool("plugins.watch", \.plugins.watch),
     ]
 
     static let byKey = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })

@@ -14,6 +14,7 @@ public struct Configuration: Sendable, Equatable {
     public var embeddedBroker = EmbeddedBroker()
     public var journal = Journal()
     public var outbound = Outbound()
+    public var plugins = Plugins()
 
     public init() {}
 
@@ -106,6 +107,25 @@ public struct Configuration: Sendable, Equatable {
         /// (counted and reported), retained state topics keep only their latest value.
         public var maxMessages: Int = 10_000
         public init() {}
+    }
+
+    public struct Plugins: Sendable, Equatable {
+        /// Folders with plugin shared objects, separated by ':' like PATH. nil: `<state_dir>/plugins`.
+        public var path: String? = nil
+        /// How long one call into a plugin may take before it is reported as hung.
+        public var callTimeout: Double = 5
+        /// How long a long operation (play a clip) may take unless it says otherwise.
+        public var operationTimeout: Double = 300
+        /// Reload plugins when their files change (drop-in, replace, remove).
+        public var watch: Bool = true
+        /// How often the plugin folders are checked for changes; a change must be stable this long.
+        public var watchInterval: Double = 0.5
+        public init() {}
+    }
+
+    /// The plugin folders, in search order.
+    public var pluginDirectories: [String] {
+        (plugins.path ?? stateDirectory + "/plugins").split(separator: ":").map(String.init).filter { !$0.isEmpty }
     }
 
     /// True when the daemon should start its own mosquitto.

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import PluginAPI
+
+/// The C side of the host: the `sb_host` handed to each instance and the service tables behind
+/// `get_extension`. The tables are shared by all plugins (the `host` argument says who is calling);
+/// each instance gets its own `sb_host` whose `host_data` is its `PluginHostContext`.
+final class HostTables: @unchecked Sendable {
+    // @unchecked: the tables are allocated and filled once in init, never written again, and only
+    // read (by C code) afterwards.
+    static let shared = HostTables()
+
+    let log: UnsafeMutablePointer<sb_host_log>
+    let timers: UnsafeMutablePointer<sb_host_timers>
+    let publish: UnsafeMutablePointer<sb_host_publish>
+    let operations: UnsafeMutablePointer<sb_host_operations>
+
+    private init() {
+        log = .allocate(capacity: 1)
+        log.initialize(to: sb_host_log(struct_size: UInt32(MemoryLayout<sb_host_log>.size), log: { host, level, message in
+            guard let ctx = HostTables.context(host), let message else { return }
+            let text = "plugin \(ctx.pluginID)#\(ctx.generation): \(String(cString: message))"
+            switch level {
+            case SB_LOG_ERROR: ctx.logger.error("\(text)")
+            case SB_LOG_WARNING: ctx.logger.warning("\(text)")
+            case SB_LOG_INFO: ctx.logger.info("\(text)")
+            default: ctx.logger.debug("\(text)")
+            }
+        }))
+        timers = .allocate(capacity: 1)
+        timers.initialize(to: sb_host_timers(
+            struct_size: UInt32(MemoryLayout<sb_host_timers>.size),
+            start: { host, delay, period, fn, user, outID in
+                guard let ctx = HostTables.context(host), let fn else { return SB_ERR_INVALID }
+                let id = ctx.startTimer(delayMs: delay, periodMs: period, callback: .init(fn: fn, user: user))
+                outID?.pointee = id
+                return SB_OK
+            },
+            cancel: { host, id in HostTables.context(host)?.cancelTimer(id) }))
+        publish = .allocate(capacity: 1)
+        publish.initialize(to: sb_host_publish(
+            struct_size: UInt32(MemoryLayout<sb_host_publish>.size),
+            speaker_state: { host, speaker, json in
+                guard let ctx = HostTables.context(host), let speaker, let json else { return SB_ERR_INVALID }
+                return ctx.publishState(speaker: String(cString: speaker), json: String(cString: json))
+            },
+            speaker_availability: { host, speaker, online in
+                guard let ctx = HostTables.context(host), let speaker else { return SB_ERR_INVALID }
+                return ctx.publishAvailability(speaker: String(cString: speaker), online: online)
+            },
+            event: { host, name, json in
+                guard let ctx = HostTables.context(host), let name, let json else { return SB_ERR_INVALID }
+                return ctx.publishEvent(name: String(cString: name), json: String(cString: json))
+            }))
+        operations = .allocate(capacity: 1)
+        operations.initialize(to: sb_host_operations(
+            struct_size: UInt32(MemoryLayout<sb_host_operations>.size),
+            complete: { host, id, status, detail in
+                HostTables.context(host)?.operations.complete(id, status: status, detail: detail.map { String(cString: $0) })
+            }))
+    }
+
+    static func context(_ host: UnsafePointer<sb_host>?) -> PluginHostContext? {
+        guard let data = host?.pointee.host_data else { return nil }
+        return Unmanaged<PluginHostContext>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    /// The services this host offers. HTTP, UDP, callback routes and the media store come with the
+    /// speaker pipeline; until then `get_extension` answers NULL for them, as the ABI allows.
+    func lookup(_ id: String) -> UnsafeRawPointer? {
+        switch id {
+        case SB_HOST_EXT_LOG: UnsafeRawPointer(log)
+        case SB_HOST_EXT_TIMERS: UnsafeRawPointer(timers)
+        case SB_HOST_EXT_PUBLISH: UnsafeRawPointer(publish)
+        case SB_HOST_EXT_OPERATIONS: UnsafeRawPointer(operations)
+        default: nil
+        }
+    }
+
+    static var offered: [String] { [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS] }
+}
+
+/// One instance's `sb_host`, alive from before `create` until after `destroy`.
+final class HostHandle: @unchecked Sendable {
+    // @unchecked: the struct is filled once in init and then only read by the plugin; it is freed
+    // in deinit, which runs after the instance was destroyed (the generation owns both).
+    let pointer: UnsafeMutablePointer<sb_host>
+    private let name: UnsafeMutablePointer<CChar>
+    private let version: UnsafeMutablePointer<CChar>
+
+    init(context: PluginHostContext) {
+        name = strdup("speakerbridge")
+        version = strdup(SpeakerbridgeVersion.current)
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: sb_host(
+            struct_size: UInt32(MemoryLayout<sb_host>.size), abi_major: UInt16(PluginABI.major),
+            abi_minor: UInt16(PluginABI.minor), name: name, version: version,
+            host_data: Unmanaged.passRetained(context).toOpaque(),
+            get_extension: { _, id in
+                guard let id else { return nil }
+                return HostTables.shared.lookup(String(cString: id))
+            }))
+    }
+
+    deinit {
+        if let data = pointer.pointee.host_data { Unmanaged<PluginHostContext>.fromOpaque(data).release() }
+        pointer.deinitialize(count: 1)
+        pointer.deallocate()
+        free(name)
+        free(version)
+    }
+}

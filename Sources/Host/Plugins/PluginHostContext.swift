@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import PluginAPI
+import Synchronization
+
+/// Where a plugin's publications go: the daemon's outbound queue (or, for `plugin check`, nowhere).
+public protocol PluginPublisher: Sendable {
+    func publish(_ message: OutboundMessage)
+}
+
+/// Everything the host keeps for one instance of one generation of a plugin, reached from C through
+/// `sb_host.host_data`. Owns what the instance registered (timers, operations), so a reload can
+/// cancel all of it at once.
+final class PluginHostContext: Sendable {
+    let pluginID: String
+    let generation: Int
+    let logger: Logger
+    let topics: Topics
+    let publisher: any PluginPublisher
+    let executor: PluginExecutor
+    let operations: OperationTable
+    /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
+    private let activeTimers = Mutex<Set<UInt64>>([])
+    private let timers = Mutex<[UInt64: Task<Void, Never>]>([:])
+    private let nextTimer = Atomic<UInt64>(1)
+
+    init(pluginID: String, generation: Int, logger: Logger, topics: Topics, publisher: any PluginPublisher,
+         executor: PluginExecutor, operations: OperationTable) {
+        self.pluginID = pluginID
+        self.generation = generation
+        self.logger = logger
+        self.topics = topics
+        self.publisher = publisher
+        self.executor = executor
+        self.operations = operations
+    }
+
+    // MARK: timers
+
+    /// A C callback and its user pointer, handed back to the plugin on its own executor only.
+    struct TimerCallback: @unchecked Sendable {
+        // @unchecked: plugin-owned pointers we never dereference; they are only passed back to
+        // the plugin's function on the plugin's serial executor.
+        let fn: sb_timer_fn
+        let user: UnsafeMutableRawPointer?
+    }
+
+    func startTimer(delayMs: UInt32, periodMs: UInt32, callback: TimerCallback) -> UInt64 {
+        let id = nextTimer.wrappingAdd(1, ordering: .relaxed).oldValue
+        let executor = self.executor
+        activeTimers.withLock { _ = $0.insert(id) }
+        let task = Task { [weak self] in
+            var wait = UInt64(delayMs)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(wait))
+                if Task.isCancelled { break }
+                guard let context = self else { return }
+                executor.async {
+                    // The header promises that no callback runs after `cancel` returned, even one
+                    // already queued here: look the timer up again on the executor.
+                    guard context.activeTimers.withLock({ $0.contains(id) }) else { return }
+                    if periodMs == 0 { context.forget(id) }
+                    callback.fn(callback.user, id)
+                }
+                guard periodMs > 0 else { return }
+                wait = UInt64(periodMs)
+            }
+        }
+        // A one-shot timer may have fired already; keep only tasks of timers that are still active.
+        if activeTimers.withLock({ $0.contains(id) }) { timers.withLock { $0[id] = task } }
+        return id
+    }
+
+    func cancelTimer(_ id: UInt64) {
+        forget(id)?.cancel()
+    }
+
+    @discardableResult
+    private func forget(_ id: UInt64) -> Task<Void, Never>? {
+        activeTimers.withLock { _ = $0.remove(id) }
+        return timers.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Cancels everything this generation registered: its timers and its unfinished operations.
+    func cancelAll(reason: String) {
+        activeTimers.withLock { $0.removeAll() }
+        for task in timers.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { task.cancel() }
+        operations.failAll(owner: ObjectIdentifier(self), reason: reason)
+    }
+
+    // MARK: publishing
+
+    func publishState(speaker: String, json: String) -> Int32 {
+        guard let value = try? JSONValue.parse(Array(json.utf8)), value.objectValue != nil else {
+            logger.warning("plugin \(pluginID): speaker_state for \(speaker) is not a JSON object; not published")
+            return SB_ERR_INVALID
+        }
+        publisher.publish(OutboundMessage(topic: "\(topics.base)/\(speaker)/state", json: value, retain: true))
+        return SB_OK
+    }
+
+    func publishAvailability(speaker: String, online: Bool) -> Int32 {
+        publisher.publish(OutboundMessage(topic: "\(topics.base)/\(speaker)/availability",
+                                          payload: Array((online ? "online" : "offline").utf8), retain: true))
+        return SB_OK
+    }
+
+    func publishEvent(name: String, json: String) -> Int32 {
+        guard let value = try? JSONValue.parse(Array(json.utf8)), value.objectValue != nil else { return SB_ERR_INVALID }
+        publisher.publish(OutboundMessage(topic: "\(topics.base)/bridge/event/plugin/\(pluginID)/\(name)", json: value))
+        return SB_OK
+    }
+}
+
+/// Long operations in flight (play a clip …), keyed by operation id, completed by plugins through
+/// SB_HOST_EXT_OPERATIONS or failed by their deadline.
+public final class OperationTable: Sendable {
+    public struct Outcome: Sendable, Equatable {
+        public let status: Int32
+        public let detail: String?
+    }
+
+    private struct Pending {
+        let owner: ObjectIdentifier
+        let continuation: CheckedContinuation<Outcome, Never>
+    }
+
+    private let pending = Mutex<[UInt64: Pending]>([:])
+    private let nextID = Atomic<UInt64>(1)
+
+    public init() {}
+
+    func newID() -> UInt64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    /// Waits for the completion of `id`, started by `start` (which gets the id); fails it after `timeout`.
+    func run(owner: ObjectIdentifier, timeout: Double, _ start: @escaping @Sendable (UInt64) -> Void) async -> Outcome {
+        let id = newID()
+        return await withCheckedContinuation { continuation in
+            pending.withLock { $0[id] = Pending(owner: owner, continuation: continuation) }
+            start(id)
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                self.complete(id, status: SB_ERR_TIMEOUT, detail: "the plugin did not finish within \(timeout) s")
+            }
+        }
+    }
+
+    /// First completion wins; later ones (a plugin completing twice, or after the deadline) are ignored.
+    func complete(_ id: UInt64, status: Int32, detail: String?) {
+        pending.withLock { $0.removeValue(forKey: id) }?.continuation.resume(returning: Outcome(status: status, detail: detail))
+    }
+
+    func failAll(owner: ObjectIdentifier, reason: String) {
+        let victims = pending.withLock { p -> [Pending] in
+            let ids = p.filter { $0.value.owner == owner }.map(\.key)
+            return ids.compactMap { p.removeValue(forKey: $0) }
+        }
+        for v in victims { v.continuation.resume(returning: Outcome(status: SB_ERR_CANCELLED, detail: reason)) }
+    }
+}

@@ -1,0 +1,62 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The plugin registry as a service: loads the plugins at start, reloads on SIGHUP and when files
+/// in the plugin folders change (debounced: a file must look the same on two checks in a row, so
+/// a copy still being written is not loaded half-way), and destroys every instance at shutdown.
+public final class PluginService: Service, Sendable {
+    private let registry: PluginRegistry
+    private let watch: Bool
+    private let interval: Double
+    private let logger: Logger
+    private let changes: AsyncStream<Void>
+    private let publishInfo: @Sendable () -> Void
+
+    /// `changes` rings when the set of plugins changed; `publishInfo` then re-publishes bridge/info.
+    public init(registry: PluginRegistry, watch: Bool, interval: Double, changes: AsyncStream<Void>,
+                publishInfo: @escaping @Sendable () -> Void, logger: Logger) {
+        self.changes = changes
+        self.publishInfo = publishInfo
+        self.registry = registry
+        self.watch = watch
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await registry.loadAll()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [registry, logger] in
+                for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+                    logger.notice("plugins: SIGHUP: reloading all plugins")
+                    _ = await registry.reload()
+                }
+            }
+            group.addTask { [changes, publishInfo] in
+                for await _ in changes.cancelOnGracefulShutdown() { publishInfo() }
+            }
+            if watch {
+                group.addTask { [self] in await self.watchFolders() }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        await registry.unloadAll()
+        logger.info("plugins: all instances destroyed")
+    }
+
+    private func watchFolders() async {
+        var last = PluginRegistry.scan(registry.settings.directories).map { "\($0.0) \($0.1)" }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            let now = PluginRegistry.scan(registry.settings.directories).map { "\($0.0) \($0.1)" }
+            // Act only once the folder has stopped changing between two looks.
+            if now == last {
+                let results = await registry.reloadChanged()
+                for r in results { logger.info("plugins: folder change: \(r.file): \(r.outcome)\(r.error.map { " (\($0))" } ?? "")") }
+            }
+            last = now
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// The place one plugin id lives: the generation that serves it now, the calls in flight, and the
+/// gate that makes callers wait while a reload swaps generations (so no call is lost or split
+/// across a state handover).
+actor PluginSlot {
+    private(set) var current: PluginGeneration
+    private var inFlight = 0
+    private var swapping = false
+    private var gateWaiters: [CheckedContinuation<Void, Never>] = []
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ generation: PluginGeneration) { current = generation }
+
+    /// Runs `body` with the serving generation, after any swap in progress.
+    func with<T: Sendable>(_ body: @Sendable (PluginGeneration) async -> T) async -> T {
+        while swapping { await withCheckedContinuation { gateWaiters.append($0) } }
+        inFlight += 1
+        let generation = current
+        defer {
+            inFlight -= 1
+            if inFlight == 0 { for w in drainWaiters { w.resume() }; drainWaiters.removeAll() }
+        }
+        return await body(generation)
+    }
+
+    /// Closes the gate and waits until the calls already inside have finished.
+    func freeze() async {
+        while swapping { await withCheckedContinuation { gateWaiters.append($0) } }
+        swapping = true
+        while inFlight > 0 { await withCheckedContinuation { drainWaiters.append($0) } }
+    }
+
+    /// Opens the gate, serving `next` from now on when given. Returns the generation it replaced.
+    @discardableResult
+    func thaw(serving next: PluginGeneration?) -> PluginGeneration? {
+        let previous = next == nil ? nil : current
+        if let next { current = next }
+        swapping = false
+        for w in gateWaiters { w.resume() }
+        gateWaiters.removeAll()
+        return previous
+    }
+}

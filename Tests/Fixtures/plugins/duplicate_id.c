@@ -1,0 +1,40 @@
+/* Fixture: a second, valid plugin that claims the log speaker's id
+ * (PluginRejection.duplicateID when both are in the plugin folder). create succeeds and the
+ * plugin offers no capabilities, so the duplicate id is the only thing wrong with it. */
+#include <speakerbridge_plugin.h>
+#include <stdlib.h>
+
+struct sb_instance { int unused; };
+
+static sb_status create(const sb_host *host, const char *config_json, sb_instance **out_instance,
+                        char *err, size_t err_size)
+{
+    (void)host; (void)config_json; (void)err; (void)err_size;
+    *out_instance = calloc(1, sizeof **out_instance);
+    return *out_instance != NULL ? SB_OK : SB_ERR_FAILED;
+}
+
+static void destroy(sb_instance *instance) { free(instance); }
+
+static const void *get_extension(sb_instance *instance, const char *id)
+{
+    (void)instance; (void)id;
+    return NULL;
+}
+
+static const sb_plugin_descriptor descriptor = {
+    .struct_size = sizeof(sb_plugin_descriptor),
+    .abi_major = SB_ABI_MAJOR,
+    .abi_minor = SB_ABI_MINOR,
+    .id = "org.speakerbridge.example.log-speaker",
+    .name = "Impostor log speaker",
+    .version = "9.9.9",
+    .vendor = "speakerbridge tests",
+    .description = "Same id as Examples/log-speaker",
+    .create = create,
+    .destroy = destroy,
+    .get_extension = get_extension,
+};
+
+SB_EXPORT const sb_plugin_descriptor *speakerbridge_plugin_entry(void);
+SB_EXPORT const sb_plugin_descriptor *speakerbridge_plugin_entry(void) { return &descriptor; }
