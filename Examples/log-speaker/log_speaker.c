@@ -34,6 +34,10 @@
 
 /* Build-time knobs. The defaults make the normal plugin; the test suite overrides them to build
  * variants (another version, an ABI the host must refuse, a second build for hot reload). */
+/* Tests load two copies side by side under different ids. */
+#ifndef LOG_SPEAKER_ID
+#define LOG_SPEAKER_ID "org.speakerbridge.example.log-speaker"
+#endif
 #ifndef LOG_SPEAKER_VERSION
 #define LOG_SPEAKER_VERSION "1.0.0"
 #endif
@@ -955,7 +959,7 @@ static const sb_plugin_descriptor descriptor = {
     .struct_size = sizeof(sb_plugin_descriptor),
     .abi_major = LOG_SPEAKER_ABI_MAJOR,
     .abi_minor = LOG_SPEAKER_ABI_MINOR,
-    .id = "org.speakerbridge.example.log-speaker",
+    .id = LOG_SPEAKER_ID,
     .name = "Log speaker",
     .version = LOG_SPEAKER_VERSION,
     .vendor = "speakerbridge",

@@ -1,0 +1,182 @@
+import Foundation
+import LabKit
+import XCTest
+
+/// The plugin ABI end to end: real shared objects built with `cc`, loaded by the real daemon.
+final class PluginTests: XCTestCase {
+    let logID = "org.speakerbridge.example.log-speaker"
+
+    func testCExampleBuildsWithPkgConfigAndServesSpeakersAndTypedCommands() throws {
+        var logFile = ""
+        let lab = try PluginDaemon { dir, scratch in
+            // Exactly what the example's README tells a plugin author to do.
+            try Shell.runChecked([PluginBuild.root + "/scripts/plugin-dev.sh", "pc", scratch + "/pc"])
+            let out = scratch + "/log-speaker.so"
+            let make = try Shell.run(["env", "PKG_CONFIG_PATH=\(scratch)/pc", "make", "-C", PluginBuild.root + "/Examples/log-speaker", "OUT=\(out)"])
+            XCTAssertEqual(make.status, 0, make.err)
+            XCTAssertFalse(make.out.contains("pkg-config cannot find") || make.err.contains("pkg-config cannot find"), "built through pkg-config")
+            logFile = scratch + "/log.txt"
+            try PluginBuild.install(out, as: dir + "/log-speaker.so")
+            try writeJSON(["log": logFile, "speakers": ["Kitchen", "Bath"]], to: dir + "/log-speaker.json")
+        }
+        let info = try lab.info()
+        let loaded = try XCTUnwrap(info["loaded"] as? [[String: Any]])
+        XCTAssertEqual(loaded.first?["id"] as? String, logID)
+        XCTAssertEqual(loaded.first?["generation"] as? Int, 1)
+        XCTAssertEqual((loaded.first?["speakers"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, ["Kitchen", "Bath"])
+
+        let answer = try lab.request("plugin/\(logID)/volume", ["speaker": "log-kitchen", "level": 30])
+        XCTAssertEqual(answer["status"] as? String, "ok", "\(answer)")
+        XCTAssertEqual((answer["data"] as? [String: Any])?["volume"] as? Int, 30)
+
+        // A speaker command: the plugin that drives "Kitchen" gets its id as `speaker`.
+        try lab.client.publish(topic: "\(lab.base)/Kitchen/set", payload: #"{"command":"volume","level":12,"transaction":"k1"}"#, qos: 1)
+        let set = try lab.client.waitFor("\(lab.base)/Kitchen/set/response") { json($0)["transaction"] as? String == "k1" }
+        XCTAssertEqual(json(set)["status"] as? String, "ok", set.text)
+        XCTAssertEqual(lab.log(logFile), ["command volume log-kitchen 30 false", "command volume log-kitchen 12 false"])
+
+        // bridge/info lists the plugin and its speakers too.
+        let bridgeInfo = try lab.client.waitFor("\(lab.base)/bridge/info") { (json($0)["plugins"] as? [Any])?.isEmpty == false }
+        XCTAssertEqual((json(bridgeInfo)["speakers"] as? [[String: Any]])?.count, 2)
+    }
+
+    func testEachRejectionHasItsOwnMessageAndTheDaemonCarriesOn() throws {
+        let lab = try PluginDaemon { dir, scratch in
+            try "not an ELF file\n".write(toFile: dir + "/text.so", atomically: true, encoding: .utf8)
+            try PluginBuild.fixture("no_entry", to: dir + "/no-entry.so")
+            try PluginBuild.fixture("null_descriptor", to: dir + "/null-descriptor.so")
+            try PluginBuild.fixture("bad_id", to: dir + "/bad-id.so")
+            try PluginBuild.logSpeaker(to: dir + "/a-log-speaker.so")
+            try writeJSON(["log": scratch + "/log.txt"], to: dir + "/a-log-speaker.json")
+            try PluginBuild.fixture("duplicate_id", to: dir + "/b-duplicate.so")
+            try PluginBuild.logSpeaker(to: dir + "/abi-major.so", ["LOG_SPEAKER_ABI_MAJOR=2", #"LOG_SPEAKER_ID="t.major""#])
+            try PluginBuild.logSpeaker(to: dir + "/abi-minor.so", ["LOG_SPEAKER_ABI_MINOR=99", #"LOG_SPEAKER_ID="t.minor""#])
+            try PluginBuild.logSpeaker(to: dir + "/create-fails.so", [#"LOG_SPEAKER_ID="t.fails""#])
+            try writeJSON(["log": scratch + "/x.txt", "fail": "the speaker cable is unplugged"], to: dir + "/create-fails.json")
+            try PluginBuild.logSpeaker(to: dir + "/writable.so", [#"LOG_SPEAKER_ID="t.writable""#])
+            chmod(dir + "/writable.so", 0o666)
+        }
+        let info = try lab.info()
+        let loaded = (info["loaded"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        XCTAssertEqual(loaded, [logID], "the one good plugin still loads")
+        var rejected: [String: String] = [:]
+        for r in info["rejected"] as? [[String: Any]] ?? [] {
+            rejected[((r["file"] as? String ?? "") as NSString).lastPathComponent] = r["error"] as? String ?? ""
+        }
+        let expected = [
+            "text.so": "is not a loadable shared object",
+            "no-entry.so": "does not export speakerbridge_plugin_entry()",
+            "null-descriptor.so": "returned NULL",
+            "bad-id.so": "is not a reverse-DNS id",
+            "b-duplicate.so": "is already provided by",
+            "abi-major.so": "was built for plugin ABI 2.x",
+            "abi-minor.so": "needs plugin ABI 1.99",
+            "create-fails.so": "create failed: the speaker cable is unplugged",
+            "writable.so": "writable by group or others",
+        ]
+        for (file, message) in expected {
+            XCTAssertTrue(rejected[file]?.contains(message) == true, "\(file): expected “\(message)”, got \(rejected[file] ?? "nothing")")
+        }
+        XCTAssertEqual(rejected.count, expected.count, "\(rejected)")
+        XCTAssertEqual(Set(rejected.values).count, expected.count, "every reason reads differently")
+        XCTAssertTrue(lab.daemon.log().contains("plugins: rejected"), "rejections are logged")
+        XCTAssertEqual(try lab.request("health")["status"] as? String, "ok")
+
+        // The offline check gives the same reasons.
+        let check = try DaemonProcess.run(arguments: ["plugin", "check", lab.plugins.path + "/abi-major.so"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertTrue(check.output.contains("was built for plugin ABI 2.x"), check.output)
+    }
+
+    func testWrongArgumentsGetPreciseErrorsAndNeverReachThePlugin() throws {
+        var logFile = ""
+        let lab = try PluginDaemon { dir, scratch in
+            logFile = scratch + "/log.txt"
+            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so")
+            try writeJSON(["log": logFile], to: dir + "/log-speaker.json")
+        }
+        let cases: [([String: Any], String)] = [
+            (["speaker": "log-log", "level": "loud"], #""level" must be"#),
+            (["speaker": "log-log"], #"missing"#),
+            (["speaker": "log-log", "level": 30, "colour": "red"], #"unknown argument "colour""#),
+            (["speaker": "log-log", "level": 150], "0 to 100"),
+            (["speaker": 7, "level": 30], #""speaker""#),
+            (["speaker": "log-log", "level": 30, "ramp": "yes"], #""ramp""#),
+            (["speaker": "log-log", "level": 2.5], #""level""#),
+        ]
+        for (args, expected) in cases {
+            let answer = try lab.request("plugin/\(logID)/volume", args)
+            XCTAssertEqual(answer["status"] as? String, "error", "\(args)")
+            let error = answer["error"] as? String ?? ""
+            XCTAssertTrue(error.contains(expected), "\(args): expected “\(expected)” in “\(error)”")
+        }
+        let unknown = try lab.request("plugin/\(logID)/volumes", [:])
+        XCTAssertTrue((unknown["error"] as? String ?? "").contains("has no command 'volumes'"), "\(unknown)")
+        let noPlugin = try lab.request("plugin/org.nobody/volume", [:])
+        XCTAssertTrue((noPlugin["error"] as? String ?? "").contains("no plugin with id org.nobody"), "\(noPlugin)")
+        XCTAssertEqual(lab.log(logFile), [], "the plugin was never called")
+        XCTAssertEqual(try lab.request("plugin/\(logID)/volume", ["speaker": "log-log", "level": 5])["status"] as? String, "ok")
+        XCTAssertEqual(lab.log(logFile), ["command volume log-log 5 false"])
+    }
+
+    func testABrokenNewBuildLeavesTheOldGenerationServing() throws {
+        var logFile = ""
+        var staging = ""
+        let lab = try PluginDaemon(settings: ["plugins.watch": "false"]) { dir, scratch in
+            logFile = scratch + "/log.txt"
+            staging = scratch
+            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so")
+            try writeJSON(["log": logFile], to: dir + "/log-speaker.json")
+        }
+        let so = lab.plugins.path + "/log-speaker.so"
+        // A build for another ABI major.
+        try PluginBuild.logSpeaker(to: staging + "/major2.so", ["LOG_SPEAKER_ABI_MAJOR=2", #"LOG_SPEAKER_ANSWER="b""#])
+        try PluginBuild.install(staging + "/major2.so", as: so)
+        let reload = try lab.request("plugins/reload", ["id": logID])
+        XCTAssertEqual(reload["status"] as? String, "error")
+        XCTAssertTrue((reload["error"] as? String ?? "").contains("was built for plugin ABI 2.x"), "\(reload)")
+        var echo = try lab.request("plugin/\(logID)/echo", ["text": "still here"])
+        XCTAssertEqual((echo["data"] as? [String: Any])?["answer"] as? String, "a", "generation 1 keeps answering: \(echo)")
+        XCTAssertEqual(echo["generation"] as? Int, 1)
+
+        // A build whose create fails (its configuration now says so).
+        try PluginBuild.logSpeaker(to: staging + "/b.so", [#"LOG_SPEAKER_ANSWER="b""#])
+        try PluginBuild.install(staging + "/b.so", as: so)
+        try writeJSON(["log": logFile, "fail": "cannot open the sound card"], to: lab.plugins.path + "/log-speaker.json")
+        let failed = try lab.request("plugins/reload", [:])
+        XCTAssertTrue((failed["error"] as? String ?? "").contains("create failed: cannot open the sound card"), "\(failed)")
+        echo = try lab.request("plugin/\(logID)/echo", ["text": "still here"])
+        XCTAssertEqual((echo["data"] as? [String: Any])?["answer"] as? String, "a")
+
+        // Fixed: the reload goes through and the state (the command count) comes along.
+        try writeJSON(["log": logFile], to: lab.plugins.path + "/log-speaker.json")
+        let ok = try lab.request("plugins/reload", ["id": logID])
+        XCTAssertEqual(ok["status"] as? String, "ok", "\(ok)")
+        let count = try lab.request("plugin/\(logID)/count", [:])
+        XCTAssertEqual((count["data"] as? [String: Any])?["answer"] as? String, "b")
+        XCTAssertEqual((count["data"] as? [String: Any])?["commands"] as? Int, 2, "handed over from the old generation: \(count)")
+        XCTAssertGreaterThan(count["generation"] as? Int ?? 0, 1)
+    }
+
+    func testAHungCallIsReportedAndOtherPluginsKeepWorking() throws {
+        let lab = try PluginDaemon(settings: ["plugins.call_timeout": "1"]) { dir, scratch in
+            try PluginBuild.logSpeaker(to: dir + "/slow.so", ["LOG_SPEAKER_TEST_HOOKS", #"LOG_SPEAKER_ID="t.slow""#])
+            try writeJSON(["log": scratch + "/slow.txt"], to: dir + "/slow.json")
+            try PluginBuild.logSpeaker(to: dir + "/fast.so", [#"LOG_SPEAKER_ID="t.fast""#])
+            try writeJSON(["log": scratch + "/fast.txt"], to: dir + "/fast.json")
+        }
+        let started = Date()
+        let hung = try lab.request("plugin/t.slow/sleep", ["ms": 6000])
+        XCTAssertEqual(hung["status"] as? String, "error")
+        XCTAssertTrue((hung["error"] as? String ?? "").contains("did not finish command 'sleep' within 1.0 s"), "\(hung)")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "answered at the deadline, not when the call returned")
+        // While t.slow is still stuck: it fails fast, and everyone else is fine.
+        let again = try lab.request("plugin/t.slow/echo", ["text": "x"])
+        XCTAssertTrue((again["error"] as? String ?? "").contains("is not responding"), "\(again)")
+        XCTAssertEqual(try lab.request("plugin/t.fast/echo", ["text": "hello"])["status"] as? String, "ok")
+        XCTAssertEqual(try lab.request("health")["status"] as? String, "ok")
+        // Once the stuck call returns, the plugin serves again.
+        Thread.sleep(forTimeInterval: 5.5)
+        XCTAssertEqual(try lab.request("plugin/t.slow/echo", ["text": "back"])["status"] as? String, "ok")
+    }
+}
