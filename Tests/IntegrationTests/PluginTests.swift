@@ -179,4 +179,21 @@ final class PluginTests: XCTestCase {
         Thread.sleep(forTimeInterval: 5.5)
         XCTAssertEqual(try lab.request("plugin/t.slow/echo", ["text": "back"])["status"] as? String, "ok")
     }
+
+    func testSIGHUPReloadsAndTheCLIListsGenerations() throws {
+        let lab = try PluginDaemon(settings: ["plugins.watch": "false"]) { dir, scratch in
+            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so")
+            try writeJSON(["log": scratch + "/log.txt", "speakers": ["Porch"]], to: dir + "/log-speaker.json")
+        }
+        let pid = try XCTUnwrap(lab.daemon.process.pid)
+        kill(pid, SIGHUP)
+        try lab.daemon.process.waitForLog(containing: "plugins: reloaded \(logID)", timeout: 10)
+        let list = try DaemonProcess.run(arguments: ["plugins", "list", "--broker", "127.0.0.1:\(lab.broker.port)", "--set", "base_topic=\(lab.base)"])
+        XCTAssertEqual(list.status, 0, list.output)
+        XCTAssertTrue(list.output.contains("\(logID) 1.0.0 generation 2"), list.output)
+        XCTAssertTrue(list.output.contains("speakers: Porch"), list.output)
+        XCTAssertTrue(list.output.contains("command volume (speaker:str level:i32[0..100] ramp:bool=false)"), list.output)
+        XCTAssertTrue(lab.daemon.process.isRunning, "SIGHUP reloads, it does not stop the daemon")
+        XCTAssertEqual(lab.daemon.count("mqtt: connected to"), 1)
+    }
 }
