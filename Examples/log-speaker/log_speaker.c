@@ -731,6 +731,14 @@ static sb_status speaker_play_clip(sb_instance *inst, const char *speaker_id, co
         free(state.data);
     }
 
+#ifdef LOG_SPEAKER_TEST_HOOKS
+    /* A deliberately broken speaker, for the host's operation-deadline test: never completes. */
+    if (strstr(clip->url, "never-complete") != NULL) {
+        free(pending);
+        return SB_OK;
+    }
+#endif
+
     /* Without timers the clip simply ends now. complete() is [any-thread], so calling it from
      * inside play_clip is allowed. */
     if (inst->timers == NULL) {

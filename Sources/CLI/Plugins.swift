@@ -48,29 +48,6 @@ struct PluginsCommand: AsyncParsableCommand {
     }
 }
 
-/// Sends a bridge request and returns the answer's `data`, or fails with its error.
-func ask(_ options: ConfigOptions, _ name: String, _ fields: [String: JSONValue], timeout: Double) async throws -> JSONValue {
-    let config = try options.loadOrFail()
-    let topics = Topics(base: config.baseTopic)
-    let transaction = "cli-\(UInt32.random(in: 0...UInt32.max))"
-    var request = fields
-    request["transaction"] = .string(transaction)
-    do {
-        let client = try CommandClient(config: config, timeout: timeout)
-        defer { client.close() }
-        try client.subscribe(topics.response(name))
-        try client.publish(topics.request(name), Array(JSONValue.object(request).serialized().utf8))
-        guard let answer = client.next(timeout: timeout, { m -> JSONValue? in
-            guard let json = try? JSONValue.parse(m.payload), json["transaction"] == .string(transaction) else { return nil }
-            return json
-        }) else { throw fail("no answer from the daemon within \(timeout) s (is it running, with base topic \(config.baseTopic)?)") }
-        guard answer["status"] == "ok" else { throw fail(answer["error"]?.stringValue ?? "error") }
-        return answer["data"] ?? .null
-    } catch let error as CommandClient.Failure {
-        throw fail(error.description)
-    }
-}
-
 struct PluginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin", abstract: "Work with a plugin file.", subcommands: [Check.self])

@@ -37,6 +37,7 @@ public enum Daemon {
             InfoHandler(info: info, status: status),
             PluginListHandler(registry: registry),
             PluginReloadHandler(registry: registry),
+            PlayHandler(registry: registry),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
                             announcer: NoSpeakersAnnouncer(), plugins: registry, logger: logger)

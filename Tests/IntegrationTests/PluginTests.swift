@@ -196,4 +196,32 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(lab.daemon.process.isRunning, "SIGHUP reloads, it does not stop the daemon")
         XCTAssertEqual(lab.daemon.count("mqtt: connected to"), 1)
     }
+
+    func testPlayCompletesThroughTheHostAndAnOperationPastItsDeadlineFails() throws {
+        var logFile = ""
+        let lab = try PluginDaemon(settings: ["plugins.operation_timeout": "1.5"]) { dir, scratch in
+            logFile = scratch + "/log.txt"
+            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so", ["LOG_SPEAKER_TEST_HOOKS"])
+            try writeJSON(["log": logFile, "speakers": ["Hall"]], to: dir + "/log-speaker.json")
+        }
+        let state = try TestClient()
+        try state.connect(port: lab.broker.port)
+        try state.subscribe("\(lab.base)/log-hall/state")
+        let started = Date()
+        let played = try lab.request("play", ["speaker": "Hall", "url": "http://127.0.0.1:9/doorbell.wav", "duration_ms": 300, "volume": 40])
+        XCTAssertEqual(played["status"] as? String, "ok", "\(played)")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.3, "answered when the clip ended")
+        XCTAssertEqual(lab.log(logFile), ["play log-hall http://127.0.0.1:9/doorbell.wav audio/wav 40"])
+        let playing = try state.waitFor("\(lab.base)/log-hall/state")
+        XCTAssertTrue(playing.retain || playing.text.contains("playing"), playing.text)
+        XCTAssertEqual(json(playing)["url"] as? String, "http://127.0.0.1:9/doorbell.wav", "the plugin's state, published through the host")
+
+        let stuck = try lab.request("play", ["speaker": "Hall", "url": "http://127.0.0.1:9/never-complete.wav"])
+        XCTAssertEqual(stuck["status"] as? String, "error")
+        XCTAssertTrue((stuck["error"] as? String ?? "").contains("did not finish playing on log-hall within 1.5 s"), "\(stuck)")
+        XCTAssertTrue(lab.daemon.log().contains("was never completed"), "reported in the log")
+        let unknown = try lab.request("play", ["speaker": "Attic", "url": "http://127.0.0.1:9/a.wav"])
+        XCTAssertEqual(unknown["error"] as? String, "unknown speaker 'Attic'")
+        XCTAssertEqual(try lab.request("plugin/\(logID)/echo", ["text": "still fine"])["status"] as? String, "ok")
+    }
 }

@@ -11,6 +11,22 @@ public struct SpeakerInfo: Sendable, Equatable {
     public let group: String?
 }
 
+/// A clip to play, as the speaker extension takes it.
+public struct SpeakerClip: Sendable, Equatable {
+    public var url: String
+    public var mime: String
+    public var durationMs: UInt32
+    /// 0…100, or -1 to keep the speaker's volume.
+    public var volume: Int32
+
+    public init(url: String, mime: String, durationMs: UInt32, volume: Int32) {
+        self.url = url
+        self.mime = mime
+        self.durationMs = durationMs
+        self.volume = volume
+    }
+}
+
 /// A typed command a plugin declared, ready to be called.
 struct TypedCommand: Sendable {
     let name: String
@@ -187,6 +203,49 @@ final class PluginGeneration: @unchecked Sendable {
             }
             return result
         }) ?? []
+    }
+
+    /// Plays `clip` on `speakerID` and waits for the plugin to complete the operation (or for the
+    /// operation deadline).
+    func playClip(speakerID: String, clip: SpeakerClip, operations: OperationTable, timeout: Double) async -> CommandOutcome {
+        guard let table = speakerTable, let play = table.pointee.play_clip else {
+            return .error("plugin \(info.id) drives no speakers")
+        }
+        let inst = Unchecked(instance), playFn = Unchecked(play), executor = self.executor
+        let callTimeout = self.callTimeout, id = info.id
+        let outcome = await operations.run(owner: ObjectIdentifier(context), timeout: timeout) { operationID in
+            Task {
+                do throws(PluginExecutor.CallError) {
+                    let (status, error) = try await executor.call(timeout: callTimeout) { () -> (Int32, String) in
+                        var err = [CChar](repeating: 0, count: 1024)
+                        var c = sb_clip()
+                        c.struct_size = UInt32(MemoryLayout<sb_clip>.size)
+                        c.duration_ms = clip.durationMs
+                        c.volume = clip.volume
+                        let st = clip.url.withCString { url in
+                            clip.mime.withCString { mime in
+                                c.url = url
+                                c.mime = mime
+                                return speakerID.withCString { playFn.value(inst.value, $0, &c, operationID, &err, err.count) }
+                            }
+                        }
+                        return (st, String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                    }
+                    // A refused start owes no completion: finish the operation here.
+                    if status != SB_OK { operations.complete(operationID, status: status, detail: error.isEmpty ? "play_clip failed (status \(status))" : error) }
+                } catch {
+                    operations.complete(operationID, status: SB_ERR_TIMEOUT, detail: PluginGeneration.describe(error, id: id, what: "play_clip"))
+                }
+            }
+        }
+        if outcome.status == SB_OK {
+            return .ok(outcome.detail.flatMap { try? JSONValue.parse(Array($0.utf8)) } ?? .null)
+        }
+        if outcome.status == SB_ERR_TIMEOUT, outcome.detail?.hasPrefix("the plugin did not finish") == true {
+            context.logger.error("plugin \(id)#\(number): play_clip on \(speakerID) was never completed within \(timeout) s")
+            return .error("plugin \(id) did not finish playing on \(speakerID) within \(timeout) s")
+        }
+        return .error(outcome.detail ?? "play_clip failed (status \(outcome.status))")
     }
 
     // MARK: state handover

@@ -289,6 +289,21 @@ public final class PluginRegistry: Sendable {
         return await invoke(plugin: pluginID, command: command, arguments: args)
     }
 
+    /// Plays a clip on a speaker (by id or name) through its plugin, waiting for the end.
+    public func play(speaker: String, clip: SpeakerClip) async -> (CommandOutcome, generation: Int?) {
+        let match = state.withLock { s -> (PluginSlot, SpeakerInfo)? in
+            for (_, p) in s.plugins.sorted(by: { $0.key < $1.key }) {
+                if let sp = p.speakers.first(where: { $0.id == speaker || $0.name.lowercased() == speaker.lowercased() }) { return (p.slot, sp) }
+            }
+            return nil
+        }
+        guard let (slot, info) = match else { return (.error("unknown speaker '\(speaker)'"), nil) }
+        let operations = self.operations, timeout = settings.operationTimeout
+        return await slot.with { g in
+            (await g.playClip(speakerID: info.id, clip: clip, operations: operations, timeout: timeout), g.number)
+        }
+    }
+
     // MARK: reporting
 
     public var speakers: [SpeakerInfo] { state.withLock { $0.plugins.values.flatMap(\.speakers) } }

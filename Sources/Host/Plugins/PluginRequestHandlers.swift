@@ -36,3 +36,31 @@ public struct PluginReloadHandler: BridgeRequestHandler {
         })
     }
 }
+
+/// `<base>/bridge/request/play` with `{"speaker":…, "url":…, "mime":…, "duration_ms":…, "volume":…}`:
+/// plays a clip (a doorbell sound, a stream) and answers when the speaker's driver says it ended.
+public struct PlayHandler: BridgeRequestHandler {
+    public let name = "play"
+    let registry: PluginRegistry
+
+    public init(registry: PluginRegistry) { self.registry = registry }
+
+    public func handle(_ request: BridgeRequest) async throws(BridgeRequestError) -> JSONValue {
+        let f = request.fields
+        guard let speaker = f["speaker"]?.stringValue, !speaker.isEmpty else { throw BridgeRequestError("speaker is missing") }
+        guard let url = f["url"]?.stringValue, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw BridgeRequestError("url must be an http(s) URL the speaker can fetch")
+        }
+        let duration = f["duration_ms"]?.numberValue ?? 0
+        let volume = f["volume"]?.numberValue ?? -1
+        guard duration >= 0, duration < 86_400_000, volume >= -1, volume <= 100 else {
+            throw BridgeRequestError("duration_ms must be 0 or more, volume 0 to 100")
+        }
+        let clip = SpeakerClip(url: url, mime: f["mime"]?.stringValue ?? "audio/wav",
+                                         durationMs: UInt32(duration), volume: Int32(volume))
+        switch await registry.play(speaker: speaker, clip: clip).0 {
+        case .ok(let data): return data
+        case .error(let message): throw BridgeRequestError(message)
+        }
+    }
+}
