@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "speakerbridge", targets: ["speakerbridge"]),
         .library(name: "SpeakerbridgeHost", targets: ["SpeakerbridgeHost"]),
+        // For third-party Swift drivers: the C ABI as Swift protocols.
+        .library(name: "PluginKit", targets: ["PluginKit"]),
+        // The example Swift plugin, a shared object the daemon loads like any other.
+        .library(name: "SwiftEchoSpeaker", type: .dynamic, targets: ["SwiftEchoSpeaker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -34,6 +38,18 @@ let package = Package(
             name: "PluginAPI",
             path: "Sources/PluginAPI",
             exclude: ["speakerbridge-plugin.pc.in"]
+        ),
+        // Swift plugins link this (and the shared Foundation), never a copy of the host.
+        .target(
+            name: "PluginKit",
+            dependencies: ["PluginAPI"],
+            path: "Sources/PluginKit"
+        ),
+        .target(
+            name: "SwiftEchoSpeaker",
+            dependencies: ["PluginKit"],
+            path: "Examples/SwiftEchoSpeaker",
+            exclude: ["README.md"]
         ),
         .target(
             name: "SpeakerbridgeHost",
@@ -82,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "speakerbridge-bench",
-            dependencies: ["LabKit"],
+            dependencies: ["LabKit", "SpeakerbridgeHost", "CommandFixtures"],
             path: "Benchmarks/SessionBench"
         ),
     ]

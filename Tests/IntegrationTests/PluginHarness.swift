@@ -17,9 +17,9 @@ enum PluginBuild {
             + defines.map { "-D" + $0 } + [root + "/Examples/log-speaker/log_speaker.c", "-o", out])
     }
 
-    static func fixture(_ name: String, to out: String) throws {
-        try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header,
-                              root + "/Tests/Fixtures/plugins/\(name).c", "-o", out])
+    static func fixture(_ name: String, to out: String, _ defines: [String] = []) throws {
+        try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
+            + defines.map { "-D" + $0 } + [root + "/Tests/Fixtures/plugins/\(name).c", "-o", out])
     }
 
     /// Puts `file` in place as `path` in one rename, as a package manager or `install` would, so the

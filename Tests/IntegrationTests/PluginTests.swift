@@ -45,10 +45,10 @@ final class PluginTests: XCTestCase {
             try "not an ELF file\n".write(toFile: dir + "/text.so", atomically: true, encoding: .utf8)
             try PluginBuild.fixture("no_entry", to: dir + "/no-entry.so")
             try PluginBuild.fixture("null_descriptor", to: dir + "/null-descriptor.so")
-            try PluginBuild.fixture("bad_id", to: dir + "/bad-id.so")
+            try PluginBuild.fixture("minimal", to: dir + "/bad-id.so", [#"FIXTURE_ID="Bad ID!""#])
             try PluginBuild.logSpeaker(to: dir + "/a-log-speaker.so")
             try writeJSON(["log": scratch + "/log.txt"], to: dir + "/a-log-speaker.json")
-            try PluginBuild.fixture("duplicate_id", to: dir + "/b-duplicate.so")
+            try PluginBuild.fixture("minimal", to: dir + "/b-duplicate.so", [#"FIXTURE_ID="\#(self.logID)""#])
             try PluginBuild.logSpeaker(to: dir + "/abi-major.so", ["LOG_SPEAKER_ABI_MAJOR=2", #"LOG_SPEAKER_ID="t.major""#])
             try PluginBuild.logSpeaker(to: dir + "/abi-minor.so", ["LOG_SPEAKER_ABI_MINOR=99", #"LOG_SPEAKER_ID="t.minor""#])
             try PluginBuild.logSpeaker(to: dir + "/create-fails.so", [#"LOG_SPEAKER_ID="t.fails""#])
@@ -223,5 +223,30 @@ final class PluginTests: XCTestCase {
         let unknown = try lab.request("play", ["speaker": "Attic", "url": "http://127.0.0.1:9/a.wav"])
         XCTAssertEqual(unknown["error"] as? String, "unknown speaker 'Attic'")
         XCTAssertEqual(try lab.request("plugin/\(logID)/echo", ["text": "still fine"])["status"] as? String, "ok")
+    }
+
+    func testASwiftPluginBuiltWithPluginKitLoadsAndServes() throws {
+        // Built by `swift build` next to the daemon (the SwiftEchoSpeaker product).
+        let binary = try DaemonProcess.binaryPath()
+        let library = ((binary as NSString).deletingLastPathComponent) + "/libSwiftEchoSpeaker.so"
+        guard FileManager.default.fileExists(atPath: library) else {
+            return XCTFail("\(library) is missing: build the package (swift build) before the tests")
+        }
+        let lab = try PluginDaemon { dir, _ in
+            try PluginBuild.install(library, as: dir + "/swift-echo.so")
+            try writeJSON(["greeting": "Hej"], to: dir + "/swift-echo.json")
+        }
+        let loaded = (try lab.info()["loaded"] as? [[String: Any]])?.first
+        XCTAssertEqual(loaded?["id"] as? String, "org.speakerbridge.example.swift-echo")
+        let echo = try lab.request("plugin/org.speakerbridge.example.swift-echo/echo", ["text": "grüß dich"])
+        XCTAssertEqual(echo["status"] as? String, "ok", "\(echo)")
+        XCTAssertEqual((echo["data"] as? [String: Any])?["echo"] as? String, "grüß dich")
+        XCTAssertEqual((echo["data"] as? [String: Any])?["from"] as? String, "swift")
+        let played = try lab.request("play", ["speaker": "Echo", "url": "http://127.0.0.1:9/a.wav"])
+        XCTAssertEqual(played["status"] as? String, "ok", "\(played)")
+        XCTAssertTrue(lab.daemon.log().contains("Hej (swift-echo ready)"), "the plugin logs through the host")
+        // A Swift image stays mapped after a reload (the runtime keeps its metadata); it still works.
+        XCTAssertEqual(try lab.request("plugins/reload", [:])["status"] as? String, "ok")
+        XCTAssertEqual(try lab.request("plugin/org.speakerbridge.example.swift-echo/echo", ["text": "again"])["status"] as? String, "ok")
     }
 }

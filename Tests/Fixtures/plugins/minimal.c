@@ -1,7 +1,13 @@
-/* Fixture: an otherwise valid descriptor whose id is not [a-z0-9._-] (PluginRejection.invalidID).
- * Everything else is correct, so the id check is the only reason to refuse it. */
+/* Fixture: a minimal valid plugin with no capabilities, whose id comes from -DFIXTURE_ID.
+ * Built with an id that is not [a-z0-9._-] it must be refused as invalidID; built with the log
+ * speaker's id and loaded beside it, as duplicateID. Everything else is correct, so the id is the
+ * only reason to refuse it. */
 #include <speakerbridge_plugin.h>
 #include <stdlib.h>
+
+#ifndef FIXTURE_ID
+#error "build with -DFIXTURE_ID='\"the.id\"'"
+#endif
 
 struct sb_instance { int unused; };
 
@@ -25,11 +31,11 @@ static const sb_plugin_descriptor descriptor = {
     .struct_size = sizeof(sb_plugin_descriptor),
     .abi_major = SB_ABI_MAJOR,
     .abi_minor = SB_ABI_MINOR,
-    .id = "Bad ID!",
-    .name = "Bad id fixture",
+    .id = FIXTURE_ID,
+    .name = "Minimal fixture",
     .version = "1.0.0",
     .vendor = "speakerbridge tests",
-    .description = "Has an id with upper case, a space and '!'",
+    .description = "Creates an empty instance and offers nothing",
     .create = create,
     .destroy = destroy,
     .get_extension = get_extension,
