@@ -1,7 +1,7 @@
-// speakerbridge-bench: the numbers the README quotes for the MQTT session, each beside a baseline
+// speakerbridge-bench: the numbers the README quotes for the MQTT session and the plugin host, each beside a baseline
 // measured in the same run on the same machine.
 //
-//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup]
+//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup|swap|ffi|reload-rss]
 //
 // All traffic stays on 127.0.0.1: every broker is a LabKit MosquittoBroker bound to loopback, and
 // every client (TestClient, mosquitto_sub, mosquitto_pub, the daemon) connects to 127.0.0.1.
@@ -13,9 +13,9 @@ import Synchronization
 import Glibc
 #endif
 
-// MARK: arguments (by hand: the bench depends on LabKit only)
+// MARK: arguments (by hand: no argument parser dependency)
 
-let benchNames = ["reconnect", "intake", "idle", "startup"]
+let benchNames = ["reconnect", "intake", "idle", "startup", "swap", "ffi", "reload-rss"]
 let usage = """
     usage: speakerbridge-bench --daemon PATH [--quick] [--only NAME]
       --daemon PATH  the speakerbridge binary to measure (a release build)
@@ -69,6 +69,8 @@ struct Row {
 
 var rows: [Row] = []
 var notes: [String] = []
+/// Printed before the table: something the numbers alone would hide (lost or doubled answers).
+var warnings: [String] = []
 var failures = 0
 
 func verdict(_ ok: Bool) -> String { ok ? "PASS" : "MISS" }
@@ -368,7 +370,7 @@ final class ResultBox: Sendable {
 let started = ContinuousClock.now
 let mosquittoVersion = ((try? Shell.run(["mosquitto", "-h"]))?.out ?? "").split(separator: "\n").first.map(String.init) ?? "?"
 let cpus = ProcessInfo.processInfo.activeProcessorCount
-print("speakerbridge session benchmarks\(quick ? " (--quick)" : "")")
+print("speakerbridge session and plugin benchmarks\(quick ? " (--quick)" : "")")
 print("daemon: \(daemonPath)")
 print("host: \(cpus) CPU(s), \(mosquittoVersion), all traffic on 127.0.0.1")
 print("")
@@ -378,6 +380,9 @@ let plan: [(String, () throws -> Void)] = [
     ("intake", { try benchIntake(n: quick ? 3000 : 20000) }),
     ("idle", { try benchIdle(window: quick ? 3 : 10) }),
     ("startup", { try benchStartup(runs: quick ? 3 : 5) }),
+    ("swap", { try benchSwap(reloads: quick ? 10 : 50, rate: 200) }),
+    ("ffi", { try benchFFI(quick: quick) }),
+    ("reload-rss", { try benchReloadRSS(rounds: quick ? 10 : 50) }),
 ]
 for (name, run) in plan where only == nil || only == name {
     do {
@@ -387,6 +392,9 @@ for (name, run) in plan where only == nil || only == name {
         rows.append(Row(metric: name, value: "ERROR: \(error)", baseline: "", target: "", verdict: "ERROR"))
     }
 }
+
+for w in warnings { print("WARNING: \(w)") }
+if !warnings.isEmpty { print("") }
 
 // Plain table, aligned.
 let header = Row(metric: "Measurement", value: "speakerbridge", baseline: "Baseline (same run)", target: "Target", verdict: "Verdict")

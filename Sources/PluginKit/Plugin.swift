@@ -165,12 +165,15 @@ public struct Speaker: Sendable, Hashable {
     public var name: String
     public var model: String
     public var group: String?
+    /// The IP address the speaker fetches clips from, if known.
+    public var address: String?
 
-    public init(id: String, name: String, model: String = "", group: String? = nil) {
+    public init(id: String, name: String, model: String = "", group: String? = nil, address: String? = nil) {
         self.id = id
         self.name = name
         self.model = model
         self.group = group
+        self.address = address
     }
 }
 

@@ -310,14 +310,17 @@ final class InstanceBox: Sendable {
 private final class SpeakerSnapshot: @unchecked Sendable {
     // @unchecked: immutable after init; the strings are freed in deinit.
     private let strings: [(id: UnsafeMutablePointer<CChar>?, name: UnsafeMutablePointer<CChar>?,
-                           model: UnsafeMutablePointer<CChar>?, group: UnsafeMutablePointer<CChar>?)]
+                           model: UnsafeMutablePointer<CChar>?, group: UnsafeMutablePointer<CChar>?,
+                           address: UnsafeMutablePointer<CChar>?)]
 
     init(_ speakers: [Speaker]) {
-        strings = speakers.map { (strdup($0.id), strdup($0.name), strdup($0.model), $0.group.map { strdup($0) } ?? nil) }
+        strings = speakers.map {
+            (strdup($0.id), strdup($0.name), strdup($0.model), $0.group.map { strdup($0) } ?? nil, $0.address.map { strdup($0) } ?? nil)
+        }
     }
 
     deinit {
-        for s in strings { free(s.id); free(s.name); free(s.model); free(s.group) }
+        for s in strings { free(s.id); free(s.name); free(s.model); free(s.group); free(s.address) }
     }
 
     /// Writes only the fields that fit in the host's `struct_size`.
@@ -335,6 +338,7 @@ private final class SpeakerSnapshot: @unchecked Sendable {
         put(\sb_speaker_info.name, s.name)
         put(\sb_speaker_info.model, s.model)
         put(\sb_speaker_info.group, s.group)
+        put(\sb_speaker_info.address, s.address)
         return true
     }
 }

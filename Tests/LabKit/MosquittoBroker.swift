@@ -45,6 +45,7 @@ public final class MosquittoBroker: Sendable {
             // silently fails to write its log and persistence file in our root-owned temp dir.
             "user \(MosquittoBroker.effectiveUserName())",
             "allow_anonymous true",
+            "set_tcp_nodelay true",
             "log_dest file \(directory.file("mosquitto.log"))",
             "log_type all",
             "log_timestamp_format %H:%M:%S",

@@ -57,6 +57,7 @@ public final class TestClient: Sendable {
             throw LabError("mosquitto_new(\(id)) failed: \(String(cString: strerror(errno)))")
         }
         handle = Handle(mosq: mosq)
+        mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1)
         mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION,
                              protocolVersion == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311)
         mosquitto_max_inflight_messages_set(mosq, UInt32(maxInflight))

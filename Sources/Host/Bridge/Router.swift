@@ -51,9 +51,15 @@ public final class Router: Service, Sendable {
     }
 
     private func answer(_ request: InboundRequest) async {
-        let messages = await process(request)
+        let (messages, finished) = await process(request)
         do {
-            try spool.complete(request.seq, publishing: messages)
+            if finished {
+                try spool.complete(request.seq, publishing: messages)
+            } else {
+                // An announcement in progress: its first events go out now; the announcer marks
+                // the request done when the speakers have finished.
+                try spool.publish(messages)
+            }
         } catch {
             // Left pending in the spool: processed again after the next start.
             logger.critical("router: cannot record the outcome of request \(request.key): \(error)")
@@ -68,21 +74,21 @@ public final class Router: Service, Sendable {
         }
     }
 
-    /// What to publish in answer to one request.
-    func process(_ request: InboundRequest) async -> [OutboundMessage] {
+    /// What to publish in answer to one request, and whether that finishes it.
+    func process(_ request: InboundRequest) async -> (messages: [OutboundMessage], finished: Bool) {
         switch topics.route(request.topic) {
         case .bridgeRequest(let name):
-            return [await answerBridgeRequest(name: name, request)]
+            return ([await answerBridgeRequest(name: name, request)], true)
         case .speak(let speaker):
-            let events: [AnnouncementEvent]
+            let acceptance: AnnouncementAcceptance
             do {
                 let speak = try SpeakRequest.parse(request.payload, speakerFromTopic: speaker)
-                events = await announcer.accept(speak)
+                acceptance = await announcer.accept(speak, requestSeq: request.seq)
             } catch {
                 logger.info("router: rejected announcement on \(request.topic): \(error.reason)")
-                events = [AnnouncementEvent(id: error.id, state: .failed, speakers: speaker.map { [$0] } ?? [], reason: error.reason)]
+                acceptance = .final([AnnouncementEvent(id: error.id, state: .failed, speakers: speaker.map { [$0] } ?? [], reason: error.reason)])
             }
-            return events.map { $0.message(topics) }
+            return (acceptance.events.map { $0.message(topics) }, acceptance.finished)
         case .speakerCommand(let speaker):
             let body: JSONValue
             do {
@@ -97,10 +103,10 @@ public final class Router: Service, Sendable {
             } catch {
                 body = Envelope.error(error.message, transaction: error.transaction)
             }
-            return [Envelope.reply(body, to: request, defaultTopic: topics.setResponse(speaker))]
+            return ([Envelope.reply(body, to: request, defaultTopic: topics.setResponse(speaker))], true)
         case .unknown:
             logger.warning("router: no route for \(request.topic)")
-            return []
+            return ([], true)
         }
     }
 

@@ -42,6 +42,7 @@ public final class EmbeddedBroker: Service, Sendable {
         # Written by speakerbridge on every start; edits are overwritten. Configure mqtt.host to use your own broker.
         listener \(config.embeddedBroker.port) 127.0.0.1
         allow_anonymous true
+        set_tcp_nodelay true
         user \(user)
         persistence true
         persistence_location \(directory)/

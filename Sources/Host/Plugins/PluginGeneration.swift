@@ -9,6 +9,8 @@ public struct SpeakerInfo: Sendable, Equatable {
     public let name: String
     public let model: String
     public let group: String?
+    /// Where the speaker is, so clip URLs can name an address it reaches; nil when unknown.
+    public let address: String?
 }
 
 /// A clip to play, as the speaker extension takes it.
@@ -24,6 +26,22 @@ public struct SpeakerClip: Sendable, Equatable {
         self.mime = mime
         self.durationMs = durationMs
         self.volume = volume
+    }
+}
+
+/// What to say, as the TTS extension takes it.
+public struct TTSRequest: Sendable, Equatable {
+    public var text: String
+    public var voice: String?
+    /// Words per minute; 0 for the engine's default.
+    public var rate: Int32 = 0
+    /// 0…100; -1 for the engine's default.
+    public var pitch: Int32 = -1
+    public var ssml = false
+
+    public init(text: String, voice: String? = nil) {
+        self.text = text
+        self.voice = voice
     }
 }
 
@@ -55,12 +73,14 @@ final class PluginGeneration: @unchecked Sendable {
     private let host: HostHandle
     private let instance: OpaquePointer
     private let speakerTable: UnsafePointer<sb_plugin_speaker>?
+    private let ttsTable: UnsafePointer<sb_plugin_tts>?
     private let stateTable: UnsafePointer<sb_plugin_state>?
     private let callTimeout: Double
 
     var info: PluginDescriptorInfo { library.info }
     var executor: PluginExecutor { context.executor }
     var offersState: Bool { stateTable != nil }
+    var offersTTS: Bool { ttsTable != nil }
 
     /// Plugin libraries whose instance could not be destroyed in time: never unmapped, since code
     /// of theirs may still be running.
@@ -68,7 +88,7 @@ final class PluginGeneration: @unchecked Sendable {
 
     private init(number: Int, library: PluginLibrary, context: PluginHostContext, host: HostHandle, instance: OpaquePointer,
                  commands: [String: TypedCommand], extensions: [String], speaker: UnsafePointer<sb_plugin_speaker>?,
-                 state: UnsafePointer<sb_plugin_state>?, callTimeout: Double) {
+                 tts: UnsafePointer<sb_plugin_tts>?, state: UnsafePointer<sb_plugin_state>?, callTimeout: Double) {
         self.number = number
         self.library = library
         self.context = context
@@ -77,6 +97,7 @@ final class PluginGeneration: @unchecked Sendable {
         self.commands = commands
         self.extensions = extensions
         speakerTable = speaker
+        ttsTable = tts
         stateTable = state
         self.callTimeout = callTimeout
     }
@@ -97,6 +118,7 @@ final class PluginGeneration: @unchecked Sendable {
             var status: Int32
             var error: String
             var speaker: UnsafePointer<sb_plugin_speaker>?
+            var tts: UnsafePointer<sb_plugin_tts>?
             var state: UnsafePointer<sb_plugin_state>?
             var commands: [(name: String, signature: String, description: String, function: UnsafeRawPointer?)]
             var extensions: [String]
@@ -104,7 +126,7 @@ final class PluginGeneration: @unchecked Sendable {
         let created: Created
         do {
             created = try await executor.call(timeout: callTimeout) { () -> Created in
-                var out = Created(instance: nil, status: 0, error: "", speaker: nil, state: nil, commands: [], extensions: [])
+                var out = Created(instance: nil, status: 0, error: "", speaker: nil, tts: nil, state: nil, commands: [], extensions: [])
                 var err = [CChar](repeating: 0, count: 1024)
                 var inst: OpaquePointer? = nil
                 out.status = configJSON.withCString { d.value.pointee.create(h.value, $0, &inst, &err, err.count) }
@@ -117,6 +139,7 @@ final class PluginGeneration: @unchecked Sendable {
                 }
                 out.speaker = get(inst, SB_EXT_SPEAKER)?.assumingMemoryBound(to: sb_plugin_speaker.self)
                 out.state = get(inst, SB_EXT_STATE)?.assumingMemoryBound(to: sb_plugin_state.self)
+                out.tts = get(inst, SB_EXT_TTS)?.assumingMemoryBound(to: sb_plugin_tts.self)
                 if let c = get(inst, SB_EXT_COMMANDS)?.assumingMemoryBound(to: sb_plugin_commands.self),
                    let count = c.pointee.count, let item = c.pointee.get {
                     for i in 0..<count(inst) {
@@ -149,7 +172,7 @@ final class PluginGeneration: @unchecked Sendable {
         }
         let generation = PluginGeneration(number: number, library: library, context: context, host: host, instance: inst,
                                           commands: commands, extensions: created.extensions, speaker: created.speaker,
-                                          state: created.state, callTimeout: callTimeout)
+                                          tts: created.tts, state: created.state, callTimeout: callTimeout)
         if let problem {
             await generation.shutdown()
             throw problem
@@ -199,7 +222,8 @@ final class PluginGeneration: @unchecked Sendable {
                 s.struct_size = UInt32(MemoryLayout<sb_speaker_info>.size)
                 guard get(inst.value, i, &s), let id = s.id else { continue }
                 result.append(SpeakerInfo(id: String(cString: id), name: s.name.map { String(cString: $0) } ?? String(cString: id),
-                                          model: s.model.map { String(cString: $0) } ?? "", group: s.group.map { String(cString: $0) }))
+                                          model: s.model.map { String(cString: $0) } ?? "", group: s.group.map { String(cString: $0) },
+                                          address: s.address.map { String(cString: $0) }))
             }
             return result
         }) ?? []
@@ -207,34 +231,75 @@ final class PluginGeneration: @unchecked Sendable {
 
     /// Plays `clip` on `speakerID` and waits for the plugin to complete the operation (or for the
     /// operation deadline).
-    func playClip(speakerID: String, clip: SpeakerClip, operations: OperationTable, timeout: Double) async -> CommandOutcome {
+    func playClip(speakerID: String, clip: SpeakerClip, operations: OperationTable, timeout: Double,
+                  onStarted: @escaping @Sendable (UInt64) -> Void = { _ in }) async -> CommandOutcome {
         guard let table = speakerTable, let play = table.pointee.play_clip else {
             return .error("plugin \(info.id) drives no speakers")
         }
-        let inst = Unchecked(instance), playFn = Unchecked(play), executor = self.executor
-        let callTimeout = self.callTimeout, id = info.id
+        let inst = Unchecked(instance), playFn = Unchecked(play)
+        return await runOperation("playing on \(speakerID)", operations: operations, timeout: timeout) { operationID, err in
+            onStarted(operationID)
+            var c = sb_clip()
+            c.struct_size = UInt32(MemoryLayout<sb_clip>.size)
+            c.duration_ms = clip.durationMs
+            c.volume = clip.volume
+            return clip.url.withCString { url in
+                clip.mime.withCString { mime in
+                    c.url = url
+                    c.mime = mime
+                    return speakerID.withCString { playFn.value(inst.value, $0, &c, operationID, err, 1024) }
+                }
+            }
+        }
+    }
+
+    /// Asks the speaker driver to stop an operation early; it still completes (cancelled).
+    func cancel(operation: UInt64) async {
+        guard let table = speakerTable, let cancel = table.pointee.cancel else { return }
+        let inst = Unchecked(instance), cancelFn = Unchecked(cancel)
+        _ = try? await executor.call(timeout: callTimeout) { _ = cancelFn.value(inst.value, operation) }
+    }
+
+    /// Asks a TTS plugin for speech; the completion carries `{"url","duration_ms",…}`.
+    func synthesize(_ request: TTSRequest, operations: OperationTable, timeout: Double) async -> CommandOutcome {
+        guard let table = ttsTable, let synth = table.pointee.synthesize else {
+            return .error("plugin \(info.id) is not a TTS engine")
+        }
+        let inst = Unchecked(instance), synthFn = Unchecked(synth)
+        return await runOperation("synthesising speech", operations: operations, timeout: timeout) { operationID, err in
+            var r = sb_tts_request()
+            r.struct_size = UInt32(MemoryLayout<sb_tts_request>.size)
+            r.rate = request.rate
+            r.pitch = request.pitch
+            r.ssml = request.ssml
+            return request.text.withCString { text in
+                func call(_ voice: UnsafePointer<CChar>?) -> Int32 {
+                    r.text = text
+                    r.voice = voice
+                    return synthFn.value(inst.value, &r, operationID, err, 1024)
+                }
+                return request.voice.map { $0.withCString { call($0) } } ?? call(nil)
+            }
+        }
+    }
+
+    /// A long operation: `start` runs on the executor with the operation id and an error buffer
+    /// of 1024 bytes and returns the plugin's status; the plugin completes it later through the host.
+    private func runOperation(_ what: String, operations: OperationTable, timeout: Double,
+                              _ start: @escaping @Sendable (UInt64, UnsafeMutablePointer<CChar>) -> Int32) async -> CommandOutcome {
+        let executor = self.executor, callTimeout = self.callTimeout, id = info.id
         let outcome = await operations.run(owner: ObjectIdentifier(context), timeout: timeout) { operationID in
             Task {
                 do throws(PluginExecutor.CallError) {
                     let (status, error) = try await executor.call(timeout: callTimeout) { () -> (Int32, String) in
                         var err = [CChar](repeating: 0, count: 1024)
-                        var c = sb_clip()
-                        c.struct_size = UInt32(MemoryLayout<sb_clip>.size)
-                        c.duration_ms = clip.durationMs
-                        c.volume = clip.volume
-                        let st = clip.url.withCString { url in
-                            clip.mime.withCString { mime in
-                                c.url = url
-                                c.mime = mime
-                                return speakerID.withCString { playFn.value(inst.value, $0, &c, operationID, &err, err.count) }
-                            }
-                        }
+                        let st = err.withUnsafeMutableBufferPointer { start(operationID, $0.baseAddress!) }
                         return (st, String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
                     }
                     // A refused start owes no completion: finish the operation here.
-                    if status != SB_OK { operations.complete(operationID, status: status, detail: error.isEmpty ? "play_clip failed (status \(status))" : error) }
+                    if status != SB_OK { operations.complete(operationID, status: status, detail: error.isEmpty ? "\(what) failed (status \(status))" : error) }
                 } catch {
-                    operations.complete(operationID, status: SB_ERR_TIMEOUT, detail: PluginGeneration.describe(error, id: id, what: "play_clip"))
+                    operations.complete(operationID, status: SB_ERR_TIMEOUT, detail: PluginGeneration.describe(error, id: id, what: what))
                 }
             }
         }
@@ -242,10 +307,10 @@ final class PluginGeneration: @unchecked Sendable {
             return .ok(outcome.detail.flatMap { try? JSONValue.parse(Array($0.utf8)) } ?? .null)
         }
         if outcome.status == SB_ERR_TIMEOUT, outcome.detail?.hasPrefix("the plugin did not finish") == true {
-            context.logger.error("plugin \(id)#\(number): play_clip on \(speakerID) was never completed within \(timeout) s")
-            return .error("plugin \(id) did not finish playing on \(speakerID) within \(timeout) s")
+            context.logger.error("plugin \(id)#\(number): \(what) was never completed within \(timeout) s")
+            return .error("plugin \(id) did not finish \(what) within \(timeout) s")
         }
-        return .error(outcome.detail ?? "play_clip failed (status \(outcome.status))")
+        return .error(outcome.detail ?? "\(what) failed (status \(outcome.status))")
     }
 
     // MARK: state handover

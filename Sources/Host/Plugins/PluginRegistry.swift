@@ -1,4 +1,5 @@
 import Foundation
+import PluginAPI
 import Logging
 import Synchronization
 
@@ -290,18 +291,40 @@ public final class PluginRegistry: Sendable {
     }
 
     /// Plays a clip on a speaker (by id or name) through its plugin, waiting for the end.
-    public func play(speaker: String, clip: SpeakerClip) async -> (CommandOutcome, generation: Int?) {
-        let match = state.withLock { s -> (PluginSlot, SpeakerInfo)? in
+    /// `onStarted` learns the operation id (for `cancel`).
+    public func play(speaker: String, clip: SpeakerClip, onStarted: @escaping @Sendable (UInt64) -> Void = { _ in })
+        async -> (CommandOutcome, generation: Int?)
+    {
+        guard let (slot, info) = speakerSlot(speaker) else { return (.error("unknown speaker '\(speaker)'"), nil) }
+        let operations = self.operations, timeout = settings.operationTimeout
+        return await slot.with { g in
+            (await g.playClip(speakerID: info.id, clip: clip, operations: operations, timeout: timeout, onStarted: onStarted), g.number)
+        }
+    }
+
+    /// Stops a playing operation on `speaker` early (an interrupting announcement).
+    public func cancel(speaker: String, operation: UInt64) async {
+        guard let (slot, _) = speakerSlot(speaker) else { return }
+        await slot.with { g in await g.cancel(operation: operation) }
+    }
+
+    private func speakerSlot(_ speaker: String) -> (PluginSlot, SpeakerInfo)? {
+        state.withLock { s in
             for (_, p) in s.plugins.sorted(by: { $0.key < $1.key }) {
                 if let sp = p.speakers.first(where: { $0.id == speaker || $0.name.lowercased() == speaker.lowercased() }) { return (p.slot, sp) }
             }
             return nil
         }
-        guard let (slot, info) = match else { return (.error("unknown speaker '\(speaker)'"), nil) }
-        let operations = self.operations, timeout = settings.operationTimeout
-        return await slot.with { g in
-            (await g.playClip(speakerID: info.id, clip: clip, operations: operations, timeout: timeout), g.number)
+    }
+
+    /// Speech from the first loaded plugin that offers the TTS extension.
+    public func synthesize(_ request: TTSRequest) async -> (CommandOutcome, generation: Int?) {
+        let slots = state.withLock { s in
+            s.plugins.sorted { $0.key < $1.key }.filter { $0.value.extensions.contains(SB_EXT_TTS) }.map(\.value.slot)
         }
+        guard let slot = slots.first else { return (.error("no TTS plugin is loaded"), nil) }
+        let operations = self.operations, timeout = settings.operationTimeout
+        return await slot.with { g in (await g.synthesize(request, operations: operations, timeout: timeout), g.number) }
     }
 
     // MARK: reporting

@@ -44,6 +44,7 @@ public final class CommandClient: Sendable {
         handle = Handle(raw: h)
         let m = config.mqtt
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
+        mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
         if let user = m.username { mosquitto_username_pw_set(h, user, m.password?.value) }
         if m.tls.enabled {
             mosquitto_tls_set(h, m.tls.caFile, m.tls.caFile == nil ? "/etc/ssl/certs" : nil, m.tls.certFile, m.tls.keyFile, nil)

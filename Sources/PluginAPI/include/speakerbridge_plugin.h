@@ -282,6 +282,8 @@ typedef struct sb_speaker_info {
     const char *name;  /* the room: "Kitchen" */
     const char *model;
     const char *group; /* group or zone name, or NULL */
+    const char *address; /* IP address the speaker fetches clips from, or NULL (the host then
+                          * advertises its configured media address) */
 } sb_speaker_info;
 typedef struct sb_clip {
     uint32_t struct_size;
