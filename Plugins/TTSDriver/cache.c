@@ -329,6 +329,8 @@ uint64_t cache_bytes(tts_cache *c) { return scan(c, 0); }
 
 int cache_put(tts_cache *c, const char *key, const void *data, size_t size, char *err, size_t err_size)
 {
+    /* A clip larger than the whole cache would first evict every other entry and then itself. */
+    if ((uint64_t)size > c->max_bytes) return 0;
     char suffix[64];
     snprintf(suffix, sizeof suffix, "-%ld-%u", (long)getpid(), c->temp_counter++);
     char *name = malloc(5 + CACHE_KEY_HEX + 1);

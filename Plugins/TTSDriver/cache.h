@@ -28,7 +28,8 @@ int cache_get(tts_cache *cache, const char *key, unsigned char **data, size_t *s
 void cache_remove(tts_cache *cache, const char *key);
 
 /* Writes the entry atomically (temporary file + rename), then evicts least recently used entries
- * until the cache is within its size. Returns 0, or -1 with the reason in `err`. */
+ * until the cache is within its size. A clip larger than the whole cache is not stored. Returns 0,
+ * or -1 with the reason in `err`. */
 int cache_put(tts_cache *cache, const char *key, const void *data, size_t size, char *err, size_t err_size);
 
 /* Bytes the cache's entries use on disk right now (a directory scan). */

@@ -40,7 +40,8 @@ public enum Daemon {
             PlayHandler(registry: registry),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
-                            announcer: NoSpeakersAnnouncer(), plugins: registry, logger: logger)
+                            announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, logger: logger),
+                            plugins: registry, logger: logger)
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
                                     changes: pluginChanges, publishInfo: {
                                         do { try spool.publish([info.infoMessage(status.current)]) } catch {

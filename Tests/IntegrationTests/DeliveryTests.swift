@@ -101,7 +101,8 @@ final class DeliveryTests: XCTestCase {
 
         var rng = SystemRandomNumberGenerator()
         let shapes: [() -> [UInt8]] = [
-            { [0x7B] + (0..<Int.random(in: 1...60, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } },  // "{" then noise
+            // "{", noise, and a raw control byte, which no JSON document may contain.
+            { [0x7B] + (0..<Int.random(in: 1...60, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } + [0x01] },
             { Array("[1,2,3]".utf8) },                                                  // JSON, not an object
             { [0xC3, 0x28, 0xFF] + Array("abc".utf8) },                                 // invalid UTF-8
             { Array(#"{"text": 5"#.utf8) },                                             // unfinished

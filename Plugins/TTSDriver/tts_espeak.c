@@ -1,0 +1,1019 @@
+/*
+ * tts-espeak: a speakerbridge TTS plugin on libespeak-ng.
+ *
+ * `synthesize` turns text into a 16-bit mono PCM WAV with the espeak-ng C library (no shell-out),
+ * hands it to the host's media store and completes the operation with
+ * {"url","duration_ms","cached","bytes"}. An optional disk cache (cache.c) skips synthesis for a
+ * text heard before. Commands: `voices`, `stats`.
+ *
+ * Synthesis runs inside the `synthesize` call, on this instance's executor. Speech takes well under
+ * a second for a normal announcement; a very long text blocks this instance until it is done (the
+ * host's call timeout applies). See README.md.
+ *
+ * Files: tts_espeak.c (this: configuration, espeak-ng, WAV, the ABI tables), cache.c (disk cache).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <speakerbridge_plugin.h>
+
+#include "cache.h"
+
+#include <espeak-ng/espeak_ng.h>
+#include <espeak-ng/speak_lib.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef TTS_ESPEAK_ID
+#define TTS_ESPEAK_ID "org.speakerbridge.tts.espeak-ng"
+#endif
+#ifndef TTS_ESPEAK_VERSION
+#define TTS_ESPEAK_VERSION "1.0.0"
+#endif
+
+#define DEFAULT_VOICE "en"
+#define DEFAULT_MAX_TEXT 10000u                       /* characters (code points) */
+#define DEFAULT_CLIP_TTL 600u                         /* seconds */
+#define DEFAULT_CACHE_MAX (64ull * 1024 * 1024)       /* bytes */
+#define DEFAULT_PITCH 50                              /* espeak-ng's own default */
+#define MAX_VOICE_NAME 63
+/* A clip larger than this is refused (10 000 characters at 80 wpm are about 60 MB, 22 minutes). */
+#define MAX_CLIP_BYTES (256u * 1024u * 1024u)
+#define WAV_HEADER 44
+/* Part of the cache key: bump when the bytes written for the same input change. */
+#define CACHE_FORMAT "tts-espeak-wav-2"
+/* libespeak-ng's soname (ABI 1), pinned in memory by engine_init. */
+#define ESPEAK_SONAME "libespeak-ng.so.1"
+
+/* ---------------------------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------------------------- */
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err == NULL || err_size == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+/* A growable byte buffer; `failed` sticks, so callers check once at the end. */
+typedef struct buf {
+    unsigned char *data;
+    size_t len, cap;
+    int failed;
+} buf;
+
+static void buf_append(buf *b, const void *s, size_t n)
+{
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        unsigned char *grown = realloc(b->data, cap);
+        if (grown == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0'; /* text use: always terminated */
+}
+
+static void buf_puts(buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+
+static void buf_printf(buf *b, const char *fmt, ...)
+{
+    char small[96];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof small) b->failed = 1;
+    else buf_append(b, small, (size_t)n);
+}
+
+/* `s` as a JSON string literal. Input is UTF-8; control characters are escaped. */
+static void buf_json_string(buf *b, const char *s)
+{
+    buf_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"') buf_puts(b, "\\\"");
+        else if (*p == '\\') buf_puts(b, "\\\\");
+        else if (*p < 0x20 || *p == 0x7f) buf_printf(b, "\\u%04x", (unsigned)*p);
+        else buf_append(b, p, 1);
+    }
+    buf_puts(b, "\"");
+}
+
+/* Counts the code points of `s` if it is valid UTF-8 (no overlong forms, surrogates or values
+ * above U+10FFFF); returns -1 and the byte offset of the first bad byte otherwise. */
+static long long utf8_length(const char *s, size_t *bad_offset)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long long count = 0;
+    size_t i = 0;
+    while (p[i] != '\0') {
+        unsigned c = p[i];
+        size_t n;
+        unsigned cp, min;
+        if (c < 0x80) { i++; count++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; min = 0x10000; }
+        else { *bad_offset = i; return -1; }
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) { *bad_offset = i; return -1; } /* stops at the NUL too */
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) { *bad_offset = i; return -1; }
+        i += n + 1;
+        count++;
+    }
+    return count;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration: a small JSON reader for one flat object
+ *
+ * {"voice":"en", "max_text_length":10000, "clip_ttl":600, "cache_dir":"/var/cache/…",
+ *  "cache_max_bytes":67108864}. Strings (all escapes), integers, and skipping of anything else
+ * (unknown keys are reported, not fatal, so a newer configuration works with an older build).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct config {
+    char *voice;
+    char *cache_dir;
+    long long max_text_length; /* -1: not given */
+    long long clip_ttl;
+    long long cache_max_bytes;
+} config;
+
+typedef struct reader {
+    const char *start, *p;
+    char *err;
+    size_t err_size;
+} reader;
+
+static int fail_at(reader *r, const char *what)
+{
+    set_err(r->err, r->err_size, "configuration: %s at offset %zu", what, (size_t)(r->p - r->start));
+    return 0;
+}
+
+static void skip_ws(reader *r)
+{
+    while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r') r->p++;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static void buf_utf8(buf *b, unsigned cp)
+{
+    unsigned char o[4];
+    size_t n;
+    if (cp < 0x80) { o[0] = (unsigned char)cp; n = 1; }
+    else if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | (cp >> 6)); o[1] = (unsigned char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12)); o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F)); n = 3;
+    } else {
+        o[0] = (unsigned char)(0xF0 | (cp >> 18)); o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (unsigned char)(0x80 | (cp & 0x3F)); n = 4;
+    }
+    buf_append(b, o, n);
+}
+
+/* A JSON string at r->p into a malloc'd copy (*out), or skipped when out is NULL. */
+static int read_string(reader *r, char **out)
+{
+    if (*r->p != '"') return fail_at(r, "expected a string");
+    r->p++;
+    buf t = {0};
+    buf_append(&t, "", 0);
+    for (;;) {
+        unsigned char c = (unsigned char)*r->p;
+        if (c == '"') break;
+        if (c == '\0') { free(t.data); return fail_at(r, "unterminated string"); }
+        if (c < 0x20) { free(t.data); return fail_at(r, "control character in a string"); }
+        if (c != '\\') { buf_append(&t, r->p++, 1); continue; }
+        r->p++;
+        static const char escapes[] = "\"\\/bfnrt", meanings[] = "\"\\/\b\f\n\r\t";
+        const char *e = *r->p != '\0' ? strchr(escapes, *r->p) : NULL;
+        if (e != NULL) {
+            buf_append(&t, &meanings[e - escapes], 1);
+            r->p++;
+            continue;
+        }
+        unsigned cp, lo;
+        if (*r->p != 'u' || !hex4(r->p + 1, &cp)) { free(t.data); return fail_at(r, "bad escape"); }
+        r->p += 5;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (r->p[0] != '\\' || r->p[1] != 'u' || !hex4(r->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                free(t.data);
+                return fail_at(r, "unpaired surrogate");
+            }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            r->p += 6;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            free(t.data);
+            return fail_at(r, "unpaired surrogate");
+        }
+        if (cp == 0) { free(t.data); return fail_at(r, "\\u0000 in a string"); }
+        buf_utf8(&t, cp);
+    }
+    r->p++;
+    if (t.failed) { free(t.data); return fail_at(r, "out of memory"); }
+    if (out != NULL) *out = (char *)t.data;
+    else free(t.data);
+    return 1;
+}
+
+static int skip_value(reader *r, int depth)
+{
+    if (depth > 16) return fail_at(r, "nested too deeply");
+    skip_ws(r);
+    if (*r->p == '"') return read_string(r, NULL);
+    if (*r->p == '{' || *r->p == '[') {
+        char close = *r->p == '{' ? '}' : ']';
+        r->p++;
+        skip_ws(r);
+        if (*r->p == close) { r->p++; return 1; }
+        for (;;) {
+            skip_ws(r);
+            if (close == '}') {
+                if (!read_string(r, NULL)) return 0;
+                skip_ws(r);
+                if (*r->p != ':') return fail_at(r, "expected ':'");
+                r->p++;
+            }
+            if (!skip_value(r, depth + 1)) return 0;
+            skip_ws(r);
+            if (*r->p == ',') { r->p++; continue; }
+            if (*r->p == close) { r->p++; return 1; }
+            return fail_at(r, "expected ',' or the end of the object or array");
+        }
+    }
+    static const char *const literals[] = { "true", "false", "null" };
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(literals[i]);
+        if (strncmp(r->p, literals[i], n) == 0) { r->p += n; return 1; }
+    }
+    const char *begin = r->p;
+    while (*r->p != '\0' && strchr("+-.0123456789eE", *r->p) != NULL) r->p++;
+    if (r->p == begin) return fail_at(r, "expected a value");
+    return 1;
+}
+
+/* A non-negative integer in [min, max]; "1e3" or "1.5" are refused rather than guessed at. */
+static int read_integer(reader *r, const char *key, long long min, long long max, long long *out)
+{
+    if (*out != -1) {
+        set_err(r->err, r->err_size, "configuration: \"%s\" given twice", key);
+        return 0;
+    }
+    const char *begin = r->p;
+    if (*r->p == '-') r->p++;
+    if (*r->p < '0' || *r->p > '9') return fail_at(r, "expected an integer");
+    while (*r->p >= '0' && *r->p <= '9') r->p++;
+    if (*r->p == '.' || *r->p == 'e' || *r->p == 'E') {
+        set_err(r->err, r->err_size, "configuration: \"%s\" must be a whole number", key);
+        return 0;
+    }
+    errno = 0;
+    long long v = strtoll(begin, NULL, 10);
+    if (errno != 0 || v < min || v > max) {
+        set_err(r->err, r->err_size, "configuration: \"%s\" must be between %lld and %lld", key, min, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int read_string_key(reader *r, const char *key, char **slot)
+{
+    if (*slot != NULL) {
+        set_err(r->err, r->err_size, "configuration: \"%s\" given twice", key);
+        return 0;
+    }
+    if (*r->p == 'n' && strncmp(r->p, "null", 4) == 0) { r->p += 4; return 1; } /* = not given */
+    return read_string(r, slot);
+}
+
+static void config_free(config *c)
+{
+    free(c->voice);
+    free(c->cache_dir);
+}
+
+static int config_parse(const char *json, config *c, int *unknown, char *err, size_t err_size)
+{
+    reader r = { json, json, err, err_size };
+    c->max_text_length = c->clip_ttl = c->cache_max_bytes = -1;
+    skip_ws(&r);
+    if (*r.p != '{') return fail_at(&r, "expected a JSON object");
+    r.p++;
+    skip_ws(&r);
+    if (*r.p == '}') {
+        r.p++;
+    } else {
+        for (;;) {
+            char *key = NULL;
+            skip_ws(&r);
+            if (!read_string(&r, &key)) return 0;
+            skip_ws(&r);
+            if (*r.p != ':') { free(key); return fail_at(&r, "expected ':' after a key"); }
+            r.p++;
+            skip_ws(&r);
+            int ok;
+            if (strcmp(key, "voice") == 0) ok = read_string_key(&r, key, &c->voice);
+            else if (strcmp(key, "cache_dir") == 0) ok = read_string_key(&r, key, &c->cache_dir);
+            else if (strcmp(key, "max_text_length") == 0) ok = read_integer(&r, key, 1, 1000000, &c->max_text_length);
+            else if (strcmp(key, "clip_ttl") == 0) ok = read_integer(&r, key, 1, 7 * 24 * 3600, &c->clip_ttl);
+            else if (strcmp(key, "cache_max_bytes") == 0) ok = read_integer(&r, key, 1, 1ll << 50, &c->cache_max_bytes);
+            else { (*unknown)++; ok = skip_value(&r, 1); }
+            free(key);
+            if (!ok) return 0;
+            skip_ws(&r);
+            if (*r.p == ',') { r.p++; continue; }
+            if (*r.p == '}') { r.p++; break; }
+            return fail_at(&r, "expected ',' or '}'");
+        }
+    }
+    skip_ws(&r);
+    if (*r.p != '\0') return fail_at(&r, "unexpected text after the object");
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The instance
+ * ------------------------------------------------------------------------------------------- */
+
+struct sb_instance {
+    const sb_host *host;
+    const sb_host_log *log;
+    const sb_host_operations *operations;
+    const sb_host_media *media;
+
+    char *voice;               /* the default voice */
+    uint32_t max_text_length;  /* characters */
+    uint32_t clip_ttl;         /* seconds */
+    tts_cache *cache;          /* NULL: no disk cache */
+
+    int lock_fd;               /* the process-wide espeak-ng lock, see engine_lock() */
+    int sample_rate;           /* from the library: 22050 */
+    char *espeak_version;      /* espeak_Info(), part of the cache key */
+    char *voices_json;         /* the voice list, read once at create */
+
+    uint64_t syntheses;
+    uint64_t cache_hits;
+};
+
+static void host_log(const sb_instance *inst, int32_t level, const char *fmt, ...)
+{
+    if (inst->log == NULL) return;
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    inst->log->log(inst->host, level, message);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The espeak-ng lock
+ *
+ * libespeak-ng keeps all its state in globals (current voice, parameters, the synth callback,
+ * the output buffer), so only one synthesis may run at a time in the whole process. A
+ * `static pthread_mutex_t` here is not enough: on hot reload the daemon loads a second copy of
+ * this .so from another path, so there are two copies of every static of ours, while
+ * libespeak-ng.so (same soname) is loaded once and shared by both. Two instances from the two
+ * copies would each hold "their" mutex and call into the same espeak-ng state at once.
+ *
+ * What both copies share is the kernel: each instance opens the same lock file
+ * (/tmp/speakerbridge-espeak-<pid>.lock, the pid making it per process) and takes flock(LOCK_EX)
+ * around initialisation, the voice list and every synthesis. flock locks belong to the open file
+ * description, so two separate open()s conflict even inside one process — exactly the exclusion
+ * needed between instances, whichever copy they come from. The lock is released by the kernel if
+ * the process dies, and the (empty) file is deliberately never unlinked: a copy that still holds
+ * the old inode and a new instance that opens a freshly created one would no longer exclude each
+ * other.
+ * ------------------------------------------------------------------------------------------- */
+
+static int lock_open(char *err, size_t err_size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/speakerbridge-espeak-%ld.lock", (long)getpid());
+    /* /tmp is shared with other users: do not follow a planted symlink, and make sure the file is
+     * a regular file of ours (a stale one from an earlier process with this pid is fine). */
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        set_err(err, err_size, "cannot open the espeak-ng lock file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        set_err(err, err_size, "the espeak-ng lock file %s is not a regular file owned by this user", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void engine_lock(const sb_instance *inst)
+{
+    while (flock(inst->lock_fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+}
+
+static void engine_unlock(const sb_instance *inst) { flock(inst->lock_fd, LOCK_UN); }
+
+static void espeak_message(espeak_ng_STATUS status, char *out, size_t out_size)
+{
+    espeak_ng_GetStatusCodeMessage(status, out, out_size);
+}
+
+/* Under the lock. Makes sure libespeak-ng is initialised, once per process.
+ *
+ * Initialise only once: every espeak_ng_Initialize starts another internal thread in
+ * libespeak-ng 1.51 (even for synchronous output) that is only joined by espeak_ng_Terminate, so
+ * initialising per instance would leak a thread per create and per hot reload. Terminate is never
+ * called: it would pull the state from under an instance of the other plugin copy.
+ *
+ * "Initialised" is asked of the library itself (its sample rate is 0 until espeak_ng_Initialize
+ * ran), not remembered in a static of ours: our statics are per plugin copy, the library's are per
+ * process. The library is also pinned (RTLD_NODELETE), so dlclosing the last plugin copy does not
+ * unmap it under its parked thread, and a later copy finds it still initialised instead of
+ * starting yet another thread. */
+static int engine_init(sb_instance *inst, char *err, size_t err_size)
+{
+    void *self = dlopen(ESPEAK_SONAME, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (self != NULL) {
+        dlclose(self); /* the NODELETE promotion stays */
+    } else {
+        host_log(inst, SB_LOG_DEBUG, "could not pin %s; fine unless the plugin is unloaded and "
+                                     "loaded again many times", ESPEAK_SONAME);
+    }
+    if (espeak_ng_GetSampleRate() <= 0) {
+        espeak_ng_ERROR_CONTEXT context = NULL;
+        espeak_ng_InitializePath(NULL); /* the installed espeak-ng-data */
+        espeak_ng_STATUS status = espeak_ng_Initialize(&context);
+        if (status == ENS_OK) status = espeak_ng_InitializeOutput(ENOUTPUT_MODE_SYNCHRONOUS, 0, NULL);
+        if (context != NULL) espeak_ng_ClearErrorContext(&context);
+        if (status != ENS_OK) {
+            char message[256];
+            espeak_message(status, message, sizeof message);
+            set_err(err, err_size, "cannot initialise espeak-ng: %s", message);
+            return 0;
+        }
+    }
+    inst->sample_rate = espeak_ng_GetSampleRate();
+    if (inst->sample_rate <= 0) {
+        set_err(err, err_size, "espeak-ng reports sample rate %d", inst->sample_rate);
+        return 0;
+    }
+    const char *data_path = NULL;
+    const char *version = espeak_Info(&data_path);
+    inst->espeak_version = strdup(version != NULL ? version : "unknown");
+    if (inst->espeak_version == NULL) {
+        set_err(err, err_size, "out of memory");
+        return 0;
+    }
+    return 1;
+}
+
+/* Under the lock. The voice list as a JSON array of {"id","language","name"}. `languages` is a
+ * list of (priority byte, NUL-terminated name) pairs ending with a 0 byte; we report the first. */
+static char *engine_voices_json(void)
+{
+    const espeak_VOICE **voices = espeak_ListVoices(NULL);
+    buf b = {0};
+    buf_puts(&b, "[");
+    for (size_t i = 0; voices != NULL && voices[i] != NULL; i++) {
+        const espeak_VOICE *v = voices[i];
+        const char *language = v->languages != NULL && v->languages[0] != '\0' ? v->languages + 1 : "";
+        if (i > 0) buf_puts(&b, ",");
+        buf_puts(&b, "{\"id\":");
+        buf_json_string(&b, v->identifier != NULL ? v->identifier : "");
+        buf_puts(&b, ",\"language\":");
+        buf_json_string(&b, language);
+        buf_puts(&b, ",\"name\":");
+        buf_json_string(&b, v->name != NULL ? v->name : "");
+        buf_puts(&b, "}");
+    }
+    buf_puts(&b, "]");
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+/* Where the synth callback puts the samples: a WAV being built (header space reserved). */
+typedef struct sink {
+    buf wav;
+    int too_long;
+} sink;
+
+/* Called by espeak-ng during espeak_ng_Synthesize, on the synthesising thread, with the lock held.
+ * The sink comes back through the events' user_data (the pointer we pass to Synthesize), so the
+ * callback needs no global of its own. Returning 1 aborts the synthesis. */
+static int synth_callback(short *samples, int count, espeak_EVENT *events)
+{
+    sink *s = events != NULL ? events[0].user_data : NULL;
+    if (s == NULL) return 1;
+    if (samples == NULL || count <= 0) return 0;
+    if (s->wav.len + (size_t)count * 2 > MAX_CLIP_BYTES) {
+        s->too_long = 1;
+        return 1;
+    }
+    for (int i = 0; i < count; i++) { /* little-endian whatever the machine */
+        unsigned char le[2] = { (unsigned char)((uint16_t)samples[i] & 0xFF), (unsigned char)((uint16_t)samples[i] >> 8) };
+        buf_append(&s->wav, le, 2);
+    }
+    return s->wav.failed ? 1 : 0;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v & 0xFF);
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The canonical 44-byte header of a 16-bit mono PCM WAV with `data_bytes` of samples. */
+static void wav_header(unsigned char *h, uint32_t sample_rate, uint32_t data_bytes)
+{
+    memcpy(h, "RIFF", 4);
+    put_le32(h + 4, 36 + data_bytes);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_le32(h + 16, 16);              /* fmt chunk size */
+    put_le16(h + 20, 1);               /* PCM */
+    put_le16(h + 22, 1);               /* mono */
+    put_le32(h + 24, sample_rate);
+    put_le32(h + 28, sample_rate * 2); /* bytes per second */
+    put_le16(h + 32, 2);               /* block align */
+    put_le16(h + 34, 16);              /* bits per sample */
+    memcpy(h + 36, "data", 4);
+    put_le32(h + 40, data_bytes);
+}
+
+/* Checks a cached file is exactly what wav_header wrote (sizes included, so a truncated file is
+ * caught) and returns its duration in milliseconds, or -1. */
+static long long wav_duration_ms(const unsigned char *w, size_t size)
+{
+    if (size < WAV_HEADER || memcmp(w, "RIFF", 4) != 0 || memcmp(w + 8, "WAVEfmt ", 8) != 0 ||
+        memcmp(w + 36, "data", 4) != 0) return -1;
+    uint32_t rate = get_le32(w + 24), data = get_le32(w + 40);
+    if (rate == 0 || get_le32(w + 4) != 36 + data || (size_t)data + WAV_HEADER != size) return -1;
+    unsigned char expect[WAV_HEADER];
+    wav_header(expect, rate, data);
+    if (memcmp(expect, w, WAV_HEADER) != 0) return -1;
+    return (long long)(data / 2) * 1000 / rate;
+}
+
+typedef struct synth_params {
+    const char *text;
+    const char *voice;
+    int rate;
+    int pitch;
+    bool ssml;
+} synth_params;
+
+/* Synthesises into a complete WAV (malloc'd, in *wav and *size). Takes the process-wide lock. */
+static sb_status engine_synthesize(sb_instance *inst, const synth_params *p, unsigned char **wav,
+                                   size_t *size, char *err, size_t err_size)
+{
+    sink s = {0};
+    unsigned char header[WAV_HEADER] = {0};
+    buf_append(&s.wav, header, sizeof header); /* filled in at the end */
+    if (s.wav.failed) {
+        set_err(err, err_size, "out of memory");
+        return SB_ERR_FAILED;
+    }
+
+    sb_status result = SB_OK;
+    engine_lock(inst);
+    /* The callback and all parameters are global in libespeak-ng and the other copy of this
+     * plugin may have set its own since our last call: set everything, every time. */
+    espeak_SetSynthCallback(synth_callback);
+    espeak_ng_STATUS status = espeak_ng_SetVoiceByName(p->voice);
+    if (status != ENS_OK) {
+        set_err(err, err_size, "unknown voice \"%s\" (see the voices command)", p->voice);
+        result = SB_ERR_INVALID;
+    } else {
+        espeak_ng_SetParameter(espeakRATE, p->rate, 0);
+        espeak_ng_SetParameter(espeakPITCH, p->pitch, 0);
+        /* espeakENDPAUSE: the sentence pause after the last clause, as the espeak-ng command
+         * line adds it (without it the clip is ~0.3 s shorter and ends abruptly; a little silence
+         * at the end also keeps a speaker that starts late from cutting the last syllable). */
+        unsigned flags = espeakCHARS_UTF8 | espeakENDPAUSE | (p->ssml ? espeakSSML : 0);
+        status = espeak_ng_Synthesize(p->text, strlen(p->text) + 1, 0, POS_CHARACTER, 0, flags, NULL, &s);
+        if (s.too_long) {
+            set_err(err, err_size, "the speech is longer than %u MB of audio", MAX_CLIP_BYTES / (1024u * 1024u));
+            result = SB_ERR_INVALID;
+        } else if (s.wav.failed) {
+            set_err(err, err_size, "out of memory");
+            result = SB_ERR_FAILED;
+        } else if (status != ENS_OK) {
+            char message[256];
+            espeak_message(status, message, sizeof message);
+            set_err(err, err_size, "espeak-ng failed: %s", message);
+            result = SB_ERR_FAILED;
+        }
+    }
+    engine_unlock(inst);
+
+    if (result == SB_OK && s.wav.len == WAV_HEADER) {
+        set_err(err, err_size, "the text produced no audio (only markup or punctuation?)");
+        result = SB_ERR_INVALID;
+    }
+    if (result != SB_OK) {
+        free(s.wav.data);
+        return result;
+    }
+    wav_header(s.wav.data, (uint32_t)inst->sample_rate, (uint32_t)(s.wav.len - WAV_HEADER));
+    *wav = s.wav.data;
+    *size = s.wav.len;
+    return SB_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * create / destroy
+ * ------------------------------------------------------------------------------------------- */
+
+static const void *host_extension(const sb_host *host, const char *id, size_t min_size)
+{
+    const void *table = host->get_extension(host, id);
+    if (table == NULL || *(const uint32_t *)table < min_size) return NULL;
+    return table;
+}
+
+/* Voice names go to espeak-ng, which also tries them as file names under its voices directory:
+ * allow what real voice names use and nothing that could climb out of that directory. */
+static int valid_voice_name(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > MAX_VOICE_NAME || v[0] == '/' || strstr(v, "..") != NULL) return 0;
+    for (const char *p = v; *p != '\0'; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-_+./ ()", c) != NULL)) return 0;
+    }
+    return 1;
+}
+
+static void instance_free(sb_instance *inst)
+{
+    if (inst->lock_fd >= 0) close(inst->lock_fd);
+    cache_close(inst->cache);
+    free(inst->voice);
+    free(inst->espeak_version);
+    free(inst->voices_json);
+    free(inst);
+}
+
+static sb_status tts_create(const sb_host *host, const char *config_json, sb_instance **out_instance,
+                            char *err, size_t err_size)
+{
+    if (host == NULL || host->get_extension == NULL || out_instance == NULL) {
+        set_err(err, err_size, "invalid host table");
+        return SB_ERR_INVALID;
+    }
+    config c = {0};
+    int unknown = 0;
+    if (!config_parse(config_json != NULL ? config_json : "{}", &c, &unknown, err, err_size)) {
+        config_free(&c);
+        return SB_ERR_INVALID;
+    }
+    if (c.voice != NULL && !valid_voice_name(c.voice)) {
+        set_err(err, err_size, "configuration: \"voice\" \"%s\" is not a voice name", c.voice);
+        config_free(&c);
+        return SB_ERR_INVALID;
+    }
+
+    sb_instance *inst = calloc(1, sizeof *inst);
+    if (inst == NULL) {
+        set_err(err, err_size, "out of memory");
+        config_free(&c);
+        return SB_ERR_FAILED;
+    }
+    inst->lock_fd = -1;
+    inst->host = host;
+    inst->log = host_extension(host, SB_HOST_EXT_LOG, sizeof(sb_host_log));
+    inst->operations = host_extension(host, SB_HOST_EXT_OPERATIONS, sizeof(sb_host_operations));
+    inst->media = host_extension(host, SB_HOST_EXT_MEDIA, sizeof(sb_host_media));
+    inst->voice = c.voice != NULL ? c.voice : strdup(DEFAULT_VOICE);
+    c.voice = NULL;
+    inst->max_text_length = c.max_text_length > 0 ? (uint32_t)c.max_text_length : DEFAULT_MAX_TEXT;
+    inst->clip_ttl = c.clip_ttl > 0 ? (uint32_t)c.clip_ttl : DEFAULT_CLIP_TTL;
+    uint64_t cache_max = c.cache_max_bytes > 0 ? (uint64_t)c.cache_max_bytes : DEFAULT_CACHE_MAX;
+
+    sb_status status = SB_OK;
+    if (inst->operations == NULL) {
+        set_err(err, err_size, "the host offers no %s: synthesis results could not be reported", SB_HOST_EXT_OPERATIONS);
+        status = SB_ERR_UNSUPPORTED;
+    } else if (inst->media == NULL) {
+        set_err(err, err_size, "the host offers no media store (%s): there would be nowhere to put "
+                               "the synthesised clips", SB_HOST_EXT_MEDIA);
+        status = SB_ERR_UNSUPPORTED;
+    } else if (inst->voice == NULL) {
+        set_err(err, err_size, "out of memory");
+        status = SB_ERR_FAILED;
+    } else if (c.cache_dir != NULL && c.cache_dir[0] != '\0' &&
+               cache_open(&inst->cache, c.cache_dir, cache_max, err, err_size) != 0) {
+        status = SB_ERR_INVALID;
+    } else if ((inst->lock_fd = lock_open(err, err_size)) < 0) {
+        status = SB_ERR_FAILED;
+    }
+    config_free(&c);
+    if (status != SB_OK) {
+        instance_free(inst);
+        return status;
+    }
+
+    engine_lock(inst);
+    if (!engine_init(inst, err, err_size)) {
+        status = SB_ERR_FAILED;
+    } else if (espeak_ng_SetVoiceByName(inst->voice) != ENS_OK) {
+        set_err(err, err_size, "configuration: espeak-ng has no voice \"%s\"", inst->voice);
+        status = SB_ERR_INVALID;
+    } else if ((inst->voices_json = engine_voices_json()) == NULL) {
+        set_err(err, err_size, "out of memory");
+        status = SB_ERR_FAILED;
+    }
+    engine_unlock(inst);
+    if (status != SB_OK) {
+        instance_free(inst);
+        return status;
+    }
+
+    if (unknown > 0) host_log(inst, SB_LOG_WARNING, "ignored %d unknown configuration key(s)", unknown);
+    if (inst->cache != NULL) {
+        host_log(inst, SB_LOG_INFO, "espeak-ng %s, %d Hz, voice %s, cache %" PRIu64 " of %" PRIu64 " bytes used",
+                 inst->espeak_version, inst->sample_rate, inst->voice, cache_bytes(inst->cache), cache_max);
+    } else {
+        host_log(inst, SB_LOG_INFO, "espeak-ng %s, %d Hz, voice %s, no disk cache", inst->espeak_version,
+                 inst->sample_rate, inst->voice);
+    }
+    *out_instance = inst;
+    return SB_OK;
+}
+
+static void tts_destroy(sb_instance *inst)
+{
+    if (inst != NULL) instance_free(inst);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * TTS capability
+ * ------------------------------------------------------------------------------------------- */
+
+static sb_status copy_reply(const char *json, char *out, size_t out_size)
+{
+    size_t n = strlen(json);
+    if (out == NULL || out_size == 0) return SB_ERR_INVALID;
+    if (n >= out_size) {
+        /* Never a truncated JSON value. */
+        set_err(out, out_size, "the voice list needs %zu bytes, the buffer has %zu", n + 1, out_size);
+        return SB_ERR_FAILED;
+    }
+    memcpy(out, json, n + 1);
+    return SB_OK;
+}
+
+static sb_status tts_voices(sb_instance *inst, char *out, size_t out_size)
+{
+    return copy_reply(inst->voices_json, out, out_size);
+}
+
+static int blank(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+    }
+    return 1;
+}
+
+static sb_status tts_synthesize(sb_instance *inst, const sb_tts_request *request, uint64_t operation_id,
+                                char *err, size_t err_size)
+{
+    if (request == NULL || request->struct_size < offsetof(sb_tts_request, ssml) + sizeof request->ssml) {
+        set_err(err, err_size, "invalid request");
+        return SB_ERR_INVALID;
+    }
+    if (request->text == NULL || blank(request->text)) {
+        set_err(err, err_size, "the text is empty");
+        return SB_ERR_INVALID;
+    }
+    size_t bad = 0;
+    long long chars = utf8_length(request->text, &bad);
+    if (chars < 0) {
+        set_err(err, err_size, "the text is not valid UTF-8 (byte %zu)", bad);
+        return SB_ERR_INVALID;
+    }
+    if (chars > (long long)inst->max_text_length) {
+        set_err(err, err_size, "the text has %lld characters; the limit is %" PRIu32 " (max_text_length)",
+                chars, inst->max_text_length);
+        return SB_ERR_INVALID;
+    }
+    synth_params p = { request->text, inst->voice, request->rate, request->pitch, request->ssml };
+    if (request->voice != NULL && request->voice[0] != '\0') p.voice = request->voice;
+    if (!valid_voice_name(p.voice)) {
+        set_err(err, err_size, "\"%.64s\" is not a voice name (see the voices command)", p.voice);
+        return SB_ERR_INVALID;
+    }
+    if (p.rate == 0) {
+        p.rate = espeakRATE_NORMAL;
+    } else if (p.rate < espeakRATE_MINIMUM || p.rate > espeakRATE_MAXIMUM) {
+        set_err(err, err_size, "rate %" PRId32 " is out of range: %d..%d words per minute, or 0 for the default %d",
+                request->rate, espeakRATE_MINIMUM, espeakRATE_MAXIMUM, espeakRATE_NORMAL);
+        return SB_ERR_INVALID;
+    }
+    if (p.pitch == -1) {
+        p.pitch = DEFAULT_PITCH;
+    } else if (p.pitch < 0 || p.pitch > 100) {
+        set_err(err, err_size, "pitch %" PRId32 " is out of range: 0..100, or -1 for the default", request->pitch);
+        return SB_ERR_INVALID;
+    }
+
+    /* Everything that determines the audio. Rate and pitch after defaulting, so "0" and "175"
+     * share an entry. */
+    char key[CACHE_KEY_HEX + 1] = "";
+    unsigned char *wav = NULL;
+    size_t size = 0;
+    bool cached = false;
+    long long duration = -1;
+    if (inst->cache != NULL) {
+        char rate[16], pitch[16], srate[16];
+        snprintf(rate, sizeof rate, "%d", p.rate);
+        snprintf(pitch, sizeof pitch, "%d", p.pitch);
+        snprintf(srate, sizeof srate, "%d", inst->sample_rate);
+        const char *fields[] = { CACHE_FORMAT, inst->espeak_version, srate, p.voice, rate, pitch,
+                                 p.ssml ? "ssml" : "text", p.text };
+        cache_key(fields, sizeof fields / sizeof fields[0], key);
+        if (cache_get(inst->cache, key, &wav, &size)) {
+            duration = wav_duration_ms(wav, size);
+            if (duration >= 0) {
+                cached = true;
+                inst->cache_hits++;
+            } else {
+                host_log(inst, SB_LOG_WARNING, "cache entry %s is damaged; synthesising again", key);
+                cache_remove(inst->cache, key);
+                free(wav);
+                wav = NULL;
+            }
+        }
+    }
+    if (wav == NULL) {
+        sb_status status = engine_synthesize(inst, &p, &wav, &size, err, err_size);
+        if (status != SB_OK) return status;
+        inst->syntheses++;
+        duration = (long long)((size - WAV_HEADER) / 2) * 1000 / inst->sample_rate;
+        if (inst->cache != NULL) {
+            char cache_err[256];
+            if (cache_put(inst->cache, key, wav, size, cache_err, sizeof cache_err) != 0) {
+                host_log(inst, SB_LOG_WARNING, "clip not cached: %s", cache_err); /* still served */
+            }
+        }
+    }
+
+    char url[2048] = "";
+    sb_status status = inst->media->put(inst->host, wav, size, "audio/wav", inst->clip_ttl, url, sizeof url);
+    free(wav);
+    if (status != SB_OK || url[0] == '\0') {
+        set_err(err, err_size, "the media store refused the clip (status %" PRId32 ")", status);
+        return status < 0 ? status : SB_ERR_FAILED;
+    }
+
+    buf result = {0};
+    buf_puts(&result, "{\"url\":");
+    buf_json_string(&result, url);
+    buf_printf(&result, ",\"duration_ms\":%lld,\"cached\":%s,\"bytes\":%zu}", duration, cached ? "true" : "false", size);
+    if (result.failed) {
+        free(result.data);
+        set_err(err, err_size, "out of memory");
+        return SB_ERR_FAILED;
+    }
+    /* complete() is [any-thread]; completing from inside synthesize is allowed. */
+    inst->operations->complete(inst->host, operation_id, SB_OK, (const char *)result.data);
+    free(result.data);
+    return SB_OK;
+}
+
+static const sb_plugin_tts tts_table = {
+    .struct_size = sizeof(sb_plugin_tts),
+    .voices = tts_voices,
+    .synthesize = tts_synthesize,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Typed commands
+ * ------------------------------------------------------------------------------------------- */
+
+/* "" — counters since create, so a test can prove a repeated request was served from the cache. */
+static sb_status cmd_stats(sb_instance *inst, char *reply, size_t reply_size)
+{
+    uint64_t bytes = inst->cache != NULL ? cache_bytes(inst->cache) : 0;
+    int n = snprintf(reply, reply_size, "{\"syntheses\":%" PRIu64 ",\"cache_hits\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}",
+                     inst->syntheses, inst->cache_hits, bytes);
+    if (n < 0 || (size_t)n >= reply_size) {
+        set_err(reply, reply_size, "reply too long");
+        return SB_ERR_FAILED;
+    }
+    return SB_OK;
+}
+
+/* "" — the same array as the TTS capability's `voices`. */
+static sb_status cmd_voices(sb_instance *inst, char *reply, size_t reply_size)
+{
+    return copy_reply(inst->voices_json, reply, reply_size);
+}
+
+#define COMMAND_FN(f) ((void (*)(void))(f))
+
+static const sb_command command_table[] = {
+    { sizeof(sb_command), "stats", "", "Syntheses, cache hits and cache size since start", COMMAND_FN(cmd_stats) },
+    { sizeof(sb_command), "voices", "", "The espeak-ng voices as [{id, language, name}]", COMMAND_FN(cmd_voices) },
+};
+
+static uint32_t commands_count(sb_instance *inst)
+{
+    (void)inst;
+    return (uint32_t)(sizeof command_table / sizeof command_table[0]);
+}
+
+static const sb_command *commands_get(sb_instance *inst, uint32_t index)
+{
+    return index < commands_count(inst) ? &command_table[index] : NULL;
+}
+
+static const sb_plugin_commands commands_table = {
+    .struct_size = sizeof(sb_plugin_commands),
+    .count = commands_count,
+    .get = commands_get,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Descriptor and entry point
+ * ------------------------------------------------------------------------------------------- */
+
+static const void *tts_get_extension(sb_instance *inst, const char *id)
+{
+    (void)inst;
+    if (strcmp(id, SB_EXT_TTS) == 0) return &tts_table;
+    if (strcmp(id, SB_EXT_COMMANDS) == 0) return &commands_table;
+    return NULL;
+}
+
+static const sb_plugin_descriptor descriptor = {
+    .struct_size = sizeof(sb_plugin_descriptor),
+    .abi_major = SB_ABI_MAJOR,
+    .abi_minor = SB_ABI_MINOR,
+    .id = TTS_ESPEAK_ID,
+    .name = "espeak-ng TTS",
+    .version = TTS_ESPEAK_VERSION,
+    .vendor = "speakerbridge",
+    .description = "Text to speech with libespeak-ng: 16-bit mono WAV clips, optional disk cache",
+    .create = tts_create,
+    .destroy = tts_destroy,
+    .get_extension = tts_get_extension,
+};
+
+SB_EXPORT const sb_plugin_descriptor *speakerbridge_plugin_entry(void);
+SB_EXPORT const sb_plugin_descriptor *speakerbridge_plugin_entry(void) { return &descriptor; }

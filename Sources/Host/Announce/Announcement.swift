@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+
+/// One announcement on its way to one or more speakers: the speech is synthesised once (started
+/// when the request is accepted), each speaker's queue plays it in turn, and when every speaker
+/// has finished the request is marked done in the journal together with the final event.
+actor Announcement {
+    let request: SpeakRequest
+    let requestSeq: UInt64
+    let speakers: [SpeakerInfo]
+    private let speech: Task<Result<Speech, AnnouncementFailure>, Never>
+    private let spool: Spool
+    private let topics: Topics
+    private let addressing: any ClipAddressing
+    private let logger: Logger
+    private var results: [String: String] = [:]
+
+    struct Speech: Sendable {
+        let url: String
+        let durationMs: UInt32
+        let cached: Bool
+    }
+
+    init(request: SpeakRequest, requestSeq: UInt64, speakers: [SpeakerInfo], registry: PluginRegistry, spool: Spool,
+         topics: Topics, addressing: any ClipAddressing, logger: Logger) {
+        self.request = request
+        self.requestSeq = requestSeq
+        self.speakers = speakers
+        self.spool = spool
+        self.topics = topics
+        self.addressing = addressing
+        self.logger = logger
+        let tts = TTSRequest(text: request.text, voice: request.voice)
+        speech = Task {
+            switch await registry.synthesize(tts).0 {
+            case .error(let reason):
+                return .failure(AnnouncementFailure(reason: "speech synthesis failed: \(reason)"))
+            case .ok(let data):
+                guard let url = data["url"]?.stringValue else {
+                    return .failure(AnnouncementFailure(reason: "the TTS plugin returned no clip URL"))
+                }
+                return .success(Speech(url: url, durationMs: UInt32(max(0, data["duration_ms"]?.numberValue ?? 0)),
+                                       cached: data["cached"] == .bool(true)))
+            }
+        }
+    }
+
+    /// Plays on one speaker (called by that speaker's queue) and records the outcome.
+    func play(on speaker: SpeakerInfo, registry: PluginRegistry, started: @escaping @Sendable (UInt64) async -> Void) async {
+        let outcome: String
+        switch await speech.value {
+        case .failure(let failure):
+            outcome = failure.reason
+        case .success(let speech):
+            publish(AnnouncementEvent(id: request.id, state: .playing, speakers: [speaker.name],
+                                      extra: ["speaker": .string(speaker.name), "cached": .bool(speech.cached)]))
+            let volume = Int32(request.volume ?? -1)
+            var clips: [SpeakerClip] = []
+            if let chime = request.chime {
+                clips.append(SpeakerClip(url: chime, mime: chime.hasSuffix(".mp3") ? "audio/mpeg" : "audio/wav", durationMs: 0, volume: volume))
+            }
+            clips.append(SpeakerClip(url: addressing.url(for: speech.url, speaker: speaker), mime: "audio/wav",
+                                     durationMs: speech.durationMs, volume: volume))
+            var failure: String? = nil
+            for (i, clip) in clips.enumerated() where failure == nil {
+                if case .error(let reason) = await registry.play(speaker: speaker.id, clip: clip, onStarted: { op in Task { await started(op) } }).0 {
+                    failure = (i == 0 && clips.count == 2) ? "the chime did not play: \(reason)" : reason
+                }
+            }
+            outcome = failure ?? "done"
+        }
+        results[speaker.name] = outcome
+        if results.count == speakers.count { finish() }
+    }
+
+    private func finish() {
+        let failures = speakers.compactMap { s in results[s.name].flatMap { $0 == "done" ? nil : "\(s.name): \($0)" } }
+        let event = AnnouncementEvent(
+            id: request.id, state: failures.isEmpty ? .done : .failed, speakers: speakers.map(\.name),
+            reason: failures.isEmpty ? nil : failures.joined(separator: "; "),
+            extra: ["results": .object(results.mapValues { .string($0) })])
+        do {
+            try spool.complete(requestSeq, publishing: [event.message(topics)])
+        } catch {
+            logger.error("announce: cannot record the end of announcement \(request.id ?? "-"): \(error)")
+        }
+    }
+
+    private func publish(_ event: AnnouncementEvent) {
+        do { try spool.publish([event.message(topics)]) } catch {
+            logger.error("announce: cannot queue an event: \(error)")
+        }
+    }
+}
+
+struct AnnouncementFailure: Error, Sendable {
+    let reason: String
+}
+
+/// The URL a given speaker should fetch a clip from (the media server's address as seen from that
+/// speaker's network).
+public protocol ClipAddressing: Sendable {
+    func url(for clipURL: String, speaker: SpeakerInfo) -> String
+}
+
+/// Used when every speaker reaches the media server at the address in the URL.
+public struct FixedClipAddressing: ClipAddressing {
+    public init() {}
+    public func url(for clipURL: String, speaker: SpeakerInfo) -> String { clipURL }
+}

@@ -1,0 +1,56 @@
+import Logging
+
+/// One speaker's announcements, played one at a time: high priority ones before normal ones,
+/// otherwise in arrival order. An interrupting announcement goes first and cuts the clip playing.
+actor SpeakerQueue {
+    struct Item: Sendable {
+        let announcement: Announcement
+        let high: Bool
+    }
+
+    let speaker: SpeakerInfo
+    private let registry: PluginRegistry
+    private let logger: Logger
+    private var items: [Item] = []
+    private var running = false
+    /// The operation playing now, so an interrupt can cancel it.
+    private var currentOperation: UInt64?
+
+    init(speaker: SpeakerInfo, registry: PluginRegistry, logger: Logger) {
+        self.speaker = speaker
+        self.registry = registry
+        self.logger = logger
+    }
+
+    func enqueue(_ announcement: Announcement, high: Bool, interrupt: Bool) async {
+        let item = Item(announcement: announcement, high: high || interrupt)
+        if interrupt {
+            items.insert(item, at: 0)
+        } else if item.high {
+            items.insert(item, at: items.firstIndex { !$0.high } ?? items.endIndex)
+        } else {
+            items.append(item)
+        }
+        if !running {
+            running = true
+            Task { await drain() }
+        }
+        if interrupt, let op = currentOperation {
+            logger.info("announce: interrupting the clip playing on \(speaker.name)")
+            await registry.cancel(speaker: speaker.id, operation: op)
+        }
+    }
+
+    private func drain() async {
+        while !items.isEmpty {
+            let item = items.removeFirst()
+            await item.announcement.play(on: speaker, registry: registry) { op in
+                await self.started(op)
+            }
+            currentOperation = nil
+        }
+        running = false
+    }
+
+    private func started(_ operation: UInt64) { currentOperation = operation }
+}
