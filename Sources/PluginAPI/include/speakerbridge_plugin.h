@@ -23,7 +23,10 @@
  *    marked [any-thread] may be called from any thread, including from inside a [main-thread]
  *    call (a plugin may `complete` an operation from within `play_clip` or `cancel`).
  *    Callbacks the host makes into a plugin (timers, completions of host services) arrive on the
- *    instance's serial executor too, so a plugin needs no locks of its own.
+ *    instance's serial executor too, so an instance needs no locks for its own state. Two
+ *    instances can run at the same time, though — two plugins, or the old and the new generation
+ *    of one plugin during a hot reload — so state shared by instances (a library with globals)
+ *    needs a process-wide lock that both copies of the plugin file share, e.g. flock() on a file.
  *  - Structs the host hands a plugin to fill (`sb_speaker_info`) carry the host's `struct_size`:
  *    a plugin writes only the fields that fit in it.
  *  - A plugin never blocks: work that takes long (play a clip until it ends) is started, returns
@@ -319,10 +322,13 @@ typedef struct sb_tts_request {
 } sb_tts_request;
 typedef struct sb_plugin_tts {
     uint32_t struct_size;
-    /* [main-thread] Voices as a JSON array of {"id","language","name"}, written into `out`. */
+    /* [main-thread] Voices as a JSON array of {"id","language","name"}, written into `out`
+     * (`out_size` is at least 65536). */
     sb_status (*voices)(sb_instance *instance, char *out, size_t out_size);
     /* [main-thread] Starts synthesis; completes with `{"url":…,"duration_ms":…}` (via the media
-     * store) or a reason. A negative return means nothing started: no `complete` follows. */
+     * store) or a reason. A negative return means nothing started: no `complete` follows.
+     * An engine may synthesise right here (blocking only this instance's executor, within the
+     * host's call deadline) or on a thread of its own. */
     sb_status (*synthesize)(sb_instance *instance, const sb_tts_request *request,
                             uint64_t operation_id, char *err, size_t err_size);
 } sb_plugin_tts;
