@@ -21,11 +21,15 @@ public enum Daemon {
         let intake = RequestIntake(spool: spool, topics: topics, logger: logger)
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
+        let mediaServer = MediaServer(
+            settings: .init(bindHost: config.media.bind, port: config.media.port, advertisedHost: config.media.advertise),
+            store: MediaStore(maxTotalBytes: config.media.maxBytes), logger: logger)
+        let media = MediaPublishing(server: mediaServer)
         let (pluginChanges, pluginChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let registry = PluginRegistry(
             settings: .init(directories: config.pluginDirectories, cacheDirectory: state.path + "/plugin-cache",
                             callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout),
-            topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), logger: logger,
+            topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), media: media, logger: logger,
             changed: { pluginChanged.yield() })
         let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
@@ -40,7 +44,7 @@ public enum Daemon {
             PlayHandler(registry: registry),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
-                            announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, logger: logger),
+                            announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, addressing: media, logger: logger),
                             plugins: registry, logger: logger)
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
                                     changes: pluginChanges, publishInfo: {
@@ -55,6 +59,7 @@ public enum Daemon {
                                                           logger: logger, status: brokerStatus)))
         }
         services.append(.init(service: session))
+        services.append(.init(service: mediaServer))
         services.append(.init(service: plugins))
         services.append(.init(service: router))
         logger.info("speakerbridge \(SpeakerbridgeVersion.current) starting: base topic \(config.baseTopic), broker \(config.brokerHost):\(config.brokerPort)\(config.usesEmbeddedBroker ? " (embedded)" : ""), state in \(state.path)")

@@ -74,6 +74,10 @@ struct ConfigSetting: Sendable {
         seconds("plugins.operation_timeout", \.plugins.operationTimeout),
         seconds("plugins.watch_interval", \.plugins.watchInterval),
         bool("plugins.watch", \.plugins.watch),
+        text("media.bind", \.media.bind),
+        int("media.port", \.media.port, 0...65535),
+        optionalText("media.advertise", \.media.advertise),
+        int("media.max_bytes", \.media.maxBytes, 1 << 20...1 << 34),
     ]
 
     static let byKey = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })

@@ -15,6 +15,7 @@ public struct Configuration: Sendable, Equatable {
     public var journal = Journal()
     public var outbound = Outbound()
     public var plugins = Plugins()
+    public var media = Media()
 
     public init() {}
 
@@ -120,6 +121,19 @@ public struct Configuration: Sendable, Equatable {
         public var watch: Bool = true
         /// How often the plugin folders are checked for changes; a change must be stable this long.
         public var watchInterval: Double = 0.5
+        public init() {}
+    }
+
+    /// The HTTP server the speakers fetch clips from.
+    public struct Media: Sendable, Equatable {
+        /// Address to listen on; speakers on the LAN must reach it.
+        public var bind: String = "0.0.0.0"
+        /// 0 picks a free port at start.
+        public var port: Int = 0
+        /// The host name or address to put in clip URLs; nil: the address on the route to each speaker.
+        public var advertise: String? = nil
+        /// Memory for clips waiting to be fetched; the oldest go first past it.
+        public var maxBytes: Int = 64 << 20
         public init() {}
     }
 

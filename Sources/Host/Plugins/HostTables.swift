@@ -14,6 +14,7 @@ final class HostTables: @unchecked Sendable {
     let timers: UnsafeMutablePointer<sb_host_timers>
     let publish: UnsafeMutablePointer<sb_host_publish>
     let operations: UnsafeMutablePointer<sb_host_operations>
+    let media: UnsafeMutablePointer<sb_host_media>
 
     private init() {
         log = .allocate(capacity: 1)
@@ -58,6 +59,26 @@ final class HostTables: @unchecked Sendable {
             complete: { host, id, status, detail in
                 HostTables.context(host)?.operations.complete(id, status: status, detail: detail.map { String(cString: $0) })
             }))
+        media = .allocate(capacity: 1)
+        media.initialize(to: sb_host_media(
+            struct_size: UInt32(MemoryLayout<sb_host_media>.size),
+            put: { host, data, size, mime, ttl, url, urlSize in
+                guard let ctx = HostTables.context(host), let store = ctx.media, let data, size > 0, let url, urlSize > 0 else {
+                    return SB_ERR_INVALID
+                }
+                let bytes = Array(UnsafeRawBufferPointer(start: data, count: size))
+                guard let location = store.put(bytes, mime: mime.map { String(cString: $0) } ?? "application/octet-stream",
+                                               ttl: Double(ttl == 0 ? 600 : ttl)) else { return SB_ERR_FAILED }
+                let utf8 = Array(location.utf8)
+                guard utf8.count < urlSize else { return SB_ERR_FAILED }
+                utf8.withUnsafeBufferPointer { src in
+                    url.withMemoryRebound(to: UInt8.self, capacity: urlSize) { dst in
+                        dst.update(from: src.baseAddress!, count: utf8.count)
+                        dst[utf8.count] = 0
+                    }
+                }
+                return SB_OK
+            }))
     }
 
     static func context(_ host: UnsafePointer<sb_host>?) -> PluginHostContext? {
@@ -65,19 +86,21 @@ final class HostTables: @unchecked Sendable {
         return Unmanaged<PluginHostContext>.fromOpaque(data).takeUnretainedValue()
     }
 
-    /// The services this host offers. HTTP, UDP, callback routes and the media store come with the
-    /// speaker pipeline; until then `get_extension` answers NULL for them, as the ABI allows.
-    func lookup(_ id: String) -> UnsafeRawPointer? {
+    /// The services this host offers. HTTP, UDP and callback routes come with the UPnP driver;
+    /// until then `get_extension` answers NULL for them, as the ABI allows. The media store is
+    /// there when the daemon runs its media server.
+    func lookup(_ id: String, for host: UnsafePointer<sb_host>?) -> UnsafeRawPointer? {
         switch id {
         case SB_HOST_EXT_LOG: UnsafeRawPointer(log)
         case SB_HOST_EXT_TIMERS: UnsafeRawPointer(timers)
         case SB_HOST_EXT_PUBLISH: UnsafeRawPointer(publish)
         case SB_HOST_EXT_OPERATIONS: UnsafeRawPointer(operations)
+        case SB_HOST_EXT_MEDIA: HostTables.context(host)?.media == nil ? nil : UnsafeRawPointer(media)
         default: nil
         }
     }
 
-    static var offered: [String] { [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS] }
+    static var offered: [String] { [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS, SB_HOST_EXT_MEDIA] }
 }
 
 /// One instance's `sb_host`, alive from before `create` until after `destroy`.
@@ -96,9 +119,9 @@ final class HostHandle: @unchecked Sendable {
             struct_size: UInt32(MemoryLayout<sb_host>.size), abi_major: UInt16(PluginABI.major),
             abi_minor: UInt16(PluginABI.minor), name: name, version: version,
             host_data: Unmanaged.passRetained(context).toOpaque(),
-            get_extension: { _, id in
+            get_extension: { host, id in
                 guard let id else { return nil }
-                return HostTables.shared.lookup(String(cString: id))
+                return HostTables.shared.lookup(String(cString: id), for: host)
             }))
     }
 

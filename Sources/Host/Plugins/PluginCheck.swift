@@ -17,6 +17,11 @@ public enum PluginCheck {
         func publish(_ message: OutboundMessage) {}
     }
 
+    /// Clips of a checked plugin are accepted and forgotten.
+    struct DiscardingMedia: PluginMediaStore {
+        func put(_ bytes: [UInt8], mime: String, ttl: Double) -> String? { "http://127.0.0.1:9/media/checked.wav" }
+    }
+
     public static func run(path: String, configJSON: String?, callTimeout: Double = 5, logger: Logger) async throws(PluginRejection) -> Report {
         let scratch = NSTemporaryDirectory() + "speakerbridge-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -25,7 +30,7 @@ public enum PluginCheck {
         let generation = try await PluginGeneration.start(
             library: library, number: 1, configJSON: configJSON ?? PluginRegistry.configJSON(for: path),
             callTimeout: callTimeout, logger: logger, topics: Topics(base: "speakerbridge"),
-            publisher: DiscardingPublisher(), operations: OperationTable())
+            publisher: DiscardingPublisher(), operations: OperationTable(), media: DiscardingMedia())
         let report = Report(
             info: generation.info, extensions: generation.extensions,
             commands: generation.commands.values.sorted { $0.name < $1.name }.map { ($0.name, $0.signatureText, $0.description) },

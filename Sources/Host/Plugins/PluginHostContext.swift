@@ -8,6 +8,12 @@ public protocol PluginPublisher: Sendable {
     func publish(_ message: OutboundMessage)
 }
 
+/// Where plugins put clips for the speakers to fetch (the media server's store).
+public protocol PluginMediaStore: Sendable {
+    /// Stores a copy of `bytes` and returns the URL to hand to speakers, or nil when it cannot.
+    func put(_ bytes: [UInt8], mime: String, ttl: Double) -> String?
+}
+
 /// Everything the host keeps for one instance of one generation of a plugin, reached from C through
 /// `sb_host.host_data`. Owns what the instance registered (timers, operations), so a reload can
 /// cancel all of it at once.
@@ -19,13 +25,15 @@ final class PluginHostContext: Sendable {
     let publisher: any PluginPublisher
     let executor: PluginExecutor
     let operations: OperationTable
+    let media: (any PluginMediaStore)?
     /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
     private let activeTimers = Mutex<Set<UInt64>>([])
     private let timers = Mutex<[UInt64: Task<Void, Never>]>([:])
     private let nextTimer = Atomic<UInt64>(1)
 
     init(pluginID: String, generation: Int, logger: Logger, topics: Topics, publisher: any PluginPublisher,
-         executor: PluginExecutor, operations: OperationTable) {
+         executor: PluginExecutor, operations: OperationTable, media: (any PluginMediaStore)?) {
+        self.media = media
         self.pluginID = pluginID
         self.generation = generation
         self.logger = logger

@@ -48,14 +48,16 @@ public final class PluginRegistry: Sendable {
     private let logger: Logger
     private let topics: Topics
     private let publisher: any PluginPublisher
+    private let media: (any PluginMediaStore)?
     public let operations = OperationTable()
     private let state = Mutex(State())
     private let changed: @Sendable () -> Void
     /// Reloads and loads run one at a time.
     private let serial = SerialGate()
 
-    public init(settings: Settings, topics: Topics, publisher: any PluginPublisher, logger: Logger,
-                changed: @escaping @Sendable () -> Void = {}) {
+    public init(settings: Settings, topics: Topics, publisher: any PluginPublisher, media: (any PluginMediaStore)? = nil,
+                logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
+        self.media = media
         self.settings = settings
         self.topics = topics
         self.publisher = publisher
@@ -104,7 +106,7 @@ public final class PluginRegistry: Sendable {
         let library = try PluginLibrary(source: path, loadAs: "\(settings.cacheDirectory)/\(base).\(number).\(getpid()).so")
         return try await PluginGeneration.start(
             library: library, number: number, configJSON: PluginRegistry.configJSON(for: path), callTimeout: settings.callTimeout,
-            logger: logger, topics: topics, publisher: publisher, operations: operations)
+            logger: logger, topics: topics, publisher: publisher, operations: operations, media: media)
     }
 
     /// A plugin's own settings: `NAME.json` beside `NAME.so`, or `{}`.

@@ -1,0 +1,423 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import ServiceLifecycle
+import Synchronization
+import XCTest
+@testable import SpeakerbridgeHost
+
+/// The media server over real HTTP on 127.0.0.1 (never another address: no traffic on the machine's
+/// real interfaces). Requests are written byte for byte on a plain socket so that path tricks reach
+/// the server exactly as sent (URLSession/curl would normalise `..` away first).
+final class MediaServerTests: XCTestCase {
+    private static let logger: Logger = {
+        var logger = Logger(label: "media-test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    private let clipBytes: [UInt8] = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 / 251) }
+
+    // MARK: HTTP
+
+    func testGetServesExactBytesAndHeaders() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        try await withServer(store: store) { server, port in
+            let response = try await http(port: port, "GET \(clip.path) HTTP/1.1")
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.header("Content-Length"), "5000")
+            XCTAssertEqual(response.body, clipBytes)
+            XCTAssertEqual(response.header("Content-Type"), "audio/wav")
+            XCTAssertEqual(response.header("Accept-Ranges"), "bytes")
+            XCTAssertEqual(response.header("Cache-Control"), "no-store")
+            XCTAssertNil(response.header("Transfer-Encoding"))
+            XCTAssertEqual(try server.url(for: clip, speakerAddress: "127.0.0.1"),
+                           "http://127.0.0.1:\(port)/media/\(clip.id).wav")
+        }
+    }
+
+    func testPlainURLSessionClientFetchesTheClip() async throws {
+        let store = MediaStore()
+        let clip = try store.put(Data(clipBytes), mime: "audio/mpeg", ttl: 60)
+        try await withServer(store: store) { server, _ in
+            let url = URL(string: try server.url(for: clip, speakerAddress: "127.0.0.1"))!
+            XCTAssertTrue(url.absoluteString.hasSuffix(".mp3"))
+            let (data, response) = try await URLSession.shared.data(from: url)
+            let http = try XCTUnwrap(response as? HTTPURLResponse)
+            XCTAssertEqual(http.statusCode, 200)
+            XCTAssertEqual(http.value(forHTTPHeaderField: "Content-Type"), "audio/mpeg")
+            XCTAssertEqual([UInt8](data), clipBytes)
+        }
+    }
+
+    func testHeadHasTheHeadersAndNoBody() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        try await withServer(store: store) { _, port in
+            let head = try await http(port: port, "HEAD \(clip.path) HTTP/1.1")
+            XCTAssertEqual(head.status, 200)
+            XCTAssertEqual(head.header("Content-Length"), "5000")
+            XCTAssertEqual(head.header("Content-Type"), "audio/wav")
+            XCTAssertEqual(head.header("Accept-Ranges"), "bytes")
+            XCTAssertEqual(head.body, [], "HEAD must not carry a body")
+            // Range is defined for GET only (RFC 9110 §14.2): a HEAD with Range describes the whole clip.
+            let ranged = try await http(port: port, "HEAD \(clip.path) HTTP/1.1", headers: ["Range: bytes=0-99"])
+            XCTAssertEqual(ranged.status, 200)
+            XCTAssertEqual(ranged.header("Content-Length"), "5000")
+            XCTAssertEqual(ranged.body, [])
+        }
+    }
+
+    func testRanges() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        try await withServer(store: store) { _, port in
+            func get(_ range: String, extra: [String] = []) async throws -> RawResponse {
+                try await http(port: port, "GET \(clip.path) HTTP/1.1", headers: ["Range: \(range)"] + extra)
+            }
+            func assertPartial(_ range: String, _ expected: ClosedRange<Int>, extra: [String] = [],
+                               line: UInt = #line) async throws {
+                let r = try await get(range, extra: extra)
+                XCTAssertEqual(r.status, 206, range, line: line)
+                XCTAssertEqual(r.header("Content-Range"), "bytes \(expected.lowerBound)-\(expected.upperBound)/5000", range, line: line)
+                XCTAssertEqual(r.header("Content-Length"), String(expected.count), range, line: line)
+                XCTAssertEqual(r.body, Array(clipBytes[expected]), range, line: line)
+                XCTAssertEqual(r.header("Content-Type"), "audio/wav", range, line: line)
+            }
+            func assertWhole(_ range: String, extra: [String] = [], line: UInt = #line) async throws {
+                let r = try await get(range, extra: extra)
+                XCTAssertEqual(r.status, 200, range, line: line)
+                XCTAssertNil(r.header("Content-Range"), range, line: line)
+                XCTAssertEqual(r.header("Content-Length"), "5000", range, line: line)
+                XCTAssertEqual(r.body, clipBytes, range, line: line)
+            }
+            func assertUnsatisfiable(_ range: String, line: UInt = #line) async throws {
+                let r = try await get(range)
+                XCTAssertEqual(r.status, 416, range, line: line)
+                XCTAssertEqual(r.header("Content-Range"), "bytes */5000", range, line: line)
+                XCTAssertEqual(r.body, [], range, line: line)
+            }
+
+            try await assertPartial("bytes=0-99", 0...99)                 // the first 100 bytes
+            try await assertPartial("bytes=-100", 4900...4999)            // suffix
+            try await assertPartial("bytes=4900-", 4900...4999)           // open-ended
+            try await assertPartial("bytes=0-", 0...4999)                 // GStreamer's opening request
+            try await assertPartial("bytes=4990-9999", 4990...4999)       // last byte clamped
+            try await assertPartial("bytes=-99999", 0...4999)             // suffix longer than the clip
+            try await assertPartial("bytes=4999-4999", 4999...4999)
+            try await assertPartial("BYTES=10-19", 10...19)               // the unit is case-insensitive
+            try await assertPartial("bytes=10-19,", 10...19)              // empty list elements are allowed
+
+            try await assertUnsatisfiable("bytes=5000-")                  // beyond the end
+            try await assertUnsatisfiable("bytes=5000-6000")
+            try await assertUnsatisfiable("bytes=-0")
+            try await assertUnsatisfiable("bytes=99999999999999999999999-")
+
+            // Malformed or unsupported: ignored, the whole clip (200). Multiple ranges too (no multipart).
+            try await assertWhole("bytes=abc")
+            try await assertWhole("bytes=5-2")
+            try await assertWhole("bytes=")
+            try await assertWhole("bytes=1-2-3")
+            try await assertWhole("bytes=+1-2")
+            try await assertWhole("items=0-99")
+            try await assertWhole("bytes=0-1,3-4")
+
+            // If-Range: honoured only when it names this clip's ETag.
+            let etag = "\"\(clip.id)\""
+            do { let r = try await get("bytes=0-0"); XCTAssertEqual(r.header("ETag"), etag) }
+            try await assertPartial("bytes=0-9", 0...9, extra: ["If-Range: \(etag)"])
+            try await assertWhole("bytes=0-9", extra: ["If-Range: \"something-else\""])
+            try await assertWhole("bytes=0-9", extra: ["If-Range: Wed, 21 Oct 2015 07:28:00 GMT"])
+        }
+    }
+
+    func testUnknownIDsPathTricksAndOtherMethods() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        try await withServer(store: store) { _, port in
+            let notFound = [
+                "/media/\(MediaStore.newID()).wav",                       // well-formed, unknown
+                "/media/../etc/passwd",
+                "/media/%2e%2e%2fetc%2fpasswd",
+                "/media/..%2F..%2Fetc%2Fpasswd",
+                "/media/\(clip.id).mp3",                                  // extension does not match the mime
+                "/media/\(clip.id).WAV",
+                "/media/\(clip.id)",
+                "/media/\(clip.id).wav/",
+                "/media/\(clip.id).wav/..",
+                "/media/\(clip.id)%2ewav",
+                "/media//\(clip.id).wav",
+                "/MEDIA/\(clip.id).wav",
+                "/media/\(clip.id.prefix(15)).wav",                        // id too short
+                "/media/",
+                "/media",
+                "/",
+                "/etc/passwd",
+            ]
+            for target in notFound {
+                let r = try await http(port: port, "GET \(target) HTTP/1.1")
+                XCTAssertEqual(r.status, 404, target)
+                XCTAssertEqual(r.body, [], target)
+            }
+            // The query is ignored, the clip is served.
+            do { let r = try await http(port: port, "GET \(clip.path)?x=1 HTTP/1.1"); XCTAssertEqual(r.status, 200) }
+            for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+                let r = try await http(port: port, "\(method) \(clip.path) HTTP/1.1")
+                XCTAssertEqual(r.status, 405, method)
+                XCTAssertEqual(r.header("Allow"), "GET, HEAD", method)
+                do { let r = try await http(port: port, "\(method) / HTTP/1.1"); XCTAssertEqual(r.status, 404, method) }
+            }
+        }
+    }
+
+    func testExpiredClipIsGone() async throws {
+        let clock = TestClock()
+        let store = MediaStore(now: clock.now)
+        let short = try store.put(clipBytes, mime: "audio/wav", ttl: 5)
+        let long = try store.put(clipBytes, mime: "audio/wav", ttl: 600)
+        try await withServer(store: store) { _, port in
+            do { let r = try await http(port: port, "GET \(short.path) HTTP/1.1"); XCTAssertEqual(r.status, 200) }
+            clock.advance(by: .seconds(6))
+            do { let r = try await http(port: port, "GET \(short.path) HTTP/1.1"); XCTAssertEqual(r.status, 404) }
+            do { let r = try await http(port: port, "HEAD \(short.path) HTTP/1.1"); XCTAssertEqual(r.status, 404) }
+            do { let r = try await http(port: port, "GET \(long.path) HTTP/1.1"); XCTAssertEqual(r.status, 200) }
+        }
+        XCTAssertEqual(store.count, 1)
+    }
+
+    func testGracefulShutdownStopsListening() async throws {
+        let server = MediaServer(settings: .init(bindHost: "127.0.0.1", port: 0), store: MediaStore(), logger: Self.logger)
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Self.logger))
+        let task = Task { try await group.run() }
+        let port = try await server.waitUntilRunning()
+        XCTAssertEqual(server.boundPort, port)
+        do { let r = try await http(port: port, "GET / HTTP/1.1"); XCTAssertEqual(r.status, 404) }
+        await group.triggerGracefulShutdown()
+        try await task.value
+        XCTAssertNil(server.boundPort)
+        do {
+            _ = try await http(port: port, "GET / HTTP/1.1")
+            XCTFail("still listening after shutdown")
+        } catch {}
+        do {
+            _ = try await server.waitUntilRunning()
+            XCTFail("a stopped server is not running")
+        } catch {}
+    }
+
+    func testPortInUseFailsTheService() async throws {
+        try await withServer(store: MediaStore()) { _, port in
+            let second = MediaServer(settings: .init(bindHost: "127.0.0.1", port: port), store: MediaStore(), logger: Self.logger)
+            async let waited: Int = second.waitUntilRunning()
+            do {
+                try await second.run()
+                XCTFail("bound a port that is in use")
+            } catch {
+                XCTAssertTrue("\(error)".contains("127.0.0.1:\(port)"), "\(error)")
+            }
+            do {
+                _ = try await waited
+                XCTFail("waitUntilRunning returned for a server that never ran")
+            } catch {}
+        }
+    }
+
+    // MARK: URLs
+
+    func testSourceAddressAndBaseURL() async throws {
+        // Loopback only: the probe sends nothing, but tests never aim at a real interface anyway.
+        XCTAssertEqual(MediaServer.sourceAddress(toReach: "127.0.0.1"), "127.0.0.1")
+        XCTAssertNil(MediaServer.sourceAddress(toReach: "not-an-address"))
+        XCTAssertNil(MediaServer.sourceAddress(toReach: ""))
+
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        let idle = MediaServer(settings: .init(bindHost: "0.0.0.0", port: 0), store: store, logger: Self.logger)
+        XCTAssertThrowsError(try idle.baseURL(forSpeakerAddress: "127.0.0.1"), "port 0 is unknown before start")
+
+        let wildcard = MediaServer(settings: .init(bindHost: "0.0.0.0", port: 8123), store: store, logger: Self.logger)
+        XCTAssertEqual(try wildcard.baseURL(forSpeakerAddress: "127.0.0.1"), "http://127.0.0.1:8123")
+
+        let advertised = MediaServer(settings: .init(port: 8123, advertisedHost: "bridge.lan"), store: store, logger: Self.logger)
+        XCTAssertEqual(try advertised.url(for: clip, speakerAddress: "127.0.0.1"), "http://bridge.lan:8123\(clip.path)")
+
+        let v6 = MediaServer(settings: .init(port: 8123, advertisedHost: "fd00::5"), store: store, logger: Self.logger)
+        XCTAssertEqual(try v6.baseURL(forSpeakerAddress: nil), "http://[fd00::5]:8123")
+
+        let specific = MediaServer(settings: .init(bindHost: "127.0.0.1", port: 8123), store: store, logger: Self.logger)
+        XCTAssertEqual(try specific.baseURL(forSpeakerAddress: nil), "http://127.0.0.1:8123")
+    }
+
+    // MARK: Store
+
+    func testIDsAreUnguessable() throws {
+        let store = MediaStore()
+        let a = try store.put([1, 2, 3], mime: "audio/wav", ttl: 60)
+        let b = try store.put([1, 2, 3], mime: "audio/wav", ttl: 60)
+        XCTAssertNotEqual(a.id, b.id)
+        for id in [a.id, b.id] {
+            XCTAssertNotNil(MediaResponder.parse(target: "/media/\(id).wav"), id)
+            let base64 = id.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "=="
+            XCTAssertEqual(Data(base64Encoded: base64)?.count, 16, "128 bits: \(id)")
+        }
+        XCTAssertEqual(Set((0..<10_000).map { _ in MediaStore.newID() }).count, 10_000)
+    }
+
+    func testStoreEvictsOldestFirstAndRejectsWhatCannotFit() throws {
+        let store = MediaStore(maxTotalBytes: 1000)
+        let a = try store.put([UInt8](repeating: 1, count: 400), mime: "audio/wav", ttl: 60)
+        let b = try store.put([UInt8](repeating: 2, count: 400), mime: "audio/mpeg", ttl: 60)
+        let c = try store.put([UInt8](repeating: 3, count: 400), mime: "audio/wav", ttl: 60)
+        XCTAssertNil(store.clip(id: a.id), "the oldest made room")
+        XCTAssertEqual(store.clip(id: b.id), b)
+        XCTAssertEqual(store.clip(id: c.id)?.bytes, [UInt8](repeating: 3, count: 400))
+        XCTAssertEqual(store.totalBytes, 800)
+        XCTAssertThrowsError(try store.put([UInt8](repeating: 0, count: 1001), mime: "audio/wav", ttl: 60)) {
+            XCTAssertEqual($0 as? MediaStoreError, .tooLarge(size: 1001, limit: 1000))
+        }
+        XCTAssertThrowsError(try store.put([0], mime: "text/html", ttl: 60))
+        XCTAssertThrowsError(try store.put([0], mime: "audio/wav", ttl: 0))
+        XCTAssertThrowsError(try store.put([0], mime: "audio/wav", ttl: .nan))
+        // Many small clips through a small store: eviction keeps the total bounded.
+        for i in 0..<500 { try store.put([UInt8](repeating: UInt8(i & 0xff), count: 90), mime: "audio/wav", ttl: 60) }
+        XCTAssertLessThanOrEqual(store.totalBytes, 1000)
+        XCTAssertEqual(store.count, 11)
+    }
+
+    func testStoreExpiryAndSweep() throws {
+        let clock = TestClock()
+        let store = MediaStore(now: clock.now)
+        let clip = try store.put([1], mime: "audio/wav", ttl: 10)
+        clock.advance(by: .seconds(9))
+        XCTAssertNotNil(store.clip(id: clip.id))
+        clock.advance(by: .seconds(1))
+        XCTAssertEqual(store.count, 1)
+        store.sweep()
+        XCTAssertEqual(store.count, 0)
+        XCTAssertEqual(store.totalBytes, 0)
+        XCTAssertNil(store.clip(id: clip.id))
+    }
+
+    func testMimeExtensions() {
+        XCTAssertEqual(MediaStore.fileExtension(forMime: "audio/wav"), "wav")
+        XCTAssertEqual(MediaStore.fileExtension(forMime: "audio/x-wav"), "wav")
+        XCTAssertEqual(MediaStore.fileExtension(forMime: "Audio/WAV; codecs=1"), "wav")
+        XCTAssertEqual(MediaStore.fileExtension(forMime: "audio/mpeg"), "mp3")
+        XCTAssertNil(MediaStore.fileExtension(forMime: "application/octet-stream"))
+    }
+
+    // MARK: Range parsing
+
+    func testByteRangeResolution() {
+        XCTAssertEqual(ByteRange.resolve(nil, length: 10), .whole)
+        XCTAssertEqual(ByteRange.resolve("bytes=0-4", length: 10), .partial(0...4))
+        XCTAssertEqual(ByteRange.resolve(" bytes=2- ", length: 10), .partial(2...9))
+        XCTAssertEqual(ByteRange.resolve("bytes=-3", length: 10), .partial(7...9))
+        XCTAssertEqual(ByteRange.resolve("bytes= 1-2 , ", length: 10), .partial(1...2))
+        XCTAssertEqual(ByteRange.resolve("bytes=10-", length: 10), .unsatisfiable)
+        XCTAssertEqual(ByteRange.resolve("bytes=0-0", length: 0), .unsatisfiable)
+        XCTAssertEqual(ByteRange.resolve("bytes=-5", length: 0), .unsatisfiable)
+        XCTAssertEqual(ByteRange.resolve("bytes=0-99999999999999999999999", length: 10), .partial(0...9))
+        XCTAssertEqual(ByteRange.resolve("bytes=-", length: 10), .whole)
+        XCTAssertEqual(ByteRange.resolve("bytes=1 -2", length: 10), .whole)
+        XCTAssertEqual(ByteRange.resolve("bytes=0-1, 5-6", length: 10), .whole)
+        XCTAssertEqual(ByteRange.resolve("bytes 0-1", length: 10), .whole)
+        XCTAssertEqual(ByteRange.resolve("bytes=٣-٤", length: 10), .whole)
+    }
+
+    // MARK: Helpers
+
+    private func withServer(store: MediaStore, _ body: (MediaServer, Int) async throws -> Void) async throws {
+        let server = MediaServer(settings: .init(bindHost: "127.0.0.1", port: 0), store: store, logger: Self.logger)
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Self.logger))
+        let task = Task { try await group.run() }
+        do {
+            let port = try await server.waitUntilRunning()
+            try await body(server, port)
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+private final class TestClock: Sendable {
+    private let offset = Mutex(Duration.zero)
+    private let start = ContinuousClock.now
+    var now: @Sendable () -> ContinuousClock.Instant { { [self] in start + offset.withLock { $0 } } }
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+}
+
+private struct RawResponse {
+    var status: Int
+    var headers: [(name: String, value: String)]
+    var body: [UInt8]
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+private struct RawHTTPError: Error { let message: String }
+
+/// Sends `requestLine` and `headers` to 127.0.0.1:`port` exactly as given, with `Connection: close`,
+/// and reads until the server closes. On a thread of its own: the socket calls block.
+private func http(port: Int, _ requestLine: String, headers: [String] = []) async throws -> RawResponse {
+    let text = ([requestLine, "Host: 127.0.0.1:\(port)", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+    return try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try rawExchange(port: port, request: Array(text.utf8)) })
+        }
+    }
+}
+
+private func rawExchange(port: Int, request: [UInt8]) throws -> RawResponse {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw RawHTTPError(message: "socket: \(errno)") }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(port).bigEndian
+    address.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw RawHTTPError(message: "connect: \(errno)") }
+    var sent = 0
+    while sent < request.count {
+        let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard n > 0 else { throw RawHTTPError(message: "send: \(errno)") }
+        sent += n
+    }
+    var received: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n == 0 { break }
+        guard n > 0 else { throw RawHTTPError(message: "recv: \(errno)") }
+        received += chunk[..<n]
+    }
+    let separator: [UInt8] = Array("\r\n\r\n".utf8)
+    guard received.count >= 4,
+          let end = (0...(received.count - 4)).first(where: { Array(received[$0..<$0 + 4]) == separator }) else {
+        throw RawHTTPError(message: "no header end in \(received.count) bytes")
+    }
+    let lines = String(decoding: received[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+    let statusParts = lines[0].split(separator: " ")
+    guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw RawHTTPError(message: "status line \(lines[0])") }
+    let fields = lines.dropFirst().compactMap { line -> (name: String, value: String)? in
+        guard let colon = line.firstIndex(of: ":") else { return nil }
+        return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    }
+    return RawResponse(status: status, headers: fields, body: Array(received[(end + 4)...]))
+}
