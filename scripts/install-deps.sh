@@ -4,9 +4,9 @@
 #   scripts/install-deps.sh test    plus what the test suite and benchmarks use: clients, openssl, iproute2
 set -euo pipefail
 
-packages=(libmosquitto-dev mosquitto libffi-dev)
+packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
 if [[ "${1:-}" == "test" ]]; then
-    packages+=(mosquitto-clients openssl iproute2 procps gcc make pkg-config)
+    packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl)
 fi
 
 missing=()

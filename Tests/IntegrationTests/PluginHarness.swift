@@ -17,6 +17,11 @@ enum PluginBuild {
             + defines.map { "-D" + $0 } + [root + "/Examples/log-speaker/log_speaker.c", "-o", out])
     }
 
+    /// The espeak-ng TTS plugin, built with its own Makefile.
+    static func ttsPlugin(to out: String) throws {
+        try Shell.runChecked(["make", "-s", "-C", root + "/Plugins/TTSDriver", "OUT=\(out)"])
+    }
+
     static func fixture(_ name: String, to out: String, _ defines: [String] = []) throws {
         try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
             + defines.map { "-D" + $0 } + [root + "/Tests/Fixtures/plugins/\(name).c", "-o", out])
