@@ -3,7 +3,9 @@
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: deps test-deps build run test bench clean
+PLUGINS_DIR := $(CURDIR)/out/plugins
+
+.PHONY: deps test-deps build plugins run test bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -14,9 +16,16 @@ test-deps:
 build: deps
 	$(SWIFT) build -c release --product speakerbridge
 
-## Run the daemon in the foreground. Extra arguments: make run ARGS="--config /etc/speakerbridge.yaml"
-run: build
-	.build/release/speakerbridge run $(ARGS)
+## The bundled plugins (the espeak-ng TTS engine), built into out/plugins with their settings.
+plugins: deps
+	@mkdir -p $(PLUGINS_DIR) && chmod 755 $(CURDIR)/out $(PLUGINS_DIR)
+	$(MAKE) -s -C Plugins/TTSDriver OUT=$(PLUGINS_DIR)/tts-espeak.so
+	@test -f $(PLUGINS_DIR)/tts-espeak.json || printf '{"cache_dir": "%s"}\n' "$(CURDIR)/out/tts-cache" > $(PLUGINS_DIR)/tts-espeak.json
+
+## Run the daemon in the foreground, with the bundled plugins and whatever else is in PLUGINS_DIR.
+## Extra arguments: make run ARGS="--config /etc/speakerbridge.yaml"
+run: build plugins
+	.build/release/speakerbridge run --set plugins.path=$(PLUGINS_DIR) $(ARGS)
 
 ## The whole suite: unit tests and integration tests against real mosquitto brokers (netns tests need root).
 test: test-deps
@@ -30,4 +39,4 @@ bench: test-deps
 	.build/release/speakerbridge-bench --daemon $(CURDIR)/.build/release/speakerbridge
 
 clean:
-	rm -rf .build
+	rm -rf .build out
