@@ -42,6 +42,7 @@ public enum Daemon {
             PluginListHandler(registry: registry),
             PluginReloadHandler(registry: registry),
             PlayHandler(registry: registry),
+            VoicesHandler(registry: registry),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
                             announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, addressing: media, logger: logger),

@@ -185,4 +185,32 @@ final class AnnouncementTests: XCTestCase {
         XCTAssertEqual(long["state"] as? String, "failed")
         XCTAssertTrue((long["reason"] as? String ?? "").lowercased().contains("cancel"), "\(long)")
     }
+
+    func testVoicesRateAndSSML() throws {
+        var log = ""
+        let lab = try speechLab(logFile: &log)
+        let voices = try lab.request("voices")
+        let list = try XCTUnwrap(voices["data"] as? [[String: Any]], "\(voices)")
+        XCTAssertTrue(list.contains { ($0["language"] as? String ?? "").hasPrefix("en") }, "English is there")
+        XCTAssertGreaterThan(list.count, 20)
+
+        func duration(ofPlay index: Int) throws -> Double {
+            let url = lab.log(log)[index].split(separator: " ")[2]
+            let file = lab.scratch.file("clip\(index).wav")
+            try Shell.runChecked(["curl", "-sf", "-o", file, String(url)])
+            return try XCTUnwrap(Double(try Shell.runChecked(["soxi", "-D", file]).trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        let text = "Please take the bins out tonight."
+        try say(lab, ["id": "slow", "text": text, "rate": 100])
+        XCTAssertEqual(try waitForFinal(lab, id: "slow")["state"] as? String, "done")
+        try say(lab, ["id": "fast", "text": text, "rate": 300])
+        XCTAssertEqual(try waitForFinal(lab, id: "fast")["state"] as? String, "done")
+        XCTAssertGreaterThan(try duration(ofPlay: 0), 2 * (try duration(ofPlay: 1)), "rate changes the speech")
+
+        try say(lab, ["id": "ssml", "text": #"<speak>Hello <break time="1500ms"/> world</speak>"#, "ssml": true])
+        XCTAssertEqual(try waitForFinal(lab, id: "ssml")["state"] as? String, "done")
+        XCTAssertGreaterThan(try duration(ofPlay: 2), 1.5, "the SSML pause is in the clip")
+        try say(lab, ["id": "badrate", "text": "x", "rate": 1000])
+        XCTAssertTrue((try waitForFinal(lab, id: "badrate")["reason"] as? String ?? "").contains("rate must be"))
+    }
 }

@@ -30,7 +30,10 @@ actor Announcement {
         self.topics = topics
         self.addressing = addressing
         self.logger = logger
-        let tts = TTSRequest(text: request.text, voice: request.voice)
+        var tts = TTSRequest(text: request.text, voice: request.voice)
+        tts.rate = Int32(request.rate ?? 0)
+        tts.pitch = Int32(request.pitch ?? -1)
+        tts.ssml = request.ssml
         speech = Task {
             switch await registry.synthesize(tts).0 {
             case .error(let reason):

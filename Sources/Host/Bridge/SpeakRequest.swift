@@ -12,9 +12,16 @@ public struct SpeakRequest: Sendable, Equatable {
     public var priority: Priority = .normal
     public var interrupt = false
     public var chime: String?
+    /// Words per minute (80…450); nil for the voice's default.
+    public var rate: Int?
+    /// 0…100; nil for the voice's default.
+    public var pitch: Int?
+    /// The text is espeak-ng's SSML subset.
+    public var ssml = false
 
     public static let maxTextLength = 10_000
-    static let fields: Set<String> = ["id", "text", "speakers", "speaker", "volume", "voice", "priority", "interrupt", "chime"]
+    static let fields: Set<String> = ["id", "text", "speakers", "speaker", "volume", "voice", "priority", "interrupt", "chime",
+                                      "rate", "pitch", "ssml"]
 
     public struct Invalid: Error, Sendable {
         public let reason: String
@@ -94,8 +101,23 @@ public struct SpeakRequest: Sendable, Equatable {
         }
         switch o["chime"] {
         case nil, .null?: break
-        case .string(let c)?: r.chime = c
-        default: throw fail("chime must be a string")
+        case .string(let c)? where c.hasPrefix("http://") || c.hasPrefix("https://"): r.chime = c
+        default: throw fail("chime must be an http(s) URL of a clip the speakers can fetch")
+        }
+        switch o["rate"] {
+        case nil, .null?: break
+        case .number(let v)? where v >= 80 && v <= 450 && v.rounded() == v: r.rate = Int(v)
+        default: throw fail("rate must be a whole number of words per minute from 80 to 450")
+        }
+        switch o["pitch"] {
+        case nil, .null?: break
+        case .number(let v)? where v >= 0 && v <= 100 && v.rounded() == v: r.pitch = Int(v)
+        default: throw fail("pitch must be a whole number from 0 to 100")
+        }
+        switch o["ssml"] {
+        case nil, .null?: break
+        case .bool(let b)?: r.ssml = b
+        default: throw fail("ssml must be true or false")
         }
         return r
     }

@@ -261,6 +261,24 @@ final class PluginGeneration: @unchecked Sendable {
         _ = try? await executor.call(timeout: callTimeout) { _ = cancelFn.value(inst.value, operation) }
     }
 
+    /// The TTS engine's voices (a JSON array).
+    func voices() async -> CommandOutcome {
+        guard let table = ttsTable, let voices = table.pointee.voices else { return .error("plugin \(info.id) is not a TTS engine") }
+        let inst = Unchecked(instance), fn = Unchecked(voices)
+        do {
+            let (status, text) = try await executor.call(timeout: callTimeout) { () -> (Int32, String) in
+                var out = [CChar](repeating: 0, count: 65536)
+                let st = fn.value(inst.value, &out, out.count)
+                out[out.count - 1] = 0
+                return (st, String(decoding: out.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            }
+            guard status == SB_OK else { return .error(text.isEmpty ? "voices failed (status \(status))" : text) }
+            return .ok((try? JSONValue.parse(Array(text.utf8))) ?? .string(text))
+        } catch {
+            return .error(PluginGeneration.describe(error, id: info.id, what: "voices"))
+        }
+    }
+
     /// Asks a TTS plugin for speech; the completion carries `{"url","duration_ms",…}`.
     func synthesize(_ request: TTSRequest, operations: OperationTable, timeout: Double) async -> CommandOutcome {
         guard let table = ttsTable, let synth = table.pointee.synthesize else {

@@ -319,12 +319,21 @@ public final class PluginRegistry: Sendable {
         }
     }
 
-    /// Speech from the first loaded plugin that offers the TTS extension.
-    public func synthesize(_ request: TTSRequest) async -> (CommandOutcome, generation: Int?) {
-        let slots = state.withLock { s in
-            s.plugins.sorted { $0.key < $1.key }.filter { $0.value.extensions.contains(SB_EXT_TTS) }.map(\.value.slot)
+    /// The TTS engine: the first loaded plugin (by id) that offers the TTS extension.
+    private var ttsSlot: PluginSlot? {
+        state.withLock { s in
+            s.plugins.sorted { $0.key < $1.key }.first { $0.value.extensions.contains(SB_EXT_TTS) }?.value.slot
         }
-        guard let slot = slots.first else { return (.error("no TTS plugin is loaded"), nil) }
+    }
+
+    public func voices() async -> CommandOutcome {
+        guard let slot = ttsSlot else { return .error("no TTS plugin is loaded") }
+        return await slot.with { await $0.voices() }
+    }
+
+    /// Speech from the TTS engine.
+    public func synthesize(_ request: TTSRequest) async -> (CommandOutcome, generation: Int?) {
+        guard let slot = ttsSlot else { return (.error("no TTS plugin is loaded"), nil) }
         let operations = self.operations, timeout = settings.operationTimeout
         return await slot.with { g in (await g.synthesize(request, operations: operations, timeout: timeout), g.number) }
     }

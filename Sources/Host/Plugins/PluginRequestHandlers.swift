@@ -64,3 +64,18 @@ public struct PlayHandler: BridgeRequestHandler {
         }
     }
 }
+
+/// `<base>/bridge/request/voices`: the voices and languages of the TTS engine.
+public struct VoicesHandler: BridgeRequestHandler {
+    public let name = "voices"
+    let registry: PluginRegistry
+
+    public init(registry: PluginRegistry) { self.registry = registry }
+
+    public func handle(_ request: BridgeRequest) async throws(BridgeRequestError) -> JSONValue {
+        switch await registry.voices() {
+        case .ok(let data): return data
+        case .error(let message): throw BridgeRequestError(message)
+        }
+    }
+}
