@@ -12,7 +12,8 @@
  *
  * Files: tts_espeak.c (this: configuration, espeak-ng, WAV, the ABI tables), cache.c (disk cache).
  */
-#define _POSIX_C_SOURCE 200809L
+/* dladdr (lock_open) is a GNU extension; the rest is POSIX 2008. */
+#define _GNU_SOURCE
 
 #include <speakerbridge_plugin.h>
 
@@ -417,30 +418,30 @@ static void host_log(const sb_instance *inst, int32_t level, const char *fmt, ..
  * copies would each hold "their" mutex and call into the same espeak-ng state at once.
  *
  * What both copies share is the kernel: each instance opens the same lock file
- * (/tmp/speakerbridge-espeak-<pid>.lock, the pid making it per process) and takes flock(LOCK_EX)
- * around initialisation, the voice list and every synthesis. flock locks belong to the open file
+ * (libespeak-ng's shared object itself, see lock_open) and takes flock(LOCK_EX) around
+ * initialisation, the voice list and every synthesis. flock locks belong to the open file
  * description, so two separate open()s conflict even inside one process — exactly the exclusion
- * needed between instances, whichever copy they come from. The lock is released by the kernel if
- * the process dies, and the (empty) file is deliberately never unlinked: a copy that still holds
- * the old inode and a new instance that opens a freshly created one would no longer exclude each
- * other.
+ * needed between instances, whichever copy they come from. The kernel releases the lock if the
+ * process dies.
  * ------------------------------------------------------------------------------------------- */
 
 static int lock_open(char *err, size_t err_size)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/speakerbridge-espeak-%ld.lock", (long)getpid());
-    /* /tmp is shared with other users: do not follow a planted symlink, and make sure the file is
-     * a regular file of ours (a stale one from an earlier process with this pid is fine). */
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        set_err(err, err_size, "cannot open the espeak-ng lock file %s: %s", path, strerror(errno));
+    /* The lock file is libespeak-ng's own shared object, opened read-only: every copy of this
+     * plugin in the process finds the same file (the library is loaded once), no other user can
+     * plant or replace it (it belongs to root), and flock needs no write access. */
+    /* ISO C has no cast from a function pointer to void *; a union says the same thing. */
+    union { espeak_ng_STATUS (*fn)(const void *, size_t, unsigned int, espeak_POSITION_TYPE, unsigned int,
+                                   unsigned int, unsigned int *, void *);
+            void *address; } symbol = { .fn = espeak_ng_Synthesize };
+    Dl_info info;
+    if (dladdr(symbol.address, &info) == 0 || info.dli_fname == NULL) {
+        set_err(err, err_size, "cannot find libespeak-ng's file to lock on");
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        set_err(err, err_size, "the espeak-ng lock file %s is not a regular file owned by this user", path);
-        close(fd);
+    int fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, err_size, "cannot open %s for locking: %s", info.dli_fname, strerror(errno));
         return -1;
     }
     return fd;

@@ -8,9 +8,6 @@ import ServiceLifecycle
 /// says `offline` and disconnects, and only then does the embedded broker go down.
 public enum Daemon {
     public static func run(config: Configuration, logger: Logger) async throws {
-        // SIGHUP means "reload plugins", never "terminate": ignore it until the plugin service
-        // listens for it, so one sent during start-up cannot kill the daemon.
-        signal(SIGHUP, SIG_IGN)
         let state = try StateDirectory(path: config.stateDirectory)
         let clientID = try config.mqtt.clientID ?? state.clientID()
         let wake = WakePipe()

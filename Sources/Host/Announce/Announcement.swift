@@ -14,6 +14,9 @@ actor Announcement {
     private let addressing: any ClipAddressing
     private let logger: Logger
     private var results: [String: String] = [:]
+    /// True once the daemon is stopping: outcomes are no longer recorded, so the request stays
+    /// unfinished in the journal and is announced again after the restart.
+    private let stopping: @Sendable () -> Bool
 
     struct Speech: Sendable {
         let url: String
@@ -22,7 +25,8 @@ actor Announcement {
     }
 
     init(request: SpeakRequest, requestSeq: UInt64, speakers: [SpeakerInfo], registry: PluginRegistry, spool: Spool,
-         topics: Topics, addressing: any ClipAddressing, logger: Logger) {
+         topics: Topics, addressing: any ClipAddressing, logger: Logger, stopping: @escaping @Sendable () -> Bool) {
+        self.stopping = stopping
         self.request = request
         self.requestSeq = requestSeq
         self.speakers = speakers
@@ -72,16 +76,20 @@ actor Announcement {
             }
             outcome = failure ?? "done"
         }
-        results[speaker.name] = outcome
+        results[speaker.id] = outcome
         if results.count == speakers.count { finish() }
     }
 
     private func finish() {
-        let failures = speakers.compactMap { s in results[s.name].flatMap { $0 == "done" ? nil : "\(s.name): \($0)" } }
+        guard !stopping() else { return }  // left unfinished in the journal: announced again after the restart
+        let failures = speakers.compactMap { s in results[s.id].flatMap { $0 == "done" ? nil : "\(s.name): \($0)" } }
+        // Results by name for people; two speakers with one name (two drivers) stay apart by id.
+        var byName: [String: JSONValue] = [:]
+        for s in speakers { byName[byName[s.name] == nil ? s.name : "\(s.name) (\(s.id))"] = .string(results[s.id] ?? "") }
         let event = AnnouncementEvent(
             id: request.id, state: failures.isEmpty ? .done : .failed, speakers: speakers.map(\.name),
             reason: failures.isEmpty ? nil : failures.joined(separator: "; "),
-            extra: ["results": .object(results.mapValues { .string($0) })])
+            extra: ["results": .object(byName)])
         do {
             try spool.complete(requestSeq, publishing: [event.message(topics)])
         } catch {

@@ -15,6 +15,7 @@ actor SpeakerQueue {
     private var running = false
     /// The operation playing now, so an interrupt can cancel it.
     private var currentOperation: UInt64?
+    private var stopped = false
 
     init(speaker: SpeakerInfo, registry: PluginRegistry, logger: Logger) {
         self.speaker = speaker
@@ -31,7 +32,7 @@ actor SpeakerQueue {
         } else {
             items.append(item)
         }
-        if !running {
+        if !running, !stopped {
             running = true
             Task { await drain() }
         }
@@ -41,8 +42,10 @@ actor SpeakerQueue {
         }
     }
 
+    func stop() { stopped = true }
+
     private func drain() async {
-        while !items.isEmpty {
+        while !items.isEmpty, !stopped {
             let item = items.removeFirst()
             await item.announcement.play(on: speaker, registry: registry) { op in
                 await self.started(op)

@@ -10,6 +10,7 @@ public final class SpeechAnnouncer: Announcer {
     private let addressing: any ClipAddressing
     private let logger: Logger
     private let queues = Mutex<[String: SpeakerQueue]>([:])
+    private let stopping = AtomicFlag()
 
     public init(registry: PluginRegistry, spool: Spool, topics: Topics, addressing: any ClipAddressing = FixedClipAddressing(),
                 logger: Logger) {
@@ -46,11 +47,19 @@ public final class SpeechAnnouncer: Announcer {
             logger.error("announce: cannot queue an event: \(error)")
         }
         let announcement = Announcement(request: request, requestSeq: requestSeq, speakers: targets, registry: registry,
-                                        spool: spool, topics: topics, addressing: addressing, logger: logger)
+                                        spool: spool, topics: topics, addressing: addressing, logger: logger,
+                                        stopping: { [stopping] in stopping.isSet })
         for speaker in targets {
             await queue(for: speaker).enqueue(announcement, high: request.priority == .high, interrupt: request.interrupt)
         }
         return .pending([])
+    }
+
+    /// The daemon is stopping (before the plugins are unloaded): queues stop starting clips and
+    /// nothing more is marked done, so what is still queued is announced after the restart.
+    public func stop() {
+        stopping.set()
+        for q in queues.withLock({ Array($0.values) }) { Task { await q.stop() } }
     }
 
     /// A speaker by id, by name (any case), by group, or every speaker for "all".

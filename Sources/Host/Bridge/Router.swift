@@ -47,6 +47,8 @@ public final class Router: Service, Sendable {
                 }
             }
         }
+        // Before the plugins go: announcements still queued stay unfinished in the journal.
+        announcer.stop()
         logger.info("router: stopped")
     }
 
@@ -66,13 +68,18 @@ public final class Router: Service, Sendable {
         }
     }
 
+    /// Requests that may take long (a plugin call, a clip until it ends, a reload waiting for
+    /// playing clips) run beside the ordered path, so health and new announcements never wait
+    /// behind them.
     private func isPluginCommand(_ request: InboundRequest) -> Bool {
         switch topics.route(request.topic) {
-        case .bridgeRequest(let name): name.hasPrefix("plugin/")
+        case .bridgeRequest(let name): name.hasPrefix("plugin/") || Router.slowRequests.contains(name)
         case .speakerCommand: true
         default: false
         }
     }
+
+    static let slowRequests: Set<String> = ["play", "plugins/reload", "voices"]
 
     /// What to publish in answer to one request, and whether that finishes it.
     func process(_ request: InboundRequest) async -> (messages: [OutboundMessage], finished: Bool) {

@@ -27,8 +27,10 @@ public enum PluginCheck {
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let library = try PluginLibrary(source: path, loadAs: scratch + "/check.so")
+        let settings: String
+        if let configJSON { settings = configJSON } else { settings = try PluginRegistry.configJSON(for: path) }
         let generation = try await PluginGeneration.start(
-            library: library, number: 1, configJSON: configJSON ?? PluginRegistry.configJSON(for: path),
+            library: library, number: 1, configJSON: settings,
             callTimeout: callTimeout, logger: logger, topics: Topics(base: "speakerbridge"),
             publisher: DiscardingPublisher(), operations: OperationTable(), media: DiscardingMedia())
         let report = Report(

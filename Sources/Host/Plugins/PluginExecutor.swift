@@ -34,21 +34,43 @@ final class PluginExecutor: Sendable {
 
     var isHung: Bool { stuck.value.withLock { $0 != nil } }
 
-    /// Runs `body` on the executor and waits at most `timeout` seconds for it.
+    /// How long a call may wait in the queue behind others, in units of its own timeout, before
+    /// the caller gives up on it (it is then not run at all).
+    static let queueWaitFactor = 6.0
+
+    /// Runs `body` on the executor and waits at most `timeout` seconds for it once it runs.
+    ///
+    /// The deadline counts from when the body starts, not from when it was queued, so a burst of
+    /// calls (a TTS engine asked for 50 announcements) does not time out the later ones. A call
+    /// stuck behind a hung one gives up after `queueWaitFactor` timeouts and never runs.
     func call<T: Sendable>(timeout: Double, _ body: @escaping @Sendable () -> T) async throws(CallError) -> T {
         if let since = stuck.value.withLock({ $0 }) { throw .hung(since: since) }
-        let once = Once()
+        let started = Once(), finished = Once()
         let stuck = self.stuck
         let result: Result<T, CallError> = await withCheckedContinuation { continuation in
             queue.async {
+                guard started.claim() else { return }
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                    // Claim and mark under one lock with the body's own finish, so a body that ends
+                    // right now cannot leave the executor marked stuck for ever.
+                    let fire = stuck.value.withLock { s in
+                        guard finished.claim() else { return false }
+                        s = s ?? Date().timeIntervalSince1970 - timeout
+                        return true
+                    }
+                    if fire { continuation.resume(returning: .failure(.timedOut(seconds: timeout))) }
+                }
                 let value = body()
-                stuck.value.withLock { $0 = nil }
-                if once.claim() { continuation.resume(returning: .success(value)) }
+                let first = stuck.value.withLock { s in
+                    s = nil
+                    return finished.claim()
+                }
+                if first { continuation.resume(returning: .success(value)) }
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                guard !once.isTaken else { return }
-                stuck.value.withLock { $0 = $0 ?? Date().timeIntervalSince1970 - timeout }
-                if once.claim() { continuation.resume(returning: .failure(.timedOut(seconds: timeout))) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout * PluginExecutor.queueWaitFactor) {
+                guard started.claim() else { return }
+                _ = finished.claim()
+                continuation.resume(returning: .failure(.hung(since: Date().timeIntervalSince1970 - timeout * PluginExecutor.queueWaitFactor)))
             }
         }
         return try result.get()

@@ -82,9 +82,9 @@ final class PluginGeneration: @unchecked Sendable {
     var offersState: Bool { stateTable != nil }
     var offersTTS: Bool { ttsTable != nil }
 
-    /// Plugin libraries whose instance could not be destroyed in time: never unmapped, since code
-    /// of theirs may still be running.
-    private static let stuck = Mutex<[PluginLibrary]>([])
+    /// Everything of a plugin whose code may still be running after a missed deadline (create or
+    /// destroy): the library stays mapped and the `sb_host` it holds stays valid, forever.
+    private static let stuck = Mutex<[any Sendable]>([])
 
     private init(number: Int, library: PluginLibrary, context: PluginHostContext, host: HostHandle, instance: OpaquePointer,
                  commands: [String: TypedCommand], extensions: [String], speaker: UnsafePointer<sb_plugin_speaker>?,
@@ -153,6 +153,8 @@ final class PluginGeneration: @unchecked Sendable {
                 return out
             }
         } catch {
+            // `create` is still running with our host table and inside the library's code.
+            stuck.withLock { $0.append(contentsOf: [library, host, context] as [any Sendable]) }
             throw .hung(id: id, what: "create", seconds: callTimeout)
         }
         guard created.status == SB_OK, let inst = created.instance else {
@@ -381,7 +383,7 @@ final class PluginGeneration: @unchecked Sendable {
             try await executor.call(timeout: callTimeout) { d.value.pointee.destroy(inst.value) }
         } catch {
             context.logger.error("plugin \(info.id)#\(number): destroy did not return within \(callTimeout) s; its code stays loaded")
-            PluginGeneration.stuck.withLock { $0.append(library) }
+            PluginGeneration.stuck.withLock { $0.append(self) }
         }
     }
 }

@@ -109,9 +109,12 @@ public final class PluginRegistry: Sendable {
             logger: logger, topics: topics, publisher: publisher, operations: operations, media: media)
     }
 
-    /// A plugin's own settings: `NAME.json` beside `NAME.so`, or `{}`.
-    static func configJSON(for path: String) -> String {
+    /// A plugin's own settings: `NAME.json` beside `NAME.so`, or `{}`. The file decides what the
+    /// plugin reads and writes, so it must pass the same ownership and mode check as the plugin.
+    static func configJSON(for path: String) throws(PluginRejection) -> String {
         let json = ((path as NSString).deletingPathExtension) + ".json"
+        guard FileManager.default.fileExists(atPath: json) else { return "{}" }
+        try PluginFileCheck.check(json)
         return (try? String(contentsOfFile: json, encoding: .utf8)) ?? "{}"
     }
 
@@ -204,6 +207,7 @@ public final class PluginRegistry: Sendable {
             guard let current else { return ReloadResult(file: file, pluginID: nil, outcome: "unloaded", generation: nil, error: nil) }
             await current.slot.freeze()
             let old = await current.slot.current
+            await current.slot.retire()
             await old.shutdown()
             logger.info("plugins: unloaded \(current.info.id) (its file \(file) is gone)")
             return ReloadResult(file: file, pluginID: current.info.id, outcome: "unloaded", generation: nil, error: nil)
@@ -231,7 +235,10 @@ public final class PluginRegistry: Sendable {
         await current.slot.freeze()
         let old = await current.slot.current
         do {
-            if next.offersState, let blob = try await old.saveState() {
+            if old.executor.isHung {
+                // A stuck generation cannot save; replacing it is the way out, without its state.
+                logger.warning("plugins: \(id) generation \(old.number) is not responding; reloading without handing its state over")
+            } else if next.offersState, let blob = try await old.saveState() {
                 try await next.loadState(version: blob.version, bytes: blob.bytes)
             }
         } catch {
@@ -257,6 +264,7 @@ public final class PluginRegistry: Sendable {
             let all = state.withLock { s in defer { s.plugins.removeAll() }; return Array(s.plugins.values) }
             for p in all {
                 await p.slot.freeze()
+                await p.slot.retire()
                 await (await p.slot.current).shutdown()
             }
         }
@@ -270,7 +278,9 @@ public final class PluginRegistry: Sendable {
             let known = state.withLock { $0.plugins.keys.sorted() }.joined(separator: ", ")
             return (.error("no plugin with id \(id) is loaded" + (known.isEmpty ? "" : "; loaded: \(known)")), nil)
         }
-        return await slot.with { g in (await g.invoke(command, arguments: arguments), g.number) }
+        return await slot.with(unloaded: (.error("plugin \(id) was unloaded"), nil)) { g in
+            (await g.invoke(command, arguments: arguments), g.number)
+        }
     }
 
     /// `<base>/<speaker>/set`: `{"command":"volume", …}` for the plugin that drives `speaker`
@@ -299,7 +309,7 @@ public final class PluginRegistry: Sendable {
     {
         guard let (slot, info) = speakerSlot(speaker) else { return (.error("unknown speaker '\(speaker)'"), nil) }
         let operations = self.operations, timeout = settings.operationTimeout
-        return await slot.with { g in
+        return await slot.with(unloaded: (.error("the driver of \(speaker) was unloaded"), nil)) { g in
             (await g.playClip(speakerID: info.id, clip: clip, operations: operations, timeout: timeout, onStarted: onStarted), g.number)
         }
     }
@@ -307,7 +317,8 @@ public final class PluginRegistry: Sendable {
     /// Stops a playing operation on `speaker` early (an interrupting announcement).
     public func cancel(speaker: String, operation: UInt64) async {
         guard let (slot, _) = speakerSlot(speaker) else { return }
-        await slot.with { g in await g.cancel(operation: operation) }
+        // Not through the gate: a reload waiting for this very clip to end must not make the cut wait.
+        await slot.current.cancel(operation: operation)
     }
 
     private func speakerSlot(_ speaker: String) -> (PluginSlot, SpeakerInfo)? {
@@ -328,14 +339,16 @@ public final class PluginRegistry: Sendable {
 
     public func voices() async -> CommandOutcome {
         guard let slot = ttsSlot else { return .error("no TTS plugin is loaded") }
-        return await slot.with { await $0.voices() }
+        return await slot.with(unloaded: .error("the TTS plugin was unloaded")) { await $0.voices() }
     }
 
     /// Speech from the TTS engine.
     public func synthesize(_ request: TTSRequest) async -> (CommandOutcome, generation: Int?) {
         guard let slot = ttsSlot else { return (.error("no TTS plugin is loaded"), nil) }
         let operations = self.operations, timeout = settings.operationTimeout
-        return await slot.with { g in (await g.synthesize(request, operations: operations, timeout: timeout), g.number) }
+        return await slot.with(unloaded: (.error("the TTS plugin was unloaded"), nil)) { g in
+            (await g.synthesize(request, operations: operations, timeout: timeout), g.number)
+        }
     }
 
     // MARK: reporting

@@ -7,12 +7,16 @@ actor PluginSlot {
     private var swapping = false
     private var gateWaiters: [CheckedContinuation<Void, Never>] = []
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The plugin was unloaded: nobody is served here any more.
+    private var retired = false
 
     init(_ generation: PluginGeneration) { current = generation }
 
-    /// Runs `body` with the serving generation, after any swap in progress.
-    func with<T: Sendable>(_ body: @Sendable (PluginGeneration) async -> T) async -> T {
-        while swapping { await withCheckedContinuation { gateWaiters.append($0) } }
+    /// Runs `body` with the serving generation, after any swap in progress; `unloaded` when the
+    /// plugin went away meanwhile.
+    func with<T: Sendable>(unloaded: T, _ body: @Sendable (PluginGeneration) async -> T) async -> T {
+        while swapping, !retired { await withCheckedContinuation { gateWaiters.append($0) } }
+        if retired { return unloaded }
         inFlight += 1
         let generation = current
         defer {
@@ -27,6 +31,14 @@ actor PluginSlot {
         while swapping { await withCheckedContinuation { gateWaiters.append($0) } }
         swapping = true
         while inFlight > 0 { await withCheckedContinuation { drainWaiters.append($0) } }
+    }
+
+    /// The plugin is gone (its file was removed, or the daemon stops): callers waiting at the gate,
+    /// and any that come later, get their `unloaded` answer instead of waiting for ever.
+    func retire() {
+        retired = true
+        for w in gateWaiters { w.resume() }
+        gateWaiters.removeAll()
     }
 
     /// Opens the gate, serving `next` from now on when given. Returns the generation it replaced.

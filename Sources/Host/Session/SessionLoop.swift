@@ -425,10 +425,16 @@ final class SessionLoop {
     private func flushOutbound(_ h: OpaquePointer) {
         guard connected, inflight.count < SessionLoop.window else { return }
         for q in ctx.spool.outbound(after: handedUpTo, limit: SessionLoop.window - inflight.count) {
-            guard let mid = send(h, q.message) else {
-                if !connected { return }
+            var rc: Int32 = 0
+            guard let mid = send(h, q.message, rc: &rc) else {
+                guard SessionLoop.isPermanent(rc) else {
+                    // The connection failed under us: keep the message; it goes out after the reconnect.
+                    ended = ended ?? .fromLibrary(rc, protocolVersion: ctx.config.mqtt.protocolVersion)
+                    return
+                }
                 // A message the broker can never take (bad topic from a response-topic property,
                 // oversized payload): drop it rather than block the queue behind it.
+                log.error("mqtt: dropping a message to \(q.message.topic) the broker cannot take: \(String(cString: mosquitto_strerror(rc)))")
                 acked.append(q.seq)
                 handedUpTo = q.seq
                 continue
@@ -438,8 +444,19 @@ final class SessionLoop {
         }
     }
 
-    /// Hands one QoS 1 message to libmosquitto; nil if it refused.
+    /// Errors that retrying cannot fix, for this message.
+    static func isPermanent(_ rc: Int32) -> Bool {
+        [MOSQ_ERR_INVAL, MOSQ_ERR_PAYLOAD_SIZE, MOSQ_ERR_OVERSIZE_PACKET, MOSQ_ERR_MALFORMED_UTF8,
+         MOSQ_ERR_QOS_NOT_SUPPORTED, MOSQ_ERR_NOT_SUPPORTED].map(\.rawValue).contains(rc)
+    }
+
+    /// Hands one QoS 1 message to libmosquitto; nil if it refused (`rc` says why).
     private func send(_ h: OpaquePointer, _ message: OutboundMessage) -> Int32? {
+        var rc: Int32 = 0
+        return send(h, message, rc: &rc)
+    }
+
+    private func send(_ h: OpaquePointer, _ message: OutboundMessage, rc result: inout Int32) -> Int32? {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
         if let correlation = message.correlationData, ctx.config.mqtt.protocolVersion == .v5 {
@@ -451,8 +468,9 @@ final class SessionLoop {
         let rc = message.payload.withUnsafeBytes { raw in
             mosquitto_publish_v5(h, &mid, message.topic, Int32(raw.count), raw.baseAddress, 1, message.retain, props)
         }
+        result = rc
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            log.error("mqtt: cannot publish to \(message.topic): \(String(cString: mosquitto_strerror(rc)))")
+            log.warning("mqtt: cannot publish to \(message.topic): \(String(cString: mosquitto_strerror(rc)))")
             return nil
         }
         return mid
