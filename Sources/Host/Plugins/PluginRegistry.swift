@@ -270,6 +270,23 @@ public final class PluginRegistry: Sendable {
         }
     }
 
+    /// Asks every speaker driver again which speakers it has (drivers find speakers over time).
+    func refreshSpeakers() async {
+        let loaded = state.withLock { $0.plugins.map { ($0.key, $0.value.slot) } }
+        var changedAny = false
+        for (id, slot) in loaded {
+            let speakers = await slot.with(unloaded: nil as [SpeakerInfo]?) { g in g.extensions.contains(SB_EXT_SPEAKER) ? await g.speakers() : nil }
+            guard let speakers else { continue }
+            let changed = state.withLock { s -> Bool in
+                guard s.plugins[id] != nil, s.plugins[id]!.speakers != speakers else { return false }
+                s.plugins[id]!.speakers = speakers
+                return true
+            }
+            changedAny = changedAny || changed
+        }
+        if changedAny { changed() }
+    }
+
     // MARK: calls
 
     /// Calls a typed command of plugin `id` with JSON arguments.

@@ -39,6 +39,13 @@ public final class PluginService: Service, Sendable {
             if watch {
                 group.addTask { [self] in await self.watchFolders() }
             }
+            group.addTask { [registry] in
+                // Speaker drivers discover speakers over time; the host asks again now and then.
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: .seconds(5))
+                    await registry.refreshSpeakers()
+                }
+            }
             try? await gracefulShutdown()
             group.cancelAll()
         }
