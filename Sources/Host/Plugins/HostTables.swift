@@ -57,7 +57,8 @@ final class HostTables: @unchecked Sendable {
         operations.initialize(to: sb_host_operations(
             struct_size: UInt32(MemoryLayout<sb_host_operations>.size),
             complete: { host, id, status, detail in
-                HostTables.context(host)?.operations.complete(id, status: status, detail: detail.map { String(cString: $0) })
+                guard let ctx = HostTables.context(host) else { return }
+                ctx.operations.complete(id, status: status, detail: detail.map { String(cString: $0) }, by: ObjectIdentifier(ctx))
             }))
         media = .allocate(capacity: 1)
         media.initialize(to: sb_host_media(

@@ -377,6 +377,11 @@ final class PluginGeneration: @unchecked Sendable {
 
     /// Cancels what this generation registered, then destroys the instance on its executor.
     func shutdown() async {
+        // The header promises `destroy` only after every operation was completed or cancelled:
+        // ask the plugin to stop what it still plays (a real speaker would go on otherwise).
+        for operation in context.operations.pendingIDs(owner: ObjectIdentifier(context)) where !executor.isHung {
+            await cancel(operation: operation)
+        }
         context.cancelAll(reason: "plugin \(info.id) generation \(number) was unloaded")
         let d = Unchecked(library.descriptor), inst = Unchecked(instance)
         do {

@@ -154,8 +154,19 @@ public final class OperationTable: Sendable {
     }
 
     /// First completion wins; later ones (a plugin completing twice, or after the deadline) are ignored.
-    func complete(_ id: UInt64, status: Int32, detail: String?) {
-        pending.withLock { $0.removeValue(forKey: id) }?.continuation.resume(returning: Outcome(status: status, detail: detail))
+    /// `by`: the instance completing it (from a plugin); an instance may only complete its own
+    /// operations. nil for the host's own completions (deadline, refused start).
+    func complete(_ id: UInt64, status: Int32, detail: String?, by owner: ObjectIdentifier? = nil) {
+        let entry = pending.withLock { p -> Pending? in
+            guard let e = p[id], owner == nil || e.owner == owner else { return nil }
+            return p.removeValue(forKey: id)
+        }
+        entry?.continuation.resume(returning: Outcome(status: status, detail: detail))
+    }
+
+    /// The operations `owner` has not completed yet.
+    func pendingIDs(owner: ObjectIdentifier) -> [UInt64] {
+        pending.withLock { p in p.filter { $0.value.owner == owner }.map(\.key) }
     }
 
     func failAll(owner: ObjectIdentifier, reason: String) {
