@@ -249,4 +249,39 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(try lab.request("plugins/reload", [:])["status"] as? String, "ok")
         XCTAssertEqual(try lab.request("plugin/org.speakerbridge.example.swift-echo/echo", ["text": "again"])["status"] as? String, "ok")
     }
+
+    func testPluginsFetchOverTheHostsHTTPClient() throws {
+        let lab = try PluginDaemon { dir, _ in
+            try PluginBuild.fixture("http_probe", to: dir + "/http-probe.so")
+        }
+        // A plain HTTP server on loopback, standing in for a speaker's description document.
+        let site = try TempDirectory(prefix: "sbsite")
+        try String(repeating: "<root>speaker</root>\n", count: 100).write(toFile: site.file("description.xml"), atomically: true, encoding: .utf8)
+        let port = freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", site.path, String(port)]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        XCTAssertTrue(waitUntil(timeout: 10) { tcpConnects(host: "127.0.0.1", port: port) })
+
+        func fetch(_ url: String) throws -> [String: Any] {
+            XCTAssertEqual(try lab.request("plugin/org.speakerbridge.test.http-probe/get", ["url": url])["status"] as? String, "ok")
+            var last: [String: Any] = [:]
+            XCTAssertTrue(waitUntil(timeout: 10) {
+                last = ((try? lab.request("plugin/org.speakerbridge.test.http-probe/last"))?["data"] as? [String: Any]) ?? [:]
+                return last["done"] as? Bool == true
+            })
+            return last
+        }
+        let ok = try fetch("http://127.0.0.1:\(port)/description.xml")
+        XCTAssertEqual(ok["http_status"] as? Int, 200, "\(ok)")
+        XCTAssertEqual(ok["bytes"] as? Int, 2100)
+        XCTAssertTrue((ok["content_type"] as? String ?? "").contains("xml"), "response headers reach the plugin: \(ok)")
+        XCTAssertEqual(try fetch("http://127.0.0.1:\(port)/missing.xml")["http_status"] as? Int, 404)
+        let refused = try fetch("http://127.0.0.1:\(freePort())/x")
+        XCTAssertEqual(refused["status"] as? Int, -3, "a connection refused is a failed request: \(refused)")
+    }
 }

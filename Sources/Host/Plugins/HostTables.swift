@@ -15,6 +15,7 @@ final class HostTables: @unchecked Sendable {
     let publish: UnsafeMutablePointer<sb_host_publish>
     let operations: UnsafeMutablePointer<sb_host_operations>
     let media: UnsafeMutablePointer<sb_host_media>
+    let http: UnsafeMutablePointer<sb_host_http>
 
     private init() {
         log = .allocate(capacity: 1)
@@ -60,6 +61,35 @@ final class HostTables: @unchecked Sendable {
                 guard let ctx = HostTables.context(host) else { return }
                 ctx.operations.complete(id, status: status, detail: detail.map { String(cString: $0) }, by: ObjectIdentifier(ctx))
             }))
+        http = .allocate(capacity: 1)
+        http.initialize(to: sb_host_http(
+            struct_size: UInt32(MemoryLayout<sb_host_http>.size),
+            request: { host, request, done, user, outID in
+                guard let ctx = HostTables.context(host), let request, let done,
+                      request.pointee.struct_size >= UInt32(MemoryLayout<sb_http_request>.size),
+                      let method = request.pointee.method, let url = request.pointee.url else { return SB_ERR_INVALID }
+                let r = request.pointee
+                var headers: [(String, String)] = []
+                if let h = r.headers {
+                    for i in 0..<r.header_count where h[i].name != nil && h[i].value != nil {
+                        headers.append((String(cString: h[i].name), String(cString: h[i].value)))
+                    }
+                }
+                let body = r.body.map { Array(UnsafeRawBufferPointer(start: $0, count: r.body_size)) } ?? []
+                let copied = PluginHTTP.Request(
+                    method: String(cString: method), url: String(cString: url), headers: headers, body: body,
+                    timeout: r.timeout_ms == 0 ? PluginHTTP.defaultTimeout : Double(r.timeout_ms) / 1000,
+                    maxResponseSize: r.max_response_size == 0 ? PluginHTTP.defaultMaxResponse : Int(r.max_response_size))
+                let callback = Unchecked((done, user))
+                let executor = ctx.executor
+                let id = ctx.http.start(copied) { response in
+                    // Handed to the plugin on its executor; everything it points to lives for the call.
+                    executor.async { HostTables.deliver(response, to: callback.value.0, user: callback.value.1) }
+                }
+                outID?.pointee = id
+                return SB_OK
+            },
+            cancel: { host, id in HostTables.context(host)?.http.cancel(id) }))
         media = .allocate(capacity: 1)
         media.initialize(to: sb_host_media(
             struct_size: UInt32(MemoryLayout<sb_host_media>.size),
@@ -82,12 +112,37 @@ final class HostTables: @unchecked Sendable {
             }))
     }
 
+    /// Builds the C view of a response for the duration of one call to the plugin's `done`.
+    static func deliver(_ response: PluginHTTP.Response, to done: sb_http_done_fn, user: UnsafeMutableRawPointer?) {
+        let names = response.headers.map { strdup($0.0) }, values = response.headers.map { strdup($0.1) }
+        let error = response.error.flatMap { strdup($0) }
+        defer {
+            for p in names + values { free(p) }
+            if let error { free(error) }
+        }
+        var headers = (0..<names.count).map { sb_http_header(name: names[$0], value: values[$0]) }
+        response.body.withUnsafeBytes { body in
+            headers.withUnsafeMutableBufferPointer { h in
+                var c = sb_http_response()
+                c.struct_size = UInt32(MemoryLayout<sb_http_response>.size)
+                c.status = response.status
+                c.http_status = response.httpStatus
+                c.headers = UnsafePointer(h.baseAddress)
+                c.header_count = h.count
+                c.body = body.baseAddress
+                c.body_size = body.count
+                c.error = UnsafePointer(error)
+                done(user, &c)
+            }
+        }
+    }
+
     static func context(_ host: UnsafePointer<sb_host>?) -> PluginHostContext? {
         guard let data = host?.pointee.host_data else { return nil }
         return Unmanaged<PluginHostContext>.fromOpaque(data).takeUnretainedValue()
     }
 
-    /// The services this host offers. HTTP, UDP and callback routes come with the UPnP driver;
+    /// The services this host offers. UDP and callback routes come with the UPnP driver;
     /// until then `get_extension` answers NULL for them, as the ABI allows. The media store is
     /// there when the daemon runs its media server.
     func lookup(_ id: String, for host: UnsafePointer<sb_host>?) -> UnsafeRawPointer? {
@@ -97,11 +152,14 @@ final class HostTables: @unchecked Sendable {
         case SB_HOST_EXT_PUBLISH: UnsafeRawPointer(publish)
         case SB_HOST_EXT_OPERATIONS: UnsafeRawPointer(operations)
         case SB_HOST_EXT_MEDIA: HostTables.context(host)?.media == nil ? nil : UnsafeRawPointer(media)
+        case SB_HOST_EXT_HTTP: UnsafeRawPointer(http)
         default: nil
         }
     }
 
-    static var offered: [String] { [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS, SB_HOST_EXT_MEDIA] }
+    static var offered: [String] {
+        [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS, SB_HOST_EXT_MEDIA, SB_HOST_EXT_HTTP]
+    }
 }
 
 /// One instance's `sb_host`, alive from before `create` until after `destroy`.

@@ -26,6 +26,8 @@ final class PluginHostContext: Sendable {
     let executor: PluginExecutor
     let operations: OperationTable
     let media: (any PluginMediaStore)?
+    /// HTTP requests this instance started (cancelled with it).
+    let http = PluginHTTP()
     /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
     private let activeTimers = Mutex<Set<UInt64>>([])
     private let timers = Mutex<[UInt64: Task<Void, Never>]>([:])
@@ -91,6 +93,7 @@ final class PluginHostContext: Sendable {
 
     /// Cancels everything this generation registered: its timers and its unfinished operations.
     func cancelAll(reason: String) {
+        http.cancelAll()
         activeTimers.withLock { $0.removeAll() }
         for task in timers.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { task.cancel() }
         operations.failAll(owner: ObjectIdentifier(self), reason: reason)

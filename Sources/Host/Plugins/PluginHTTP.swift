@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// The host's HTTP client for plugins (SB_HOST_EXT_HTTP): UPnP descriptions, SOAP, GENA. Requests
+/// run on the host's shared AsyncHTTPClient; the answer is handed to the plugin on its executor.
+/// Everything a generation started is cancelled when it is unloaded.
+final class PluginHTTP: Sendable {
+    struct Request: Sendable {
+        var method: String
+        var url: String
+        var headers: [(String, String)]
+        var body: [UInt8]
+        var timeout: Double
+        var maxResponseSize: Int
+    }
+
+    struct Response: Sendable {
+        var status: Int32
+        var httpStatus: Int32 = 0
+        var headers: [(String, String)] = []
+        var body: [UInt8] = []
+        var error: String? = nil
+    }
+
+    static let defaultTimeout = 10.0
+    static let defaultMaxResponse = 4 << 20
+
+    private let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
+    private let nextID = Atomic<UInt64>(1)
+
+    /// Starts `request`; `done` runs exactly once unless `cancel` came first.
+    func start(_ request: Request, done: @escaping @Sendable (Response) -> Void) -> UInt64 {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let task = Task { [weak self] in
+            let response = await PluginHTTP.perform(request)
+            guard let self, self.tasks.withLock({ $0.removeValue(forKey: id) }) != nil, !Task.isCancelled else { return }
+            done(response)
+        }
+        tasks.withLock { $0[id] = task }
+        return id
+    }
+
+    func cancel(_ id: UInt64) {
+        tasks.withLock { $0.removeValue(forKey: id) }?.cancel()
+    }
+
+    func cancelAll() {
+        for t in tasks.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { t.cancel() }
+    }
+
+    private static func perform(_ r: Request) async -> Response {
+        var request = HTTPClientRequest(url: r.url)
+        request.method = HTTPMethod(rawValue: r.method)
+        for (name, value) in r.headers { request.headers.add(name: name, value: value) }
+        if !r.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: r.body)) }
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(r.timeout * 1000)))
+            let body = try await response.body.collect(upTo: r.maxResponseSize)
+            return Response(status: 0, httpStatus: Int32(response.status.code),
+                            headers: response.headers.map { ($0.name, $0.value) },
+                            body: Array(body.readableBytesView))
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            return Response(status: -3, error: "the response is larger than \(r.maxResponseSize) bytes")
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return Response(status: -4, error: "no answer from \(r.url) within \(r.timeout) s")
+        } catch {
+            return Response(status: -3, error: "\(r.method) \(r.url) failed: \(error)")
+        }
+    }
+}
