@@ -222,16 +222,10 @@ func announceSentences(_ n: Int) -> [String] {
     defer { scratch.remove() }
     guard chmod(plugins.path, 0o755) == 0 else { throw LabError("chmod \(plugins.path) failed") }
     let ttsBuild = scratch.file("tts-espeak.so"), speakerBuild = scratch.file("log-speaker.so")
-    _ = try Shell.runChecked(["make", "-s", "-C", benchSourceRoot + "/Plugins/TTSDriver", "OUT=\(ttsBuild)"])
-    _ = try Shell.runChecked(["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-fvisibility=hidden",
-                              "-I", benchSourceRoot + "/Sources/PluginAPI/include",
-                              benchSourceRoot + "/Examples/log-speaker/log_speaker.c", "-o", speakerBuild])
-    for (build, name) in [(ttsBuild, "tts-espeak.so"), (speakerBuild, "log-speaker.so")] {
-        guard chmod(build, 0o755) == 0 else { throw LabError("chmod \(build) failed") }
-        let staging = plugins.file(".staging-\(name)")
-        try FileManager.default.copyItem(atPath: build, toPath: staging)
-        guard rename(staging, plugins.file(name)) == 0 else { throw LabError("rename into \(plugins.path) failed") }
-    }
+    try PluginBuild.ttsPlugin(to: ttsBuild)
+    try PluginBuild.logSpeaker(to: speakerBuild)
+    try PluginBuild.install(ttsBuild, as: plugins.file("tts-espeak.so"))
+    try PluginBuild.install(speakerBuild, as: plugins.file("log-speaker.so"))
     let speakerLog = scratch.file("speakers.txt")
     try JSONSerialization.data(withJSONObject: ["cache_dir": scratch.file("tts-cache")])
         .write(to: URL(fileURLWithPath: plugins.file("tts-espeak.json")))

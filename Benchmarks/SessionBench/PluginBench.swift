@@ -9,13 +9,6 @@ import Glibc
 // Plugin benchmarks: latency of typed commands while the plugin is hot-reloaded, the cost of a typed
 // command call through libffi, and resident memory per reload. All traffic on 127.0.0.1.
 
-/// The source tree (for the example plugin and the public header): three levels above this file.
-let benchSourceRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
-
 let logSpeakerID = "org.speakerbridge.example.log-speaker"
 
 func percentile(_ xs: [Double], _ p: Double) -> Double {
@@ -54,8 +47,6 @@ final class PluginLab {
     private var sent = 0
 
     init() throws {
-        let source = benchSourceRoot + "/Examples/log-speaker/log_speaker.c"
-        guard FileManager.default.fileExists(atPath: source) else { throw LabError("no \(source): the bench finds the source tree through #filePath") }
         broker = try MosquittoBroker(extraConfig: quietBrokerLog)
         try broker.start()
         plugins = try TempDirectory(prefix: "sbbench-plugins")
@@ -63,13 +54,8 @@ final class PluginLab {
         // The daemon refuses a plugin folder writable by group/others; owned by us (root), 0755.
         guard chmod(plugins.path, 0o755) == 0 else { throw LabError("chmod \(plugins.path) failed") }
         let build = scratch.file("log-speaker.so")
-        _ = try Shell.runChecked(["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-fvisibility=hidden",
-                                  "-I", benchSourceRoot + "/Sources/PluginAPI/include", source, "-o", build])
-        guard chmod(build, 0o755) == 0 else { throw LabError("chmod \(build) failed") }
-        // Into place in one rename, as a package manager would.
-        let staging = plugins.file(".staging-log-speaker.so")
-        try FileManager.default.copyItem(atPath: build, toPath: staging)
-        guard rename(staging, plugins.file("log-speaker.so")) == 0 else { throw LabError("rename into \(plugins.path) failed") }
+        try PluginBuild.logSpeaker(to: build)
+        try PluginBuild.install(build, as: plugins.file("log-speaker.so"))
         try JSONSerialization.data(withJSONObject: ["log": scratch.file("log.txt")])
             .write(to: URL(fileURLWithPath: plugins.file("log-speaker.json")))
         daemon = try BenchDaemon(brokerPort: broker.port, settings: ["plugins.path": plugins.path, "plugins.watch": "false"])

@@ -2,41 +2,6 @@ import Foundation
 import LabKit
 import XCTest
 
-/// Builds plugins for tests with plain `cc` against the public header, like a third party would.
-enum PluginBuild {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-    static var header: String { root + "/Sources/PluginAPI/include" }
-
-    /// The example log speaker, with `-D` defines for test variants (answer, id, ABI, hooks).
-    static func logSpeaker(to out: String, _ defines: [String] = []) throws {
-        try Shell.runChecked(["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
-            + defines.map { "-D" + $0 } + [root + "/Examples/log-speaker/log_speaker.c", "-o", out])
-    }
-
-    /// The espeak-ng TTS plugin, built with its own Makefile.
-    static func ttsPlugin(to out: String) throws {
-        try Shell.runChecked(["make", "-s", "-C", root + "/Plugins/TTSDriver", "OUT=\(out)"])
-    }
-
-    static func fixture(_ name: String, to out: String, _ defines: [String] = []) throws {
-        try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
-            + defines.map { "-D" + $0 } + [root + "/Tests/Fixtures/plugins/\(name).c", "-o", out])
-    }
-
-    /// Puts `file` in place as `path` in one rename, as a package manager or `install` would, so the
-    /// daemon never sees half a file.
-    static func install(_ file: String, as path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let staging = dir + "/.staging-\(UUID().uuidString)"
-        try FileManager.default.copyItem(atPath: file, toPath: staging)
-        guard rename(staging, path) == 0 else { throw LabError("rename to \(path) failed") }
-    }
-}
-
 /// A daemon with a plugin folder, and a client that sends bridge requests and collects answers.
 final class PluginDaemon {
     let broker: MosquittoBroker
