@@ -72,7 +72,12 @@ final class LifecycleTests: XCTestCase {
                                                "--set", "mqtt.reconnect.min_delay=0.2", "--set", "mqtt.reconnect.max_delay=1"],
                                    logPath: state.file("daemon.log"))
         try daemon.start()
-        defer { if daemon.isRunning { daemon.kill9() } }
+        defer {
+            // A failing run must not leave the embedded broker behind the killed daemon.
+            if daemon.isRunning { daemon.kill9() }
+            if let pid = try? String(contentsOfFile: state.path + "/broker/mosquitto.pid", encoding: .utf8),
+               let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(p, SIGKILL) }
+        }
         let watch = try TestClient()
         XCTAssertTrue(waitUntil(timeout: 10) { (try? watch.connect(port: port, timeout: 1)) != nil }, daemon.log())
         try watch.subscribe("speakerbridge/bridge/state")

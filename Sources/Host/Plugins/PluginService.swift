@@ -25,10 +25,12 @@ public final class PluginService: Service, Sendable {
     }
 
     public func run() async throws {
+        // Trap SIGHUP before the (possibly slow) first load: its default action would end the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await registry.loadAll()
         await withDiscardingTaskGroup { group in
             group.addTask { [registry, logger] in
-                for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+                for await _ in hangups.cancelOnGracefulShutdown() {
                     logger.notice("plugins: SIGHUP: reloading all plugins")
                     _ = await registry.reload()
                 }
