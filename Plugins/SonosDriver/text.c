@@ -1,0 +1,213 @@
+/* Growable strings. Nothing here aborts: an allocation failure only sets `failed`, because one
+ * failed log line or SOAP body must not take the whole daemon down with the plugin. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "text.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool reserve(sn_text *t, size_t extra)
+{
+    if (t->failed)
+        return false;
+    if (extra > SIZE_MAX - t->len - 1) {
+        t->failed = true;
+        return false;
+    }
+    size_t need = t->len + extra + 1;
+    if (t->data != NULL && need <= t->cap)
+        return true;
+    size_t cap = t->cap ? t->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *grown = realloc(t->data, cap);
+    if (grown == NULL) {
+        t->failed = true;
+        return false;
+    }
+    t->data = grown;
+    t->cap = cap;
+    return true;
+}
+
+void sn_text_append(sn_text *t, const char *s, size_t n)
+{
+    if (t == NULL || (s == NULL && n > 0) || !reserve(t, n))
+        return;
+    if (n > 0)
+        memcpy(t->data + t->len, s, n);
+    t->len += n;
+    t->data[t->len] = '\0';
+}
+
+void sn_text_puts(sn_text *t, const char *s)
+{
+    if (s != NULL)
+        sn_text_append(t, s, strlen(s));
+}
+
+void sn_text_printf(sn_text *t, const char *fmt, ...)
+{
+    if (t == NULL || t->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        t->failed = true;
+        return;
+    }
+    if (!reserve(t, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(t->data + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence at `s` (at most `avail` bytes), or 0 when it is not one:
+ * overlong forms, surrogates and values past U+10FFFF are rejected, as RFC 3629 requires. */
+static size_t utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+    size_t len;
+    uint32_t min;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        len = 2, min = 0x80, *cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3, min = 0x800, *cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4, min = 0x10000, *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > avail)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3F);
+    }
+    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+void sn_text_json_string(sn_text *t, const char *s)
+{
+    if (s == NULL) {
+        sn_text_puts(t, "null");
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+    sn_text_append(t, "\"", 1);
+    while (left > 0) {
+        uint32_t cp;
+        size_t n = utf8_sequence(p, left, &cp);
+        if (n == 0) {
+            /* Speaker names and metadata come from the network; one bad byte must not make the
+             * whole JSON document unparseable for the consumer, so it becomes U+FFFD. */
+            sn_text_puts(t, "\\ufffd");
+            p++, left--;
+            continue;
+        }
+        switch (cp) {
+        case '"': sn_text_puts(t, "\\\""); break;
+        case '\\': sn_text_puts(t, "\\\\"); break;
+        case '\n': sn_text_puts(t, "\\n"); break;
+        case '\r': sn_text_puts(t, "\\r"); break;
+        case '\t': sn_text_puts(t, "\\t"); break;
+        case '\b': sn_text_puts(t, "\\b"); break;
+        case '\f': sn_text_puts(t, "\\f"); break;
+        default:
+            if (cp < 0x20)
+                sn_text_printf(t, "\\u%04x", (unsigned)cp);
+            else
+                sn_text_append(t, (const char *)p, n);
+        }
+        p += n, left -= n;
+    }
+    sn_text_append(t, "\"", 1);
+}
+
+void sn_text_xml_escaped(sn_text *t, const char *s)
+{
+    if (s == NULL)
+        return;
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case '&': sn_text_puts(t, "&amp;"); break;
+        case '<': sn_text_puts(t, "&lt;"); break;
+        case '>': sn_text_puts(t, "&gt;"); break;
+        case '"': sn_text_puts(t, "&quot;"); break;
+        case '\'': sn_text_puts(t, "&apos;"); break;
+        default:
+            /* XML 1.0 cannot carry other C0 controls even as references; a speaker would
+             * reject the whole SOAP request, so they are dropped. */
+            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                break;
+            sn_text_append(t, p, 1);
+        }
+    }
+}
+
+const char *sn_text_str(const sn_text *t)
+{
+    return t != NULL && t->data != NULL ? t->data : "";
+}
+
+void sn_text_free(sn_text *t)
+{
+    if (t == NULL)
+        return;
+    free(t->data);
+    t->data = NULL;
+    t->len = t->cap = 0;
+    t->failed = false;
+}
+
+char *sn_strdup(const char *s)
+{
+    return s == NULL ? NULL : sn_strndup(s, strlen(s));
+}
+
+char *sn_strndup(const char *s, size_t n)
+{
+    if (s == NULL)
+        return NULL;
+    size_t len = strnlen(s, n);
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+void sn_copy(char *dst, size_t dst_size, const char *src)
+{
+    if (dst == NULL || dst_size == 0)
+        return;
+    if (src == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+    size_t len = strnlen(src, dst_size);
+    if (len >= dst_size) {
+        len = dst_size - 1;
+        /* Cut before a multi-byte character rather than through it, so a truncated room name
+         * is still valid UTF-8. */
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
