@@ -21,6 +21,11 @@ public enum PluginBuild {
         try Shell.runChecked(["make", "-s", "-C", root + "/Plugins/TTSDriver", "OUT=\(out)"])
     }
 
+    /// The Sonos/UPnP driver, built with its own Makefile.
+    public static func sonosDriver(to out: String) throws {
+        try Shell.runChecked(["make", "-s", "-C", root + "/Plugins/SonosDriver", "OUT=\(out)"])
+    }
+
     public static func fixture(_ name: String, to out: String, _ defines: [String] = []) throws {
         try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
             + defines.map { "-D" + $0 } + [root + "/Tests/Fixtures/plugins/\(name).c", "-o", out])

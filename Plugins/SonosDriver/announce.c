@@ -1,0 +1,602 @@
+/* Announcements over UPnP: snapshot what the speaker is doing, play the clip, wait until it has
+ * played, and put everything back. Each step is one SOAP action; its answer starts the next
+ * step, so the instance's executor is never blocked and a cancel or a vanished speaker can cut
+ * in between any two steps.
+ *
+ *   snapshot: GetMediaInfo, GetTransportInfo, GetPositionInfo, GetVolume, GetMute, GetOutputFixed
+ *   play:     [BecomeCoordinatorOfStandaloneGroup] SetVolume, SetMute 0, SetAVTransportURI, Play
+ *   wait:     STOPPED by GENA event or by a poll of GetTransportInfo; the clip's duration plus a
+ *             margin at the latest
+ *   restore:  SetAVTransportURI (queue, stream + metadata, line-in, TV, or x-rincon: back to the
+ *             group), Seek track and time, SetVolume, SetMute, Play if it was playing
+ *
+ * Sources UPnP cannot give back (a cloud queue such as Spotify Connect, AirPlay) are named in the
+ * result instead of being silently broken. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define POLL_MS 1000u
+#define UNKNOWN_DURATION_WAIT_MS 120000u
+
+typedef enum {
+    SRC_NONE, SRC_QUEUE, SRC_STREAM, SRC_LINE_IN, SRC_TV, SRC_GROUP, SRC_CLOUD, SRC_AIRPLAY, SRC_FILE
+} source_kind;
+
+static const char *const source_names[] = { "none", "queue", "stream", "line_in", "tv", "group", "cloud_queue",
+                                            "airplay", "file" };
+
+typedef enum {
+    A_MEDIA, A_TRANSPORT, A_POSITION, A_VOLUME, A_MUTE, A_FIXED, A_UNGROUP, A_SET_VOLUME, A_UNMUTE, A_SET_URI,
+    A_PLAY, A_WAIT, R_URI, R_SEEK_TRACK, R_SEEK_TIME, R_VOLUME, R_MUTE, R_PLAY, A_DONE
+} step;
+
+typedef struct sn_announcement {
+    sb_instance *inst;
+    sn_speaker *speaker;
+    uint64_t operation;
+    char url[1024];
+    char mime[64];
+    uint32_t duration_ms;
+    int32_t volume;
+    step step;
+
+    /* snapshot */
+    source_kind source;
+    char prior_uri[1024];
+    char *prior_metadata;
+    char prior_transport[32];
+    char prior_track[16];
+    char prior_time[16];
+    char prior_duration[16];
+    int prior_volume;
+    int prior_mute;
+    bool fixed;
+    bool changed_volume;
+    bool changed_mute;
+    bool ungrouped;
+    bool changed_uri;
+
+    /* progress */
+    uint64_t started_ms;
+    uint64_t play_acked_ms;
+    uint32_t soap_calls;
+    uint64_t fallback_timer;
+    uint64_t poll_timer;
+    bool poll_in_flight;
+    bool saw_playing;
+    bool cancelled;
+    bool aborted;      /* the speaker went away: no restore, fail */
+    bool in_call;      /* a step's SOAP action is in flight */
+    char failure[320]; /* why playing failed (restore still runs) */
+    char not_restored[320];
+    bool finishing;    /* the outcome is known; waiting for answers in flight */
+    sb_status final_status;
+    char final_reason[400];
+
+    struct sn_announcement *next;
+} sn_announcement;
+
+static void advance(sn_announcement *a);
+
+static void unlink_announcement(sb_instance *inst, sn_announcement *a)
+{
+    for (sn_announcement **p = &inst->announcements; *p != NULL; p = &(*p)->next) {
+        if (*p == a) {
+            *p = a->next;
+            return;
+        }
+    }
+}
+
+static void release(sn_announcement *a)
+{
+    sb_instance *inst = a->inst;
+    sn_timer_cancel(inst, &a->fallback_timer);
+    sn_timer_cancel(inst, &a->poll_timer);
+    if (a->speaker->announcement == a) a->speaker->announcement = NULL;
+    unlink_announcement(inst, a);
+    free(a->prior_metadata);
+    free(a);
+}
+
+static void complete(sn_announcement *a, sb_status status, const char *reason)
+{
+    sb_instance *inst = a->inst;
+    sn_text detail = { 0 };
+    if (status == SB_OK) {
+        sn_text_printf(&detail, "{\"restored\":%s,\"source\":\"%s\",\"soap_calls\":%u,\"play_ack_ms\":%llu",
+                       a->not_restored[0] == '\0' ? "true" : "false", source_names[a->source], (unsigned)a->soap_calls,
+                       (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0));
+        if (a->not_restored[0] != '\0') {
+            sn_text_puts(&detail, ",\"not_restored\":");
+            sn_text_json_string(&detail, a->not_restored);
+        }
+        sn_text_puts(&detail, "}");
+    } else {
+        sn_text_puts(&detail, reason);
+    }
+    if (a->not_restored[0] != '\0') {
+        sn_log(inst, SB_LOG_WARNING, "%s: after the announcement: %s", a->speaker->id, a->not_restored);
+        if (inst->publish != NULL) {
+            sn_text ev = { 0 };
+            sn_text_puts(&ev, "{\"speaker\":");
+            sn_text_json_string(&ev, a->speaker->id);
+            sn_text_puts(&ev, ",\"reason\":");
+            sn_text_json_string(&ev, a->not_restored);
+            sn_text_puts(&ev, "}");
+            if (!ev.failed) inst->publish->event(inst->host, "not_restored", ev.data);
+            sn_text_free(&ev);
+        }
+    }
+    uint64_t op = a->operation;
+    release(a);
+    inst->operations->complete(inst->host, op, status, detail.failed ? "out of memory" : sn_text_str(&detail));
+    sn_text_free(&detail);
+}
+
+/* Completes now, or as soon as the SOAP answers still in flight (which point at `a`) are back. */
+static void finish(sn_announcement *a, sb_status status, const char *reason)
+{
+    if (!a->finishing) {
+        a->finishing = true;
+        a->final_status = status;
+        sn_copy(a->final_reason, sizeof a->final_reason, reason != NULL ? reason : "");
+    }
+    if (a->in_call || a->poll_in_flight) return;
+    complete(a, a->final_status, a->final_status == SB_OK ? NULL : a->final_reason);
+}
+
+static source_kind classify(const char *uri, const char *metadata)
+{
+    if (uri[0] == '\0') return SRC_NONE;
+    if (strncmp(uri, "x-rincon-queue:", 15) == 0) return SRC_QUEUE;
+    if (strncmp(uri, "x-rincon-stream:", 16) == 0) return SRC_LINE_IN;
+    if (strncmp(uri, "x-sonos-htastream:", 18) == 0) return SRC_TV;
+    if (strncmp(uri, "x-rincon:", 9) == 0) return SRC_GROUP;
+    if (strncmp(uri, "x-sonos-vli:", 12) == 0) {
+        /* Cloud-controlled sessions: the app that started them owns the queue. */
+        return strstr(uri, "airplay") != NULL ? SRC_AIRPLAY : SRC_CLOUD;
+    }
+    if (strncmp(uri, "x-rincon-airplay:", 17) == 0 || strstr(uri, "airplay:") != NULL) return SRC_AIRPLAY;
+    if (strncmp(uri, "x-sonosapi-stream:", 18) == 0 || strncmp(uri, "x-sonosapi-radio:", 17) == 0 ||
+        strncmp(uri, "x-rincon-mp3radio:", 18) == 0 || strncmp(uri, "aac:", 4) == 0 || strncmp(uri, "hls-radio:", 10) == 0 ||
+        strncmp(uri, "x-sonosapi-hls:", 15) == 0) {
+        return SRC_STREAM;
+    }
+    /* A plain URL: a file when the metadata says it is a track, a stream (radio) otherwise. */
+    if (metadata != NULL && strstr(metadata, "audioItem.audioBroadcast") != NULL) return SRC_STREAM;
+    return SRC_FILE;
+}
+
+static bool is_stopped(const char *transport)
+{
+    return strcmp(transport, "STOPPED") == 0 || strcmp(transport, "NO_MEDIA_PRESENT") == 0;
+}
+
+static void start_restore(sn_announcement *a)
+{
+    sn_timer_cancel(a->inst, &a->fallback_timer);
+    sn_timer_cancel(a->inst, &a->poll_timer);
+    a->step = R_URI;
+    if (!a->in_call) advance(a);
+}
+
+/* The clip has played when the transport is STOPPED again after Play was acknowledged and the
+ * renderer was seen playing (or the clip's length has passed: a short clip can be over before
+ * the first event arrives). */
+static void check_finished(sn_announcement *a, const char *transport)
+{
+    if (a->step != A_WAIT) return;
+    if (strcmp(transport, "PLAYING") == 0 || strcmp(transport, "TRANSITIONING") == 0) a->saw_playing = true;
+    uint64_t elapsed = sn_now_ms() - a->play_acked_ms;
+    if (is_stopped(transport) && (a->saw_playing || (a->duration_ms > 0 && elapsed + 200 >= a->duration_ms))) {
+        start_restore(a);
+    }
+}
+
+static void poll_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *result)
+{
+    (void)inst;
+    sn_announcement *a = ctx;
+    a->poll_in_flight = false;
+    a->soap_calls++;
+    if (a->finishing || a->aborted) {
+        finish(a, SB_ERR_FAILED, a->failure);
+        return;
+    }
+    if (a->step != A_WAIT) {
+        if (a->step == A_DONE) advance(a);
+        return;
+    }
+    if (!ok) {
+        /* No answer mid-announcement: the speaker is probably gone (the SOAP layer has asked
+         * discovery to check it). Nothing can be restored on a speaker that does not answer. */
+        if (result->upnp_code == 0) {
+            sn_set_err(a->failure, sizeof a->failure, "the speaker stopped answering during the announcement (%s)", result->reason);
+            finish(a, SB_ERR_FAILED, a->failure);
+        }
+        return;
+    }
+    const char *transport = sn_soap_out(result, "CurrentTransportState");
+    if (transport != NULL) check_finished(a, transport);
+}
+
+static void poll_tick(void *user, uint64_t timer_id)
+{
+    (void)timer_id;
+    sn_announcement *a = user;
+    if (a->poll_in_flight || a->step != A_WAIT) return;
+    char err[160];
+    a->poll_in_flight = sn_soap(a->inst, a->speaker, SN_AVT, "GetTransportInfo",
+                                (const char *const[]){ "InstanceID", "0", NULL }, poll_done, a, err, sizeof err);
+}
+
+static void fallback_tick(void *user, uint64_t timer_id)
+{
+    (void)timer_id;
+    sn_announcement *a = user;
+    a->fallback_timer = 0;
+    if (a->step != A_WAIT) return;
+    sn_log(a->inst, SB_LOG_INFO, "%s: no STOPPED within the clip's length + margin; restoring", a->speaker->id);
+    start_restore(a);
+}
+
+/* Keeps the answer of a snapshot step. */
+static void keep(sn_announcement *a, step done_step, sn_soap_result *r)
+{
+    const char *v;
+    switch (done_step) {
+    case A_MEDIA:
+        sn_copy(a->prior_uri, sizeof a->prior_uri, (v = sn_soap_out(r, "CurrentURI")) != NULL ? v : "");
+        free(a->prior_metadata);
+        a->prior_metadata = sn_strdup((v = sn_soap_out(r, "CurrentURIMetaData")) != NULL ? v : "");
+        a->source = classify(a->prior_uri, a->prior_metadata);
+        break;
+    case A_TRANSPORT:
+        sn_copy(a->prior_transport, sizeof a->prior_transport, (v = sn_soap_out(r, "CurrentTransportState")) != NULL ? v : "");
+        break;
+    case A_POSITION:
+        sn_copy(a->prior_track, sizeof a->prior_track, (v = sn_soap_out(r, "Track")) != NULL ? v : "");
+        sn_copy(a->prior_time, sizeof a->prior_time, (v = sn_soap_out(r, "RelTime")) != NULL ? v : "");
+        sn_copy(a->prior_duration, sizeof a->prior_duration, (v = sn_soap_out(r, "TrackDuration")) != NULL ? v : "");
+        break;
+    case A_VOLUME:
+        a->prior_volume = (v = sn_soap_out(r, "CurrentVolume")) != NULL ? atoi(v) : -1;
+        break;
+    case A_MUTE:
+        a->prior_mute = (v = sn_soap_out(r, "CurrentMute")) != NULL ? atoi(v) : -1;
+        break;
+    case A_FIXED:
+        a->fixed = (v = sn_soap_out(r, "CurrentFixed")) != NULL && strcmp(v, "1") == 0;
+        break;
+    default:
+        break;
+    }
+}
+
+static void note_not_restored(sn_announcement *a, const char *what)
+{
+    if (a->not_restored[0] != '\0') return; /* the first reason is the one that matters */
+    sn_copy(a->not_restored, sizeof a->not_restored, what);
+}
+
+static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *result)
+{
+    (void)inst;
+    sn_announcement *a = ctx;
+    a->in_call = false;
+    a->soap_calls++;
+    step done_step = a->step;
+    if (a->finishing) {
+        finish(a, a->final_status, a->final_reason);
+        return;
+    }
+    if (a->aborted) {
+        finish(a, SB_ERR_FAILED, a->failure);
+        return;
+    }
+    if (ok) {
+        keep(a, done_step, result);
+        if (done_step == A_SET_VOLUME) a->changed_volume = true;
+        if (done_step == A_UNMUTE) a->changed_mute = true;
+        if (done_step == A_UNGROUP) a->ungrouped = true;
+        if (done_step == A_SET_URI) a->changed_uri = true;
+        if (done_step == A_PLAY) a->play_acked_ms = sn_now_ms();
+    } else if (done_step <= A_FIXED) {
+        /* Snapshot: GetOutputFixed is Sonos-only and GetMute/GetVolume may be missing on simple
+         * renderers; without media and transport info we cannot promise a restore. */
+        if (done_step == A_MEDIA || done_step == A_TRANSPORT) {
+            char why[400];
+            snprintf(why, sizeof why, "could not read the speaker's state before the announcement: %s", result->reason);
+            finish(a, SB_ERR_FAILED, why);
+            return;
+        }
+    } else if (done_step <= A_PLAY) {
+        if (done_step == A_SET_VOLUME || done_step == A_UNMUTE) {
+            sn_log(inst, SB_LOG_WARNING, "%s: %s (the clip plays at the current level)", a->speaker->id, result->reason);
+        } else {
+            sn_copy(a->failure, sizeof a->failure, result->reason);
+            if (result->upnp_code == 0) a->aborted = true;
+            a->step = a->changed_uri || a->changed_volume || a->changed_mute || a->ungrouped ? R_URI : A_DONE;
+            if (a->aborted) {
+                finish(a, SB_ERR_FAILED, a->failure);
+                return;
+            }
+            advance(a);
+            return;
+        }
+    } else if (done_step >= R_URI && done_step <= R_PLAY) {
+        if (done_step != R_SEEK_TIME || a->source == SRC_QUEUE) {
+            char what[400];
+            snprintf(what, sizeof what, "%s could not be restored: %s",
+                     done_step == R_VOLUME ? "the volume" : done_step == R_MUTE ? "mute" : source_names[a->source],
+                     result->reason);
+            note_not_restored(a, what);
+        }
+        if (result->upnp_code == 0) {
+            /* The speaker stopped answering: the rest of the restore cannot work either. */
+            finish(a, SB_ERR_FAILED, result->reason);
+            return;
+        }
+    }
+    if (done_step == A_PLAY) {
+        a->step = A_WAIT;
+        uint32_t wait = a->duration_ms > 0 ? a->duration_ms + a->inst->config.announce_margin_ms : UNKNOWN_DURATION_WAIT_MS;
+        a->fallback_timer = sn_timer_start(inst, wait, 0, fallback_tick, a);
+        a->poll_timer = sn_timer_start(inst, POLL_MS, POLL_MS, poll_tick, a);
+        if (a->cancelled) start_restore(a);
+        return;
+    }
+    if (a->step == done_step) a->step = (step)(done_step + 1);
+    advance(a);
+}
+
+/* Runs `action` for the current step, or skips to the next step when it does not apply. */
+static bool call(sn_announcement *a, sn_service_kind kind, const char *action, const char *const *args)
+{
+    char err[200];
+    a->in_call = sn_soap(a->inst, a->speaker, kind, action, args, step_done, a, err, sizeof err);
+    if (!a->in_call) sn_log(a->inst, SB_LOG_DEBUG, "%s: %s", a->speaker->id, err);
+    return a->in_call;
+}
+
+static void clip_metadata(sn_announcement *a, sn_text *t)
+{
+    sn_text_puts(t, "<DIDL-Lite xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
+                    "xmlns:upnp=\"urn:schemas-upnp-org:metadata-1-0/upnp/\" "
+                    "xmlns=\"urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/\">"
+                    "<item id=\"speakerbridge-announcement\" parentID=\"-1\" restricted=\"true\">"
+                    "<dc:title>Announcement</dc:title><upnp:class>object.item.audioItem.musicTrack</upnp:class>"
+                    "<res protocolInfo=\"http-get:*:");
+    sn_text_xml_escaped(t, a->mime);
+    sn_text_puts(t, ":*\">");
+    sn_text_xml_escaped(t, a->url);
+    sn_text_puts(t, "</res></item></DIDL-Lite>");
+}
+
+static bool was_playing(const sn_announcement *a)
+{
+    return strcmp(a->prior_transport, "PLAYING") == 0 || strcmp(a->prior_transport, "TRANSITIONING") == 0;
+}
+
+static void advance(sn_announcement *a)
+{
+    char number[16];
+    for (;;) {
+        if (a->cancelled && a->step <= A_PLAY) {
+            /* Nothing audible happened yet: put back what changed, then report the cancel. */
+            if (!a->changed_uri && !a->changed_volume && !a->changed_mute && !a->ungrouped) {
+                finish(a, SB_ERR_CANCELLED, "cancelled before the clip started");
+                return;
+            }
+            a->step = R_URI;
+        }
+        switch (a->step) {
+        case A_MEDIA:
+            if (call(a, SN_AVT, "GetMediaInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            finish(a, SB_ERR_FAILED, "could not ask the speaker for its media");
+            return;
+        case A_TRANSPORT:
+            if (call(a, SN_AVT, "GetTransportInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            break;
+        case A_POSITION:
+            if (call(a, SN_AVT, "GetPositionInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            break;
+        case A_VOLUME:
+            if (call(a, SN_RC, "GetVolume", (const char *const[]){ "InstanceID", "0", "Channel", "Master", NULL })) return;
+            break;
+        case A_MUTE:
+            if (call(a, SN_RC, "GetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", NULL })) return;
+            break;
+        case A_FIXED:
+            if (a->speaker->desc.is_sonos &&
+                call(a, SN_RC, "GetOutputFixed", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            break;
+        case A_UNGROUP:
+            if ((a->source == SRC_CLOUD || a->source == SRC_AIRPLAY) && !a->inst->config.interrupt_unrestorable &&
+                was_playing(a)) {
+                finish(a, SB_ERR_FAILED, a->source == SRC_CLOUD
+                             ? "the speaker plays a cloud queue (e.g. Spotify Connect), which UPnP cannot restore; "
+                               "not interrupted (interrupt_unrestorable is off)"
+                             : "the speaker plays AirPlay, which UPnP cannot restore; not interrupted "
+                               "(interrupt_unrestorable is off)");
+                return;
+            }
+            /* A group member cannot play on its own: it leaves the group for the clip and joins
+             * its coordinator again afterwards. */
+            if (a->source == SRC_GROUP &&
+                call(a, SN_AVT, "BecomeCoordinatorOfStandaloneGroup", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            break;
+        case A_SET_VOLUME:
+            if (a->volume >= 0 && a->fixed) {
+                sn_log(a->inst, SB_LOG_INFO, "%s has a fixed volume: the clip plays at its level", a->speaker->id);
+            } else if (a->volume >= 0 && a->volume != a->prior_volume) {
+                snprintf(number, sizeof number, "%d", (int)a->volume);
+                if (call(a, SN_RC, "SetVolume",
+                         (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredVolume", number, NULL })) return;
+            }
+            break;
+        case A_UNMUTE:
+            if (a->prior_mute == 1 &&
+                call(a, SN_RC, "SetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredMute", "0", NULL })) return;
+            break;
+        case A_SET_URI: {
+            sn_text meta = { 0 };
+            clip_metadata(a, &meta);
+            bool started = !meta.failed &&
+                           call(a, SN_AVT, "SetAVTransportURI",
+                                (const char *const[]){ "InstanceID", "0", "CurrentURI", a->url, "CurrentURIMetaData", meta.data, NULL });
+            sn_text_free(&meta);
+            if (started) return;
+            sn_copy(a->failure, sizeof a->failure, "could not send the clip to the speaker");
+            a->step = R_URI;
+            continue;
+        }
+        case A_PLAY:
+            if (call(a, SN_AVT, "Play", (const char *const[]){ "InstanceID", "0", "Speed", "1", NULL })) return;
+            sn_copy(a->failure, sizeof a->failure, "could not start playback");
+            a->step = R_URI;
+            continue;
+        case A_WAIT:
+            return;
+        case R_URI:
+            if (!a->changed_uri && !a->ungrouped) {
+                a->step = R_VOLUME;
+                continue;
+            }
+            if (a->source == SRC_CLOUD || a->source == SRC_AIRPLAY) {
+                note_not_restored(a, a->source == SRC_CLOUD
+                                         ? "a cloud queue (e.g. Spotify Connect) cannot be restored over UPnP; "
+                                           "start it again from its app"
+                                         : "an AirPlay session cannot be restored over UPnP");
+                a->step = R_VOLUME;
+                continue;
+            }
+            if (a->source == SRC_NONE) {
+                a->step = R_VOLUME;
+                continue;
+            }
+            if (call(a, SN_AVT, "SetAVTransportURI",
+                     (const char *const[]){ "InstanceID", "0", "CurrentURI", a->prior_uri, "CurrentURIMetaData",
+                                            a->source == SRC_GROUP || a->prior_metadata == NULL ? "" : a->prior_metadata, NULL })) return;
+            note_not_restored(a, "could not send the previous source back");
+            a->step = R_VOLUME;
+            continue;
+        case R_SEEK_TRACK:
+            if (a->source == SRC_QUEUE && atoi(a->prior_track) > 0 &&
+                call(a, SN_AVT, "Seek", (const char *const[]){ "InstanceID", "0", "Unit", "TRACK_NR", "Target", a->prior_track, NULL })) return;
+            break;
+        case R_SEEK_TIME:
+            /* The position within the track: for the queue, and for a plain file that had one. */
+            if ((a->source == SRC_QUEUE || a->source == SRC_FILE) && a->prior_time[0] != '\0' &&
+                strcmp(a->prior_time, "0:00:00") != 0 && strcmp(a->prior_time, "NOT_IMPLEMENTED") != 0 &&
+                strcmp(a->prior_duration, "0:00:00") != 0 && a->prior_duration[0] != '\0' &&
+                call(a, SN_AVT, "Seek", (const char *const[]){ "InstanceID", "0", "Unit", "REL_TIME", "Target", a->prior_time, NULL })) return;
+            break;
+        case R_VOLUME:
+            if (a->changed_volume && a->prior_volume >= 0) {
+                snprintf(number, sizeof number, "%d", a->prior_volume);
+                if (call(a, SN_RC, "SetVolume",
+                         (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredVolume", number, NULL })) return;
+            }
+            break;
+        case R_MUTE:
+            if (a->changed_mute &&
+                call(a, SN_RC, "SetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredMute", "1", NULL })) return;
+            break;
+        case R_PLAY:
+            if (a->source != SRC_GROUP && a->source != SRC_NONE && a->source != SRC_CLOUD && a->source != SRC_AIRPLAY &&
+                was_playing(a) && call(a, SN_AVT, "Play", (const char *const[]){ "InstanceID", "0", "Speed", "1", NULL })) return;
+            break;
+        case A_DONE:
+            if (a->failure[0] != '\0') finish(a, SB_ERR_FAILED, a->failure);
+            else if (a->cancelled) finish(a, SB_ERR_CANCELLED, "cancelled");
+            else finish(a, SB_OK, NULL);
+            return;
+        }
+        a->step = (step)(a->step + 1);
+    }
+}
+
+sb_status sn_announce_start(sb_instance *inst, const char *speaker_id, const sb_clip *clip,
+                            uint64_t operation_id, char *err, size_t err_size)
+{
+    sn_speaker *s = sn_speaker_find(inst, speaker_id);
+    if (s == NULL) {
+        sn_set_err(err, err_size, "unknown speaker %s", speaker_id);
+        return SB_ERR_NOT_FOUND;
+    }
+    if (!s->online) {
+        sn_set_err(err, err_size, "%s is offline", s->id);
+        return SB_ERR_FAILED;
+    }
+    if (s->announcement != NULL) {
+        sn_set_err(err, err_size, "%s is already playing an announcement", s->id);
+        return SB_ERR_BUSY;
+    }
+    if (clip->url == NULL || strlen(clip->url) >= sizeof ((sn_announcement *)0)->url) {
+        sn_set_err(err, err_size, "the clip URL is missing or too long");
+        return SB_ERR_INVALID;
+    }
+    sn_announcement *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        sn_set_err(err, err_size, "out of memory");
+        return SB_ERR_FAILED;
+    }
+    a->inst = inst;
+    a->speaker = s;
+    a->operation = operation_id;
+    sn_copy(a->url, sizeof a->url, clip->url);
+    sn_copy(a->mime, sizeof a->mime, clip->mime != NULL ? clip->mime : "audio/wav");
+    a->duration_ms = clip->duration_ms;
+    a->volume = clip->volume;
+    a->prior_volume = -1;
+    a->prior_mute = -1;
+    a->started_ms = sn_now_ms();
+    a->next = inst->announcements;
+    inst->announcements = a;
+    s->announcement = a;
+    /* The first SOAP call starts here; its answer (on our executor, after we return) moves on.
+     * A failure to even send it completes the operation, so we report success to the host. */
+    advance(a);
+    return SB_OK;
+}
+
+sb_status sn_announce_cancel(sb_instance *inst, uint64_t operation_id)
+{
+    for (sn_announcement *a = inst->announcements; a != NULL; a = a->next) {
+        if (a->operation != operation_id) continue;
+        a->cancelled = true;
+        if (a->step == A_WAIT) start_restore(a);
+        return SB_OK;
+    }
+    return SB_ERR_NOT_FOUND;
+}
+
+void sn_announce_transport_changed(sb_instance *inst, sn_speaker *s)
+{
+    (void)inst;
+    if (s->announcement != NULL) check_finished(s->announcement, s->transport);
+}
+
+void sn_announce_speaker_gone(sb_instance *inst, sn_speaker *s)
+{
+    sn_announcement *a = s->announcement;
+    if (a == NULL) return;
+    a->aborted = true;
+    sn_timer_cancel(inst, &a->fallback_timer);
+    sn_timer_cancel(inst, &a->poll_timer);
+    sn_copy(a->failure, sizeof a->failure, "the speaker went offline during the announcement");
+    finish(a, SB_ERR_FAILED, a->failure);
+}
+
+void sn_announce_free_all(sb_instance *inst)
+{
+    while (inst->announcements != NULL) release(inst->announcements);
+}

@@ -1,0 +1,162 @@
+/* The speakers this instance knows: found by SSDP or the static list, keyed by UDN, named for
+ * MQTT by their room. A speaker that goes away stays known (offline) so it keeps its id and comes
+ * back under the same topic. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "driver.h"
+#include "url.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+sn_speaker *sn_speaker_by_uuid(sb_instance *inst, const char *uuid)
+{
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        if (strcmp(inst->speakers[i]->uuid, uuid) == 0) return inst->speakers[i];
+    }
+    return NULL;
+}
+
+sn_speaker *sn_speaker_find(sb_instance *inst, const char *key)
+{
+    if (key == NULL) return NULL;
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        sn_speaker *s = inst->speakers[i];
+        if (!s->described) continue;
+        if (strcmp(s->id, key) == 0 || strcasecmp(s->name, key) == 0 || strcmp(s->uuid, key) == 0) return s;
+    }
+    return NULL;
+}
+
+sn_speaker *sn_speaker_add(sb_instance *inst, const char *uuid)
+{
+    if (inst->speaker_count >= SN_MAX_SPEAKERS) {
+        sn_log(inst, SB_LOG_WARNING, "more than %d speakers: %s is ignored", SN_MAX_SPEAKERS, uuid);
+        return NULL;
+    }
+    sn_speaker *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    sn_copy(s->uuid, sizeof s->uuid, uuid);
+    s->volume = -1;
+    s->mute = -1;
+    inst->speakers[inst->speaker_count++] = s;
+    return s;
+}
+
+/* "Living Room" -> "living_room": ASCII letters and digits kept (lower case, by hand so the
+ * process locale cannot change an id), anything else folds into one '_'. MQTT wildcards and '/'
+ * can therefore never reach a topic. */
+static void slug(const char *name, char *out, size_t size)
+{
+    size_t n = 0;
+    bool gap = false;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0' && n + 2 < size; p++) {
+        unsigned char c = *p;
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            if (gap && n > 0) out[n++] = '_';
+            out[n++] = (char)c;
+            gap = false;
+        } else {
+            gap = true;
+        }
+    }
+    out[n] = '\0';
+    if (n == 0) sn_copy(out, size, "speaker");
+}
+
+static void choose_id(sb_instance *inst, sn_speaker *s)
+{
+    char base[48];
+    slug(s->name, base, sizeof base);
+    sn_copy(s->id, sizeof s->id, base);
+    /* Two rooms with the same name keep distinct topics: the later one gets a suffix. */
+    for (int n = 2; n < 100; n++) {
+        bool taken = false;
+        for (size_t i = 0; i < inst->speaker_count; i++) {
+            sn_speaker *o = inst->speakers[i];
+            if (o != s && o->described && strcmp(o->id, s->id) == 0) taken = true;
+        }
+        if (!taken) return;
+        snprintf(s->id, sizeof s->id, "%s_%d", base, n);
+    }
+}
+
+void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_description *d, const char *location)
+{
+    bool moved = s->described && strcmp(s->location, location) != 0;
+    const char *name = d->room_name[0] != '\0' ? d->room_name : d->friendly_name[0] != '\0' ? d->friendly_name : d->udn;
+    bool renamed = !s->described || strcmp(s->name, name) != 0;
+    s->desc = *d;
+    sn_copy(s->location, sizeof s->location, location);
+    sn_url u;
+    if (sn_url_parse(location, &u)) sn_copy(s->address, sizeof s->address, u.host);
+    sn_copy(s->name, sizeof s->name, name);
+    if (d->display_name[0] != '\0' && d->model_name[0] != '\0' && strstr(d->model_name, d->display_name) == NULL) {
+        sn_set_err(s->model, sizeof s->model, "%s (%s)", d->model_name, d->display_name);
+    } else {
+        sn_copy(s->model, sizeof s->model, d->model_name[0] != '\0' ? d->model_name : d->device_type);
+    }
+    static const char *const names[SN_SERVICE_COUNT] = { "AVTransport", "RenderingControl",
+                                                          "GroupRenderingControl", "ZoneGroupTopology" };
+    for (int k = 0; k < SN_SERVICE_COUNT; k++) s->services[k] = sn_description_service(&s->desc, names[k]);
+    if (renamed) choose_id(inst, s);
+    s->described = true;
+    s->last_seen_ms = sn_now_ms();
+    if (moved) {
+        sn_log(inst, SB_LOG_INFO, "%s moved to %s", s->id, location);
+        /* Subscriptions point at the old address: start them again at the new one. */
+        sn_gena_drop_all(inst, s);
+    }
+    sn_speakers_rebuild_visible(inst);
+    if (!s->online) {
+        sn_speaker_set_online(inst, s, true, moved ? "found at a new address" : "found");
+    } else if (moved) {
+        sn_gena_subscribe_all(inst, s);
+    }
+}
+
+void sn_speaker_set_online(sb_instance *inst, sn_speaker *s, bool online, const char *why)
+{
+    if (s->online == online) return;
+    s->online = online;
+    sn_log(inst, online ? SB_LOG_INFO : SB_LOG_WARNING, "%s (%s, %s) is %s: %s", s->id, s->name,
+           s->address, online ? "online" : "offline", why);
+    if (inst->publish != NULL && !s->invisible) inst->publish->speaker_availability(inst->host, s->id, online);
+    if (online) {
+        sn_gena_subscribe_all(inst, s);
+        if (s->services[SN_ZGT] != NULL) sn_topology_refresh(inst, s);
+    } else {
+        sn_gena_drop_all(inst, s);
+        sn_announce_speaker_gone(inst, s);
+    }
+    sn_speakers_rebuild_visible(inst);
+    sn_state_publish(inst, s);
+}
+
+void sn_speakers_rebuild_visible(sb_instance *inst)
+{
+    inst->visible_count = 0;
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        sn_speaker *s = inst->speakers[i];
+        /* Offline speakers stay listed: an announcement to them fails with "offline" instead of
+         * "unknown speaker", and they keep their place in groups. */
+        if (s->described && !s->invisible && s->services[SN_AVT] != NULL) inst->visible[inst->visible_count++] = s;
+    }
+}
+
+sn_speaker *sn_speaker_coordinator(sb_instance *inst, sn_speaker *s)
+{
+    if (s->coordinator[0] == '\0' || strcmp(s->coordinator, s->uuid) == 0) return s;
+    sn_speaker *c = sn_speaker_by_uuid(inst, s->coordinator);
+    return c != NULL && c->described ? c : s;
+}
+
+void sn_speakers_free(sb_instance *inst)
+{
+    for (size_t i = 0; i < inst->speaker_count; i++) free(inst->speakers[i]);
+    inst->speaker_count = 0;
+    inst->visible_count = 0;
+}

@@ -1,0 +1,172 @@
+/* What each speaker is doing, as its events tell it, and the retained `<base>/<speaker>/state`
+ * built from it. A state is published only when it changed, so a chatty device (position
+ * updates, repeated events) does not flood the broker. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "driver.h"
+#include "events.h"
+#include "topology.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sn_state_apply_avt(sb_instance *inst, sn_speaker *s, const char *name, const char *value)
+{
+    (void)inst;
+    if (strcmp(name, "TransportState") == 0) {
+        sn_copy(s->transport, sizeof s->transport, value);
+    } else if (strcmp(name, "AVTransportURI") == 0) {
+        sn_copy(s->av_uri, sizeof s->av_uri, value);
+    } else if (strcmp(name, "CurrentTrackURI") == 0) {
+        sn_copy(s->track_uri, sizeof s->track_uri, value);
+    } else if (strcmp(name, "CurrentPlayMode") == 0) {
+        sn_copy(s->play_mode, sizeof s->play_mode, value);
+    } else if (strcmp(name, "CurrentTrackMetaData") == 0) {
+        sn_didl_item item;
+        if (value[0] == '\0' || strcmp(value, "NOT_IMPLEMENTED") == 0 ||
+            sn_didl_parse(value, strlen(value), &item) != 0) {
+            memset(&item, 0, sizeof item);
+        }
+        /* Radio shows "now playing" in streamContent, and the station as the title. */
+        if (item.stream_content[0] != '\0' && item.artist[0] == '\0') {
+            sn_copy(s->title, sizeof s->title, item.stream_content);
+            sn_copy(s->artist, sizeof s->artist, item.title);
+        } else {
+            sn_copy(s->title, sizeof s->title, item.title);
+            sn_copy(s->artist, sizeof s->artist, item.artist);
+        }
+        sn_copy(s->album, sizeof s->album, item.album);
+    }
+}
+
+void sn_state_apply_rc(sb_instance *inst, sn_speaker *s, const char *name, const char *channel, const char *value)
+{
+    (void)inst;
+    bool master = channel == NULL || strcmp(channel, "Master") == 0;
+    if (strcmp(name, "Volume") == 0 && master) {
+        long v = strtol(value, NULL, 10);
+        if (v >= 0 && v <= 100) s->volume = (int)v;
+    } else if (strcmp(name, "Mute") == 0 && master) {
+        s->mute = strcmp(value, "1") == 0 || strcmp(value, "true") == 0;
+    } else if (strcmp(name, "OutputFixed") == 0) {
+        s->output_fixed = strcmp(value, "1") == 0;
+    }
+}
+
+void sn_state_apply_topology(sb_instance *inst, const char *zone_group_state)
+{
+    sn_topology t;
+    char why[200];
+    if (sn_topology_parse(zone_group_state, strlen(zone_group_state), &t, why, sizeof why) != 0) {
+        sn_log(inst, SB_LOG_WARNING, "unreadable zone group state: %s", why);
+        return;
+    }
+    for (size_t g = 0; g < t.group_count; g++) {
+        const sn_zone_group *group = &t.groups[g];
+        for (size_t m = 0; m < group->member_count; m++) {
+            const sn_zone_member *member = &group->members[m];
+            sn_speaker *s = sn_speaker_by_uuid(inst, member->uuid);
+            if (s == NULL) {
+                /* The topology names every player of the household with its description URL:
+                 * one static address is enough to find them all. */
+                if (member->location[0] != '\0' && !member->invisible) sn_describe(inst, member->location, NULL);
+                continue;
+            }
+            bool changed = strcmp(s->coordinator, group->coordinator) != 0 || s->invisible != member->invisible;
+            sn_copy(s->coordinator, sizeof s->coordinator, group->coordinator);
+            sn_copy(s->group_id, sizeof s->group_id, group->id);
+            s->invisible = member->invisible;
+            if (changed) sn_state_publish(inst, s);
+        }
+    }
+    sn_topology_free(&t);
+    sn_speakers_rebuild_visible(inst);
+}
+
+static void topology_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *result)
+{
+    sn_speaker *s = ctx;
+    if (!ok) {
+        sn_log(inst, SB_LOG_WARNING, "%s: %s", s->id, result->reason);
+        return;
+    }
+    const char *state = sn_soap_out(result, "ZoneGroupState");
+    if (state != NULL) sn_state_apply_topology(inst, state);
+}
+
+void sn_topology_refresh(sb_instance *inst, sn_speaker *s)
+{
+    char err[200];
+    if (!sn_soap(inst, s, SN_ZGT, "GetZoneGroupState", (const char *const[]){ NULL }, topology_done, s, err, sizeof err)) {
+        sn_log(inst, SB_LOG_DEBUG, "%s: %s", s->id, err);
+    }
+}
+
+static const char *state_word(const char *transport)
+{
+    if (strcmp(transport, "PLAYING") == 0) return "playing";
+    if (strcmp(transport, "PAUSED_PLAYBACK") == 0 || strcmp(transport, "PAUSED") == 0) return "paused";
+    if (strcmp(transport, "STOPPED") == 0) return "stopped";
+    if (strcmp(transport, "TRANSITIONING") == 0) return "transitioning";
+    if (strcmp(transport, "NO_MEDIA_PRESENT") == 0) return "idle";
+    return transport[0] != '\0' ? transport : NULL;
+}
+
+static void group_json(sb_instance *inst, sn_speaker *s, sn_text *t)
+{
+    sn_speaker *coordinator = sn_speaker_coordinator(inst, s);
+    sn_text_puts(t, ",\"group\":{\"coordinator\":");
+    sn_text_json_string(t, coordinator->id);
+    sn_text_puts(t, ",\"members\":[");
+    bool first = true;
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        sn_speaker *o = inst->speakers[i];
+        if (!o->described || o->invisible) continue;
+        if (sn_speaker_coordinator(inst, o) != coordinator) continue;
+        if (!first) sn_text_puts(t, ",");
+        sn_text_json_string(t, o->id);
+        first = false;
+    }
+    sn_text_puts(t, "]}");
+}
+
+void sn_state_publish(sb_instance *inst, sn_speaker *s)
+{
+    if (!s->described || s->invisible || inst->publish == NULL) return;
+    sn_text t = { 0 };
+    sn_text_puts(&t, "{\"state\":");
+    sn_text_json_string(&t, s->online ? state_word(s->transport) : "offline");
+    if (s->volume >= 0) sn_text_printf(&t, ",\"volume\":%d", s->volume);
+    if (s->mute >= 0) sn_text_printf(&t, ",\"mute\":%s", s->mute ? "true" : "false");
+    if (s->output_fixed) sn_text_puts(&t, ",\"fixed_volume\":true");
+    sn_text_puts(&t, ",\"title\":");
+    sn_text_json_string(&t, s->title[0] != '\0' ? s->title : NULL);
+    sn_text_puts(&t, ",\"artist\":");
+    sn_text_json_string(&t, s->artist[0] != '\0' ? s->artist : NULL);
+    if (s->album[0] != '\0') {
+        sn_text_puts(&t, ",\"album\":");
+        sn_text_json_string(&t, s->album);
+    }
+    sn_text_puts(&t, ",\"uri\":");
+    sn_text_json_string(&t, s->av_uri[0] != '\0' ? s->av_uri : NULL);
+    if (s->play_mode[0] != '\0') {
+        sn_text_puts(&t, ",\"play_mode\":");
+        sn_text_json_string(&t, s->play_mode);
+    }
+    if (s->services[SN_ZGT] != NULL) group_json(inst, s, &t);
+    sn_text_puts(&t, ",\"name\":");
+    sn_text_json_string(&t, s->name);
+    sn_text_puts(&t, ",\"model\":");
+    sn_text_json_string(&t, s->model);
+    sn_text_puts(&t, ",\"uuid\":");
+    sn_text_json_string(&t, s->uuid);
+    sn_text_puts(&t, ",\"address\":");
+    sn_text_json_string(&t, s->address);
+    sn_text_puts(&t, "}");
+    if (!t.failed && t.len < sizeof s->last_state_json && strcmp(t.data, s->last_state_json) != 0) {
+        memcpy(s->last_state_json, t.data, t.len + 1);
+        inst->publish->speaker_state(inst->host, s->id, t.data);
+    }
+    sn_text_free(&t);
+}
