@@ -26,7 +26,8 @@ public enum Daemon {
         let registry = PluginRegistry(
             settings: .init(directories: config.pluginDirectories, cacheDirectory: state.path + "/plugin-cache",
                             callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout),
-            topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), media: media, logger: logger,
+            topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), media: media,
+            network: PluginNetworkServices(defaultInterface: config.network.interface, routeHost: media), logger: logger,
             changed: { pluginChanged.yield() })
         let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
@@ -45,7 +46,10 @@ public enum Daemon {
                             announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, addressing: media, logger: logger),
                             plugins: registry, logger: logger)
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
-                                    changes: pluginChanges, publishInfo: {
+                                    changes: pluginChanges,
+                                    // Plugins build clip and callback URLs in `create`: they need the port.
+                                    beforeLoading: { _ = try? await mediaServer.waitUntilRunning() },
+                                    publishInfo: {
                                         do { try spool.publish([info.infoMessage(status.current)]) } catch {
                                             logger.error("cannot queue bridge/info: \(error)")
                                         }

@@ -22,8 +22,14 @@ public final class SpeechAnnouncer: Announcer {
     }
 
     public func accept(_ request: SpeakRequest, requestSeq: UInt64) async -> AnnouncementAcceptance {
-        let known = registry.speakers
         let wanted = request.speakers.isEmpty ? ["all"] : request.speakers
+        var known = registry.speakers
+        // A speaker a driver found a moment ago may not be in the host's list yet: ask the
+        // drivers once before calling a name unknown.
+        if known.isEmpty || wanted.contains(where: { SpeechAnnouncer.resolve($0, in: known).isEmpty }) {
+            await registry.refreshSpeakers()
+            known = registry.speakers
+        }
         guard !known.isEmpty else {
             return .final([AnnouncementEvent(id: request.id, state: .failed, speakers: wanted,
                                              reason: "no speakers are available: no speaker driver is loaded, or none found a speaker")])

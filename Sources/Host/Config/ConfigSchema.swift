@@ -78,6 +78,15 @@ struct ConfigSetting: Sendable {
         int("media.port", \.media.port, 0...65535),
         optionalText("media.advertise", \.media.advertise),
         int("media.max_bytes", \.media.maxBytes, 1 << 20...1 << 34),
+        ConfigSetting(key: "network.interface", apply: { text, config in
+            // "" is a value here: the first multicast-capable interface. The interface itself is
+            // looked up when a plugin opens a socket (interfaces come and go at run time).
+            let name = text.trimmingCharacters(in: .whitespaces)
+            if name.contains("\0") { return "must not contain NUL characters" }
+            if name.utf8.count > 64 { return "must be an interface name or IPv4 address, got \(quoted(text))" }
+            config.network.interface = name
+            return nil
+        }, show: { $0.network.interface.isEmpty ? unset : $0.network.interface }),
     ]
 
     static let byKey = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })

@@ -16,6 +16,7 @@ public struct Configuration: Sendable, Equatable {
     public var outbound = Outbound()
     public var plugins = Plugins()
     public var media = Media()
+    public var network = Network()
 
     public init() {}
 
@@ -134,6 +135,15 @@ public struct Configuration: Sendable, Equatable {
         public var advertise: String? = nil
         /// Memory for clips waiting to be fetched; the oldest go first past it.
         public var maxBytes: Int = 64 << 20
+        public init() {}
+    }
+
+    /// The LAN side of plugins' host services.
+    public struct Network: Sendable, Equatable {
+        /// The interface plugins' UDP sockets (SSDP discovery) use when they name none: a name
+        /// ("eth0") or one of its IPv4 addresses. "": the first up, non-loopback, multicast-capable
+        /// IPv4 interface.
+        public var interface: String = ""
         public init() {}
     }
 

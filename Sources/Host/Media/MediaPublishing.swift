@@ -1,6 +1,6 @@
 /// The media server as plugins and the announcer see it: clips go into the store, URLs come out
 /// with an address each speaker can reach.
-public struct MediaPublishing: PluginMediaStore, ClipAddressing {
+public struct MediaPublishing: PluginMediaStore, ClipAddressing, PluginRouteHost {
     let server: MediaServer
 
     public init(server: MediaServer) { self.server = server }
@@ -10,6 +10,13 @@ public struct MediaPublishing: PluginMediaStore, ClipAddressing {
     public func put(_ bytes: [UInt8], mime: String, ttl: Double) -> String? {
         guard let clip = try? server.store.put(bytes, mime: mime, ttl: ttl) else { return nil }
         return try? server.url(for: clip, speakerAddress: nil)
+    }
+
+    /// Plugins' callback routes are served by the same server.
+    public var routes: PluginRoutes { server.routes }
+
+    public func callbackBaseURL() throws -> String {
+        try server.baseURL(forSpeakerAddress: nil)
     }
 
     /// The same clip, at the address the kernel would use to reach `speaker` (when it says where it is).

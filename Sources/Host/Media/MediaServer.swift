@@ -13,7 +13,8 @@ public struct MediaServerError: Error, CustomStringConvertible {
 
 /// The daemon's HTTP server: speakers fetch clips from the `MediaStore` here.
 ///
-/// It answers `GET`/`HEAD /media/<id>.<ext>` and nothing else. The request path is matched as raw
+/// It answers `GET`/`HEAD /media/<id>.<ext>`, and plugins' callback routes under `/plugin/` (any
+/// method; see `PluginRoutes`), and nothing else. The request path is matched as raw
 /// ASCII against that one shape and the id is only ever a key into the in-memory store, so there is
 /// no file system behind it to escape into: `..`, percent-encodings and other paths are simply not
 /// the shape, and get 404. There is no authentication (renderers cannot send any); a clip's id is
@@ -58,12 +59,15 @@ public final class MediaServer: Service, Sendable {
 
     public let settings: Settings
     public let store: MediaStore
+    /// Plugins' HTTP callback routes (UPnP GENA NOTIFY), served under `/plugin/`.
+    public let routes: PluginRoutes
     private let logger: Logger
     private let state = Mutex(State())
 
-    public init(settings: Settings, store: MediaStore, logger: Logger) {
+    public init(settings: Settings, store: MediaStore, routes: PluginRoutes = PluginRoutes(), logger: Logger) {
         self.settings = settings
         self.store = store
+        self.routes = routes
         self.logger = logger
     }
 
@@ -75,7 +79,7 @@ public final class MediaServer: Service, Sendable {
         var httpLogger = logger
         if httpLogger.logLevel < .notice { httpLogger.logLevel = .notice }
         let application = Application(
-            responder: MediaResponder(store: store, logger: logger),
+            responder: MediaResponder(store: store, routes: routes, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(settings.bindHost, port: settings.port)),
             onServerRunning: { [weak self] channel in
                 // The kernel's choice when port was 0; the daemon builds clip URLs from it.
@@ -301,13 +305,17 @@ struct MediaRequestContext: RequestContext {
 }
 
 /// Answers requests from the store. Kept apart from the server so the rules are one pure function.
+/// `/plugin/…` goes to the plugins' callback routes before anything else: they take any method
+/// (GENA's NOTIFY), which is why this is a responder and not a router.
 struct MediaResponder: HTTPResponder {
     typealias Context = MediaRequestContext
     let store: MediaStore
+    var routes = PluginRoutes()
     let logger: Logger
 
     func respond(to request: Request, context: MediaRequestContext) async throws -> Response {
         let target = request.head.path ?? ""
+        if PluginRoutes.handles(target) { return await routes.respond(to: request, logger: logger) }
         let response = Self.answer(method: request.method, target: target, headers: request.headers, store: store)
         // Debug only: when a speaker will not play a clip, what it asked for is the first question.
         logger.debug("media server: \(request.method) \(target) range=\(request.headers[.range] ?? "-") → \(response.status.code)",

@@ -16,6 +16,8 @@ final class HostTables: @unchecked Sendable {
     let operations: UnsafeMutablePointer<sb_host_operations>
     let media: UnsafeMutablePointer<sb_host_media>
     let http: UnsafeMutablePointer<sb_host_http>
+    let udp: UnsafeMutablePointer<sb_host_udp>
+    let routes: UnsafeMutablePointer<sb_host_routes>
 
     private init() {
         log = .allocate(capacity: 1)
@@ -90,6 +92,47 @@ final class HostTables: @unchecked Sendable {
                 return SB_OK
             },
             cancel: { host, id in HostTables.context(host)?.http.cancel(id) }))
+        udp = .allocate(capacity: 1)
+        udp.initialize(to: sb_host_udp(
+            struct_size: UInt32(MemoryLayout<sb_host_udp>.size),
+            open: { host, interface, port, group, receive, user, outID, err, errSize in
+                guard let ctx = HostTables.context(host), let receive else {
+                    HostTables.write("no receive function", to: err, size: errSize)
+                    return SB_ERR_INVALID
+                }
+                let name = interface.map { String(cString: $0) } ?? ""
+                let groupText = group.map { String(cString: $0) }
+                do throws(HostServiceProblem) {
+                    let id = try ctx.udp.open(interface: name, port: port, group: groupText, receive: .init(fn: receive, user: user))
+                    outID?.pointee = id
+                    return SB_OK
+                } catch {
+                    ctx.logger.warning("plugin \(ctx.pluginID)#\(ctx.generation): UDP open failed: \(error.description)")
+                    HostTables.write(error.description, to: err, size: errSize)
+                    return error.status
+                }
+            },
+            send: { host, id, address, port, data, size in
+                guard let ctx = HostTables.context(host), let address, data != nil || size == 0 else { return SB_ERR_INVALID }
+                let bytes = data.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                return ctx.udp.send(id, address: String(cString: address), port: port, bytes: bytes)
+            },
+            close: { host, id in HostTables.context(host)?.udp.close(id) }))
+        routes = .allocate(capacity: 1)
+        routes.initialize(to: sb_host_routes(
+            struct_size: UInt32(MemoryLayout<sb_host_routes>.size),
+            add: { host, path, fn, user, url, urlSize, outID in
+                guard let ctx = HostTables.context(host), let path, let fn, let url, urlSize > 0 else { return SB_ERR_INVALID }
+                switch ctx.addRoute(path: String(cString: path), urlCapacity: urlSize, callback: .init(fn: fn, user: user)) {
+                case .success(let route):
+                    HostTables.write(route.url, to: url, size: urlSize)
+                    outID?.pointee = route.id
+                    return SB_OK
+                case .failure(let problem):
+                    return problem.status
+                }
+            },
+            remove: { host, id in HostTables.context(host)?.removeRoute(id) }))
         media = .allocate(capacity: 1)
         media.initialize(to: sb_host_media(
             struct_size: UInt32(MemoryLayout<sb_host_media>.size),
@@ -110,6 +153,22 @@ final class HostTables: @unchecked Sendable {
                 }
                 return SB_OK
             }))
+    }
+
+    /// Copies `text` into a caller's buffer, NUL-terminated, truncated to fit (on a UTF-8 boundary).
+    static func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, size: Int) {
+        guard let buffer, size > 0 else { return }
+        let all = Array(text.utf8)
+        var n = min(all.count, size - 1)
+        // Not in the middle of a character: back off to the start of the one that was cut.
+        while n < all.count, n > 0, all[n] & 0xC0 == 0x80 { n -= 1 }
+        let bytes = all[..<n]
+        bytes.withUnsafeBufferPointer { src in
+            buffer.withMemoryRebound(to: UInt8.self, capacity: size) { dst in
+                if let base = src.baseAddress { dst.update(from: base, count: src.count) }
+                dst[src.count] = 0
+            }
+        }
     }
 
     /// Builds the C view of a response for the duration of one call to the plugin's `done`.
@@ -142,9 +201,8 @@ final class HostTables: @unchecked Sendable {
         return Unmanaged<PluginHostContext>.fromOpaque(data).takeUnretainedValue()
     }
 
-    /// The services this host offers. UDP and callback routes come with the UPnP driver;
-    /// until then `get_extension` answers NULL for them, as the ABI allows. The media store is
-    /// there when the daemon runs its media server.
+    /// The services this host offers. The media store and callback routes are there when the
+    /// daemon runs its media server (so not in every embedding of the registry).
     func lookup(_ id: String, for host: UnsafePointer<sb_host>?) -> UnsafeRawPointer? {
         switch id {
         case SB_HOST_EXT_LOG: UnsafeRawPointer(log)
@@ -153,12 +211,15 @@ final class HostTables: @unchecked Sendable {
         case SB_HOST_EXT_OPERATIONS: UnsafeRawPointer(operations)
         case SB_HOST_EXT_MEDIA: HostTables.context(host)?.media == nil ? nil : UnsafeRawPointer(media)
         case SB_HOST_EXT_HTTP: UnsafeRawPointer(http)
+        case SB_HOST_EXT_UDP: UnsafeRawPointer(udp)
+        case SB_HOST_EXT_ROUTES: HostTables.context(host)?.routeHost == nil ? nil : UnsafeRawPointer(routes)
         default: nil
         }
     }
 
     static var offered: [String] {
-        [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS, SB_HOST_EXT_MEDIA, SB_HOST_EXT_HTTP]
+        [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS, SB_HOST_EXT_MEDIA, SB_HOST_EXT_HTTP,
+         SB_HOST_EXT_UDP, SB_HOST_EXT_ROUTES]
     }
 }
 

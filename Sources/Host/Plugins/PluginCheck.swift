@@ -32,7 +32,9 @@ public enum PluginCheck {
         let generation = try await PluginGeneration.start(
             library: library, number: 1, configJSON: settings,
             callTimeout: callTimeout, logger: logger, topics: Topics(base: "speakerbridge"),
-            publisher: DiscardingPublisher(), operations: OperationTable(), media: DiscardingMedia())
+            publisher: DiscardingPublisher(), operations: OperationTable(), media: DiscardingMedia(),
+            // No traffic from an offline check: UDP sockets bind and send nothing; no HTTP server, no routes.
+            network: PluginNetworkServices(offline: true))
         let report = Report(
             info: generation.info, extensions: generation.extensions,
             commands: generation.commands.values.sorted { $0.name < $1.name }.map { ($0.name, $0.signatureText, $0.description) },

@@ -105,11 +105,13 @@ final class PluginGeneration: @unchecked Sendable {
     /// Creates the instance and reads its extensions, all on its own executor.
     static func start(library: PluginLibrary, number: Int, configJSON: String, callTimeout: Double, logger: Logger,
                       topics: Topics, publisher: any PluginPublisher, operations: OperationTable,
-                      media: (any PluginMediaStore)?) async throws(PluginRejection) -> PluginGeneration {
+                      media: (any PluginMediaStore)?, network: PluginNetworkServices = .init(),
+                      speakersChanged: @escaping @Sendable () -> Void = {}) async throws(PluginRejection) -> PluginGeneration {
         let id = library.info.id
         let executor = PluginExecutor(label: "\(id).\(number)")
         let context = PluginHostContext(pluginID: id, generation: number, logger: logger, topics: topics,
-                                        publisher: publisher, executor: executor, operations: operations, media: media)
+                                        publisher: publisher, executor: executor, operations: operations, media: media,
+                                        network: network, speakersChanged: speakersChanged)
         let host = HostHandle(context: context)
         let d = Unchecked(library.descriptor)
         let h = Unchecked(host.pointer)

@@ -14,6 +14,30 @@ public protocol PluginMediaStore: Sendable {
     func put(_ bytes: [UInt8], mime: String, ttl: Double) -> String?
 }
 
+/// The network side of the host services: which interface UDP sockets use by default, and the
+/// server that carries callback routes.
+public struct PluginNetworkServices: Sendable {
+    /// `network.interface`: a name or IPv4 address; "" for the first up, non-loopback,
+    /// multicast-capable IPv4 interface.
+    public var defaultInterface: String
+    /// nil: no HTTP server, so no SB_HOST_EXT_ROUTES.
+    public var routeHost: (any PluginRouteHost)?
+    /// `plugin check`: UDP sockets are handed out but bind and send nothing.
+    public var offline: Bool
+
+    public init(defaultInterface: String = "", routeHost: (any PluginRouteHost)? = nil, offline: Bool = false) {
+        self.defaultInterface = defaultInterface
+        self.routeHost = routeHost
+        self.offline = offline
+    }
+}
+
+/// Why a host service refused a plugin's call: the status for the plugin and a text for it.
+struct HostServiceProblem: Error, CustomStringConvertible {
+    let status: Int32
+    let description: String
+}
+
 /// Everything the host keeps for one instance of one generation of a plugin, reached from C through
 /// `sb_host.host_data`. Owns what the instance registered (timers, operations), so a reload can
 /// cancel all of it at once.
@@ -28,14 +52,27 @@ final class PluginHostContext: Sendable {
     let media: (any PluginMediaStore)?
     /// HTTP requests this instance started (cancelled with it).
     let http = PluginHTTP()
+    /// UDP sockets this instance opened (closed with it).
+    let udp: PluginUDP
+    /// Where callback routes go; nil without a media server.
+    let routeHost: (any PluginRouteHost)?
     /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
     private let activeTimers = Mutex<Set<UInt64>>([])
     private let timers = Mutex<[UInt64: Task<Void, Never>]>([:])
     private let nextTimer = Atomic<UInt64>(1)
+    /// Set by `cancelAll`: no new callback routes after it.
+    private let unloaded = Atomic<Bool>(false)
+    /// Tells the registry to ask this plugin for its speakers now (a speaker came or went).
+    private let speakersChanged: @Sendable () -> Void
 
     init(pluginID: String, generation: Int, logger: Logger, topics: Topics, publisher: any PluginPublisher,
-         executor: PluginExecutor, operations: OperationTable, media: (any PluginMediaStore)?) {
+         executor: PluginExecutor, operations: OperationTable, media: (any PluginMediaStore)?,
+         network: PluginNetworkServices = .init(), speakersChanged: @escaping @Sendable () -> Void = {}) {
+        self.speakersChanged = speakersChanged
         self.media = media
+        self.routeHost = network.routeHost
+        udp = PluginUDP(label: "\(pluginID)#\(generation)", logger: logger, executor: executor,
+                        defaultInterface: network.defaultInterface, offline: network.offline)
         self.pluginID = pluginID
         self.generation = generation
         self.logger = logger
@@ -91,12 +128,54 @@ final class PluginHostContext: Sendable {
         return timers.withLock { $0.removeValue(forKey: id) }
     }
 
-    /// Cancels everything this generation registered: its timers and its unfinished operations.
+    /// Cancels everything this generation registered: its timers, HTTP requests, UDP sockets,
+    /// callback routes (those a newer generation has not taken over) and unfinished operations.
     func cancelAll(reason: String) {
         http.cancelAll()
+        udp.closeAll()
+        unloaded.store(true, ordering: .releasing)
+        routeHost?.routes.removeAll(owner: ObjectIdentifier(self))
         activeTimers.withLock { $0.removeAll() }
         for task in timers.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { task.cancel() }
         operations.failAll(owner: ObjectIdentifier(self), reason: reason)
+    }
+
+    // MARK: routes
+
+    /// Registers `path` for this instance and returns its id and absolute URL, which is shorter
+    /// than `urlCapacity` bytes (else nothing is registered).
+    func addRoute(path: String, urlCapacity: Int, callback: PluginRoutes.Callback) -> Result<(id: UInt64, url: String), HostServiceProblem> {
+        guard let host = routeHost else { return .failure(.init(status: SB_ERR_UNSUPPORTED, description: "no HTTP server")) }
+        if let problem = PluginRoutes.pathProblem(path) {
+            logger.warning("plugin \(pluginID)#\(generation): route \(String(reflecting: path)) refused: \(problem)")
+            return .failure(.init(status: SB_ERR_INVALID, description: problem))
+        }
+        let base: String
+        do { base = try host.callbackBaseURL() } catch {
+            logger.error("plugin \(pluginID)#\(generation): route \(path): \(error)")
+            return .failure(.init(status: SB_ERR_FAILED, description: "\(error)"))
+        }
+        let normalized = PluginRoutes.normalized(path)
+        let url = base + PluginRoutes.prefix + pluginID + "/" + normalized
+        guard url.utf8.count < urlCapacity else {
+            logger.warning("plugin \(pluginID)#\(generation): route \(normalized): the URL buffer is too small for \(url)")
+            return .failure(.init(status: SB_ERR_INVALID, description: "url_size too small"))
+        }
+        switch host.routes.add(pluginID: pluginID, generation: generation, owner: ObjectIdentifier(self), path: normalized,
+                               callback: callback, executor: executor, logger: logger,
+                               admit: { !unloaded.load(ordering: .acquiring) }) {
+        case .added(let id):
+            logger.debug("plugin \(pluginID)#\(generation): route \(id) serves \(url)")
+            return .success((id, url))
+        case .heldByNewer(let newer):
+            return .failure(.init(status: SB_ERR_BUSY, description: "generation \(newer) of the plugin serves \(normalized)"))
+        case .refused:
+            return .failure(.init(status: SB_ERR_BUSY, description: "the plugin is being unloaded"))
+        }
+    }
+
+    func removeRoute(_ id: UInt64) {
+        routeHost?.routes.remove(id, owner: ObjectIdentifier(self))
     }
 
     // MARK: publishing
@@ -113,6 +192,7 @@ final class PluginHostContext: Sendable {
     func publishAvailability(speaker: String, online: Bool) -> Int32 {
         publisher.publish(OutboundMessage(topic: "\(topics.base)/\(speaker)/availability",
                                           payload: Array((online ? "online" : "offline").utf8), retain: true))
+        speakersChanged()
         return SB_OK
     }
 

@@ -49,20 +49,27 @@ public final class PluginRegistry: Sendable {
     private let topics: Topics
     private let publisher: any PluginPublisher
     private let media: (any PluginMediaStore)?
+    private let network: PluginNetworkServices
     public let operations = OperationTable()
     private let state = Mutex(State())
     private let changed: @Sendable () -> Void
+    /// Rings when a driver says a speaker came or went, so the host asks it at once instead of at
+    /// the next periodic refresh (one pending ring is enough).
+    public let speakerChanges: AsyncStream<Void>
+    private let speakerChangesRing: AsyncStream<Void>.Continuation
     /// Reloads and loads run one at a time.
     private let serial = SerialGate()
 
     public init(settings: Settings, topics: Topics, publisher: any PluginPublisher, media: (any PluginMediaStore)? = nil,
-                logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
+                network: PluginNetworkServices = .init(), logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
         self.media = media
+        self.network = network
         self.settings = settings
         self.topics = topics
         self.publisher = publisher
         self.logger = logger
         self.changed = changed
+        (speakerChanges, speakerChangesRing) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: loading
@@ -106,7 +113,8 @@ public final class PluginRegistry: Sendable {
         let library = try PluginLibrary(source: path, loadAs: "\(settings.cacheDirectory)/\(base).\(number).\(getpid()).so")
         return try await PluginGeneration.start(
             library: library, number: number, configJSON: PluginRegistry.configJSON(for: path), callTimeout: settings.callTimeout,
-            logger: logger, topics: topics, publisher: publisher, operations: operations, media: media)
+            logger: logger, topics: topics, publisher: publisher, operations: operations, media: media, network: network,
+            speakersChanged: { [ring = speakerChangesRing] in ring.yield() })
     }
 
     /// A plugin's own settings: `NAME.json` beside `NAME.so`, or `{}`. The file decides what the
@@ -303,11 +311,19 @@ public final class PluginRegistry: Sendable {
     /// `<base>/<speaker>/set`: `{"command":"volume", …}` for the plugin that drives `speaker`
     /// (matched by id or, ignoring case, by name); its id goes in as the `speaker` argument.
     public func speakerCommand(speaker: String, fields: [String: JSONValue]) async -> (CommandOutcome, generation: Int?) {
-        let match = state.withLock { s -> (String, SpeakerInfo)? in
-            for (id, p) in s.plugins.sorted(by: { $0.key < $1.key }) {
-                if let sp = p.speakers.first(where: { $0.id == speaker || $0.name.lowercased() == speaker.lowercased() }) { return (id, sp) }
+        let find = { [self] in
+            self.state.withLock { s -> (String, SpeakerInfo)? in
+                for (id, p) in s.plugins.sorted(by: { $0.key < $1.key }) {
+                    if let sp = p.speakers.first(where: { $0.id == speaker || $0.name.lowercased() == speaker.lowercased() }) { return (id, sp) }
+                }
+                return nil
             }
-            return nil
+        }
+        var match = find()
+        if match == nil {
+            // Maybe found by its driver since the last refresh.
+            await refreshSpeakers()
+            match = find()
         }
         guard let (pluginID, info) = match else { return (.error("unknown speaker '\(speaker)'"), nil) }
         guard case .string(let command)? = fields["command"] else {

@@ -12,10 +12,14 @@ public final class PluginService: Service, Sendable {
     private let logger: Logger
     private let changes: AsyncStream<Void>
     private let publishInfo: @Sendable () -> Void
+    private let beforeLoading: @Sendable () async -> Void
 
     /// `changes` rings when the set of plugins changed; `publishInfo` then re-publishes bridge/info.
+    /// `beforeLoading` runs before the first load (the daemon waits for its HTTP server's port).
     public init(registry: PluginRegistry, watch: Bool, interval: Double, changes: AsyncStream<Void>,
+                beforeLoading: @escaping @Sendable () async -> Void = {},
                 publishInfo: @escaping @Sendable () -> Void, logger: Logger) {
+        self.beforeLoading = beforeLoading
         self.changes = changes
         self.publishInfo = publishInfo
         self.registry = registry
@@ -27,6 +31,7 @@ public final class PluginService: Service, Sendable {
     public func run() async throws {
         // Trap SIGHUP before the (possibly slow) first load: its default action would end the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await beforeLoading()
         await registry.loadAll()
         await withDiscardingTaskGroup { group in
             group.addTask { [registry, logger] in
@@ -40,6 +45,12 @@ public final class PluginService: Service, Sendable {
             }
             if watch {
                 group.addTask { [self] in await self.watchFolders() }
+            }
+            group.addTask { [registry] in
+                // A driver announced a speaker's availability: its list changed, ask now.
+                for await _ in registry.speakerChanges.cancelOnGracefulShutdown() {
+                    await registry.refreshSpeakers()
+                }
             }
             group.addTask { [registry] in
                 // Speaker drivers discover speakers over time; the host asks again now and then.

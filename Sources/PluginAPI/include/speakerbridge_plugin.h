@@ -223,26 +223,54 @@ typedef struct sb_host_http {
     void (*cancel)(const sb_host *host, uint64_t request_id);
 } sb_host_http;
 
-/* UDP, including multicast on a chosen interface (SSDP discovery). */
+/* UDP, including multicast on a chosen interface (SSDP discovery). IPv4 only.
+ * Every socket of an instance is closed when it is destroyed (unload, hot reload). */
 #define SB_HOST_EXT_UDP "speakerbridge.host.udp/1"
+/* Called on the instance's executor. `from_address` is dotted IPv4 text; it and `data` live for the
+ * call. A datagram is read into at most 64 KiB; at most 256 datagrams per socket wait for the
+ * executor, later ones are dropped (and counted in the host's log) until the plugin catches up. */
 typedef void (*sb_udp_receive_fn)(void *user, const char *from_address, uint16_t from_port,
                                   const void *data, size_t size);
 typedef struct sb_host_udp {
     uint32_t struct_size;
     /* [any-thread] Opens a socket bound to `interface` ("" = the configured default) and port
-     * (0 = any); joins `multicast_group` when not NULL. Datagrams arrive through `receive`. */
+     * (0 = any); joins `multicast_group` when not NULL. Datagrams arrive through `receive`.
+     * `interface` is a name ("eth0") or one of its IPv4 addresses; "" is the daemon's
+     * `network.interface` setting, itself by default the first up, non-loopback, multicast-capable
+     * IPv4 interface. Without a group the socket binds the interface's address:port (answers to
+     * an M-SEARCH sent from it come back to it); with a group it binds 0.0.0.0:port
+     * (SO_REUSEADDR) and joins the group on that interface only. Outgoing multicast always leaves
+     * on the interface, with TTL 2 and without looping back to the host's own sockets.
+     * Binding takes a few milliseconds, during which the call blocks.
+     * Errors: SB_ERR_INVALID (unknown interface, not a multicast group), SB_ERR_FAILED (cannot
+     * bind or join), SB_ERR_BUSY (more than 32 sockets); the reason goes to `err`, e.g.
+     * "no interface named eth7", "cannot bind 10.0.0.2:1900: address in use". */
     sb_status (*open)(const sb_host *host, const char *interface, uint16_t port,
                       const char *multicast_group, sb_udp_receive_fn receive, void *user,
                       uint64_t *out_socket_id, char *err, size_t err_size);
-    /* [any-thread] */
+    /* [any-thread] Sends one datagram (at most 65507 bytes) to an IPv4 address (dotted text),
+     * multicast groups included. Waits until the kernel took it. SB_OK, SB_ERR_INVALID (not an
+     * IPv4 address, port 0, too big), SB_ERR_NOT_FOUND (unknown or closed socket) or
+     * SB_ERR_FAILED (the kernel refused, e.g. no route). */
     sb_status (*send)(const sb_host *host, uint64_t socket_id, const char *address, uint16_t port,
                       const void *data, size_t size);
-    /* [any-thread] */
+    /* [any-thread] No effect on an unknown socket. Datagrams still waiting for the executor are
+     * dropped: called on the executor, no `receive` for this socket follows. */
     void (*close)(const sb_host *host, uint64_t socket_id);
 } sb_host_udp;
 
-/* HTTP callback routes on the daemon's own server (UPnP GENA NOTIFY). */
+/* HTTP callback routes on the daemon's own server (UPnP GENA NOTIFY). Offered when the daemon
+ * runs its HTTP (media) server. A route answers every method at
+ *     http://<host>:<port>/plugin/<plugin id>/<path>
+ * (host and port as in clip URLs: `media.advertise` or the address speakers reach). Paths match
+ * exactly, as raw bytes; the query is not part of the match. Unknown paths answer 404.
+ * Unloading an instance removes its routes. Hot reload: a newer generation that adds the same path
+ * takes it over, so callback URLs (and the speakers' GENA subscriptions) stay valid; add your
+ * paths again in `load` or `create`. */
 #define SB_HOST_EXT_ROUTES "speakerbridge.host.routes/1"
+/* `path` is the path as added (without a leading "/"), plus "?query" when the request had one.
+ * Header names are lower-case. The body is at most 256 KiB (a bigger one is answered 413 without
+ * calling the plugin). */
 typedef struct sb_route_request {
     uint32_t struct_size;
     const char *method;
@@ -252,15 +280,22 @@ typedef struct sb_route_request {
     const void *body;
     size_t body_size;
 } sb_route_request;
-/* Returns the HTTP status to answer with (200, 412 …). Runs on the instance's executor. */
+/* Returns the HTTP status to answer with (200, 412 …); the answer has an empty body. A status
+ * outside 200…599 is answered 500. Runs on the instance's executor; `request` lives for the call.
+ * A request the executor has not answered within 5 s is answered 503 (if it had not started
+ * yet, it is not called at all). */
 typedef int32_t (*sb_route_fn)(void *user, const sb_route_request *request);
 typedef struct sb_host_routes {
     uint32_t struct_size;
     /* [any-thread] Registers a path under the plugin's prefix and writes the absolute callback URL
-     * (reachable from the speakers) into `url`. */
+     * (reachable from the speakers) into `url`. `path`: 1…200 of [A-Za-z0-9._~/-], no empty,
+     * "." or ".." segments; one leading "/" is ignored. Adding a path this instance already has
+     * replaces it (new id). Errors: SB_ERR_INVALID (bad path, `url` too small), SB_ERR_BUSY (a
+     * newer generation of the plugin holds the path), SB_ERR_FAILED (the server is not
+     * listening). */
     sb_status (*add)(const sb_host *host, const char *path, sb_route_fn fn, void *user, char *url,
                      size_t url_size, uint64_t *out_route_id);
-    /* [any-thread] */
+    /* [any-thread] No effect on an unknown id, or on a route a newer generation took over. */
     void (*remove)(const sb_host *host, uint64_t route_id);
 } sb_host_routes;
 
