@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         // libmosquitto (Debian: libmosquitto-dev), the MQTT client library the session is built on.
@@ -95,9 +96,20 @@ let package = Package(
             dependencies: ["SpeakerbridgeHost", "LabKit", "CommandFixtures"],
             path: "Tests/HostTests"
         ),
+        // A faithful fake Sonos household (UPnP/SOAP/GENA on loopback) for what real renderers can't do.
+        .target(
+            name: "FakeSonos",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/FakeSonos"
+        ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SpeakerbridgeHost", "LabKit"],
+            dependencies: ["SpeakerbridgeHost", "LabKit", "FakeSonos"],
             path: "Tests/IntegrationTests"
         ),
         .executableTarget(

@@ -19,7 +19,7 @@ static const number_key number_keys[] = {
     { "search_interval", offsetof(sn_config, search_interval_ms), 1, 86400, 1000 },
     { "probe_interval", offsetof(sn_config, probe_interval_ms), 1, 3600, 1000 },
     { "offline_after", offsetof(sn_config, offline_after_ms), 1, 86400, 1000 },
-    { "subscription_timeout", offsetof(sn_config, subscription_s), 60, 86400, 1 },
+    { "subscription_timeout", offsetof(sn_config, subscription_s), 2, 86400, 1 },
     { "soap_timeout", offsetof(sn_config, soap_timeout_ms), 0.1, 120, 1000 },
     { "announce_margin", offsetof(sn_config, announce_margin_ms), 0, 60, 1000 },
 };

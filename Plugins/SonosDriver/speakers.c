@@ -77,7 +77,7 @@ static void choose_id(sb_instance *inst, sn_speaker *s)
         bool taken = false;
         for (size_t i = 0; i < inst->speaker_count; i++) {
             sn_speaker *o = inst->speakers[i];
-            if (o != s && o->described && strcmp(o->id, s->id) == 0) taken = true;
+            if (o != s && o->described && !o->invisible && strcmp(o->id, s->id) == 0) taken = true;
         }
         if (!taken) return;
         snprintf(s->id, sizeof s->id, "%s_%d", base, n);
@@ -102,7 +102,7 @@ void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_des
     static const char *const names[SN_SERVICE_COUNT] = { "AVTransport", "RenderingControl",
                                                           "GroupRenderingControl", "ZoneGroupTopology" };
     for (int k = 0; k < SN_SERVICE_COUNT; k++) s->services[k] = sn_description_service(&s->desc, names[k]);
-    if (renamed) choose_id(inst, s);
+    if (renamed) s->needs_id = true;
     s->described = true;
     s->last_seen_ms = sn_now_ms();
     if (moved) {
@@ -110,11 +110,20 @@ void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_des
         /* Subscriptions point at the old address: start them again at the new one. */
         sn_gena_drop_all(inst, s);
     }
-    sn_speakers_rebuild_visible(inst);
-    if (!s->online) {
+    if (s->online) {
+        if (s->needs_id) choose_id(inst, s);
+        s->needs_id = false;
+        sn_speakers_rebuild_visible(inst);
+        if (moved) sn_gena_subscribe_all(inst, s);
+    } else if (s->services[SN_ZGT] != NULL) {
+        /* A Sonos player may be a bonded satellite or sub, which is no room of its own: the
+         * household's topology says so. Ask first, then announce it (state.c). */
+        if (!s->awaiting_topology) {
+            s->awaiting_topology = true;
+            sn_topology_refresh(inst, s);
+        }
+    } else {
         sn_speaker_set_online(inst, s, true, moved ? "found at a new address" : "found");
-    } else if (moved) {
-        sn_gena_subscribe_all(inst, s);
     }
 }
 
@@ -122,12 +131,15 @@ void sn_speaker_set_online(sb_instance *inst, sn_speaker *s, bool online, const 
 {
     if (s->online == online) return;
     s->online = online;
+    if (online && s->needs_id) {
+        choose_id(inst, s);
+        s->needs_id = false;
+    }
     sn_log(inst, online ? SB_LOG_INFO : SB_LOG_WARNING, "%s (%s, %s) is %s: %s", s->id, s->name,
            s->address, online ? "online" : "offline", why);
     if (inst->publish != NULL && !s->invisible) inst->publish->speaker_availability(inst->host, s->id, online);
     if (online) {
         sn_gena_subscribe_all(inst, s);
-        if (s->services[SN_ZGT] != NULL) sn_topology_refresh(inst, s);
     } else {
         sn_gena_drop_all(inst, s);
         sn_announce_speaker_gone(inst, s);

@@ -87,19 +87,26 @@ void sn_state_apply_topology(sb_instance *inst, const char *zone_group_state)
 static void topology_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *result)
 {
     sn_speaker *s = ctx;
-    if (!ok) {
-        sn_log(inst, SB_LOG_WARNING, "%s: %s", s->id, result->reason);
-        return;
-    }
-    const char *state = sn_soap_out(result, "ZoneGroupState");
+    const char *state = ok ? sn_soap_out(result, "ZoneGroupState") : NULL;
+    if (!ok) sn_log(inst, SB_LOG_WARNING, "%s: %s", s->name, result->reason);
     if (state != NULL) sn_state_apply_topology(inst, state);
+    if (s->awaiting_topology) {
+        s->awaiting_topology = false;
+        /* Without an answer we cannot know it is a satellite; a room is the likelier guess. */
+        if (ok || result->upnp_code != 0) {
+            if (!s->invisible) sn_speaker_set_online(inst, s, true, "found");
+        } else {
+            sn_log(inst, SB_LOG_INFO, "%s did not answer its topology request; trying again later", s->name);
+        }
+    }
 }
 
 void sn_topology_refresh(sb_instance *inst, sn_speaker *s)
 {
     char err[200];
     if (!sn_soap(inst, s, SN_ZGT, "GetZoneGroupState", (const char *const[]){ NULL }, topology_done, s, err, sizeof err)) {
-        sn_log(inst, SB_LOG_DEBUG, "%s: %s", s->id, err);
+        sn_log(inst, SB_LOG_DEBUG, "%s: %s", s->name, err);
+        s->awaiting_topology = false;
     }
 }
 
@@ -133,7 +140,7 @@ static void group_json(sb_instance *inst, sn_speaker *s, sn_text *t)
 
 void sn_state_publish(sb_instance *inst, sn_speaker *s)
 {
-    if (!s->described || s->invisible || inst->publish == NULL) return;
+    if (!s->described || s->invisible || s->id[0] == '\0' || inst->publish == NULL) return;
     sn_text t = { 0 };
     sn_text_puts(&t, "{\"state\":");
     sn_text_json_string(&t, s->online ? state_word(s->transport) : "offline");

@@ -1,0 +1,283 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// One NOTIFY waiting to be delivered.
+struct Notify: Sendable {
+    let player: Int
+    let service: UPnPService
+    let sid: String
+    let seq: Int
+    let callback: String
+    let body: String
+}
+
+/// A live GENA subscription on one player's service.
+struct Subscription {
+    let sid: String
+    let service: UPnPService
+    let callback: String
+    var timeout: Int
+    var expires: ContinuousClock.Instant
+    var nextSeq = 0
+    /// No change events before the initial (SEQ 0) event has gone out.
+    var initialSent = false
+    /// Deliveries of one subscription go out one after the other, in SEQ order.
+    let outbox: AsyncStream<Notify>.Continuation
+}
+
+/// A subscription as tests see it.
+public struct SubscriptionInfo: Sendable, Equatable {
+    public let sid: String
+    public let service: String
+    public let callback: String
+    public let timeoutSeconds: Int
+    public let nextSeq: Int
+}
+
+/// GENA (UPnP eventing) as a Sonos player does it: SUBSCRIBE / renew / UNSUBSCRIBE with Sonos SIDs,
+/// an initial NOTIFY with the full state, NOTIFY on every change, expiry when not renewed.
+enum GENA {
+    static let maxTimeout = 86_400
+    static let defaultTimeout = 3_600
+
+    // MARK: SUBSCRIBE / UNSUBSCRIBE
+
+    static func handle(core: HouseholdCore, player i: Int, service: UPnPService, request: HTTPRequest) -> HTTPResponse {
+        let h = request.headers
+        let sid = h.first(name: "SID"), callback = h.first(name: "CALLBACK"), nt = h.first(name: "NT")
+        switch request.method {
+        case .SUBSCRIBE:
+            if sid != nil {
+                // Renewal: SID only. SID together with CALLBACK or NT is a bad request.
+                if callback != nil || nt != nil { return .status(.badRequest) }
+                return renew(core: core, player: i, service: service, sid: sid!, timeout: h.first(name: "TIMEOUT"))
+            }
+            guard nt == "upnp:event", let urls = callback.map(parseCallback), let url = urls.first else {
+                return .status(.preconditionFailed)
+            }
+            guard isLoopback(url) else {
+                core.mutate { m in
+                    m.players[i].violations.append(Violation(action: "SUBSCRIBE", reason:
+                        "callback \(url) is not a loopback address (refused: network-safety rule)"))
+                }
+                return .status(.preconditionFailed)
+            }
+            return subscribe(core: core, player: i, service: service, callback: url, timeout: h.first(name: "TIMEOUT"))
+        case .UNSUBSCRIBE:
+            guard let sid else { return .status(.preconditionFailed) }
+            if callback != nil || nt != nil { return .status(.badRequest) }
+            let removed = core.mutate { m -> Bool in
+                guard let sub = m.players[i].subscriptions[sid], sub.service == service else { return false }
+                m.players[i].subscriptions[sid] = nil
+                sub.outbox.finish()
+                return true
+            }
+            return removed ? HTTPResponse(status: .ok) : .status(.preconditionFailed)
+        default:
+            return .status(.methodNotAllowed)
+        }
+    }
+
+    private static func grantedTimeout(_ header: String?) -> Int {
+        guard let header = header?.trimmingCharacters(in: .whitespaces).lowercased(), header.hasPrefix("second-") else {
+            return defaultTimeout
+        }
+        let value = header.dropFirst("second-".count)
+        if value == "infinite" { return maxTimeout }
+        guard let n = Int(value), n > 0 else { return defaultTimeout }
+        return min(n, maxTimeout)
+    }
+
+    private static func subscribe(core: HouseholdCore, player i: Int, service: UPnPService, callback: String,
+                                  timeout header: String?) -> HTTPResponse {
+        let timeout = grantedTimeout(header)
+        let (stream, outbox) = AsyncStream.makeStream(of: Notify.self)
+        let sid = core.mutate { m -> String in
+            m.sidCounter += 1
+            let sid = "uuid:\(m.players[i].uuid)_sub\(String(format: "%010d", m.sidCounter))"
+            m.players[i].subscriptions[sid] = Subscription(
+                sid: sid, service: service, callback: callback, timeout: timeout,
+                expires: core.now.advanced(by: .seconds(timeout)), outbox: outbox)
+            return sid
+        }
+        Task {
+            for await notify in stream { await deliver(core: core, notify) }
+        }
+        var response = HTTPResponse(status: .ok)
+        response.headers.add(name: "SID", value: sid)
+        response.headers.add(name: "TIMEOUT", value: "Second-\(timeout)")
+        // The initial event goes out once the SUBSCRIBE response is on the wire.
+        response.afterSend = {
+            core.mutate { m in
+                guard var sub = m.players[i].subscriptions[sid] else { return }
+                sub.initialSent = true
+                m.players[i].subscriptions[sid] = sub
+                send(&m, player: i, sid: sid, body: eventBody(m, player: i, service: service, now: core.now))
+            }
+        }
+        return response
+    }
+
+    private static func renew(core: HouseholdCore, player i: Int, service: UPnPService, sid: String,
+                              timeout header: String?) -> HTTPResponse {
+        let timeout = grantedTimeout(header)
+        let ok = core.mutate { m -> Bool in
+            guard var sub = m.players[i].subscriptions[sid], sub.service == service, sub.expires > core.now else { return false }
+            sub.timeout = timeout
+            sub.expires = core.now.advanced(by: .seconds(timeout))
+            m.players[i].subscriptions[sid] = sub
+            return true
+        }
+        guard ok else { return .status(.preconditionFailed) }
+        var response = HTTPResponse(status: .ok)
+        response.headers.add(name: "SID", value: sid)
+        response.headers.add(name: "TIMEOUT", value: "Second-\(timeout)")
+        return response
+    }
+
+    /// `<http://a/><http://b/>` → ["http://a/", "http://b/"] (http only, as UPnP requires).
+    static func parseCallback(_ header: String) -> [String] {
+        var urls: [String] = []
+        var rest = Substring(header)
+        while let open = rest.firstIndex(of: "<"), let close = rest[open...].firstIndex(of: ">") {
+            let url = String(rest[rest.index(after: open)..<close])
+            if url.lowercased().hasPrefix("http://") { urls.append(url) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return urls
+    }
+
+    /// Only loopback targets are ever contacted (hard network-safety rule of the test lab).
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    // MARK: Sending
+
+    /// Drops expired subscriptions, then sends every modelled service whose event body changed.
+    static func flush(_ m: inout HouseholdModel, now: ContinuousClock.Instant) {
+        for i in m.players.indices {
+            for (sid, sub) in m.players[i].subscriptions where sub.expires <= now {
+                sub.outbox.finish()
+                m.players[i].subscriptions[sid] = nil
+            }
+            guard m.players[i].online else { continue }
+            for service in UPnPService.allCases where service.isModelled {
+                let body = eventBody(m, player: i, service: service, now: now)
+                guard m.players[i].lastEventBodies[service] != body else { continue }
+                m.players[i].lastEventBodies[service] = body
+                for (sid, sub) in m.players[i].subscriptions where sub.service == service && sub.initialSent {
+                    send(&m, player: i, sid: sid, body: body)
+                }
+            }
+        }
+    }
+
+    static func send(_ m: inout HouseholdModel, player i: Int, sid: String, body: String) {
+        guard var sub = m.players[i].subscriptions[sid] else { return }
+        let seq = sub.nextSeq
+        sub.nextSeq = seq == Int(UInt32.max) ? 1 : seq + 1  // UPnP: wraps to 1, never back to 0
+        m.players[i].subscriptions[sid] = sub
+        m.players[i].eventsSent.append(SentEvent(service: sub.service.name, sid: sid, seq: seq, callback: sub.callback,
+                                                 body: body, status: nil))
+        sub.outbox.yield(Notify(player: i, service: sub.service, sid: sid, seq: seq, callback: sub.callback, body: body))
+    }
+
+    static func deliver(core: HouseholdCore, _ n: Notify) async {
+        guard core.read({ $0.players[n.player].online }) else { return }
+        var request = HTTPClientRequest(url: n.callback)
+        request.method = .RAW(value: "NOTIFY")
+        if let c = URLComponents(string: n.callback), let host = c.host {
+            request.headers.add(name: "HOST", value: c.port.map { "\(host):\($0)" } ?? host)
+        }
+        request.headers.add(name: "CONTENT-TYPE", value: "text/xml; charset=\"utf-8\"")
+        request.headers.add(name: "NT", value: "upnp:event")
+        request.headers.add(name: "NTS", value: "upnp:propchange")
+        request.headers.add(name: "SID", value: n.sid)
+        request.headers.add(name: "SEQ", value: String(n.seq))
+        request.body = .bytes(ByteBuffer(string: n.body))
+        var status: Int?
+        do {
+            let response = try await core.http.execute(request, timeout: .seconds(3))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            status = Int(response.status.code)
+        } catch {
+            status = nil
+        }
+        core.model.withLock { m in
+            if let k = m.players[n.player].eventsSent.lastIndex(where: { $0.sid == n.sid && $0.seq == n.seq }) {
+                m.players[n.player].eventsSent[k].status = status
+            }
+        }
+    }
+
+    // MARK: Event bodies
+
+    static func propertySet(_ properties: [(String, String)]) -> String {
+        "<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\">"
+            + properties.map { "<e:property><\($0.0)>\(xmlEscape($0.1))</\($0.0)></e:property>" }.joined()
+            + "</e:propertyset>"
+    }
+
+    static func eventBody(_ m: HouseholdModel, player i: Int, service: UPnPService, now: ContinuousClock.Instant) -> String {
+        switch service {
+        case .avTransport: return propertySet([("LastChange", avTransportLastChange(m, player: i, now: now))])
+        case .renderingControl: return propertySet([("LastChange", renderingControlLastChange(m.players[i]))])
+        case .groupRenderingControl:
+            let g = GroupVolume.state(m, coordinator: m.transportOwner(of: i))
+            return propertySet([("GroupVolume", String(g.volume)), ("GroupMute", g.mute ? "1" : "0"),
+                                ("GroupVolumeChangeable", g.changeable ? "1" : "0")])
+        case .zoneGroupTopology:
+            let c = m.transportOwner(of: i)
+            return propertySet([
+                ("ZoneGroupState", m.zoneGroupState()),
+                ("ZoneGroupName", m.roomName(of: c)),
+                ("ZoneGroupID", m.players[i].groupID),
+                ("ZonePlayerUUIDsInGroup", m.groupMembers(ofCoordinator: c).map { m.players[$0].uuid }.joined(separator: ",")),
+                ("MuseHouseholdId", m.householdID),
+            ])
+        default: return propertySet([])
+        }
+    }
+
+    static func avTransportLastChange(_ m: HouseholdModel, player i: Int, now: ContinuousClock.Instant) -> String {
+        let v = AVTView(m, player: i, now: now)
+        func e(_ name: String, _ value: String) -> String { "<\(name) val=\"\(xmlEscape(value))\"/>" }
+        return "<Event xmlns=\"urn:schemas-upnp-org:metadata-1-0/AVT/\" xmlns:r=\"urn:schemas-rinconnetworks-com:metadata-1-0/\">"
+            + "<InstanceID val=\"0\">"
+            + e("TransportState", v.transport.rawValue) + e("CurrentPlayMode", v.playMode) + e("CurrentCrossfadeMode", "0")
+            + e("NumberOfTracks", String(v.numberOfTracks)) + e("CurrentTrack", String(v.track)) + e("CurrentSection", "0")
+            + e("CurrentTrackURI", v.trackURI) + e("CurrentTrackDuration", v.trackDuration)
+            + e("CurrentTrackMetaData", v.trackMetadata) + e("r:NextTrackURI", "") + e("r:NextTrackMetaData", "")
+            + e("r:EnqueuedTransportURI", "") + e("r:EnqueuedTransportURIMetaData", "")
+            + e("PlaybackStorageMedium", v.uri.isEmpty ? "NONE" : "NETWORK")
+            + e("AVTransportURI", v.uri) + e("AVTransportURIMetaData", v.uriMetadata)
+            + e("NextAVTransportURI", "") + e("NextAVTransportURIMetaData", "")
+            + e("CurrentTransportActions", v.transportActions)
+            + e("r:CurrentValidPlayModes", "SHUFFLE,REPEAT,REPEAT_ONE,CROSSFADE")
+            + e("r:DirectControlClientID", "") + e("r:DirectControlIsSuspended", "0") + e("r:DirectControlAccountID", "")
+            + e("TransportStatus", "OK") + e("r:SleepTimerGeneration", "0") + e("r:AlarmRunning", "0")
+            + e("r:SnoozeRunning", "0") + e("r:RestartPending", "0") + e("TransportPlaySpeed", "1")
+            + e("CurrentMediaDuration", "NOT_IMPLEMENTED") + e("RecordStorageMedium", "NOT_IMPLEMENTED")
+            + e("PossiblePlaybackStorageMedia", "NONE, NETWORK") + e("PossibleRecordStorageMedia", "NOT_IMPLEMENTED")
+            + e("RecordMediumWriteStatus", "NOT_IMPLEMENTED") + e("CurrentRecordQualityMode", "NOT_IMPLEMENTED")
+            + e("PossibleRecordQualityModes", "NOT_IMPLEMENTED")
+            + "</InstanceID></Event>"
+    }
+
+    static func renderingControlLastChange(_ p: PlayerModel) -> String {
+        let mute = p.mute ? "1" : "0"
+        return "<Event xmlns=\"urn:schemas-upnp-org:metadata-1-0/RCS/\"><InstanceID val=\"0\">"
+            + "<Volume channel=\"Master\" val=\"\(p.volume)\"/><Volume channel=\"LF\" val=\"\(p.channelVolume["LF"] ?? 100)\"/>"
+            + "<Volume channel=\"RF\" val=\"\(p.channelVolume["RF"] ?? 100)\"/>"
+            + "<Mute channel=\"Master\" val=\"\(mute)\"/><Mute channel=\"LF\" val=\"0\"/><Mute channel=\"RF\" val=\"0\"/>"
+            + "<Bass val=\"0\"/><Treble val=\"0\"/><Loudness channel=\"Master\" val=\"1\"/>"
+            + "<OutputFixed val=\"\(p.fixedVolume ? 1 : 0)\"/><HeadphoneConnected val=\"0\"/><SpeakerSize val=\"5\"/>"
+            + "<SubGain val=\"0\"/><SubCrossover val=\"0\"/><SubPolarity val=\"0\"/><SubEnabled val=\"1\"/>"
+            + "<SonarEnabled val=\"0\"/><SonarCalibrationAvailable val=\"0\"/><PresetNameList val=\"FactoryDefaults\"/>"
+            + "</InstanceID></Event>"
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+struct HTTPRequest: Sendable {
+    let method: HTTPMethod
+    let path: String
+    let headers: HTTPHeaders
+    let body: Data
+}
+
+struct HTTPResponse: Sendable {
+    var status: HTTPResponseStatus
+    var headers = HTTPHeaders()
+    var body = Data()
+    /// Runs once the response has been written (GENA's initial NOTIFY).
+    var afterSend: (@Sendable () -> Void)?
+
+    init(status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    static func status(_ s: HTTPResponseStatus) -> HTTPResponse { HTTPResponse(status: s) }
+
+    static func xml(_ text: String, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        var r = HTTPResponse(status: status, body: Data(text.utf8))
+        r.headers.add(name: "CONTENT-TYPE", value: "text/xml; charset=\"utf-8\"")
+        return r
+    }
+}
+
+/// One player's HTTP/1.1 server on 127.0.0.1 (never any other address). It can be taken off the
+/// network and brought back on the same port, like a player losing power or Wi-Fi.
+final class PlayerHTTPServer: Sendable {
+    typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+
+    private struct Running {
+        let listener: Channel
+        let task: Task<Void, Never>
+    }
+
+    private let group: EventLoopGroup
+    private let handler: Handler
+    private let running = Mutex<Running?>(nil)
+    private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    init(group: EventLoopGroup, handler: @escaping Handler) {
+        self.group = group
+        self.handler = handler
+    }
+
+    /// Binds 127.0.0.1:`port` (0 = ephemeral) and returns the bound port.
+    func start(port: Int = 0) async throws -> Int {
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        let listener = server.channel
+        let boundPort = listener.localAddress?.port ?? port
+        let handler = self.handler
+        let task = Task<Void, Never> { [self] in
+            _ = try? await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        let id = ObjectIdentifier(connection.channel)
+                        self.connections.withLock { $0[id] = connection.channel }
+                        group.addTask {
+                            try? await Self.serve(connection, handler: handler)
+                            self.connections.withLock { $0[id] = nil }
+                        }
+                    }
+                }
+            }
+        }
+        running.withLock { $0 = Running(listener: listener, task: task) }
+        return boundPort
+    }
+
+    /// Stops listening and drops every open connection.
+    func stop() async {
+        guard let r = running.withLock({ value -> Running? in
+            let r = value
+            value = nil
+            return r
+        }) else { return }
+        try? await r.listener.close()
+        for channel in connections.withLock({ Array($0.values) }) { try? await channel.close() }
+        r.task.cancel()
+        await r.task.value
+    }
+
+    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+                              handler: Handler) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body = Data()
+            for try await part in inbound {
+                switch part {
+                case .head(let h):
+                    head = h
+                    body = Data()
+                case .body(let buffer):
+                    body.append(contentsOf: buffer.readableBytesView)
+                case .end:
+                    guard let h = head else { continue }
+                    head = nil
+                    let path = String(h.uri.split(separator: "?", maxSplits: 1).first ?? "")
+                    let response = await handler(HTTPRequest(method: h.method, path: path, headers: h.headers, body: body))
+                    var headers = response.headers
+                    headers.replaceOrAdd(name: "Server", value: SonosIdentity.serverHeader)
+                    headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+                    if !h.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+                    try await outbound.write(.head(HTTPResponseHead(version: h.version, status: response.status,
+                                                                    headers: headers)))
+                    if h.method != .HEAD, !response.body.isEmpty {
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                    }
+                    try await outbound.write(.end(nil))
+                    response.afterSend?()
+                    if !h.isKeepAlive { return }
+                }
+            }
+        }
+    }
+}

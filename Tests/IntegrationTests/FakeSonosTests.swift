@@ -1,0 +1,408 @@
+import FakeSonos
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+
+/// The fake Sonos household itself: description, SOAP with faults, GENA, playback, topology.
+/// Everything on 127.0.0.1, in-process, in a few seconds.
+final class FakeSonosTests: XCTestCase {
+    struct Reply {
+        let status: Int
+        let headers: [String: String]
+        let body: String
+        func header(_ name: String) -> String? {
+            headers.first { $0.key.lowercased() == name.lowercased() }?.value
+        }
+    }
+
+    func request(_ url: String, method: String = "GET", headers: [String: String] = [:], body: String? = nil) async throws -> Reply {
+        var r = URLRequest(url: URL(string: url)!)
+        r.httpMethod = method
+        r.timeoutInterval = 5
+        for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
+        if let body { r.httpBody = Data(body.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: r)
+        let http = response as! HTTPURLResponse
+        var h: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
+        return Reply(status: http.statusCode, headers: h, body: String(decoding: data, as: UTF8.self))
+    }
+
+    static let paths = ["AVTransport": "/MediaRenderer/AVTransport/Control",
+                        "RenderingControl": "/MediaRenderer/RenderingControl/Control",
+                        "GroupRenderingControl": "/MediaRenderer/GroupRenderingControl/Control",
+                        "ZoneGroupTopology": "/ZoneGroupTopology/Control"]
+
+    func soap(_ p: FakeSonosPlayer, _ service: String, _ action: String, _ args: [(String, String)] = [],
+              soapAction: String? = nil) async throws -> Reply {
+        let type = "urn:schemas-upnp-org:service:\(service):1"
+        let argXML = args.map { "<\($0.0)>\(escape($0.1))</\($0.0)>" }.joined()
+        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+            + "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u:\(action) xmlns:u=\"\(type)\">"
+            + argXML + "</u:\(action)></s:Body></s:Envelope>"
+        return try await request("http://\(p.address)\(Self.paths[service]!)", method: "POST",
+                                 headers: ["SOAPACTION": soapAction ?? "\"\(type)#\(action)\"",
+                                           "Content-Type": "text/xml; charset=\"utf-8\""], body: body)
+    }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    func value(_ tag: String, in xml: String) -> String? {
+        guard let a = xml.range(of: "<\(tag)>"), let b = xml.range(of: "</\(tag)>", range: a.upperBound..<xml.endIndex) else {
+            return nil
+        }
+        return String(xml[a.upperBound..<b.lowerBound])
+    }
+
+    func fault(_ code: Int) -> String {
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\">"
+            + "<s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>"
+            + "<UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>\(code)</errorCode></UPnPError>"
+            + "</detail></s:Fault></s:Body></s:Envelope>"
+    }
+
+    /// A PCM WAV of `seconds` of silence, 16-bit mono 16 kHz.
+    func wav(seconds: Double) -> Data {
+        let rate = 16_000, samples = Int(Double(rate) * seconds), dataSize = samples * 2
+        var d = Data()
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
+        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
+        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + dataSize); d.append(contentsOf: Array("WAVE".utf8))
+        d.append(contentsOf: Array("fmt ".utf8)); u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
+        d.append(contentsOf: Array("data".utf8)); u32(dataSize); d.append(Data(count: dataSize))
+        return d
+    }
+
+    // MARK: -
+
+    func testDeviceDescriptionHasTheSonosShape() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen"), .init(name: "Office")])
+        addTeardownBlock { await household.stop() }
+        let kitchen = household.players[0]
+        XCTAssertNotNil(kitchen.uuid.range(of: "^RINCON_[0-9A-F]{12}01400$", options: .regularExpression), kitchen.uuid)
+        XCTAssertNotEqual(kitchen.uuid, household.players[1].uuid)
+        XCTAssertEqual(kitchen.location, "http://127.0.0.1:\(kitchen.port)/xml/device_description.xml")
+
+        let reply = try await request(kitchen.location)
+        XCTAssertEqual(reply.status, 200)
+        XCTAssertEqual(reply.header("Content-Type"), "text/xml; charset=\"utf-8\"")
+        XCTAssertTrue(reply.header("Server")?.contains("Sonos/") ?? false)
+        let xml = reply.body
+        for needle in ["<deviceType>urn:schemas-upnp-org:device:ZonePlayer:1</deviceType>", "<roomName>Kitchen</roomName>",
+                       "<modelName>Sonos One</modelName>", "<modelNumber>S13</modelNumber>", "<UDN>uuid:\(kitchen.uuid)</UDN>",
+                       "<UDN>uuid:\(kitchen.uuid)_MR</UDN>", "<UDN>uuid:\(kitchen.uuid)_MS</UDN>",
+                       "<controlURL>/ZoneGroupTopology/Control</controlURL><eventSubURL>/ZoneGroupTopology/Event</eventSubURL>",
+                       "<controlURL>/MediaRenderer/AVTransport/Control</controlURL><eventSubURL>/MediaRenderer/AVTransport/Event</eventSubURL>",
+                       "<controlURL>/MediaRenderer/RenderingControl/Control</controlURL>",
+                       "<controlURL>/MediaRenderer/GroupRenderingControl/Control</controlURL>",
+                       "<serviceType>urn:schemas-sonos-com:service:Queue:1</serviceType>",
+                       "<deviceType>urn:schemas-upnp-org:device:MediaRenderer:1</deviceType>"] {
+            XCTAssertTrue(xml.contains(needle), "missing \(needle)")
+        }
+        // Well-formed XML.
+        XCTAssertTrue(XMLParser(data: Data(xml.utf8)).parse())
+        let missing = try await request("http://\(kitchen.address)/xml/nothing.xml")
+        XCTAssertEqual(missing.status, 404)
+    }
+
+    func testSOAPActionsAndFaultsAsSonosSendsThem() async throws {
+        let household = try await FakeSonosHousehold.start(players: [
+            .init(name: "Kitchen"), .init(name: "Port", fixedVolume: true)])
+        addTeardownBlock { await household.stop() }
+        let kitchen = household.players[0], port = household.players[1]
+
+        let set = try await soap(kitchen, "RenderingControl", "SetVolume",
+                                 [("InstanceID", "0"), ("Channel", "Master"), ("DesiredVolume", "33")])
+        XCTAssertEqual(set.status, 200)
+        XCTAssertEqual(set.body, "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+                       + "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body>"
+                       + "<u:SetVolumeResponse xmlns:u=\"urn:schemas-upnp-org:service:RenderingControl:1\"></u:SetVolumeResponse>"
+                       + "</s:Body></s:Envelope>")
+        XCTAssertEqual(kitchen.volume, 33)
+        let get = try await soap(kitchen, "RenderingControl", "GetVolume", [("InstanceID", "0"), ("Channel", "Master")])
+        XCTAssertEqual(value("CurrentVolume", in: get.body), "33")
+
+        // Wrong SOAPACTION → 401, exact fault body.
+        let wrong = try await soap(kitchen, "RenderingControl", "GetVolume", [("InstanceID", "0"), ("Channel", "Master")],
+                                   soapAction: "\"urn:schemas-upnp-org:service:AVTransport:1#GetVolume\"")
+        XCTAssertEqual(wrong.status, 500)
+        XCTAssertEqual(wrong.body, fault(401))
+        let unknown = try await soap(kitchen, "AVTransport", "SelfDestruct", [("InstanceID", "0")])
+        XCTAssertEqual(unknown.body, fault(401))
+
+        let badMode = try await soap(kitchen, "AVTransport", "SetPlayMode", [("InstanceID", "0"), ("NewPlayMode", "LOUD")])
+        XCTAssertEqual(badMode.status, 500)
+        XCTAssertEqual(badMode.body, fault(712))
+        let mode = try await soap(kitchen, "AVTransport", "SetPlayMode", [("InstanceID", "0"), ("NewPlayMode", "SHUFFLE")])
+        XCTAssertEqual(mode.status, 200)
+        XCTAssertEqual(kitchen.playMode, "SHUFFLE")
+
+        // Injected fault, once.
+        kitchen.failNext(action: "GetTransportInfo", upnpCode: 714)
+        let failed = try await soap(kitchen, "AVTransport", "GetTransportInfo", [("InstanceID", "0")])
+        XCTAssertEqual(failed.body, fault(714))
+        let fine = try await soap(kitchen, "AVTransport", "GetTransportInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentTransportState", in: fine.body), "STOPPED")
+
+        // Fixed volume: 501 and a recorded violation.
+        XCTAssertTrue(port.outputFixed)
+        let fixed = try await soap(port, "RenderingControl", "SetVolume",
+                                   [("InstanceID", "0"), ("Channel", "Master"), ("DesiredVolume", "10")])
+        XCTAssertEqual(fixed.body, fault(501))
+        XCTAssertEqual(port.violations.map(\.action), ["SetVolume"])
+        let fixedQuery = try await soap(port, "RenderingControl", "GetOutputFixed", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentFixed", in: fixedQuery.body), "1")
+
+        XCTAssertEqual(kitchen.soapLog.map(\.action),
+                       ["SetVolume", "GetVolume", "GetVolume", "SelfDestruct", "SetPlayMode", "SetPlayMode",
+                        "GetTransportInfo", "GetTransportInfo"])
+        XCTAssertEqual(kitchen.soapLog[2].faultCode, 401)
+        XCTAssertEqual(kitchen.soapLog[0].args["DesiredVolume"], "33")
+    }
+
+    func testPriorStatesAndPositionReporting() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen")])
+        addTeardownBlock { await household.stop() }
+        let kitchen = household.players[0]
+        let radio = "x-sonosapi-stream:s12345?sid=254&flags=8224&sn=0"
+        kitchen.setState(.radio(uri: radio, metadata: radioMetadata(title: "Radio 1")))
+        let media = try await soap(kitchen, "AVTransport", "GetMediaInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentURI", in: media.body), escape(radio))
+        XCTAssertTrue(value("CurrentURIMetaData", in: media.body)?.hasPrefix("&lt;DIDL-Lite") ?? false)
+        XCTAssertEqual(value("NrTracks", in: media.body), "1")
+
+        let tracks = (1...5).map { QueueTrack(uri: "x-file-cifs://nas/music/\($0).flac", title: "Song \($0)", duration: 200) }
+        kitchen.setState(.queue(tracks: tracks, track: 3, position: 42), transport: .playing)
+        try await Task.sleep(for: .milliseconds(1100))
+        let pos = try await soap(kitchen, "AVTransport", "GetPositionInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("Track", in: pos.body), "3")
+        XCTAssertEqual(value("TrackDuration", in: pos.body), "0:03:20")
+        XCTAssertEqual(value("TrackURI", in: pos.body), "x-file-cifs://nas/music/3.flac")
+        XCTAssertEqual(value("RelTime", in: pos.body), "0:00:43", "position advances with the wall clock while PLAYING")
+        let info = try await soap(kitchen, "AVTransport", "GetMediaInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentURI", in: info.body), "x-rincon-queue:\(kitchen.uuid)#0")
+        XCTAssertEqual(value("NrTracks", in: info.body), "5")
+
+        // Seek TRACK_NR + REL_TIME, as a restore does.
+        _ = try await soap(kitchen, "AVTransport", "Pause", [("InstanceID", "0")])
+        XCTAssertEqual(kitchen.transportState, .pausedPlayback)
+        _ = try await soap(kitchen, "AVTransport", "Seek", [("InstanceID", "0"), ("Unit", "TRACK_NR"), ("Target", "2")])
+        _ = try await soap(kitchen, "AVTransport", "Seek", [("InstanceID", "0"), ("Unit", "REL_TIME"), ("Target", "0:01:05")])
+        XCTAssertEqual(kitchen.currentTrack, 2)
+        XCTAssertEqual(kitchen.position, 65, accuracy: 0.01)
+        let badSeek = try await soap(kitchen, "AVTransport", "Seek", [("InstanceID", "0"), ("Unit", "TRACK_NR"), ("Target", "9")])
+        XCTAssertEqual(badSeek.body, fault(711))
+
+        kitchen.setState(.cloudQueue(id: "abc"))
+        XCTAssertEqual(kitchen.avTransportURI, "x-sonos-vli:\(kitchen.uuid):2,spotify:abc")
+        kitchen.setState(.tv)
+        XCTAssertEqual(kitchen.avTransportURI, "x-sonos-htastream:\(kitchen.uuid):spdif")
+    }
+
+    func testGENASubscribeNotifyRenewAndExpiry() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen")])
+        let sink = try await LoopbackRecorder.start()
+        addTeardownBlock { await household.stop(); await sink.stop() }
+        let kitchen = household.players[0]
+        let events = "http://\(kitchen.address)/MediaRenderer/RenderingControl/Event"
+
+        let sub = try await request(events, method: "SUBSCRIBE",
+                                    headers: ["CALLBACK": "<\(sink.url("/rc"))>", "NT": "upnp:event", "TIMEOUT": "Second-300"])
+        XCTAssertEqual(sub.status, 200)
+        let sid = try XCTUnwrap(sub.header("SID"))
+        XCTAssertNotNil(sid.range(of: "^uuid:\(kitchen.uuid)_sub[0-9]{10}$", options: .regularExpression), sid)
+        XCTAssertEqual(sub.header("TIMEOUT"), "Second-300")
+
+        // Initial event: SEQ 0 with the full state.
+        let first = await sink.waitFor { $0.method == "NOTIFY" }
+        let initial = try XCTUnwrap(first.first)
+        XCTAssertEqual(initial.path, "/rc")
+        XCTAssertEqual(initial.headers["seq"], "0")
+        XCTAssertEqual(initial.headers["sid"], sid)
+        XCTAssertEqual(initial.headers["nt"], "upnp:event")
+        XCTAssertEqual(initial.headers["nts"], "upnp:propchange")
+        XCTAssertEqual(initial.headers["content-type"], "text/xml; charset=\"utf-8\"")
+        XCTAssertEqual(initial.headers["host"], "127.0.0.1:\(sink.port)")
+        XCTAssertTrue(initial.text.hasPrefix("<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\"><e:property><LastChange>"
+                                             + "&lt;Event xmlns=&quot;urn:schemas-upnp-org:metadata-1-0/RCS/&quot;&gt;"), initial.text)
+        XCTAssertTrue(initial.text.contains("&lt;Volume channel=&quot;Master&quot; val=&quot;20&quot;/&gt;"))
+
+        // A change → SEQ 1.
+        _ = try await soap(kitchen, "RenderingControl", "SetVolume", [("InstanceID", "0"), ("Channel", "Master"), ("DesiredVolume", "41")])
+        let second = await sink.waitFor(2) { $0.method == "NOTIFY" }
+        XCTAssertEqual(second.count, 2)
+        XCTAssertEqual(second.last?.headers["seq"], "1")
+        XCTAssertTrue(second.last?.text.contains("val=&quot;41&quot;") ?? false)
+
+        // Renewal with SID only; SID + CALLBACK is a bad request; unknown SID is 412.
+        let renew = try await request(events, method: "SUBSCRIBE", headers: ["SID": sid, "TIMEOUT": "Second-600"])
+        XCTAssertEqual(renew.status, 200)
+        XCTAssertEqual(renew.header("TIMEOUT"), "Second-600")
+        let both = try await request(events, method: "SUBSCRIBE", headers: ["SID": sid, "CALLBACK": "<\(sink.url("/x"))>"])
+        XCTAssertEqual(both.status, 400)
+        let bogus = try await request(events, method: "SUBSCRIBE", headers: ["SID": "uuid:RINCON_000000000000_sub0000000001"])
+        XCTAssertEqual(bogus.status, 412)
+        let noNT = try await request(events, method: "SUBSCRIBE", headers: ["CALLBACK": "<\(sink.url("/x"))>"])
+        XCTAssertEqual(noNT.status, 412)
+        XCTAssertEqual(kitchen.subscriptions.map(\.sid), [sid])
+
+        // UNSUBSCRIBE, then the SID is gone.
+        let unsub = try await request(events, method: "UNSUBSCRIBE", headers: ["SID": sid])
+        XCTAssertEqual(unsub.status, 200)
+        let again = try await request(events, method: "SUBSCRIBE", headers: ["SID": sid])
+        XCTAssertEqual(again.status, 412)
+
+        // A subscription that is not renewed expires: no more events, renewal 412.
+        let short = try await request("http://\(kitchen.address)/MediaRenderer/AVTransport/Event", method: "SUBSCRIBE",
+                                      headers: ["CALLBACK": "<\(sink.url("/avt"))>", "NT": "upnp:event", "TIMEOUT": "Second-1"])
+        let shortSID = try XCTUnwrap(short.header("SID"))
+        let avtInitial = await sink.waitFor { $0.path == "/avt" }
+        XCTAssertTrue(avtInitial.first?.text.contains("&lt;TransportState val=&quot;STOPPED&quot;/&gt;") ?? false)
+        try await Task.sleep(for: .milliseconds(1300))
+        kitchen.setState(.lineIn)
+        let expired = try await request("http://\(kitchen.address)/MediaRenderer/AVTransport/Event", method: "SUBSCRIBE",
+                                        headers: ["SID": shortSID])
+        XCTAssertEqual(expired.status, 412)
+        XCTAssertEqual(sink.requests.filter { $0.path == "/avt" }.count, 1)
+        XCTAssertTrue(kitchen.subscriptions.isEmpty)
+    }
+
+    func testClipPlaybackFetchesMeasuresAndStops() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen")])
+        let clip = wav(seconds: 0.6)
+        let sink = try await LoopbackRecorder.start(routes: ["/clip.wav": .init(contentType: "audio/wav", body: clip)])
+        addTeardownBlock { await household.stop(); await sink.stop() }
+        let kitchen = household.players[0]
+        _ = try await request("http://\(kitchen.address)/MediaRenderer/AVTransport/Event", method: "SUBSCRIBE",
+                              headers: ["CALLBACK": "<\(sink.url("/avt"))>", "NT": "upnp:event", "TIMEOUT": "Second-60"])
+        _ = await sink.waitFor { $0.path == "/avt" }
+
+        let set = try await soap(kitchen, "AVTransport", "SetAVTransportURI",
+                                 [("InstanceID", "0"), ("CurrentURI", sink.url("/clip.wav")), ("CurrentURIMetaData", "")])
+        XCTAssertEqual(set.status, 200)
+        let play = try await soap(kitchen, "AVTransport", "Play", [("InstanceID", "0"), ("Speed", "1")])
+        XCTAssertEqual(play.status, 200)
+        let playing = await kitchen.waitUntil(timeout: 2) { $0.transportState == .playing }
+        XCTAssertTrue(playing)
+        let fetched = try XCTUnwrap(kitchen.fetchedClips.first)
+        XCTAssertEqual(fetched.bytes, clip.count)
+        XCTAssertEqual(fetched.duration ?? 0, 0.6, accuracy: 0.001)
+        XCTAssertNil(fetched.error)
+        XCTAssertTrue(sink.requests(method: "GET").first?.headers["user-agent"]?.contains("Sonos") ?? false)
+        let stopped = await kitchen.waitUntil(timeout: 3) { $0.transportState == .stopped }
+        XCTAssertTrue(stopped)
+        // Initial STOPPED, STOPPED with the new URI, then the clip plays through.
+        let states = await sink.waitFor(5) { $0.path == "/avt" }.compactMap { r -> String? in
+            r.text.range(of: "TransportState val=&quot;[A-Z_]+", options: .regularExpression).map {
+                String(r.text[$0].dropFirst("TransportState val=&quot;".count))
+            }
+        }
+        XCTAssertEqual(states, ["STOPPED", "STOPPED", "TRANSITIONING", "PLAYING", "STOPPED"])
+
+        // An unreachable clip: STOPPED, recorded.
+        _ = try await soap(kitchen, "AVTransport", "SetAVTransportURI",
+                           [("InstanceID", "0"), ("CurrentURI", sink.url("/missing.wav")), ("CurrentURIMetaData", "")])
+        _ = try await soap(kitchen, "AVTransport", "Play", [("InstanceID", "0"), ("Speed", "1")])
+        let failed = await kitchen.waitUntil(timeout: 2) { $0.fetchedClips.count == 2 }
+        XCTAssertTrue(failed)
+        XCTAssertNotNil(kitchen.fetchedClips.last?.error)
+        XCTAssertEqual(kitchen.transportState, .stopped)
+    }
+
+    func testGroupsTopologyAndCoordinatorRules() async throws {
+        let household = try await FakeSonosHousehold.start(players: [
+            .init(name: "Kitchen"), .init(name: "Office"), .init(name: "Surround", invisibleSatelliteOf: "Kitchen")])
+        let sink = try await LoopbackRecorder.start()
+        addTeardownBlock { await household.stop(); await sink.stop() }
+        let kitchen = household.players[0], office = household.players[1], surround = household.players[2]
+        _ = try await request("http://\(office.address)/ZoneGroupTopology/Event", method: "SUBSCRIBE",
+                              headers: ["CALLBACK": "<\(sink.url("/zgt"))>", "NT": "upnp:event", "TIMEOUT": "Second-60"])
+        _ = await sink.waitFor { $0.path == "/zgt" }
+
+        // Office joins Kitchen the way a controller does it.
+        let join = try await soap(office, "AVTransport", "SetAVTransportURI",
+                                  [("InstanceID", "0"), ("CurrentURI", "x-rincon:\(kitchen.uuid)"), ("CurrentURIMetaData", "")])
+        XCTAssertEqual(join.status, 200)
+        XCTAssertEqual(office.coordinatorUUID, kitchen.uuid)
+        XCTAssertFalse(office.isCoordinator)
+        let state = try await soap(office, "ZoneGroupTopology", "GetZoneGroupState")
+        let zgs = try XCTUnwrap(value("ZoneGroupState", in: state.body))
+        XCTAssertTrue(zgs.hasPrefix("&lt;ZoneGroupState&gt;&lt;ZoneGroups&gt;&lt;ZoneGroup Coordinator=&quot;\(kitchen.uuid)&quot;"), zgs)
+        let plain = household.zoneGroupState
+        XCTAssertEqual(plain.components(separatedBy: "<ZoneGroup ").count - 1, 1)
+        XCTAssertTrue(plain.contains("<ZoneGroupMember UUID=\"\(office.uuid)\" Location=\"\(office.location)\" ZoneName=\"Office\""))
+        XCTAssertTrue(plain.contains("<Satellite UUID=\"\(surround.uuid)\""))
+        XCTAssertTrue(plain.contains("ZoneName=\"Kitchen\" Icon=\"x-rincon-roomicon:living\" Configuration=\"1\" Invisible=\"1\""))
+        let topologyEvent = await sink.waitFor(2) { $0.path == "/zgt" }
+        XCTAssertEqual(topologyEvent.last?.headers["seq"], "1")
+        XCTAssertTrue(topologyEvent.last?.text.contains("<e:property><ZoneGroupState>&lt;ZoneGroupState&gt;") ?? false)
+
+        // Members mirror the coordinator; transport commands on them are 800 and violations.
+        kitchen.setState(.lineIn, transport: .playing)
+        XCTAssertEqual(office.transportState, .playing)
+        XCTAssertEqual(office.avTransportURI, "x-rincon:\(kitchen.uuid)")
+        let memberPlay = try await soap(office, "AVTransport", "Pause", [("InstanceID", "0")])
+        XCTAssertEqual(memberPlay.body, fault(800))
+        XCTAssertEqual(office.violations.map(\.action), ["Pause"])
+        let memberGroupVolume = try await soap(office, "GroupRenderingControl", "GetGroupVolume", [("InstanceID", "0")])
+        XCTAssertEqual(memberGroupVolume.body, fault(800))
+
+        // Group volume on the coordinator scales the members.
+        kitchen.volume = 20
+        office.volume = 40
+        _ = try await soap(kitchen, "GroupRenderingControl", "SnapshotGroupVolume", [("InstanceID", "0")])
+        _ = try await soap(kitchen, "GroupRenderingControl", "SetGroupVolume", [("InstanceID", "0"), ("DesiredVolume", "60")])
+        XCTAssertEqual([kitchen.volume, office.volume], [40, 80])
+        let gv = try await soap(kitchen, "GroupRenderingControl", "GetGroupVolume", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentVolume", in: gv.body), "60")
+
+        // Leaving.
+        let leave = try await soap(office, "AVTransport", "BecomeCoordinatorOfStandaloneGroup", [("InstanceID", "0")])
+        XCTAssertEqual(leave.status, 200)
+        XCTAssertTrue(office.isCoordinator)
+        XCTAssertEqual(household.zoneGroupState.components(separatedBy: "<ZoneGroup ").count - 1, 2)
+        household.join(office, to: kitchen)
+        XCTAssertEqual(office.coordinatorUUID, kitchen.uuid)
+        household.leave(office)
+        XCTAssertTrue(office.isCoordinator)
+
+        // A member pointed at a URI of its own leaves the group, as a real one does: a violation.
+        household.join(office, to: kitchen)
+        let own = try await soap(office, "AVTransport", "SetAVTransportURI",
+                                 [("InstanceID", "0"), ("CurrentURI", "x-rincon-stream:\(office.uuid)"), ("CurrentURIMetaData", "")])
+        XCTAssertEqual(own.status, 200)
+        XCTAssertTrue(office.isCoordinator)
+        XCTAssertEqual(office.violations.last?.action, "SetAVTransportURI")
+        // Invisible satellites never take transport commands.
+        let satellite = try await soap(surround, "AVTransport", "Play", [("InstanceID", "0"), ("Speed", "1")])
+        XCTAssertEqual(satellite.body, fault(800))
+    }
+
+    func testOfflineSlowAndBack() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen")])
+        addTeardownBlock { await household.stop() }
+        let kitchen = household.players[0]
+        await kitchen.goOffline()
+        do {
+            _ = try await request(kitchen.location)
+            XCTFail("an offline player must not answer")
+        } catch {}
+        try await kitchen.comeBack()
+        let back = try await request(kitchen.location)
+        XCTAssertEqual(back.status, 200)
+
+        kitchen.respondSlowly(seconds: 0.5)
+        let start = Date()
+        _ = try await request(kitchen.location)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.45)
+        kitchen.respondSlowly(seconds: 0)
+    }
+}

@@ -1,0 +1,265 @@
+import FakeSonos
+import Foundation
+import LabKit
+import XCTest
+
+/// The Sonos driver against the faithful fake household (what no open-source renderer can do:
+/// groups, x-rincon, queues, fixed volume, cloud queues, UPnP faults). Everything on 127.0.0.1:
+/// the driver gets the players as static addresses, discovery is off, nothing is multicast.
+final class SonosDriverTests: XCTestCase {
+    static let pluginID = "org.speakerbridge.sonos"
+
+    struct Lab {
+        let household: FakeSonosHousehold
+        let daemon: PluginDaemon
+        var base: String { daemon.base }
+        var client: TestClient { daemon.client }
+
+        func say(_ id: String, _ text: String, to speakers: [String], volume: Int? = nil) throws {
+            var body: [String: Any] = ["id": id, "text": text, "speakers": speakers]
+            if let volume { body["volume"] = volume }
+            try client.publish(topic: "\(base)/speak", payload: try JSONSerialization.data(withJSONObject: body).map { $0 }, qos: 1)
+        }
+
+        @discardableResult
+        func final(_ id: String, timeout: Double = 30) throws -> [String: Any] {
+            json(try client.waitFor("\(base)/bridge/event/announcement", timeout: timeout) {
+                let j = json($0)
+                return j["id"] as? String == id && ["done", "failed"].contains(j["state"] as? String ?? "")
+            })
+        }
+
+        /// Waits for `value` on the speaker's availability, received after `after` (default: any).
+        func availability(_ speaker: String, _ value: String, after: ContinuousClock.Instant? = nil, timeout: Double = 15) throws {
+            _ = try client.waitFor("\(base)/\(speaker)/availability", timeout: timeout) {
+                $0.text == value && (after == nil || $0.receivedAt > after!)
+            }
+        }
+
+        func state(_ speaker: String, timeout: Double = 10, _ condition: @escaping ([String: Any]) -> Bool) throws -> [String: Any] {
+            json(try client.waitFor("\(base)/\(speaker)/state", timeout: timeout) { condition(json($0)) })
+        }
+
+        func set(_ speaker: String, _ body: [String: Any]) throws -> [String: Any] {
+            let transaction = "t-\(UUID().uuidString)"
+            var b = body
+            b["transaction"] = transaction
+            try client.publish(topic: "\(base)/\(speaker)/set", payload: try JSONSerialization.data(withJSONObject: b).map { $0 }, qos: 1)
+            return json(try client.waitFor("\(base)/\(speaker)/set/response", timeout: 10) { json($0)["transaction"] as? String == transaction })
+        }
+    }
+
+    func lab(_ players: [FakeSonosPlayerOptions], settings: [String: Any] = [:],
+             extraSpeakers: [String] = []) async throws -> Lab {
+        let household = try await FakeSonosHousehold.start(players: players)
+        addTeardownBlock { await household.stop() }
+        let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60"]) { dir, scratch in
+            try PluginBuild.ttsPlugin(to: dir + "/tts-espeak.so")
+            try writeJSON(["cache_dir": scratch + "/tts-cache"], to: dir + "/tts-espeak.json")
+            try PluginBuild.sonosDriver(to: dir + "/sonos.so")
+            var config: [String: Any] = ["discovery": false, "speakers": household.staticAddresses + extraSpeakers,
+                                         "search_interval": 5, "probe_interval": 1, "soap_timeout": 2,
+                                         "announce_margin": 1]
+            config.merge(settings) { $1 }
+            try writeJSON(config, to: dir + "/sonos.json")
+        }
+        try daemon.client.subscribe("\(daemon.base)/+/availability")
+        try daemon.client.subscribe("\(daemon.base)/+/state")
+        return Lab(household: household, daemon: daemon)
+    }
+
+    func testPlayersAppearOnlineWithStateAndSatellitesStayHidden() async throws {
+        let lab = try await lab([.init(name: "Kitchen", volume: 25), .init(name: "Living Room"),
+                                 .init(name: "Sub", invisibleSatelliteOf: "Living Room")])
+        try lab.availability("kitchen", "online")
+        try lab.availability("living_room", "online")
+        let state = try lab.state("kitchen") { $0["volume"] as? Int == 25 }
+        XCTAssertEqual(state["name"] as? String, "Kitchen")
+        XCTAssertEqual(state["uuid"] as? String, lab.household.players[0].uuid)
+        XCTAssertEqual((state["group"] as? [String: Any])?["coordinator"] as? String, "kitchen")
+        let info = try lab.daemon.info()
+        let plugins = info["loaded"] as? [[String: Any]] ?? []
+        let sonos = try XCTUnwrap(plugins.first { $0["id"] as? String == Self.pluginID }, "\(info)")
+        let names = (sonos["speakers"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }.sorted()
+        XCTAssertEqual(names, ["Kitchen", "Living Room"], "the invisible sub is not a room")
+        XCTAssertTrue(lab.client.messages(on: "\(lab.base)/sub/availability").isEmpty)
+        // Events keep the state current: a volume change on the player reaches MQTT.
+        lab.household.players[0].volume = 31
+        _ = try lab.state("kitchen") { $0["volume"] as? Int == 31 }
+    }
+
+    func testAnAnnouncementPutsTheQueueBackAtItsTrackPositionAndVolume() async throws {
+        let lab = try await lab([.init(name: "Kitchen", volume: 20)])
+        let kitchen = lab.household.players[0]
+        let tracks = (1...5).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
+        kitchen.setState(.queue(tracks: tracks, track: 3, position: 42), transport: .playing)
+        try lab.availability("kitchen", "online")
+        let queueURI = kitchen.avTransportURI
+        try lab.say("q1", "The laundry is done.", to: ["kitchen"], volume: 50)
+        let final = try lab.final("q1")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        let clip = try XCTUnwrap(kitchen.fetchedClips.first, "the player fetched the clip")
+        XCTAssertNil(clip.error)
+        XCTAssertGreaterThan(clip.duration ?? 0, 0.5, "a real WAV with speech")
+        XCTAssertEqual(kitchen.avTransportURI, queueURI)
+        XCTAssertEqual(kitchen.currentTrack, 3)
+        XCTAssertEqual(kitchen.position, 42, accuracy: 5, "position restored (plus the seconds since)")
+        XCTAssertEqual(kitchen.transportState, .playing)
+        XCTAssertEqual(kitchen.volume, 20)
+        XCTAssertEqual(kitchen.calls("SetVolume").map { $0.args["DesiredVolume"] }, ["50", "20"])
+        XCTAssertEqual(kitchen.violations, [])
+    }
+
+    func testAGroupMemberHearsTheClipAloneAndRejoinsItsCoordinator() async throws {
+        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
+        kitchen.setState(.radio(uri: "x-sonosapi-stream:s12345?sid=254&flags=8224&sn=0", metadata: radioMetadata(title: "Jazz FM")))
+        lab.household.join(office, to: kitchen)
+        try lab.availability("office", "online")
+        _ = try lab.state("office") { ($0["group"] as? [String: Any])?["coordinator"] as? String == "kitchen" }
+        kitchen.clearLogs()
+        try lab.say("g1", "Someone is at the door.", to: ["office"])
+        let final = try lab.final("g1")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(office.fetchedClips.count, 1)
+        XCTAssertEqual(office.coordinatorUUID, kitchen.uuid, "back in the kitchen's group")
+        XCTAssertEqual(office.avTransportURI, "x-rincon:\(kitchen.uuid)")
+        XCTAssertEqual(kitchen.calls("SetAVTransportURI"), [], "the coordinator's radio was never touched")
+        XCTAssertEqual(kitchen.transportState, .playing)
+        XCTAssertEqual(office.violations + kitchen.violations, [])
+    }
+
+    func testFixedVolumeIsLeftAloneAndACloudQueueIsReportedNotRestored() async throws {
+        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Port", fixedVolume: true)])
+        try lab.client.subscribe("\(lab.base)/bridge/event/plugin/#")
+        let (kitchen, port) = (lab.household.players[0], lab.household.players[1])
+        kitchen.setState(.cloudQueue(id: "spotify:playlist:37i9dQZF1DXcBWIGoYBM5M"))
+        try lab.availability("kitchen", "online")
+        try lab.availability("port", "online")
+        try lab.say("c1", "Dinner is ready.", to: ["all"], volume: 40)
+        let final = try lab.final("c1")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(port.calls("SetVolume"), [], "a fixed output is never set")
+        XCTAssertEqual(port.fetchedClips.count, 1)
+        let note = try lab.client.waitFor("\(lab.base)/bridge/event/plugin/\(Self.pluginID)/not_restored", timeout: 5)
+        XCTAssertEqual(json(note)["speaker"] as? String, "kitchen")
+        XCTAssertTrue((json(note)["reason"] as? String ?? "").contains("cloud queue"), "\(json(note))")
+        XCTAssertEqual(port.violations + kitchen.violations, [])
+    }
+
+    func testAUPnPFaultFailsTheAnnouncementWithItsMeaningAndTheNextOnePlays() async throws {
+        let lab = try await lab([.init(name: "Kitchen", volume: 20)])
+        let kitchen = lab.household.players[0]
+        try lab.availability("kitchen", "online")
+        kitchen.failNext(action: "SetAVTransportURI", upnpCode: 714)
+        try lab.say("f1", "This one fails.", to: ["kitchen"], volume: 60)
+        let failed = try lab.final("f1")
+        XCTAssertEqual(failed["state"] as? String, "failed")
+        let reason = failed["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("714") && reason.contains("MIME"), reason)
+        XCTAssertEqual(kitchen.volume, 20, "the volume set for the clip was put back")
+        try lab.say("f2", "This one plays.", to: ["kitchen"])
+        XCTAssertEqual(try lab.final("f2")["state"] as? String, "done")
+    }
+
+    func testASlowSpeakerTimesOutGoesOfflineAndComesBack() async throws {
+        let lab = try await lab([.init(name: "Kitchen")])
+        let kitchen = lab.household.players[0]
+        try lab.availability("kitchen", "online")
+        kitchen.respondSlowly(seconds: 3)
+        try lab.say("s1", "Too slow.", to: ["kitchen"])
+        let final = try lab.final("s1")
+        XCTAssertEqual(final["state"] as? String, "failed")
+        XCTAssertTrue((final["reason"] as? String ?? "").contains("within"), "\(final)")
+        try lab.availability("kitchen", "offline")
+        let mark = ContinuousClock.now
+        kitchen.respondSlowly(seconds: 0)
+        try lab.availability("kitchen", "online", after: mark)
+        try lab.say("s2", "Back again.", to: ["kitchen"])
+        let back = try lab.final("s2")
+        XCTAssertEqual(back["state"] as? String, "done", "\(back)")
+        XCTAssertEqual(try lab.daemon.request("health")["status"] as? String, "ok")
+    }
+
+    func testASpeakerThatVanishesMidAnnouncementFailsItAndReturnsOnline() async throws {
+        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let kitchen = lab.household.players[0]
+        try lab.availability("kitchen", "online")
+        try lab.availability("office", "online")
+        try lab.say("v1", "This is a long announcement that will be cut short when the speaker disappears from the network.",
+                    to: ["kitchen"])
+        let playing = await kitchen.waitUntil(timeout: 15) { $0.fetchedClips.count == 1 }
+        XCTAssertTrue(playing)
+        await kitchen.goOffline()
+        let final = try lab.final("v1")
+        XCTAssertEqual(final["state"] as? String, "failed", "\(final)")
+        try lab.availability("kitchen", "offline")
+        // The others are not held up.
+        try lab.say("v2", "The office still works.", to: ["office"])
+        let office = try lab.final("v2")
+        XCTAssertEqual(office["state"] as? String, "done", "\(office)")
+        let mark = ContinuousClock.now
+        try await kitchen.comeBack(rebooted: true)
+        try lab.availability("kitchen", "online", after: mark)
+        try lab.say("v3", "The kitchen is back.", to: ["kitchen"])
+        let back = try lab.final("v3")
+        XCTAssertEqual(back["state"] as? String, "done", "\(back)")
+    }
+
+    func testCommandsGoToThePlayerAndTheStateFollows() async throws {
+        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
+        let tracks = (1...3).map { QueueTrack(uri: "x-sonos-http:t\($0).mp3", title: "Song \($0)") }
+        kitchen.setState(.queue(tracks: tracks, track: 1, position: 0), transport: .playing)
+        try lab.availability("kitchen", "online")
+        try lab.availability("office", "online")
+
+        let volume = try lab.set("kitchen", ["command": "volume", "level": 33])
+        XCTAssertEqual(volume["status"] as? String, "ok", "\(volume)")
+        _ = try lab.state("kitchen") { $0["volume"] as? Int == 33 }
+        XCTAssertEqual(kitchen.volume, 33)
+
+        XCTAssertEqual(try lab.set("kitchen", ["command": "pause"])["status"] as? String, "ok")
+        _ = try lab.state("kitchen") { $0["state"] as? String == "paused" }
+        XCTAssertEqual(try lab.set("kitchen", ["command": "next"])["status"] as? String, "ok")
+        let ok1 = await kitchen.waitUntil { $0.currentTrack == 2 }
+        XCTAssertTrue(ok1)
+
+        XCTAssertEqual(try lab.set("office", ["command": "joingroup", "group": "kitchen"])["status"] as? String, "ok")
+        _ = try lab.state("office") { ($0["group"] as? [String: Any])?["coordinator"] as? String == "kitchen" }
+        // A transport command to the member goes to its coordinator (the fake records a
+        // violation if a member is sent one).
+        XCTAssertEqual(try lab.set("office", ["command": "play"])["status"] as? String, "ok")
+        _ = try lab.state("kitchen") { $0["state"] as? String == "playing" }
+        XCTAssertEqual(try lab.set("office", ["command": "leavegroup"])["status"] as? String, "ok")
+        _ = try lab.state("office") { ($0["group"] as? [String: Any])?["coordinator"] as? String == "office" }
+
+        let bad = try lab.set("kitchen", ["command": "playmode", "mode": "sideways"])
+        XCTAssertEqual(bad["status"] as? String, "error")
+        XCTAssertTrue((bad["error"] as? String ?? "\(bad)").contains("unknown play mode"), "\(bad)")
+        XCTAssertEqual(try lab.set("kitchen", ["command": "playmode", "mode": "shuffle"])["status"] as? String, "ok")
+        let ok2 = await kitchen.waitUntil { $0.playMode == "SHUFFLE" }
+        XCTAssertTrue(ok2)
+        XCTAssertEqual(kitchen.violations + office.violations, [])
+    }
+
+    func testSubscriptionsAreRenewedAndStartedAgainAfterAReboot() async throws {
+        let lab = try await lab([.init(name: "Kitchen")], settings: ["subscription_timeout": 4])
+        let kitchen = lab.household.players[0]
+        try lab.availability("kitchen", "online")
+        let ok3 = await kitchen.waitUntil { $0.subscriptions.count == 3 }
+        XCTAssertTrue(ok3, "\(kitchen.subscriptions)")
+        let first = Set(kitchen.subscriptions.map(\.sid))
+        // Past one lifetime: still the same three subscriptions, so they were renewed.
+        try await Task.sleep(for: .seconds(5))
+        XCTAssertEqual(Set(kitchen.subscriptions.map(\.sid)), first)
+        XCTAssertGreaterThan(kitchen.calls("GetZoneGroupState").count, 0)
+        // A reboot forgets them: the refused renewal (412) leads to new ones, and events flow again.
+        await kitchen.goOffline()
+        try await kitchen.comeBack(rebooted: true)
+        let ok4 = await kitchen.waitUntil(timeout: 10) { $0.subscriptions.count == 3 && Set($0.subscriptions.map(\.sid)).isDisjoint(with: first) }
+        XCTAssertTrue(ok4)
+        kitchen.volume = 44
+        _ = try lab.state("kitchen") { $0["volume"] as? Int == 44 }
+    }
+}
