@@ -139,6 +139,9 @@ final class SonosDriverTests: XCTestCase {
         try lab.say("c1", "Dinner is ready.", to: ["all"], volume: 40)
         let final = try lab.final("c1")
         XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        let notes = final["not_restored"] as? [String: String] ?? [:]
+        XCTAssertTrue((notes["Kitchen"] ?? "").contains("cloud queue"), "the announcement's result says so: \(final)")
+        XCTAssertNil(notes["Port"])
         XCTAssertEqual(port.calls("SetVolume"), [], "a fixed output is never set")
         XCTAssertEqual(port.fetchedClips.count, 1)
         let note = try lab.client.waitFor("\(lab.base)/bridge/event/plugin/\(Self.pluginID)/not_restored", timeout: 5)

@@ -14,6 +14,8 @@ actor Announcement {
     private let addressing: any ClipAddressing
     private let logger: Logger
     private var results: [String: String] = [:]
+    /// Per speaker: what its driver could not restore after a played announcement.
+    private var notes: [String: String] = [:]
     /// True once the daemon is stopping: outcomes are no longer recorded, so the request stays
     /// unfinished in the journal and is announced again after the restart.
     private let stopping: @Sendable () -> Bool
@@ -70,8 +72,13 @@ actor Announcement {
                                      durationMs: speech.durationMs, volume: volume))
             var failure: String? = nil
             for (i, clip) in clips.enumerated() where failure == nil {
-                if case .error(let reason) = await registry.play(speaker: speaker.id, clip: clip, onStarted: { op in Task { await started(op) } }).0 {
+                switch await registry.play(speaker: speaker.id, clip: clip, onStarted: { op in Task { await started(op) } }).0 {
+                case .error(let reason):
                     failure = (i == 0 && clips.count == 2) ? "the chime did not play: \(reason)" : reason
+                case .ok(let data):
+                    // A driver that played the clip but could not put the speaker back as it was
+                    // says so; the announcement is done, and the note travels with its result.
+                    if let note = data["not_restored"]?.stringValue { notes[speaker.id] = note }
                 }
             }
             outcome = failure ?? "done"
@@ -86,10 +93,13 @@ actor Announcement {
         // Results by name for people; two speakers with one name (two drivers) stay apart by id.
         var byName: [String: JSONValue] = [:]
         for s in speakers { byName[byName[s.name] == nil ? s.name : "\(s.name) (\(s.id))"] = .string(results[s.id] ?? "") }
+        var extra: [String: JSONValue] = ["results": .object(byName)]
+        let noted = speakers.compactMap { s in notes[s.id].map { (s.name, JSONValue.string($0)) } }
+        if !noted.isEmpty { extra["not_restored"] = .object(Dictionary(noted) { a, _ in a }) }
         let event = AnnouncementEvent(
             id: request.id, state: failures.isEmpty ? .done : .failed, speakers: speakers.map(\.name),
             reason: failures.isEmpty ? nil : failures.joined(separator: "; "),
-            extra: ["results": .object(byName)])
+            extra: extra)
         do {
             try spool.complete(requestSeq, publishing: [event.message(topics)])
         } catch {
