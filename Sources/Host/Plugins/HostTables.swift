@@ -18,6 +18,7 @@ final class HostTables: @unchecked Sendable {
     let http: UnsafeMutablePointer<sb_host_http>
     let udp: UnsafeMutablePointer<sb_host_udp>
     let routes: UnsafeMutablePointer<sb_host_routes>
+    let websocket: UnsafeMutablePointer<sb_host_websocket>
 
     private init() {
         log = .allocate(capacity: 1)
@@ -67,10 +68,19 @@ final class HostTables: @unchecked Sendable {
         http.initialize(to: sb_host_http(
             struct_size: UInt32(MemoryLayout<sb_host_http>.size),
             request: { host, request, done, user, outID in
-                guard let ctx = HostTables.context(host), let request, let done,
-                      request.pointee.struct_size >= UInt32(MemoryLayout<sb_http_request>.size),
-                      let method = request.pointee.method, let url = request.pointee.url else { return SB_ERR_INVALID }
-                let r = request.pointee
+                // A plugin built against 1.0 has a shorter struct (up to `max_response_size`): read
+                // the fields added since only when its `struct_size` covers them.
+                // (Never `request.pointee`: that would read past the end of a 1.0 struct.)
+                guard let ctx = HostTables.context(host), let request, let done else { return SB_ERR_INVALID }
+                let size = Int(UnsafeRawPointer(request).load(as: UInt32.self))
+                guard size >= HostTables.httpRequest10Size else { return SB_ERR_INVALID }
+                var r = sb_http_request()
+                // Copy only what the plugin's struct has; the rest stays zero (no flags).
+                withUnsafeMutableBytes(of: &r) { dst in
+                    dst.baseAddress!.copyMemory(from: UnsafeRawPointer(request), byteCount: min(size, dst.count))
+                }
+                guard let method = r.method, let url = r.url else { return SB_ERR_INVALID }
+                let flags = size >= HostTables.httpFlagsEnd ? r.flags : 0
                 var headers: [(String, String)] = []
                 if let h = r.headers {
                     for i in 0..<r.header_count where h[i].name != nil && h[i].value != nil {
@@ -81,7 +91,8 @@ final class HostTables: @unchecked Sendable {
                 let copied = PluginHTTP.Request(
                     method: String(cString: method), url: String(cString: url), headers: headers, body: body,
                     timeout: r.timeout_ms == 0 ? PluginHTTP.defaultTimeout : Double(r.timeout_ms) / 1000,
-                    maxResponseSize: r.max_response_size == 0 ? PluginHTTP.defaultMaxResponse : Int(r.max_response_size))
+                    maxResponseSize: r.max_response_size == 0 ? PluginHTTP.defaultMaxResponse : Int(r.max_response_size),
+                    verifyCertificate: flags & SB_HTTP_TLS_NO_VERIFY == 0)
                 let callback = Unchecked((done, user))
                 let executor = ctx.executor
                 let id = ctx.http.start(copied) { response in
@@ -133,6 +144,41 @@ final class HostTables: @unchecked Sendable {
                 }
             },
             remove: { host, id in HostTables.context(host)?.removeRoute(id) }))
+        websocket = .allocate(capacity: 1)
+        websocket.initialize(to: sb_host_websocket(
+            struct_size: UInt32(MemoryLayout<sb_host_websocket>.size),
+            open: { host, request, event, user, outID in
+                guard let ctx = HostTables.context(host), let request, let event,
+                      request.pointee.struct_size >= UInt32(MemoryLayout<sb_ws_request>.size),
+                      let url = request.pointee.url else { return SB_ERR_INVALID }
+                let r = request.pointee
+                var headers: [(String, String)] = []
+                if let h = r.headers {
+                    for i in 0..<r.header_count {
+                        guard let name = h[i].name, let value = h[i].value else { return SB_ERR_INVALID }
+                        headers.append((String(cString: name), String(cString: value)))
+                    }
+                }
+                let copied = PluginWebSocket.Request(
+                    url: String(cString: url), headers: headers, subprotocol: r.subprotocol.map { String(cString: $0) },
+                    verifyCertificate: r.flags & SB_HTTP_TLS_NO_VERIFY == 0,
+                    timeout: r.timeout_ms == 0 ? PluginWebSocket.defaultTimeout : Double(r.timeout_ms) / 1000,
+                    maxMessageSize: r.max_message_size == 0 ? PluginWebSocket.defaultMaxMessage
+                                                            : Int(clamping: r.max_message_size))
+                do throws(HostServiceProblem) {
+                    try ctx.websocket.open(copied, events: .init(fn: event, user: user)) { outID?.pointee = $0 }
+                    return SB_OK
+                } catch {
+                    ctx.logger.warning("plugin \(ctx.pluginID)#\(ctx.generation): WebSocket open refused: \(error.description)")
+                    return error.status
+                }
+            },
+            send_text: { host, id, text, size in
+                guard let ctx = HostTables.context(host), text != nil || size == 0 else { return SB_ERR_INVALID }
+                let bytes = text.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                return ctx.websocket.sendText(id, bytes: bytes)
+            },
+            close: { host, id in HostTables.context(host)?.websocket.close(id) }))
         media = .allocate(capacity: 1)
         media.initialize(to: sb_host_media(
             struct_size: UInt32(MemoryLayout<sb_host_media>.size),
@@ -154,6 +200,11 @@ final class HostTables: @unchecked Sendable {
                 return SB_OK
             }))
     }
+
+    /// `sb_http_request` as of ABI 1.0 ends before `flags`; the host accepts that size and up.
+    static let httpRequest10Size = MemoryLayout<sb_http_request>.offset(of: \sb_http_request.flags)!
+    /// A struct at least this big carries `flags`.
+    static let httpFlagsEnd = httpRequest10Size + MemoryLayout<UInt32>.size
 
     /// Copies `text` into a caller's buffer, NUL-terminated, truncated to fit (on a UTF-8 boundary).
     static func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, size: Int) {
@@ -212,6 +263,7 @@ final class HostTables: @unchecked Sendable {
         case SB_HOST_EXT_MEDIA: HostTables.context(host)?.media == nil ? nil : UnsafeRawPointer(media)
         case SB_HOST_EXT_HTTP: UnsafeRawPointer(http)
         case SB_HOST_EXT_UDP: UnsafeRawPointer(udp)
+        case SB_HOST_EXT_WEBSOCKET: UnsafeRawPointer(websocket)
         case SB_HOST_EXT_ROUTES: HostTables.context(host)?.routeHost == nil ? nil : UnsafeRawPointer(routes)
         default: nil
         }
@@ -219,7 +271,7 @@ final class HostTables: @unchecked Sendable {
 
     static var offered: [String] {
         [SB_HOST_EXT_LOG, SB_HOST_EXT_TIMERS, SB_HOST_EXT_PUBLISH, SB_HOST_EXT_OPERATIONS, SB_HOST_EXT_MEDIA, SB_HOST_EXT_HTTP,
-         SB_HOST_EXT_UDP, SB_HOST_EXT_ROUTES]
+         SB_HOST_EXT_UDP, SB_HOST_EXT_ROUTES, SB_HOST_EXT_WEBSOCKET]
     }
 }
 

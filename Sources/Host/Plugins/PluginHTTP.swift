@@ -2,11 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// The host's HTTP client for plugins (SB_HOST_EXT_HTTP): UPnP descriptions, SOAP, GENA. Requests
-/// run on the host's shared AsyncHTTPClient; the answer is handed to the plugin on its executor.
-/// Everything a generation started is cancelled when it is unloaded.
+/// run on the host's shared AsyncHTTPClient (or, with SB_HTTP_TLS_NO_VERIFY, on one that does not
+/// check certificates); the answer is handed to the plugin on its executor. Everything a
+/// generation started is cancelled when it is unloaded.
 final class PluginHTTP: Sendable {
     struct Request: Sendable {
         var method: String
@@ -15,6 +17,8 @@ final class PluginHTTP: Sendable {
         var body: [UInt8]
         var timeout: Double
         var maxResponseSize: Int
+        /// SB_HTTP_TLS_NO_VERIFY: https without checking the certificate (self-signed devices).
+        var verifyCertificate = true
     }
 
     struct Response: Sendable {
@@ -27,6 +31,19 @@ final class PluginHTTP: Sendable {
 
     static let defaultTimeout = 10.0
     static let defaultMaxResponse = 4 << 20
+
+    /// The client for SB_HTTP_TLS_NO_VERIFY requests: HTTPClient.shared's configuration, except that
+    /// certificates are not verified. Created on first use and kept for the life of the process,
+    /// like HTTPClient.shared: a global is never deinitialised, so AsyncHTTPClient's "not shut down
+    /// before deinit" check cannot fire, and nothing shuts it down under requests still running
+    /// (plugins of any generation may use it until the process exits).
+    static let unverifiedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        var tls = configuration.tlsConfiguration ?? TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        configuration.tlsConfiguration = tls
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     private let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
     private let nextID = Atomic<UInt64>(1)
@@ -55,9 +72,14 @@ final class PluginHTTP: Sendable {
         var request = HTTPClientRequest(url: r.url)
         request.method = HTTPMethod(rawValue: r.method)
         for (name, value) in r.headers { request.headers.add(name: name, value: value) }
+        // One connection per request unless the plugin asks otherwise: UPnP stacks (libupnp in
+        // gmediarender, many TVs) close a connection after each answer, and a pooled connection
+        // they already closed fails the next POST ("I/O on closed channel"), which is not retried.
+        if !request.headers.contains(name: "Connection") { request.headers.add(name: "Connection", value: "close") }
         if !r.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: r.body)) }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(r.timeout * 1000)))
+            let client = r.verifyCertificate ? HTTPClient.shared : PluginHTTP.unverifiedClient
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(r.timeout * 1000)))
             let body = try await response.body.collect(upTo: r.maxResponseSize)
             return Response(status: 0, httpStatus: Int32(response.status.code),
                             headers: response.headers.map { ($0.name, $0.value) },

@@ -22,7 +22,7 @@ public struct PluginNetworkServices: Sendable {
     public var defaultInterface: String
     /// nil: no HTTP server, so no SB_HOST_EXT_ROUTES.
     public var routeHost: (any PluginRouteHost)?
-    /// `plugin check`: UDP sockets are handed out but bind and send nothing.
+    /// `plugin check`: UDP sockets are handed out but bind and send nothing; WebSockets are refused.
     public var offline: Bool
 
     public init(defaultInterface: String = "", routeHost: (any PluginRouteHost)? = nil, offline: Bool = false) {
@@ -54,6 +54,8 @@ final class PluginHostContext: Sendable {
     let http = PluginHTTP()
     /// UDP sockets this instance opened (closed with it).
     let udp: PluginUDP
+    /// WebSockets this instance opened (closed with it).
+    let websocket: PluginWebSocket
     /// Where callback routes go; nil without a media server.
     let routeHost: (any PluginRouteHost)?
     /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
@@ -73,6 +75,7 @@ final class PluginHostContext: Sendable {
         self.routeHost = network.routeHost
         udp = PluginUDP(label: "\(pluginID)#\(generation)", logger: logger, executor: executor,
                         defaultInterface: network.defaultInterface, offline: network.offline)
+        websocket = PluginWebSocket(label: "\(pluginID)#\(generation)", logger: logger, executor: executor, offline: network.offline)
         self.pluginID = pluginID
         self.generation = generation
         self.logger = logger
@@ -129,10 +132,11 @@ final class PluginHostContext: Sendable {
     }
 
     /// Cancels everything this generation registered: its timers, HTTP requests, UDP sockets,
-    /// callback routes (those a newer generation has not taken over) and unfinished operations.
+    /// WebSockets, callback routes (those a newer generation has not taken over) and unfinished operations.
     func cancelAll(reason: String) {
         http.cancelAll()
         udp.closeAll()
+        websocket.closeAll()
         unloaded.store(true, ordering: .releasing)
         routeHost?.routes.removeAll(owner: ObjectIdentifier(self))
         activeTimers.withLock { $0.removeAll() }
