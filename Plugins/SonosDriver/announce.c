@@ -11,7 +11,11 @@
  *             group), Seek track and time, SetVolume, SetMute, Play if it was playing
  *
  * Sources UPnP cannot give back (a cloud queue such as Spotify Connect, AirPlay) are named in the
- * result instead of being silently broken. */
+ * result instead of being silently broken.
+ *
+ * A player with the local audioClip API (audioclip.c) is asked that way first: it plays the clip
+ * over the music, so none of the above is needed. When it cannot take the clip, the same
+ * announcement goes the UPnP way (start_upnp). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "driver.h"
@@ -76,6 +80,11 @@ typedef struct sn_announcement {
     char failure[320]; /* why playing failed (restore still runs) */
     char not_restored[320];
     bool finishing;    /* the outcome is known; waiting for answers in flight */
+    sn_audio_clip *clip;        /* the audioClip API is playing it (no SOAP step runs meanwhile) */
+    bool played_by_clip;        /* it played over the audioClip API: nothing to restore */
+    bool clip_confirmed;        /* …and the player said DONE */
+    bool clip_dismissed;
+    char clip_fallback[320];    /* why the audioClip API was tried and UPnP played it instead */
     sb_status final_status;
     char final_reason[400];
 
@@ -99,6 +108,8 @@ static void release(sn_announcement *a)
     sb_instance *inst = a->inst;
     sn_timer_cancel(inst, &a->fallback_timer);
     sn_timer_cancel(inst, &a->poll_timer);
+    sn_audio_clip_free(a->clip); /* closes its socket */
+    a->clip = NULL;
     if (a->speaker->announcement == a) a->speaker->announcement = NULL;
     unlink_announcement(inst, a);
     free(a->prior_metadata);
@@ -109,13 +120,22 @@ static void complete(sn_announcement *a, sb_status status, const char *reason)
 {
     sb_instance *inst = a->inst;
     sn_text detail = { 0 };
-    if (status == SB_OK) {
+    if (status == SB_OK && a->played_by_clip) {
+        sn_text_printf(&detail, "{\"restored\":true,\"source\":\"audio_clip\",\"soap_calls\":0,\"play_ack_ms\":%llu,"
+                                "\"confirmed\":%s%s}",
+                       (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0),
+                       a->clip_confirmed ? "true" : "false", a->clip_dismissed ? ",\"dismissed\":true" : "");
+    } else if (status == SB_OK) {
         sn_text_printf(&detail, "{\"restored\":%s,\"source\":\"%s\",\"soap_calls\":%u,\"play_ack_ms\":%llu",
                        a->not_restored[0] == '\0' ? "true" : "false", source_names[a->source], (unsigned)a->soap_calls,
                        (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0));
         if (a->not_restored[0] != '\0') {
             sn_text_puts(&detail, ",\"not_restored\":");
             sn_text_json_string(&detail, a->not_restored);
+        }
+        if (a->clip_fallback[0] != '\0') {
+            sn_text_puts(&detail, ",\"audio_clip_fallback\":");
+            sn_text_json_string(&detail, a->clip_fallback);
         }
         sn_text_puts(&detail, "}");
     } else {
@@ -524,6 +544,38 @@ static void advance(sn_announcement *a)
     }
 }
 
+/* The UPnP path: snapshot, play, wait, restore. The first SOAP call starts here; its answer (on
+ * our executor, later) moves on. A failure to even send it completes the operation. */
+static void start_upnp(sn_announcement *a)
+{
+    advance(a);
+}
+
+/* The audioClip API's verdict. The clip object is gone already. */
+static void clip_done(void *ctx, const sn_clip_result *result)
+{
+    sn_announcement *a = ctx;
+    a->clip = NULL;
+    switch (result->outcome) {
+    case SN_CLIP_PLAYED:
+        a->played_by_clip = true;
+        a->clip_confirmed = result->confirmed;
+        a->clip_dismissed = result->dismissed;
+        a->play_acked_ms = result->ack_ms > 0 ? a->started_ms + result->ack_ms : 0;
+        finish(a, SB_OK, NULL);
+        return;
+    case SN_CLIP_FALLBACK:
+        sn_log(a->inst, SB_LOG_INFO, "%s: %s; playing it over UPnP instead", a->speaker->id, result->reason);
+        sn_copy(a->clip_fallback, sizeof a->clip_fallback, result->reason);
+        start_upnp(a);
+        return;
+    case SN_CLIP_FAILED:
+        sn_copy(a->failure, sizeof a->failure, result->reason);
+        finish(a, SB_ERR_FAILED, a->failure);
+        return;
+    }
+}
+
 sb_status sn_announce_start(sb_instance *inst, const char *speaker_id, const sb_clip *clip,
                             uint64_t operation_id, char *err, size_t err_size)
 {
@@ -562,9 +614,15 @@ sb_status sn_announce_start(sb_instance *inst, const char *speaker_id, const sb_
     a->next = inst->announcements;
     inst->announcements = a;
     s->announcement = a;
-    /* The first SOAP call starts here; its answer (on our executor, after we return) moves on.
-     * A failure to even send it completes the operation, so we report success to the host. */
-    advance(a);
+    if (sn_audio_clip_usable(inst, s)) {
+        char why[200];
+        a->clip = sn_audio_clip_play(inst, s, a->url, a->volume, a->duration_ms, clip_done, a, why, sizeof why);
+        if (a->clip != NULL) return SB_OK;
+        sn_log(inst, SB_LOG_INFO, "%s: %s; playing it over UPnP", s->id, why);
+        sn_copy(a->clip_fallback, sizeof a->clip_fallback, why);
+    }
+    /* Either way the host hears of the end through `complete`, so we report success now. */
+    start_upnp(a);
     return SB_OK;
 }
 
@@ -573,6 +631,13 @@ sb_status sn_announce_cancel(sb_instance *inst, uint64_t operation_id)
     for (sn_announcement *a = inst->announcements; a != NULL; a = a->next) {
         if (a->operation != operation_id) continue;
         a->cancelled = true;
+        if (a->clip != NULL) {
+            /* Closing the socket is all the API offers us; the player ends the clip itself. */
+            sn_audio_clip_free(a->clip);
+            a->clip = NULL;
+            finish(a, SB_ERR_CANCELLED, "cancelled");
+            return SB_OK;
+        }
         if (a->step == A_WAIT) start_restore(a);
         return SB_OK;
     }
@@ -590,6 +655,8 @@ void sn_announce_speaker_gone(sb_instance *inst, sn_speaker *s)
     sn_announcement *a = s->announcement;
     if (a == NULL) return;
     a->aborted = true;
+    sn_audio_clip_free(a->clip);
+    a->clip = NULL;
     sn_timer_cancel(inst, &a->fallback_timer);
     sn_timer_cancel(inst, &a->poll_timer);
     sn_copy(a->failure, sizeof a->failure, "the speaker went offline during the announcement");

@@ -83,6 +83,30 @@ static int read_key(const char *key, const sn_json *v, sn_config *out, char *err
         return read_bool(v, key, &out->interrupt_unrestorable, err, err_size);
     if (strcmp(key, "interface") == 0) return read_string(v, key, out->interface, sizeof out->interface, err, err_size);
     if (strcmp(key, "household") == 0) return read_string(v, key, out->household, sizeof out->household, err, err_size);
+    if (strcmp(key, "audio_clip") == 0) return read_bool(v, key, &out->audio_clip, err, err_size);
+    if (strcmp(key, "api_key") == 0) {
+        if (read_string(v, key, out->api_key, sizeof out->api_key, err, err_size) != 0) return -1;
+        /* It goes into a handshake header: no control characters, and not empty. */
+        for (const unsigned char *p = (const unsigned char *)out->api_key; *p != '\0'; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                sn_set_err(err, err_size, "\"api_key\" must not contain control characters");
+                return -1;
+            }
+        }
+        if (out->api_key[0] == '\0') {
+            sn_set_err(err, err_size, "\"api_key\" must not be empty");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "audio_clip_port") == 0) {
+        if (v->type != SN_JSON_NUMBER || v->number < 1 || v->number > 65535 || v->number != (double)(long)v->number) {
+            sn_set_err(err, err_size, "\"audio_clip_port\" must be a port number from 1 to 65535");
+            return -1;
+        }
+        out->audio_clip_port = (uint16_t)v->number;
+        return 0;
+    }
     if (strcmp(key, "speakers") == 0) return read_speakers(v, out, err, err_size);
     for (size_t i = 0; i < sizeof number_keys / sizeof number_keys[0]; i++) {
         const number_key *k = &number_keys[i];
@@ -96,7 +120,8 @@ static int read_key(const char *key, const sn_json *v, sn_config *out, char *err
     }
     sn_set_err(err, err_size, "unknown setting \"%s\" (known: discovery, interface, household, speakers, "
                               "renderers, search_interval, probe_interval, offline_after, subscription_timeout, "
-                              "soap_timeout, announce_margin, interrupt_unrestorable)", key);
+                              "soap_timeout, announce_margin, interrupt_unrestorable, audio_clip, api_key, "
+                              "audio_clip_port)", key);
     return -1;
 }
 
@@ -112,6 +137,10 @@ int sn_config_parse(const char *json, sn_config *out, char *err, size_t err_size
     out->subscription_s = 1800;
     out->soap_timeout_ms = 5000;
     out->announce_margin_ms = 2000;
+    out->audio_clip = true;
+    /* The key every local-API client sends (Sonos's own apps included): the players accept it. */
+    strcpy(out->api_key, "123e4567-e89b-12d3-a456-426655440000");
+    out->audio_clip_port = 1443;
 
     char why[256];
     sn_json *root = sn_json_parse(json, strlen(json), why, sizeof why);

@@ -64,6 +64,8 @@ static sb_status sonos_create(const sb_host *host, const char *config_json, sb_i
     inst->http = host_table(host, SB_HOST_EXT_HTTP, sizeof(sb_host_http));
     inst->udp = host_table(host, SB_HOST_EXT_UDP, sizeof(sb_host_udp));
     inst->routes = host_table(host, SB_HOST_EXT_ROUTES, sizeof(sb_host_routes));
+    /* Optional: without it every announcement goes the UPnP way. */
+    inst->ws = host_table(host, SB_HOST_EXT_WEBSOCKET, sizeof(sb_host_websocket));
     /* Without HTTP there is no UPnP at all; without timers and completions no announcement. */
     const char *missing = inst->http == NULL ? SB_HOST_EXT_HTTP : inst->timers == NULL ? SB_HOST_EXT_TIMERS
                         : inst->operations == NULL ? SB_HOST_EXT_OPERATIONS : NULL;

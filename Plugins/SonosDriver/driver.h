@@ -37,6 +37,9 @@ typedef struct sn_config {
     uint32_t announce_margin_ms;  /* wait past the clip's duration before giving up on STOPPED */
     bool renderers;               /* also plain MediaRenderer:1 devices */
     bool interrupt_unrestorable;  /* announce over a cloud queue / AirPlay anyway (and say so) */
+    bool audio_clip;              /* the local audioClip API on players that list AUDIO_CLIP */
+    char api_key[128];            /* X-Sonos-Api-Key for that API */
+    uint16_t audio_clip_port;     /* its port: 1443 on every Sonos player (tests use another) */
 } sn_config;
 
 typedef struct sn_speaker sn_speaker;
@@ -88,6 +91,13 @@ struct sn_speaker {
     char group_id[160];
     char last_state_json[4096];
 
+    /* The local audioClip API (audioclip.c), from GET /api/v1/players/local/info when the
+     * player goes online. Players without it (S1, other renderers) keep audio_clip false. */
+    bool audio_clip;
+    char player_id[128];   /* the API's playerId (RINCON_…, the same as the uuid) */
+    char ws_url[256];      /* wss://<address>:1443/websocket/api */
+    uint32_t clip_probe;   /* numbers the info requests: only the newest answer counts */
+
     struct sn_announcement *announcement; /* the one playing now, or NULL */
 };
 
@@ -105,6 +115,7 @@ struct sb_instance {
     const sb_host_http *http;
     const sb_host_udp *udp;
     const sb_host_routes *routes;
+    const sb_host_websocket *ws;   /* NULL on hosts without it: no audioClip API then */
     sn_config config;
 
     sn_speaker *speakers[SN_MAX_SPEAKERS];
@@ -136,6 +147,10 @@ void sn_timer_cancel(sb_instance *inst, uint64_t *timer_id);
 bool sn_http(sb_instance *inst, const char *method, const char *url, const sb_http_header *headers,
              size_t header_count, const char *body, size_t body_size, uint32_t timeout_ms,
              size_t max_size, sn_http_fn done, void *ctx, void (*drop)(void *ctx));
+/* The same with SB_HTTP_* flags (SB_HTTP_TLS_NO_VERIFY for a player's self-signed https). */
+bool sn_http_flags(sb_instance *inst, const char *method, const char *url, const sb_http_header *headers,
+                   size_t header_count, const char *body, size_t body_size, uint32_t timeout_ms,
+                   size_t max_size, uint32_t flags, sn_http_fn done, void *ctx, void (*drop)(void *ctx));
 void sn_http_cancel_all(sb_instance *inst);
 const char *sn_header(const sb_http_header *headers, size_t count, const char *name);
 /* snprintf into a fixed buffer where truncation is intended (reasons, log texts): a function of
@@ -193,6 +208,32 @@ sb_status sn_announce_cancel(sb_instance *inst, uint64_t operation_id);
 void sn_announce_transport_changed(sb_instance *inst, sn_speaker *s);
 void sn_announce_speaker_gone(sb_instance *inst, sn_speaker *s);
 void sn_announce_free_all(sb_instance *inst);
+
+/* audioclip.c: one clip over the local audioClip API, which plays it over the music (ducking). */
+typedef enum {
+    SN_CLIP_PLAYED,   /* it played (DONE, DISMISSED, or its length + margin passed after loading) */
+    SN_CLIP_FALLBACK, /* it never played (no connection, refused, ERROR before playing): use UPnP */
+    SN_CLIP_FAILED,   /* it started and then failed: nothing else to try */
+} sn_clip_outcome;
+typedef struct sn_clip_result {
+    sn_clip_outcome outcome;
+    const char *reason;    /* why (FALLBACK, FAILED) or a note (PLAYED: "dismissed" …); "" when none */
+    uint64_t ack_ms;       /* from the start to the player's answer to loadAudioClip; 0 when none */
+    bool confirmed;        /* PLAYED: the player said DONE (false: only the time passed) */
+    bool dismissed;        /* PLAYED: the player said DISMISSED (another clip or a user cut it) */
+} sn_clip_result;
+typedef struct sn_audio_clip sn_audio_clip;
+/* Runs once with the outcome; the clip object is already gone (its socket closed) by then. */
+typedef void (*sn_clip_done_fn)(void *ctx, const sn_clip_result *result);
+/* Asks a player that just went online (or moved) whether it has the API. Quietly not when the
+ * setting is off, the host has no WebSocket service, or the player is no Sonos. */
+void sn_audio_clip_probe(sb_instance *inst, sn_speaker *s);
+bool sn_audio_clip_usable(const sb_instance *inst, const sn_speaker *s);
+/* Starts playing; NULL (and `done` never runs) when it could not even start, `err` says why. */
+sn_audio_clip *sn_audio_clip_play(sb_instance *inst, sn_speaker *s, const char *url, int32_t volume,
+                                  uint32_t duration_ms, sn_clip_done_fn done, void *ctx, char *err, size_t err_size);
+/* Closes its socket and timers and frees it; `done` does not run (cancel, speaker gone, destroy). */
+void sn_audio_clip_free(sn_audio_clip *c);
 
 /* commands.c */
 extern const sb_plugin_commands sn_commands_table;

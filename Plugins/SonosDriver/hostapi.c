@@ -88,6 +88,14 @@ bool sn_http(sb_instance *inst, const char *method, const char *url, const sb_ht
              size_t header_count, const char *body, size_t body_size, uint32_t timeout_ms,
              size_t max_size, sn_http_fn done, void *ctx, void (*drop)(void *ctx))
 {
+    return sn_http_flags(inst, method, url, headers, header_count, body, body_size, timeout_ms, max_size, 0, done,
+                         ctx, drop);
+}
+
+bool sn_http_flags(sb_instance *inst, const char *method, const char *url, const sb_http_header *headers,
+                   size_t header_count, const char *body, size_t body_size, uint32_t timeout_ms,
+                   size_t max_size, uint32_t flags, sn_http_fn done, void *ctx, void (*drop)(void *ctx))
+{
     if (inst->http == NULL) return false;
     sn_call *call = calloc(1, sizeof *call);
     if (call == NULL) return false;
@@ -105,6 +113,9 @@ bool sn_http(sb_instance *inst, const char *method, const char *url, const sb_ht
         .body_size = body_size,
         .timeout_ms = timeout_ms,
         .max_response_size = max_size,
+        /* A host older than the flags reads a shorter struct and ignores them: then https to a
+         * self-signed player fails, and the caller treats that as "no such API". */
+        .flags = flags,
     };
     /* Linked before the request starts: the answer can only arrive on our executor, after we
      * return, but the list must already know the call when it does. */

@@ -114,7 +114,10 @@ void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_des
         if (s->needs_id) choose_id(inst, s);
         s->needs_id = false;
         sn_speakers_rebuild_visible(inst);
-        if (moved) sn_gena_subscribe_all(inst, s);
+        if (moved) {
+            sn_gena_subscribe_all(inst, s);
+            sn_audio_clip_probe(inst, s);
+        }
     } else if (s->services[SN_ZGT] != NULL) {
         /* A Sonos player may be a bonded satellite or sub, which is no room of its own: the
          * household's topology says so. Ask first, then announce it (state.c). */
@@ -140,7 +143,9 @@ void sn_speaker_set_online(sb_instance *inst, sn_speaker *s, bool online, const 
     if (inst->publish != NULL && !s->invisible) inst->publish->speaker_availability(inst->host, s->id, online);
     if (online) {
         sn_gena_subscribe_all(inst, s);
+        sn_audio_clip_probe(inst, s);
     } else {
+        s->audio_clip = false;
         sn_gena_drop_all(inst, s);
         sn_announce_speaker_gone(inst, s);
     }

@@ -69,13 +69,25 @@ public final class FakeSonosHousehold: Sendable {
             let server = PlayerHTTPServer(group: core.group) { [core] request in await core.handle(player: k, request) }
             let port: Int
             do { port = try await server.start() } catch {
-                for h in handles { await h.server.stop() }
+                for h in handles { await h.stopServers() }
                 await core.shutdown()
                 throw error
             }
             core.mutate { $0.ports[k] = port }
+            // The local API (audioClip) on a port of its own, as a real player's 1443.
+            var audioClip: AudioClipServer?
+            if o.audioClip {
+                let a = AudioClipServer(core: core, index: k)
+                do { _ = try await a.start() } catch {
+                    await server.stop()
+                    for h in handles { await h.stopServers() }
+                    await core.shutdown()
+                    throw error
+                }
+                audioClip = a
+            }
             handles.append(FakeSonosPlayer(core: core, index: k, name: o.name, uuid: models[k].uuid, port: port,
-                                           server: server))
+                                           server: server, audioClipServer: audioClip))
         }
         return FakeSonosHousehold(players: handles, householdID: householdID, core: core)
     }
@@ -99,7 +111,7 @@ public final class FakeSonosHousehold: Sendable {
     }
 
     public func stop() async {
-        for p in players { await p.server.stop() }
+        for p in players { await p.stopServers() }
         core.mutate { m in
             for i in m.players.indices {
                 for sub in m.players[i].subscriptions.values { sub.outbox.finish() }
@@ -120,14 +132,22 @@ public final class FakeSonosPlayer: Sendable {
     let index: Int
     let core: HouseholdCore
     let server: PlayerHTTPServer
+    let audioClipServer: AudioClipServer?
 
-    init(core: HouseholdCore, index: Int, name: String, uuid: String, port: Int, server: PlayerHTTPServer) {
+    init(core: HouseholdCore, index: Int, name: String, uuid: String, port: Int, server: PlayerHTTPServer,
+         audioClipServer: AudioClipServer? = nil) {
         self.core = core
         self.index = index
         self.name = name
         self.uuid = uuid
         self.port = port
         self.server = server
+        self.audioClipServer = audioClipServer
+    }
+
+    func stopServers() async {
+        await server.stop()
+        await audioClipServer?.stop()
     }
 
     /// "127.0.0.1:<port>"
@@ -185,6 +205,22 @@ public final class FakeSonosPlayer: Sendable {
     public func calls(_ action: String) -> [SOAPCall] { soapLog.filter { $0.action == action } }
     public var fetchedClips: [FetchedClip] { read(\.fetchedClips) }
     public var violations: [Violation] { read(\.violations) }
+
+    // MARK: audioClip (players made with `audioClip: true`; see AudioClip.swift)
+
+    /// The local API's port on 127.0.0.1 (a real player's 1443); nil without the API.
+    public var audioClipPort: Int? { audioClipServer?.port }
+    /// Every loadAudioClip the player got, with its fetch and status.
+    public var audioClips: [AudioClipRecord] { audioClipServer?.state.withLock { $0.clips } ?? [] }
+    /// How often /api/v1/players/local/info was asked.
+    public var audioClipInfoRequests: Int { audioClipServer?.state.withLock { $0.infoRequests } ?? 0 }
+    /// WebSocket handshakes refused (wrong path, API key or subprotocol), with the reason.
+    public var audioClipRejectedHandshakes: [String] { audioClipServer?.state.withLock { $0.rejectedHandshakes } ?? [] }
+    /// loadAudioClip answers success:false (a globalError) while this is on.
+    public var failAudioClip: Bool {
+        get { audioClipServer?.state.withLock { $0.fail } ?? false }
+        set { audioClipServer?.state.withLock { $0.fail = newValue } }
+    }
     public var eventsSent: [SentEvent] { read(\.eventsSent) }
     public var subscriptions: [SubscriptionInfo] {
         read { p in
@@ -229,12 +265,13 @@ public final class FakeSonosPlayer: Sendable {
     /// The player drops off the network: connections refused, no events, gone from the topology.
     public func goOffline() async {
         core.mutate { $0.players[index].online = false }
-        await server.stop()
+        await stopServers()
     }
 
     /// Back on the same port. `rebooted`: it lost its subscriptions and stopped playing.
     public func comeBack(rebooted: Bool = false) async throws {
         _ = try await server.start(port: port)
+        if let a = audioClipServer { _ = try await a.start(port: a.port) }
         core.mutate { m in
             if rebooted {
                 for sub in m.players[index].subscriptions.values { sub.outbox.finish() }

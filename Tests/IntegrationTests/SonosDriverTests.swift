@@ -49,10 +49,13 @@ final class SonosDriverTests: XCTestCase {
         }
     }
 
+    /// `householdSettings`: settings that depend on the started household (its ephemeral ports).
     func lab(_ players: [FakeSonosPlayerOptions], settings: [String: Any] = [:],
-             extraSpeakers: [String] = []) async throws -> Lab {
+             extraSpeakers: [String] = [],
+             householdSettings: ((FakeSonosHousehold) -> [String: Any])? = nil) async throws -> Lab {
         let household = try await FakeSonosHousehold.start(players: players)
         addTeardownBlock { await household.stop() }
+        let settings = settings.merging(householdSettings?(household) ?? [:]) { $1 }
         let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60"]) { dir, scratch in
             try PluginBuild.ttsPlugin(to: dir + "/tts-espeak.so")
             try writeJSON(["cache_dir": scratch + "/tts-cache"], to: dir + "/tts-espeak.json")
@@ -264,5 +267,101 @@ final class SonosDriverTests: XCTestCase {
         XCTAssertTrue(ok4)
         kitchen.volume = 44
         _ = try lab.state("kitchen") { $0["volume"] as? Int == 44 }
+    }
+
+    // MARK: The local audioClip API
+
+    /// Waits until the driver has asked the player for its local API (and the answer had time to
+    /// arrive): an announcement before that would rightly go the UPnP way.
+    func waitForAudioClipProbe(_ player: FakeSonosPlayer) async throws {
+        let asked = await player.waitUntil(timeout: 10) { $0.audioClipInfoRequests > 0 }
+        XCTAssertTrue(asked, "the driver never asked for /api/v1/players/local/info")
+        try await Task.sleep(for: .milliseconds(500))
+    }
+
+    func testAnAudioClipPlayerPlaysTheAnnouncementOverItsMusic() async throws {
+        let lab = try await lab([.init(name: "Kitchen", volume: 20, audioClip: true)]) {
+            ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
+        }
+        let kitchen = lab.household.players[0]
+        let tracks = (1...5).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
+        kitchen.setState(.queue(tracks: tracks, track: 3, position: 42), transport: .playing)
+        try lab.availability("kitchen", "online")
+        try await waitForAudioClipProbe(kitchen)
+        let queueURI = kitchen.avTransportURI
+        try lab.say("ac1", "The laundry is done.", to: ["kitchen"], volume: 45)
+        let final = try lab.final("ac1")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(kitchen.audioClips.count, 1, "\(kitchen.audioClips)")
+        let clip = try XCTUnwrap(kitchen.audioClips.first)
+        XCTAssertEqual(clip.status, "DONE", "the driver waited for the clip's end")
+        XCTAssertNil(clip.fetched?.error)
+        XCTAssertGreaterThan(clip.fetched?.duration ?? 0, 0.5, "a real WAV with speech")
+        XCTAssertEqual(clip.volume, 45)
+        XCTAssertEqual(clip.priority, "HIGH")
+        XCTAssertEqual(clip.clipType, "CUSTOM")
+        XCTAssertEqual(kitchen.fetchedClips, [], "nothing went the UPnP way")
+        for action in ["SetAVTransportURI", "Play", "Seek", "SetVolume", "SetMute", "BecomeCoordinatorOfStandaloneGroup"] {
+            XCTAssertEqual(kitchen.calls(action), [], "\(action) was sent")
+        }
+        XCTAssertEqual(kitchen.transportState, .playing, "the music kept playing (ducked)")
+        XCTAssertEqual(kitchen.avTransportURI, queueURI)
+        XCTAssertEqual(kitchen.currentTrack, 3)
+        XCTAssertEqual(kitchen.volume, 20)
+        XCTAssertEqual(kitchen.audioClipRejectedHandshakes, [])
+        XCTAssertEqual(kitchen.violations, [])
+    }
+
+    func testARefusedAudioClipFallsBackToUPnPAndRestores() async throws {
+        let lab = try await lab([.init(name: "Kitchen", volume: 20, audioClip: true)]) {
+            ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
+        }
+        let kitchen = lab.household.players[0]
+        let tracks = (1...5).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
+        kitchen.setState(.queue(tracks: tracks, track: 2, position: 30), transport: .playing)
+        try lab.availability("kitchen", "online")
+        try await waitForAudioClipProbe(kitchen)
+        kitchen.failAudioClip = true
+        let queueURI = kitchen.avTransportURI
+        try lab.say("ac2", "The garage door is open.", to: ["kitchen"], volume: 50)
+        let final = try lab.final("ac2")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(kitchen.audioClips.map(\.status), ["REFUSED"], "the audioClip API was tried first")
+        XCTAssertEqual(kitchen.fetchedClips.count, 1, "then UPnP played it")
+        XCTAssertNil(kitchen.fetchedClips.first?.error)
+        XCTAssertEqual(kitchen.calls("SetAVTransportURI").map { $0.args["CurrentURI"] ?? "" }.last, queueURI,
+                       "the queue was put back")
+        XCTAssertEqual(kitchen.avTransportURI, queueURI)
+        XCTAssertEqual(kitchen.currentTrack, 2)
+        XCTAssertEqual(kitchen.transportState, .playing)
+        XCTAssertEqual(kitchen.volume, 20)
+        XCTAssertEqual(kitchen.calls("SetVolume").map { $0.args["DesiredVolume"] }, ["50", "20"])
+        XCTAssertEqual(kitchen.violations, [])
+    }
+
+    func testAPlayerWithoutTheAudioClipAPIUsesUPnP() async throws {
+        // Both players answer on 127.0.0.1; only the kitchen has the API. The office's probe
+        // reaches the kitchen's port and gets the kitchen's playerId: the driver must not take
+        // that for the office's.
+        let lab = try await lab([.init(name: "Kitchen", audioClip: true), .init(name: "Office", volume: 25)]) {
+            ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
+        }
+        let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
+        office.setState(.radio(uri: "x-sonosapi-stream:s12345?sid=254&flags=8224&sn=0", metadata: radioMetadata(title: "Jazz FM")))
+        try lab.availability("kitchen", "online")
+        try lab.availability("office", "online")
+        let asked = await kitchen.waitUntil(timeout: 10) { $0.audioClipInfoRequests >= 2 }
+        XCTAssertTrue(asked, "both players were asked (\(kitchen.audioClipInfoRequests))")
+        try await Task.sleep(for: .milliseconds(500))
+        try lab.say("ac3", "Dinner is ready.", to: ["office"], volume: 30)
+        let final = try lab.final("ac3")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(kitchen.audioClips, [], "no clip went to another player's API")
+        XCTAssertEqual(office.fetchedClips.count, 1)
+        XCTAssertEqual(office.calls("SetAVTransportURI").count, 2, "the clip, then the radio back")
+        XCTAssertEqual(office.avTransportURI, "x-sonosapi-stream:s12345?sid=254&flags=8224&sn=0")
+        XCTAssertEqual(office.transportState, .playing)
+        XCTAssertEqual(office.volume, 25)
+        XCTAssertEqual(office.violations + kitchen.violations, [])
     }
 }
