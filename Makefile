@@ -5,7 +5,7 @@ ARGS ?=
 
 PLUGINS_DIR := $(CURDIR)/out/plugins
 
-.PHONY: deps test-deps build plugins run test bench clean
+.PHONY: deps test-deps build plugins run test bench demo clean
 
 deps:
 	@scripts/install-deps.sh
@@ -37,6 +37,11 @@ bench: test-deps
 	$(SWIFT) build -c release --product speakerbridge
 	$(SWIFT) build -c release --product speakerbridge-bench
 	.build/release/speakerbridge-bench --daemon $(CURDIR)/.build/release/speakerbridge
+
+## End to end on a private network of namespaces (root): the daemon, a broker and two real UPnP
+## speakers (gmediarender "Kitchen" and "Office"); each says a sentence, recorded in out/demo/*.wav.
+demo:
+	@SWIFT=$(SWIFT) scripts/demo.sh
 
 clean:
 	rm -rf .build out

@@ -1,12 +1,17 @@
 #!/bin/bash
 # Installs what speakerbridge needs on Debian 12 (as root through apt-get); otherwise says what is missing.
 #   scripts/install-deps.sh         the daemon: libmosquitto, the mosquitto broker (embedded default broker)
-#   scripts/install-deps.sh test    plus what the test suite and benchmarks use: clients, openssl, iproute2
+#   scripts/install-deps.sh test    plus what the test suite, benchmarks and `make demo` use: clients, openssl,
+#                                   iproute2, and the speaker lab's real UPnP renderer (gmediarender with the
+#                                   GStreamer plugins its recording pipeline uses: audioconvert/audioresample
+#                                   from -base, filesink from core, souphttpsrc from -good) and python3
+#                                   (the lab's stream server, GENA listener and M-SEARCH probe)
 set -euo pipefail
 
 packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
 if [[ "${1:-}" == "test" ]]; then
-    packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl)
+    packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
+               gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3)
 fi
 
 missing=()
@@ -19,13 +24,18 @@ if ((${#missing[@]})); then
         echo "installing: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        # policy-rc.d keeps Debian from starting the system mosquitto service: the daemon and the
-        # tests start their own brokers, on their own ports.
+        # policy-rc.d keeps Debian from starting the system mosquitto and gmediarender services: the
+        # daemon and the tests start their own brokers and speakers, on their own ports and networks.
         if [[ ! -e /usr/sbin/policy-rc.d ]]; then
             printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
             trap 'rm -f /usr/sbin/policy-rc.d' EXIT
         fi
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # gmediarender ships a boot-time service that would advertise a renderer on the real LAN.
+        # Only the tests' and the demo's own instances, inside network namespaces, may run.
+        if [[ " ${missing[*]} " == *" gmediarender "* ]] && command -v update-rc.d >/dev/null; then
+            update-rc.d gmediarender disable >/dev/null 2>&1 || true
+        fi
     else
         echo "missing packages: ${missing[*]}" >&2
         echo "install them with: sudo apt-get install ${missing[*]}" >&2
