@@ -16,8 +16,8 @@ final class RendererDriverTests: XCTestCase {
         let watch: BackgroundCommand
         let plugins: TempDirectory
 
-        init(renderers: [String]) throws {
-            speakers = try RendererLab(renderers: renderers)
+        init(renderers: [String], helpers: Int = 1) throws {
+            speakers = try RendererLab(renderers: renderers, helpers: helpers)
             host = speakers.helpers[0]
             broker = try MosquittoBroker(bindAddress: host.address, netns: host.name)
             try broker.start()
@@ -189,5 +189,41 @@ final class RendererDriverTests: XCTestCase {
         try kitchen.start()
         XCTAssertTrue(lab.online("kitchen", after: back, timeout: 30), "online again:\n\(lab.daemon.log())")
         XCTAssertEqual(try lab.say("x3", "The kitchen is back.", to: "kitchen")?["state"] as? String, "done")
+    }
+
+    /// A hostile device on the same LAN answers every search with garbage, a 60 KB datagram, bad
+    /// LOCATIONs and descriptions built to hurt (billion laughs, an external entity naming
+    /// /etc/passwd, 8 MiB, 200,000-deep nesting, truncation, wrong types). The driver refuses all of
+    /// it, the daemon's memory stays small, and the real speaker next to it works.
+    func testHostileSSDPAndDescriptionsAreRefusedWithoutHarm() throws {
+        try requireLab()
+        let lab = try DriverLab(renderers: ["Kitchen"], helpers: 2)
+        let evil = lab.speakers.helpers[1]
+        let script = PluginBuild.root + "/Tests/Fixtures/hostile/hostile_upnp_device.py"
+        let device = try lab.speakers.lab.background(host: evil, ["python3", script, evil.address, "8080"])
+        defer { device.stop() }
+        XCTAssertTrue(lab.online("kitchen"), "the real speaker is found:\n\(lab.daemon.log())")
+        // Two search rounds (3 s apart) with every hostile answer fetched.
+        XCTAssertTrue(waitUntil(timeout: 20, interval: 0.2) {
+            let out = device.output()
+            return out.components(separatedBy: "M-SEARCH").count > 2
+                && ["laughs", "xxe", "wrong", "big", "deep", "truncated"].allSatisfy { out.contains("GET /\($0).xml") }
+        }, "the hostile device was asked and its descriptions fetched:\n\(device.output())")
+        let final = try lab.say("h1", "Still here.", to: "kitchen")
+        XCTAssertEqual(final?["state"] as? String, "done", "\(final ?? [:])")
+
+        let topics = Set(lab.messages().map(\.topic).filter { $0.hasSuffix("/availability") })
+        XCTAssertEqual(topics, ["\(lab.base)/kitchen/availability"], "no hostile device became a speaker")
+        let everything = lab.messages().map(\.payload).joined() + lab.daemon.log()
+        XCTAssertFalse(everything.contains("root:x:0:0"), "no external entity was ever resolved")
+        XCTAssertFalse(everything.contains("lollol"), "no entity was ever expanded")
+        let log = lab.daemon.log()
+        XCTAssertTrue(log.contains("DOCTYPE"), "the refusals are logged with their reason:\n\(log)")
+        let pid = try XCTUnwrap(lab.daemon.process.pid)
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let rssKB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+        print("daemon peak RSS with the hostile device: \(rssKB / 1024) MB")
+        XCTAssertLessThan(rssKB, 200 * 1024, "no memory blow-up (peak RSS \(rssKB / 1024) MB)")
     }
 }
