@@ -16,19 +16,25 @@ test-deps:
 build: deps
 	$(SWIFT) build -c release --product speakerbridge
 
-## The bundled plugins (the espeak-ng TTS engine), built into out/plugins with their settings.
+## The bundled plugins (the espeak-ng TTS engine and the Sonos/UPnP driver), built into out/plugins
+## with their settings (kept when they exist: edit out/plugins/sonos.json to set an interface or
+## static speakers).
 plugins: deps
 	@mkdir -p $(PLUGINS_DIR) && chmod 755 $(CURDIR)/out $(PLUGINS_DIR)
 	$(MAKE) -s -C Plugins/TTSDriver OUT=$(PLUGINS_DIR)/tts-espeak.so
 	@test -f $(PLUGINS_DIR)/tts-espeak.json || printf '{"cache_dir": "%s"}\n' "$(CURDIR)/out/tts-cache" > $(PLUGINS_DIR)/tts-espeak.json
+	$(MAKE) -s -C Plugins/SonosDriver OUT=$(PLUGINS_DIR)/sonos.so
+	@test -f $(PLUGINS_DIR)/sonos.json || printf '{}\n' > $(PLUGINS_DIR)/sonos.json
 
 ## Run the daemon in the foreground, with the bundled plugins and whatever else is in PLUGINS_DIR.
 ## Extra arguments: make run ARGS="--config /etc/speakerbridge.yaml"
 run: build plugins
 	.build/release/speakerbridge run --set plugins.path=$(PLUGINS_DIR) $(ARGS)
 
-## The whole suite: unit tests and integration tests against real mosquitto brokers (netns tests need root).
+## The whole suite: the C driver's unit tests (ASan/UBSan), then the Swift unit and integration tests
+## against real mosquitto brokers and, as root, real gmediarender speakers in network namespaces.
 test: test-deps
+	$(MAKE) -s -C Plugins/SonosDriver check
 	$(SWIFT) build --build-tests
 	SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
 
