@@ -16,54 +16,10 @@
 #define MAX_DEVICE_DEPTH 8
 #define MAX_DEVICES 32
 
-static void set_err(char *err, size_t err_size, const char *msg) {
-    if (err != NULL && err_size > 0) snprintf(err, err_size, "%s", msg);
-}
-
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/* Pretty-printed descriptions put whitespace around values; `*len` gets the trimmed length. */
-static const char *trimmed(const char *s, size_t *len) {
-    if (s == NULL) {
-        *len = 0;
-        return "";
-    }
-    while (is_space(*s)) s++;
-    size_t n = strlen(s);
-    while (n > 0 && is_space(s[n - 1])) n--;
-    *len = n;
-    return s;
-}
-
-/* Copies the trimmed value, truncating on a UTF-8 character boundary so that a long room name
- * ("Wohnzimmer…") never ends in half a character that would break JSON or logs later. */
-static void copy_value(char *dst, size_t dst_size, const char *src) {
-    size_t n;
-    const char *s = trimmed(src, &n);
-    if (dst_size == 0) return;
-    if (n >= dst_size) {
-        n = dst_size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
-/* Copies only when the whole trimmed value fits: a truncated URL or service type would be
- * wrong rather than short, so such a value counts as absent. */
-static int copy_exact(char *dst, size_t dst_size, const char *src) {
-    size_t n;
-    const char *s = trimmed(src, &n);
-    if (n >= dst_size) return -1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return 0;
-}
-
 /* The trimmed text of a child as a new string ("" when absent); NULL only on allocation failure. */
 static char *child_value(const sn_xml_node *node, const char *name) {
     size_t n;
-    const char *s = trimmed(sn_xml_child_text(node, name), &n);
+    const char *s = sn_trimmed(sn_xml_child_text(node, name), &n);
     return sn_strndup(s, n);
 }
 
@@ -92,7 +48,7 @@ static int resolve_into(walk *w, char *dst, size_t dst_size, const sn_xml_node *
         sn_url check;
         /* Only http:// URLs we can later connect to are kept, whatever the reference was
          * ("ftp://…", "javascript:…", an over-long path). */
-        if (abs != NULL && sn_url_parse(abs, &check) && copy_exact(dst, dst_size, abs) == 0) rc = 0;
+        if (abs != NULL && sn_url_parse(abs, &check) && sn_copy_trimmed_exact(dst, dst_size, abs) == 0) rc = 0;
         free(abs);
     }
     free(ref);
@@ -108,7 +64,7 @@ static void add_services(walk *w, const sn_xml_node *device) {
         sn_service *s = &w->out->services[w->out->service_count];
         memset(s, 0, sizeof *s);
         /* A service without a usable type or control URL cannot be called: skip it, keep the rest. */
-        if (copy_exact(s->type, sizeof s->type, sn_xml_child_text(svc, "serviceType")) != 0 || s->type[0] == '\0')
+        if (sn_copy_trimmed_exact(s->type, sizeof s->type, sn_xml_child_text(svc, "serviceType")) != 0 || s->type[0] == '\0')
             continue;
         if (resolve_into(w, s->control_url, sizeof s->control_url, svc, "controlURL") != 0) continue;
         /* No (usable) eventSubURL just means no events for this service. */
@@ -139,54 +95,54 @@ int sn_description_parse(const char *xml, size_t size, const char *location, sn_
     int rc = -1;
 
     if (out == NULL) {
-        set_err(err, err_size, "no output");
+        sn_set_err(err, err_size, "no output");
         return -1;
     }
     memset(out, 0, sizeof *out);
     if (xml == NULL) {
-        set_err(err, err_size, "no description document");
+        sn_set_err(err, err_size, "no description document");
         return -1;
     }
 
     sn_xml_node *root = sn_xml_parse(xml, size, xml_err, sizeof xml_err);
     if (root == NULL) {
         snprintf(msg, sizeof msg, "device description: %s", xml_err);
-        set_err(err, err_size, msg);
+        sn_set_err(err, err_size, "%s", msg);
         return -1;
     }
     char *url_base = NULL;
 
     if (strcmp(root->name, "root") != 0) {
         snprintf(msg, sizeof msg, "device description: root element is <%.64s>, not <root>", root->name);
-        set_err(err, err_size, msg);
+        sn_set_err(err, err_size, "%s", msg);
         goto done;
     }
     const sn_xml_node *device = sn_xml_child(root, "device");
     if (device == NULL) {
-        set_err(err, err_size, "device description: no <device>");
+        sn_set_err(err, err_size, "device description: no <device>");
         goto done;
     }
 
     /* The UDN identifies the player everywhere else (topology, SSDP USN); keep it only whole. */
     char udn[sizeof out->udn + 5];
-    if (copy_exact(udn, sizeof udn, sn_xml_child_text(device, "UDN")) != 0) {
-        set_err(err, err_size, "device description: <UDN> too long");
+    if (sn_copy_trimmed_exact(udn, sizeof udn, sn_xml_child_text(device, "UDN")) != 0) {
+        sn_set_err(err, err_size, "device description: <UDN> too long");
         goto done;
     }
     const char *id = udn;
     if (strncmp(id, "uuid:", 5) == 0) id += 5;
-    if (id[0] == '\0' || copy_exact(out->udn, sizeof out->udn, id) != 0) {
-        set_err(err, err_size, "device description: missing or over-long <UDN>");
+    if (id[0] == '\0' || sn_copy_trimmed_exact(out->udn, sizeof out->udn, id) != 0) {
+        sn_set_err(err, err_size, "device description: missing or over-long <UDN>");
         goto done;
     }
 
-    copy_value(out->device_type, sizeof out->device_type, sn_xml_child_text(device, "deviceType"));
-    copy_value(out->friendly_name, sizeof out->friendly_name, sn_xml_child_text(device, "friendlyName"));
-    copy_value(out->room_name, sizeof out->room_name, sn_xml_child_text(device, "roomName"));
-    copy_value(out->manufacturer, sizeof out->manufacturer, sn_xml_child_text(device, "manufacturer"));
-    copy_value(out->model_name, sizeof out->model_name, sn_xml_child_text(device, "modelName"));
-    copy_value(out->model_number, sizeof out->model_number, sn_xml_child_text(device, "modelNumber"));
-    copy_value(out->display_name, sizeof out->display_name, sn_xml_child_text(device, "displayName"));
+    sn_copy_trimmed(out->device_type, sizeof out->device_type, sn_xml_child_text(device, "deviceType"));
+    sn_copy_trimmed(out->friendly_name, sizeof out->friendly_name, sn_xml_child_text(device, "friendlyName"));
+    sn_copy_trimmed(out->room_name, sizeof out->room_name, sn_xml_child_text(device, "roomName"));
+    sn_copy_trimmed(out->manufacturer, sizeof out->manufacturer, sn_xml_child_text(device, "manufacturer"));
+    sn_copy_trimmed(out->model_name, sizeof out->model_name, sn_xml_child_text(device, "modelName"));
+    sn_copy_trimmed(out->model_number, sizeof out->model_number, sn_xml_child_text(device, "modelNumber"));
+    sn_copy_trimmed(out->display_name, sizeof out->display_name, sn_xml_child_text(device, "displayName"));
     out->is_sonos = strstr(out->device_type, "ZonePlayer") != NULL || strncmp(out->manufacturer, "Sonos", 5) == 0;
 
     /* URLBase (UDA 1.0; dropped in 1.1 but still sent by some stacks) wins over the LOCATION when
@@ -194,7 +150,7 @@ int sn_description_parse(const char *xml, size_t size, const char *location, sn_
      * service. */
     url_base = child_value(root, "URLBase");
     if (url_base == NULL) {
-        set_err(err, err_size, "out of memory");
+        sn_set_err(err, err_size, "out of memory");
         goto done;
     }
     sn_url parsed;
@@ -202,7 +158,7 @@ int sn_description_parse(const char *xml, size_t size, const char *location, sn_
     if (url_base[0] != '\0' && sn_url_parse(url_base, &parsed)) base = url_base;
     else if (location != NULL && sn_url_parse(location, &parsed)) base = location;
     if (base == NULL) {
-        set_err(err, err_size, "device description: no usable URLBase or LOCATION to resolve URLs against");
+        sn_set_err(err, err_size, "device description: no usable URLBase or LOCATION to resolve URLs against");
         goto done;
     }
 
@@ -211,7 +167,7 @@ int sn_description_parse(const char *xml, size_t size, const char *location, sn_
     w.devices_seen = 0;
     collect(&w, device, 0, 1);
     if (w.out_of_memory) {
-        set_err(err, err_size, "out of memory");
+        sn_set_err(err, err_size, "out of memory");
         goto done;
     }
     rc = 0;

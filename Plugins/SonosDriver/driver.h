@@ -153,9 +153,6 @@ bool sn_http_flags(sb_instance *inst, const char *method, const char *url, const
                    size_t max_size, uint32_t flags, sn_http_fn done, void *ctx, void (*drop)(void *ctx));
 void sn_http_cancel_all(sb_instance *inst);
 const char *sn_header(const sb_http_header *headers, size_t count, const char *name);
-/* snprintf into a fixed buffer where truncation is intended (reasons, log texts): a function of
- * its own so the compiler's truncation warnings stay meaningful everywhere else. */
-void sn_set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* config.c */
 int sn_config_parse(const char *json, sn_config *out, char *err, size_t err_size);

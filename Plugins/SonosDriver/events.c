@@ -4,50 +4,29 @@
  * every layer is what keeps a DOCTYPE or entity smuggled in as escaped text from being expanded
  * by anything. */
 #include "events.h"
+#include "text.h"
 
 #include "xml.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static void set_err(char *err, size_t err_size, const char *msg) {
-    if (err != NULL && err_size > 0) snprintf(err, err_size, "%s", msg);
-}
-
-static void set_errf(char *err, size_t err_size, const char *what, const char *detail) {
-    if (err != NULL && err_size > 0) snprintf(err, err_size, "%s: %s", what, detail);
-}
-
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-static const char *trimmed(const char *s, size_t *len) {
-    if (s == NULL) {
-        *len = 0;
-        return "";
-    }
-    while (is_space(*s)) s++;
-    size_t n = strlen(s);
-    while (n > 0 && is_space(s[n - 1])) n--;
-    *len = n;
-    return s;
-}
-
 int sn_event_properties(const void *body, size_t size, sn_event_value_fn each, void *user, char *err,
                         size_t err_size) {
     char xml_err[160] = "";
     if (body == NULL || each == NULL) {
-        set_err(err, err_size, "event: no body");
+        sn_set_err(err, err_size, "event: no body");
         return -1;
     }
     sn_xml_node *root = sn_xml_parse((const char *)body, size, xml_err, sizeof xml_err);
     if (root == NULL) {
-        set_errf(err, err_size, "event", xml_err);
+        sn_set_err(err, err_size, "%s: %s", "event", xml_err);
         return -1;
     }
     if (strcmp(root->name, "propertyset") != 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "root element is <%.48s>, not <propertyset>", root->name);
-        set_errf(err, err_size, "event", msg);
+        sn_set_err(err, err_size, "%s: %s", "event", msg);
         sn_xml_free(root);
         return -1;
     }
@@ -68,7 +47,7 @@ int sn_event_properties(const void *body, size_t size, sn_event_value_fn each, v
 /* True when the InstanceID's val is 0 (whitespace tolerated, "00" too: it is a ui4). */
 static int is_instance_zero(const sn_xml_node *instance) {
     size_t n;
-    const char *v = trimmed(sn_xml_attr_value(instance, "val"), &n);
+    const char *v = sn_trimmed(sn_xml_attr_value(instance, "val"), &n);
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {
         if (v[i] != '0') return 0;
@@ -80,18 +59,18 @@ int sn_lastchange_values(const char *xml, size_t size, sn_lastchange_fn each, vo
                          size_t err_size) {
     char xml_err[160] = "";
     if (xml == NULL || each == NULL) {
-        set_err(err, err_size, "LastChange: no document");
+        sn_set_err(err, err_size, "LastChange: no document");
         return -1;
     }
     sn_xml_node *root = sn_xml_parse(xml, size, xml_err, sizeof xml_err);
     if (root == NULL) {
-        set_errf(err, err_size, "LastChange", xml_err);
+        sn_set_err(err, err_size, "%s: %s", "LastChange", xml_err);
         return -1;
     }
     if (strcmp(root->name, "Event") != 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "root element is <%.48s>, not <Event>", root->name);
-        set_errf(err, err_size, "LastChange", msg);
+        sn_set_err(err, err_size, "%s: %s", "LastChange", msg);
         sn_xml_free(root);
         return -1;
     }
@@ -115,19 +94,6 @@ int sn_lastchange_values(const char *xml, size_t size, sn_lastchange_fn each, vo
     return 0;
 }
 
-/* Copies the trimmed text, truncating on a UTF-8 character boundary (titles are shown to
- * people and passed on as JSON; half a character would make them invalid). */
-static void copy_text(char *dst, size_t dst_size, const char *src) {
-    size_t n;
-    const char *s = trimmed(src, &n);
-    if (n >= dst_size) {
-        n = dst_size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
 int sn_didl_parse(const char *xml, size_t size, sn_didl_item *out) {
     char xml_err[160];
     if (out == NULL) return -1;
@@ -145,14 +111,14 @@ int sn_didl_parse(const char *xml, size_t size, sn_didl_item *out) {
     const sn_xml_node *item = sn_xml_child(root, "item");
     if (item == NULL) item = sn_xml_child(root, "container");
     if (item != NULL) {
-        copy_text(out->title, sizeof out->title, sn_xml_child_text(item, "title"));
+        sn_copy_trimmed(out->title, sizeof out->title, sn_xml_child_text(item, "title"));
         const char *artist = sn_xml_child_text(item, "creator");
         /* upnp:artist is the other place renderers put the artist when dc:creator is absent. */
         if (artist == NULL) artist = sn_xml_child_text(item, "artist");
-        copy_text(out->artist, sizeof out->artist, artist);
-        copy_text(out->album, sizeof out->album, sn_xml_child_text(item, "album"));
-        copy_text(out->upnp_class, sizeof out->upnp_class, sn_xml_child_text(item, "class"));
-        copy_text(out->stream_content, sizeof out->stream_content, sn_xml_child_text(item, "streamContent"));
+        sn_copy_trimmed(out->artist, sizeof out->artist, artist);
+        sn_copy_trimmed(out->album, sizeof out->album, sn_xml_child_text(item, "album"));
+        sn_copy_trimmed(out->upnp_class, sizeof out->upnp_class, sn_xml_child_text(item, "class"));
+        sn_copy_trimmed(out->stream_content, sizeof out->stream_content, sn_xml_child_text(item, "streamContent"));
     }
     sn_xml_free(root);
     return 0;

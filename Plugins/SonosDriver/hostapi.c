@@ -20,15 +20,6 @@ struct sn_call {
     sn_call *next;
 };
 
-void sn_set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err == NULL || err_size == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-}
-
 void sn_log(sb_instance *inst, int32_t level, const char *fmt, ...)
 {
     if (inst->log == NULL) return;

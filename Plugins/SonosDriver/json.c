@@ -178,23 +178,6 @@ static bool parse_number(reader *r, sn_json *out)
 
 /* ---- strings -------------------------------------------------------------------------------- */
 
-static void append_utf8(sn_text *t, uint32_t cp)
-{
-    char buf[4];
-    size_t n;
-    if (cp < 0x80) {
-        buf[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        buf[0] = (char)(0xC0 | (cp >> 6)), buf[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-    } else if (cp < 0x10000) {
-        buf[0] = (char)(0xE0 | (cp >> 12)), buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-    } else {
-        buf[0] = (char)(0xF0 | (cp >> 18)), buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), buf[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    }
-    sn_text_append(t, buf, n);
-}
 
 static bool hex4(reader *r, uint32_t *out)
 {
@@ -238,7 +221,7 @@ static bool unicode_escape(reader *r, size_t at, sn_text *out)
             return fail(r, "unpaired high surrogate at byte %zu", at);
         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
     }
-    append_utf8(out, cp);
+    sn_text_utf8(out, cp);
     return true;
 }
 

@@ -211,3 +211,68 @@ void sn_copy(char *dst, size_t dst_size, const char *src)
     memcpy(dst, src, len);
     dst[len] = '\0';
 }
+
+static bool ascii_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+const char *sn_trimmed(const char *s, size_t *len)
+{
+    if (s == NULL) {
+        *len = 0;
+        return "";
+    }
+    while (ascii_space(*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && ascii_space(s[n - 1])) n--;
+    *len = n;
+    return s;
+}
+
+void sn_copy_trimmed(char *dst, size_t dst_size, const char *src)
+{
+    size_t n;
+    const char *s = sn_trimmed(src, &n);
+    if (dst == NULL || dst_size == 0) return;
+    if (n >= dst_size) {
+        n = dst_size - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+int sn_copy_trimmed_exact(char *dst, size_t dst_size, const char *src)
+{
+    size_t n;
+    const char *s = sn_trimmed(src, &n);
+    if (dst == NULL || n >= dst_size) return -1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+void sn_set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err == NULL || err_size == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+void sn_text_utf8(sn_text *t, uint32_t cp)
+{
+    char buf[4];
+    size_t n;
+    if (cp < 0x80) {
+        buf[0] = (char)cp, n = 1;
+    } else if (cp < 0x800) {
+        buf[0] = (char)(0xC0 | (cp >> 6)), buf[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+    } else if (cp < 0x10000) {
+        buf[0] = (char)(0xE0 | (cp >> 12)), buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+    } else {
+        buf[0] = (char)(0xF0 | (cp >> 18)), buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), buf[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+    }
+    sn_text_append(t, buf, n);
+}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sn_text {
     char *data; /* NUL-terminated once anything was appended; NULL before */
@@ -16,6 +17,8 @@ typedef struct sn_text {
 void sn_text_append(sn_text *t, const char *s, size_t n);
 void sn_text_puts(sn_text *t, const char *s);
 void sn_text_printf(sn_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One code point (at most U+10FFFF, checked by the caller) as UTF-8. */
+void sn_text_utf8(sn_text *t, uint32_t cp);
 /* A JSON string literal with quotes; NULL appends `null`. */
 void sn_text_json_string(sn_text *t, const char *s);
 /* XML character data / attribute value: & < > " ' escaped. NULL appends nothing. */
@@ -27,7 +30,20 @@ void sn_text_free(sn_text *t);
 /* NULL-safe copies; NULL on allocation failure. */
 char *sn_strdup(const char *s);
 char *sn_strndup(const char *s, size_t n);
-/* Copies into a fixed buffer, always NUL-terminated, truncating. */
+/* Copies into a fixed buffer, always NUL-terminated, truncating on a UTF-8 character boundary. */
 void sn_copy(char *dst, size_t dst_size, const char *src);
+
+/* Devices pretty-print their XML, so values come with whitespace around them. */
+/* `s` without leading/trailing ASCII whitespace: returns the start, `*len` the trimmed length.
+ * NULL gives "" and 0. */
+const char *sn_trimmed(const char *s, size_t *len);
+/* Names and titles: the trimmed value, truncated on a UTF-8 character boundary. */
+void sn_copy_trimmed(char *dst, size_t dst_size, const char *src);
+/* Identifiers and URLs: the trimmed value whole, or -1 (and `dst` untouched) when it does not
+ * fit — a cut UUID or URL would name something else. */
+int sn_copy_trimmed_exact(char *dst, size_t dst_size, const char *src);
+/* snprintf into a fixed buffer where truncation is intended (reasons, log texts): a function of
+ * its own so the compiler's truncation warnings stay meaningful everywhere else. NULL-safe. */
+void sn_set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

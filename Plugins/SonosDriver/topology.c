@@ -3,6 +3,7 @@
  * often and must never be trusted for sizes: groups and members are bounded and every value is
  * checked against its field. */
 #include "topology.h"
+#include "text.h"
 
 #include "xml.h"
 
@@ -15,54 +16,14 @@
 #define MAX_GROUPS 64
 #define MAX_MEMBERS 64
 
-static void set_err(char *err, size_t err_size, const char *msg) {
-    if (err != NULL && err_size > 0) snprintf(err, err_size, "%s", msg);
-}
-
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-static const char *trimmed(const char *s, size_t *len) {
-    if (s == NULL) {
-        *len = 0;
-        return "";
-    }
-    while (is_space(*s)) s++;
-    size_t n = strlen(s);
-    while (n > 0 && is_space(s[n - 1])) n--;
-    *len = n;
-    return s;
-}
-
-/* Identifiers and URLs: whole or not at all (a cut UUID would name another player). */
-static int copy_exact(char *dst, size_t dst_size, const char *src) {
-    size_t n;
-    const char *s = trimmed(src, &n);
-    if (n >= dst_size) return -1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return 0;
-}
-
-/* Names: truncated on a UTF-8 character boundary. */
-static void copy_name(char *dst, size_t dst_size, const char *src) {
-    size_t n;
-    const char *s = trimmed(src, &n);
-    if (n >= dst_size) {
-        n = dst_size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
 /* Fills `m` from a <ZoneGroupMember> or <Satellite>; -1 when it has no usable UUID. */
 static int read_member(const sn_xml_node *node, bool satellite, sn_zone_member *m) {
     memset(m, 0, sizeof *m);
-    if (copy_exact(m->uuid, sizeof m->uuid, sn_xml_attr_value(node, "UUID")) != 0 || m->uuid[0] == '\0') return -1;
-    copy_name(m->name, sizeof m->name, sn_xml_attr_value(node, "ZoneName"));
-    if (copy_exact(m->location, sizeof m->location, sn_xml_attr_value(node, "Location")) != 0) m->location[0] = '\0';
+    if (sn_copy_trimmed_exact(m->uuid, sizeof m->uuid, sn_xml_attr_value(node, "UUID")) != 0 || m->uuid[0] == '\0') return -1;
+    sn_copy_trimmed(m->name, sizeof m->name, sn_xml_attr_value(node, "ZoneName"));
+    if (sn_copy_trimmed_exact(m->location, sizeof m->location, sn_xml_attr_value(node, "Location")) != 0) m->location[0] = '\0';
     size_t n;
-    const char *inv = trimmed(sn_xml_attr_value(node, "Invisible"), &n);
+    const char *inv = sn_trimmed(sn_xml_attr_value(node, "Invisible"), &n);
     /* A satellite (surround, sub of a home theatre) is never a room of its own, whatever its
      * Invisible attribute says. */
     m->invisible = satellite || (n == 1 && inv[0] == '1') || (n == 4 && strncmp(inv, "true", 4) == 0);
@@ -72,10 +33,10 @@ static int read_member(const sn_xml_node *node, bool satellite, sn_zone_member *
 static int read_group(const sn_xml_node *node, sn_zone_group *g) {
     memset(g, 0, sizeof *g);
     /* Without a coordinator nothing can be sent to the group; such a group is left out. */
-    if (copy_exact(g->coordinator, sizeof g->coordinator, sn_xml_attr_value(node, "Coordinator")) != 0 ||
+    if (sn_copy_trimmed_exact(g->coordinator, sizeof g->coordinator, sn_xml_attr_value(node, "Coordinator")) != 0 ||
         g->coordinator[0] == '\0')
         return 1;
-    if (copy_exact(g->id, sizeof g->id, sn_xml_attr_value(node, "ID")) != 0) g->id[0] = '\0';
+    if (sn_copy_trimmed_exact(g->id, sizeof g->id, sn_xml_attr_value(node, "ID")) != 0) g->id[0] = '\0';
 
     /* Sized to what is there (members and their satellites), so real documents cost little. */
     size_t wanted = 0;
@@ -110,18 +71,18 @@ int sn_topology_parse(const char *xml, size_t size, sn_topology *out, char *err,
     char xml_err[160] = "";
     char msg[256];
     if (out == NULL) {
-        set_err(err, err_size, "no output");
+        sn_set_err(err, err_size, "no output");
         return -1;
     }
     memset(out, 0, sizeof *out);
     if (xml == NULL) {
-        set_err(err, err_size, "no ZoneGroupState document");
+        sn_set_err(err, err_size, "no ZoneGroupState document");
         return -1;
     }
     sn_xml_node *root = sn_xml_parse(xml, size, xml_err, sizeof xml_err);
     if (root == NULL) {
         snprintf(msg, sizeof msg, "ZoneGroupState: %s", xml_err);
-        set_err(err, err_size, msg);
+        sn_set_err(err, err_size, "%s", msg);
         return -1;
     }
     const sn_xml_node *groups = NULL;
@@ -129,7 +90,7 @@ int sn_topology_parse(const char *xml, size_t size, sn_topology *out, char *err,
     else if (strcmp(root->name, "ZoneGroups") == 0) groups = root;
     if (groups == NULL) {
         snprintf(msg, sizeof msg, "ZoneGroupState: root element <%.64s> has no <ZoneGroups>", root->name);
-        set_err(err, err_size, msg);
+        sn_set_err(err, err_size, "%s", msg);
         sn_xml_free(root);
         return -1;
     }
@@ -152,7 +113,7 @@ int sn_topology_parse(const char *xml, size_t size, sn_topology *out, char *err,
     sn_xml_free(root);
     if (rc != 0) {
         sn_topology_free(&t);
-        set_err(err, err_size, "out of memory");
+        sn_set_err(err, err_size, "out of memory");
         return -1;
     }
     if (t.group_count == 0) {

@@ -194,23 +194,6 @@ static char *local_name(parser *p, const char *qname, size_t len)
     return copy;
 }
 
-static void append_utf8(sn_text *t, uint32_t cp)
-{
-    char buf[4];
-    size_t n;
-    if (cp < 0x80) {
-        buf[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        buf[0] = (char)(0xC0 | (cp >> 6)), buf[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-    } else if (cp < 0x10000) {
-        buf[0] = (char)(0xE0 | (cp >> 12)), buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-    } else {
-        buf[0] = (char)(0xF0 | (cp >> 18)), buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), buf[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    }
-    sn_text_append(t, buf, n);
-}
 
 /* XML 1.0 "Char": a reference may not smuggle in NUL, other C0 controls, surrogates or
  * non-characters that the document itself could not contain either. */
@@ -247,7 +230,7 @@ static bool char_reference(parser *p, const char *ref, size_t len, size_t at, sn
     }
     if (!is_xml_char(cp))
         return fail(p, "character reference to an invalid character (U+%04X) at byte %zu", (unsigned)cp, at);
-    append_utf8(out, cp);
+    sn_text_utf8(out, cp);
     return true;
 }
 
