@@ -73,6 +73,11 @@ void sn_state_apply_topology(sb_instance *inst, const char *zone_group_state)
                 if (member->location[0] != '\0' && !member->invisible) sn_describe(inst, member->location, NULL);
                 continue;
             }
+            /* A player the household reports at another address moved (a new DHCP lease): fetch
+             * its description there, which follows it (speakers.c). */
+            if (member->location[0] != '\0' && s->described && strcmp(member->location, s->location) != 0) {
+                sn_describe(inst, member->location, NULL);
+            }
             bool changed = strcmp(s->coordinator, group->coordinator) != 0 || s->invisible != member->invisible;
             sn_copy(s->coordinator, sizeof s->coordinator, group->coordinator);
             sn_copy(s->group_id, sizeof s->group_id, group->id);

@@ -86,7 +86,7 @@ public final class FakeSonosHousehold: Sendable {
                 }
                 audioClip = a
             }
-            handles.append(FakeSonosPlayer(core: core, index: k, name: o.name, uuid: models[k].uuid, port: port,
+            handles.append(FakeSonosPlayer(core: core, index: k, name: o.name, uuid: models[k].uuid,
                                            server: server, audioClipServer: audioClip))
         }
         return FakeSonosHousehold(players: handles, householdID: householdID, core: core)
@@ -128,19 +128,19 @@ public final class FakeSonosPlayer: Sendable {
     public let name: String
     /// RINCON_<12 hex>01400
     public let uuid: String
-    public let port: Int
+    /// Where it listens now (it changes when the player `moves`, as after a new DHCP lease).
+    public var port: Int { core.read { $0.ports[index] } }
     let index: Int
     let core: HouseholdCore
     let server: PlayerHTTPServer
     let audioClipServer: AudioClipServer?
 
-    init(core: HouseholdCore, index: Int, name: String, uuid: String, port: Int, server: PlayerHTTPServer,
+    init(core: HouseholdCore, index: Int, name: String, uuid: String, server: PlayerHTTPServer,
          audioClipServer: AudioClipServer? = nil) {
         self.core = core
         self.index = index
         self.name = name
         self.uuid = uuid
-        self.port = port
         self.server = server
         self.audioClipServer = audioClipServer
     }
@@ -269,8 +269,11 @@ public final class FakeSonosPlayer: Sendable {
     }
 
     /// Back on the same port. `rebooted`: it lost its subscriptions and stopped playing.
-    public func comeBack(rebooted: Bool = false) async throws {
-        _ = try await server.start(port: port)
+    /// `moved`: on a new port (a new address, as after a DHCP lease), which the household's
+    /// topology — and so every ZoneGroupTopology subscriber — then reports as its location.
+    public func comeBack(rebooted: Bool = false, moved: Bool = false) async throws {
+        let bound = try await server.start(port: moved ? 0 : port)
+        if moved { core.mutate { $0.ports[index] = bound } }
         if let a = audioClipServer { _ = try await a.start(port: a.port) }
         core.mutate { m in
             if rebooted {

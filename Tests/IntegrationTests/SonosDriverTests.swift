@@ -212,6 +212,29 @@ final class SonosDriverTests: XCTestCase {
         XCTAssertEqual(back["state"] as? String, "done", "\(back)")
     }
 
+    func testAPlayerThatMovesToANewAddressIsFollowed() async throws {
+        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let kitchen = lab.household.players[0]
+        try lab.availability("kitchen", "online")
+        try lab.availability("office", "online")
+        let oldPort = kitchen.port
+        await kitchen.goOffline()
+        try lab.availability("kitchen", "offline")
+        let mark = ContinuousClock.now
+        // Back at another address: the static list still names the old one; the household's
+        // topology (the office's ZoneGroupTopology events) tells where it is now.
+        try await kitchen.comeBack(rebooted: true, moved: true)
+        XCTAssertNotEqual(kitchen.port, oldPort)
+        try lab.availability("kitchen", "online", after: mark, timeout: 20)
+        _ = try lab.state("kitchen") { $0["state"] as? String != "offline" }
+        try lab.say("m1", "Found you at your new address.", to: ["kitchen"])
+        let final = try lab.final("m1")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(kitchen.fetchedClips.count, 1)
+        let ok = await kitchen.waitUntil { $0.subscriptions.count == 3 }
+        XCTAssertTrue(ok, "subscribed again at the new address: \(kitchen.subscriptions)")
+    }
+
     func testCommandsGoToThePlayerAndTheStateFollows() async throws {
         let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
         let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
