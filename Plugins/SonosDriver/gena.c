@@ -112,6 +112,8 @@ static void subscribe_done(sb_instance *inst, void *user, const sb_http_response
             return;
         }
     } else {
+        sn_log(inst, SB_LOG_INFO, "%s: %s subscription failed: %s", s->id, sn_service_name(sub->kind),
+               response->error != NULL ? response->error : "no answer");
         sn_suspect(inst, s, response->error != NULL ? response->error : "subscription failed");
     }
     schedule(sub, RETRY_MS);
@@ -137,6 +139,8 @@ static void subscribe(sn_subscription *sub, bool renew)
     }
     headers[count++] = (sb_http_header){ "TIMEOUT", timeout };
     sub->pending = !renew;
+    sn_log(inst, SB_LOG_DEBUG, "%s: %s %s subscription", s->id, renew ? "renewing the" : "asking for a",
+           sn_service_name(sub->kind));
     if (!sn_http(inst, "SUBSCRIBE", service->event_url, headers, count, NULL, 0, inst->config.soap_timeout_ms,
                  16384, subscribe_done, sub, NULL)) {
         sub->pending = false;

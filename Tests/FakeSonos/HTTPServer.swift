@@ -116,6 +116,10 @@ final class PlayerHTTPServer: Sendable {
                     head = nil
                     let path = String(h.uri.split(separator: "?", maxSplits: 1).first ?? "")
                     let response = await handler(HTTPRequest(method: h.method, path: path, headers: h.headers, body: body))
+                    // Also when writing fails: a client that asked for `Connection: close` may hang up
+                    // once it has the (empty-bodied) answer, and a real player still sends the
+                    // initial event of the subscription it granted.
+                    defer { response.afterSend?() }
                     var headers = response.headers
                     headers.replaceOrAdd(name: "Server", value: SonosIdentity.serverHeader)
                     headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
@@ -126,7 +130,6 @@ final class PlayerHTTPServer: Sendable {
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
                     }
                     try await outbound.write(.end(nil))
-                    response.afterSend?()
                     if !h.isKeepAlive { return }
                 }
             }

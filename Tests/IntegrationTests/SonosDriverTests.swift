@@ -37,7 +37,13 @@ final class SonosDriverTests: XCTestCase {
         }
 
         func state(_ speaker: String, timeout: Double = 10, _ condition: @escaping ([String: Any]) -> Bool) throws -> [String: Any] {
-            json(try client.waitFor("\(base)/\(speaker)/state", timeout: timeout) { condition(json($0)) })
+            do {
+                return json(try client.waitFor("\(base)/\(speaker)/state", timeout: timeout) { condition(json($0)) })
+            } catch {
+                let events = household.players.map { "\($0.name): \($0.eventsSent.map { "\($0.service)#\($0.seq)→\($0.status.map(String.init) ?? "-")" })" }
+                print("state of \(speaker) not reached; events sent: \(events)\n--- daemon log:\n\(daemon.daemon.log().suffix(4000))")
+                throw error
+            }
         }
 
         func set(_ speaker: String, _ body: [String: Any]) throws -> [String: Any] {
@@ -56,7 +62,7 @@ final class SonosDriverTests: XCTestCase {
         let household = try await FakeSonosHousehold.start(players: players)
         addTeardownBlock { await household.stop() }
         let settings = settings.merging(householdSettings?(household) ?? [:]) { $1 }
-        let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60"]) { dir, scratch in
+        let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60", "log_level": "debug"]) { dir, scratch in
             try PluginBuild.ttsPlugin(to: dir + "/tts-espeak.so")
             try writeJSON(["cache_dir": scratch + "/tts-cache"], to: dir + "/tts-espeak.json")
             try PluginBuild.sonosDriver(to: dir + "/sonos.so")

@@ -51,12 +51,16 @@ final class PluginHTTP: Sendable {
     /// Starts `request`; `done` runs exactly once unless `cancel` came first.
     func start(_ request: Request, done: @escaping @Sendable (Response) -> Void) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let task = Task { [weak self] in
-            let response = await PluginHTTP.perform(request)
-            guard let self, self.tasks.withLock({ $0.removeValue(forKey: id) }) != nil, !Task.isCancelled else { return }
-            done(response)
+        // The task is registered under the lock it later takes to remove itself, so it cannot
+        // finish (and find nothing to remove, dropping `done`) before it is in the table — which
+        // happened on a loaded machine when a fast answer beat the insertion.
+        tasks.withLock { tasks in
+            tasks[id] = Task { [weak self] in
+                let response = await PluginHTTP.perform(request)
+                guard let self, self.tasks.withLock({ $0.removeValue(forKey: id) }) != nil, !Task.isCancelled else { return }
+                done(response)
+            }
         }
-        tasks.withLock { $0[id] = task }
         return id
     }
 
