@@ -72,6 +72,8 @@ typedef struct sn_announcement {
     uint32_t soap_calls;
     uint64_t fallback_timer;
     uint64_t poll_timer;
+    uint64_t retry_timer;
+    bool play_retried;
     bool poll_in_flight;
     bool saw_playing;
     bool cancelled;
@@ -108,6 +110,7 @@ static void release(sn_announcement *a)
     sb_instance *inst = a->inst;
     sn_timer_cancel(inst, &a->fallback_timer);
     sn_timer_cancel(inst, &a->poll_timer);
+    sn_timer_cancel(inst, &a->retry_timer);
     sn_audio_clip_free(a->clip); /* closes its socket */
     a->clip = NULL;
     if (a->speaker->announcement == a) a->speaker->announcement = NULL;
@@ -267,6 +270,14 @@ static void fallback_tick(void *user, uint64_t timer_id)
     start_restore(a);
 }
 
+static void retry_play(void *user, uint64_t timer_id)
+{
+    (void)timer_id;
+    sn_announcement *a = user;
+    a->retry_timer = 0;
+    advance(a); /* still at A_PLAY (or a cancel arrived meanwhile: advance handles it) */
+}
+
 /* Keeps the answer of a snapshot step. */
 static void keep(sn_announcement *a, step done_step, sn_soap_result *r)
 {
@@ -338,6 +349,15 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
             return;
         }
     } else if (done_step <= A_PLAY) {
+        if (done_step == A_PLAY && !a->play_retried && (result->upnp_code == 501 || result->upnp_code == 701)) {
+            /* gmediarender (and some TVs) refuse a Play that comes while the previous stream is
+             * still being torn down ("action failed" / "transition not available"); a moment
+             * later it works. One retry, then the failure stands. */
+            a->play_retried = true;
+            sn_log(inst, SB_LOG_INFO, "%s: %s; trying Play once more", a->speaker->id, result->reason);
+            a->retry_timer = sn_timer_start(inst, 300, 0, retry_play, a);
+            if (a->retry_timer != 0) return;
+        }
         if (done_step == A_SET_VOLUME || done_step == A_UNMUTE) {
             sn_log(inst, SB_LOG_WARNING, "%s: %s (the clip plays at the current level)", a->speaker->id, result->reason);
         } else {

@@ -160,7 +160,10 @@ void sn_speakers_rebuild_visible(sb_instance *inst)
         sn_speaker *s = inst->speakers[i];
         /* Offline speakers stay listed: an announcement to them fails with "offline" instead of
          * "unknown speaker", and they keep their place in groups. */
-        if (s->described && !s->invisible && s->services[SN_AVT] != NULL) inst->visible[inst->visible_count++] = s;
+        /* A player still waiting for its topology has no id yet: it is not a speaker until then. */
+        if (s->described && !s->invisible && s->id[0] != '\0' && s->services[SN_AVT] != NULL) {
+            inst->visible[inst->visible_count++] = s;
+        }
     }
 }
 
