@@ -2,6 +2,7 @@
 # they need first (apt-get when root).
 SWIFT ?= swift
 ARGS ?=
+BENCH_ARGS ?=
 
 PLUGINS_DIR := $(CURDIR)/out/plugins
 
@@ -38,11 +39,13 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
 
-## Benchmarks of the session issue: prints the numbers the README quotes.
+## Benchmarks of the session issue and the Sonos driver: prints the numbers the README quotes
+## (the driver's SSDP/UPnP parts need root: they run in network namespaces of their own).
+## One part only: make bench BENCH_ARGS="--only sonos"
 bench: test-deps
 	$(SWIFT) build -c release --product speakerbridge
 	$(SWIFT) build -c release --product speakerbridge-bench
-	.build/release/speakerbridge-bench --daemon $(CURDIR)/.build/release/speakerbridge
+	.build/release/speakerbridge-bench --daemon $(CURDIR)/.build/release/speakerbridge $(BENCH_ARGS)
 
 ## End to end on a private network of namespaces (root): the daemon, a broker and two real UPnP
 ## speakers (gmediarender "Kitchen" and "Office"); each says a sentence, recorded in out/demo/*.wav.

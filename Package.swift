@@ -133,7 +133,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "speakerbridge-bench",
-            dependencies: ["LabKit", "SpeakerbridgeHost", "CommandFixtures"],
+            // FakeSonos: the Sonos driver's restore benchmark runs against the fake household.
+            dependencies: ["LabKit", "SpeakerbridgeHost", "CommandFixtures", "FakeSonos"],
             path: "Benchmarks/SessionBench"
         ),
     ]

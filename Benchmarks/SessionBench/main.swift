@@ -1,10 +1,12 @@
 // speakerbridge-bench: the numbers the README quotes for the MQTT session and the plugin host, each beside a baseline
 // measured in the same run on the same machine.
 //
-//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup|swap|ffi|reload-rss|announce]
+//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup|swap|ffi|reload-rss|announce|sonos]
 //
 // All traffic stays on 127.0.0.1: every broker is a LabKit MosquittoBroker bound to loopback, and
 // every client (TestClient, mosquitto_sub, mosquitto_pub, the daemon) connects to 127.0.0.1.
+// The one exception is `sonos` (SonosBench.swift): its SSDP/UPnP parts run inside network
+// namespaces it creates and removes (RendererLab), and are skipped when not root.
 // Progress goes to stderr; the results (plain table, then a markdown table) go to stdout.
 import Foundation
 import LabKit
@@ -15,7 +17,7 @@ import Glibc
 
 // MARK: arguments (by hand: no argument parser dependency)
 
-let benchNames = ["reconnect", "intake", "idle", "startup", "swap", "ffi", "reload-rss", "announce"]
+let benchNames = ["reconnect", "intake", "idle", "startup", "swap", "ffi", "reload-rss", "announce", "sonos"]
 let usage = """
     usage: speakerbridge-bench --daemon PATH [--quick] [--only NAME]
       --daemon PATH  the speakerbridge binary to measure (a release build)
@@ -372,7 +374,7 @@ let mosquittoVersion = ((try? Shell.run(["mosquitto", "-h"]))?.out ?? "").split(
 let cpus = ProcessInfo.processInfo.activeProcessorCount
 print("speakerbridge session and plugin benchmarks\(quick ? " (--quick)" : "")")
 print("daemon: \(daemonPath)")
-print("host: \(cpus) CPU(s), \(mosquittoVersion), all traffic on 127.0.0.1")
+print("host: \(cpus) CPU(s), \(mosquittoVersion), all traffic on 127.0.0.1 (sonos: SSDP/UPnP inside its own network namespaces)")
 print("")
 
 let plan: [(String, () throws -> Void)] = [
@@ -384,6 +386,7 @@ let plan: [(String, () throws -> Void)] = [
     ("ffi", { try benchFFI(quick: quick) }),
     ("reload-rss", { try benchReloadRSS(rounds: quick ? 10 : 50) }),
     ("announce", { try benchAnnounce(n: quick ? 8 : 30) }),
+    ("sonos", { try benchSonos(quick: quick) }),
 ]
 for (name, run) in plan where only == nil || only == name {
     do {
