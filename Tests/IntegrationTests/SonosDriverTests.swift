@@ -119,6 +119,30 @@ final class SonosDriverTests: XCTestCase {
         XCTAssertEqual(kitchen.violations, [])
     }
 
+    func testLineInAndTVComeBackAfterAnAnnouncement() async throws {
+        let lab = try await lab([.init(name: "Den"), .init(name: "Living Room")])
+        let (den, living) = (lab.household.players[0], lab.household.players[1])
+        den.setState(.lineIn)
+        living.setState(.tv)
+        let (lineIn, tv) = (den.avTransportURI, living.avTransportURI)
+        XCTAssertEqual(lineIn, "x-rincon-stream:\(den.uuid)")
+        XCTAssertTrue(tv.hasPrefix("x-sonos-htastream:"), tv)
+        try lab.availability("den", "online")
+        try lab.availability("living_room", "online")
+        try lab.say("l1", "The film starts in five minutes.", to: ["den", "living_room"], volume: 35)
+        let final = try lab.final("l1")
+        XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        XCTAssertEqual(den.fetchedClips.count, 1)
+        XCTAssertEqual(living.fetchedClips.count, 1)
+        XCTAssertEqual(den.avTransportURI, lineIn, "line-in back")
+        XCTAssertEqual(living.avTransportURI, tv, "TV back")
+        XCTAssertEqual(den.transportState, .playing)
+        XCTAssertEqual(living.transportState, .playing)
+        XCTAssertEqual(den.volume, 20)
+        XCTAssertEqual(living.volume, 20)
+        XCTAssertEqual(den.violations + living.violations, [])
+    }
+
     func testAGroupMemberHearsTheClipAloneAndRejoinsItsCoordinator() async throws {
         let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
         let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
