@@ -244,34 +244,6 @@ static bool escape(reader *r, sn_text *out)
     return fail_here(r, "a valid escape");
 }
 
-/* Length of the valid UTF-8 sequence at the reader's position, 0 when there is none (RFC 3629:
- * no overlong forms, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_length(const reader *r)
-{
-    const unsigned char *s = (const unsigned char *)r->s + r->pos;
-    size_t avail = r->size - r->pos;
-    size_t len;
-    uint32_t cp, min;
-    if ((s[0] & 0xE0) == 0xC0)
-        len = 2, min = 0x80, cp = s[0] & 0x1F;
-    else if ((s[0] & 0xF0) == 0xE0)
-        len = 3, min = 0x800, cp = s[0] & 0x0F;
-    else if ((s[0] & 0xF8) == 0xF0)
-        len = 4, min = 0x10000, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > avail)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* At '"': the decoded string, allocated. */
 static char *parse_string(reader *r)
 {
@@ -298,7 +270,8 @@ static char *parse_string(reader *r)
         } else if (c < 0x80) {
             sn_text_append(&out, r->s + r->pos++, 1);
         } else {
-            size_t n = utf8_length(r);
+            uint32_t cp;
+            size_t n = sn_utf8_sequence((const unsigned char *)r->s + r->pos, r->size - r->pos, &cp);
             if (n == 0) {
                 ok = fail(r, "invalid UTF-8 at byte %zu", r->pos);
                 break;

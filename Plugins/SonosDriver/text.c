@@ -72,7 +72,7 @@ void sn_text_printf(sn_text *t, const char *fmt, ...)
 
 /* Length of the valid UTF-8 sequence at `s` (at most `avail` bytes), or 0 when it is not one:
  * overlong forms, surrogates and values past U+10FFFF are rejected, as RFC 3629 requires. */
-static size_t utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
+size_t sn_utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
 {
     size_t len;
     uint32_t min;
@@ -111,7 +111,7 @@ void sn_text_json_string(sn_text *t, const char *s)
     sn_text_append(t, "\"", 1);
     while (left > 0) {
         uint32_t cp;
-        size_t n = utf8_sequence(p, left, &cp);
+        size_t n = sn_utf8_sequence(p, left, &cp);
         if (n == 0) {
             /* Speaker names and metadata come from the network; one bad byte must not make the
              * whole JSON document unparseable for the consumer, so it becomes U+FFFD. */

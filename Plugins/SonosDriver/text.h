@@ -17,6 +17,10 @@ typedef struct sn_text {
 void sn_text_append(sn_text *t, const char *s, size_t n);
 void sn_text_puts(sn_text *t, const char *s);
 void sn_text_printf(sn_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Length of the valid UTF-8 sequence at `s` (at most `avail` > 0 bytes) with its code point in
+ * `*cp`, or 0 when it is not one: overlong forms, surrogates and values past U+10FFFF are
+ * rejected, as RFC 3629 requires. */
+size_t sn_utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp);
 /* One code point (at most U+10FFFF, checked by the caller) as UTF-8. */
 void sn_text_utf8(sn_text *t, uint32_t cp);
 /* A JSON string literal with quotes; NULL appends `null`. */
