@@ -19,7 +19,7 @@ public enum Daemon {
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
         let mediaServer = MediaServer(
-            settings: .init(bindHost: config.media.bind, port: config.media.port, advertisedHost: config.media.advertise),
+            settings: .init(bindHost: config.media.bind.isEmpty ? "0.0.0.0" : config.media.bind, port: config.media.port, advertisedHost: config.media.advertise),
             store: MediaStore(maxTotalBytes: config.media.maxBytes), logger: logger)
         let media = MediaPublishing(server: mediaServer)
         let (pluginChanges, pluginChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

@@ -53,6 +53,15 @@ struct ConfigSetting: Sendable {
             return nil
         }, show: { $0.mqtt.password == nil ? unset : "<redacted>" }),
         optionalText("mqtt.bind_address", \.mqtt.bindAddress),
+        int("mqtt.max_payload", \.mqtt.maxPayload, 1024...268_435_455),
+        ConfigSetting(key: "mqtt.response_topics", apply: { text, config in
+            let filters = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+            for filter in filters {
+                if let problem = ResponseTopicPolicy.filterProblem(filter) { return "\(quoted(filter)) \(problem)" }
+            }
+            config.mqtt.responseTopics = filters
+            return nil
+        }, show: { $0.mqtt.responseTopics.isEmpty ? unset : $0.mqtt.responseTopics.joined(separator: ",") }),
         bool("mqtt.tls.enabled", \.mqtt.tls.enabled),
         optionalText("mqtt.tls.ca_file", \.mqtt.tls.caFile),
         optionalText("mqtt.tls.cert_file", \.mqtt.tls.certFile),
@@ -66,18 +75,32 @@ struct ConfigSetting: Sendable {
         seconds("mqtt.twin.window", \.mqtt.twin.window),
         int("embedded_broker.port", \.embeddedBroker.port, 1...65535),
         text("embedded_broker.executable", \.embeddedBroker.executable),
+        bool("embedded_broker.allow_anonymous", \.embeddedBroker.allowAnonymous),
         choice("journal.durability", \.journal.durability),
         seconds("journal.dedup_window", \.journal.dedupWindow),
+        int("journal.max_attempts", \.journal.maxAttempts, 1...100),
+        int("journal.max_pending", \.journal.maxPending, 10...10_000_000),
         int("outbound.max_messages", \.outbound.maxMessages, 10...10_000_000),
         optionalText("plugins.path", \.plugins.path),
         seconds("plugins.call_timeout", \.plugins.callTimeout),
         seconds("plugins.operation_timeout", \.plugins.operationTimeout),
         seconds("plugins.watch_interval", \.plugins.watchInterval),
         bool("plugins.watch", \.plugins.watch),
-        text("media.bind", \.media.bind),
+        ConfigSetting(key: "media.bind", apply: { text, config in
+            // "" is a value: the address of network.interface, plus 127.0.0.1.
+            let address = text.trimmingCharacters(in: .whitespaces)
+            if address.contains("\0") { return "must not contain NUL characters" }
+            config.media.bind = address
+            return nil
+        }, show: { $0.media.bind.isEmpty ? "(network.interface and 127.0.0.1)" : $0.media.bind }),
         int("media.port", \.media.port, 0...65535),
         optionalText("media.advertise", \.media.advertise),
         int("media.max_bytes", \.media.maxBytes, 1 << 20...1 << 34),
+        int("media.max_connections", \.media.maxConnections, 4...65536),
+        seconds("media.idle_timeout", \.media.idleTimeout),
+        seconds("media.header_timeout", \.media.headerTimeout),
+        int("media.max_callback_requests", \.media.maxCallbackRequests, 1...4096),
+        int("announcements.max_queue", \.announcements.maxQueue, 1...100_000),
         ConfigSetting(key: "network.interface", apply: { text, config in
             // "" is a value here: the first multicast-capable interface. The interface itself is
             // looked up when a plugin opens a socket (interfaces come and go at run time).

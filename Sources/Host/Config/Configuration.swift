@@ -17,6 +17,7 @@ public struct Configuration: Sendable, Equatable {
     public var plugins = Plugins()
     public var media = Media()
     public var network = Network()
+    public var announcements = Announcements()
 
     public init() {}
 
@@ -49,6 +50,11 @@ public struct Configuration: Sendable, Equatable {
         public var twin = Twin()
         /// Source address to bind, e.g. in a multi-homed host.
         public var bindAddress: String? = nil
+        /// Bytes; a larger incoming message is answered with an error before it is copied or journalled.
+        public var maxPayload: Int = 256 << 10
+        /// MQTT topic filters a requester's MQTT 5 response topic must match (`+`/`#` wildcards;
+        /// `{base}` stands for the base topic). Empty: the default rule of `ResponseTopicPolicy`.
+        public var responseTopics: [String] = []
 
         public init() {}
     }
@@ -87,6 +93,8 @@ public struct Configuration: Sendable, Equatable {
         public var port: Int = 1883
         /// The mosquitto executable to run.
         public var executable: String = "mosquitto"
+        /// false: only clients with the generated password in the state directory get in.
+        public var allowAnonymous: Bool = false
         public init() {}
     }
 
@@ -101,6 +109,10 @@ public struct Configuration: Sendable, Equatable {
         public var durability: Durability = .process
         /// How long a finished request id is remembered so a repeat is not processed again (seconds).
         public var dedupWindow: Double = 24 * 3600
+        /// A request that was being processed during this many unclean exits is quarantined.
+        public var maxAttempts: Int = 2
+        /// Unfinished requests kept at most; past it a new request is refused with an error answer.
+        public var maxPending: Int = 10_000
         public init() {}
     }
 
@@ -127,14 +139,23 @@ public struct Configuration: Sendable, Equatable {
 
     /// The HTTP server the speakers fetch clips from.
     public struct Media: Sendable, Equatable {
-        /// Address to listen on; speakers on the LAN must reach it.
-        public var bind: String = "0.0.0.0"
+        /// Address to listen on; speakers on the LAN must reach it. "": the IPv4 address of
+        /// `network.interface` (plus 127.0.0.1).
+        public var bind: String = ""
         /// 0 picks a free port at start.
         public var port: Int = 0
         /// The host name or address to put in clip URLs; nil: the address on the route to each speaker.
         public var advertise: String? = nil
         /// Memory for clips waiting to be fetched; the oldest go first past it.
         public var maxBytes: Int = 64 << 20
+        /// Open connections at most; more are closed at once.
+        public var maxConnections: Int = 256
+        /// Seconds a connection may sit without sending or receiving.
+        public var idleTimeout: Double = 30
+        /// Seconds a client has to send a whole request head (slowloris).
+        public var headerTimeout: Double = 10
+        /// Plugin callback requests (GENA NOTIFY) handled at once; more are answered 503.
+        public var maxCallbackRequests: Int = 32
         public init() {}
     }
 
@@ -144,6 +165,13 @@ public struct Configuration: Sendable, Equatable {
         /// ("eth0") or one of its IPv4 addresses. "": the first up, non-loopback, multicast-capable
         /// IPv4 interface.
         public var interface: String = ""
+        public init() {}
+    }
+
+    /// Announcements waiting for their speakers.
+    public struct Announcements: Sendable, Equatable {
+        /// Announcements queued per speaker at most; past it a new one fails with a reason.
+        public var maxQueue: Int = 100
         public init() {}
     }
 
