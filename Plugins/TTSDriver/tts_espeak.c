@@ -10,7 +10,8 @@
  * a second for a normal announcement; a very long text blocks this instance until it is done (the
  * host's call timeout applies). See README.md.
  *
- * Files: tts_espeak.c (this: configuration, espeak-ng, WAV, the ABI tables), cache.c (disk cache).
+ * Files: tts_espeak.c (this: configuration, espeak-ng, WAV, the ABI tables), cache.c (disk cache),
+ * ssml.c (the SSML allow-list checked before espeak-ng sees markup).
  */
 /* dladdr (lock_open) is a GNU extension; the rest is POSIX 2008. */
 #define _GNU_SOURCE
@@ -18,6 +19,7 @@
 #include <speakerbridge_plugin.h>
 
 #include "cache.h"
+#include "ssml.h"
 
 #include <espeak-ng/espeak_ng.h>
 #include <espeak-ng/speak_lib.h>
@@ -455,6 +457,19 @@ static void engine_lock(const sb_instance *inst)
 
 static void engine_unlock(const sb_instance *inst) { flock(inst->lock_fd, LOCK_UN); }
 
+/* espeak-ng's answer to `<audio src=…>` (type 1, the only type in 1.51): 1 = do not play it.
+ * Without a callback, libespeak-ng 1.51 loads the file itself and converts a non-WAV one with
+ * system("sox \"<src>\" …"): a shell command built from the text, and a crash on some files.
+ * ssml_check already refuses <audio>; this is the second lock on the same door, and it refuses
+ * every URI, whatever espeak-ng asks about. */
+static int refuse_every_uri(int type, const char *uri, const char *base)
+{
+    (void)type;
+    (void)uri;
+    (void)base;
+    return 1;
+}
+
 static void espeak_message(espeak_ng_STATUS status, char *out, size_t out_size)
 {
     espeak_ng_GetStatusCodeMessage(status, out, out_size);
@@ -494,6 +509,7 @@ static int engine_init(sb_instance *inst, char *err, size_t err_size)
             return 0;
         }
     }
+    espeak_SetUriCallback(refuse_every_uri);
     inst->sample_rate = espeak_ng_GetSampleRate();
     if (inst->sample_rate <= 0) {
         set_err(err, err_size, "espeak-ng reports sample rate %d", inst->sample_rate);
@@ -631,8 +647,11 @@ static sb_status engine_synthesize(sb_instance *inst, const synth_params *p, uns
     sb_status result = SB_OK;
     engine_lock(inst);
     /* The callback and all parameters are global in libespeak-ng and the other copy of this
-     * plugin may have set its own since our last call: set everything, every time. */
+     * plugin may have set its own since our last call: set everything, every time. The URI
+     * callback too: the pointer espeak-ng holds may be into a copy of this plugin that has been
+     * unloaded since (a hot reload), and NULL would bring back espeak-ng's own sox call. */
     espeak_SetSynthCallback(synth_callback);
+    espeak_SetUriCallback(refuse_every_uri);
     espeak_ng_STATUS status = espeak_ng_SetVoiceByName(p->voice);
     if (status != ENS_OK) {
         set_err(err, err_size, "unknown voice \"%s\" (see the voices command)", p->voice);
@@ -853,6 +872,8 @@ static sb_status tts_synthesize(sb_instance *inst, const sb_tts_request *request
                 chars, inst->max_text_length);
         return SB_ERR_INVALID;
     }
+    /* Before the cache too: markup refused now is refused even if an older build cached it. */
+    if (request->ssml && !ssml_check(request->text, strlen(request->text), err, err_size)) return SB_ERR_INVALID;
     synth_params p = { request->text, inst->voice, request->rate, request->pitch, request->ssml };
     if (request->voice != NULL && request->voice[0] != '\0') p.voice = request->voice;
     if (!valid_voice_name(p.voice)) {
