@@ -15,6 +15,8 @@ struct Run: AsyncParsableCommand {
             try await Daemon.run(config: config, logger: logger)
         } catch let error as StateDirectory.LockedError {
             throw fail(error.description)
+        } catch let error as EmbeddedBrokerError {
+            throw fail(error.description)
         }
     }
 }

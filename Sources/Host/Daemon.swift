@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// says `offline` and disconnects, and only then does the embedded broker go down.
 public enum Daemon {
     public static func run(config: Configuration, logger: Logger) async throws {
+        var config = config
         let state = try StateDirectory(path: config.stateDirectory)
         let clientID = try config.mqtt.clientID ?? state.clientID()
         let wake = WakePipe()
@@ -31,9 +32,21 @@ public enum Daemon {
             changed: { pluginChanged.yield() })
         let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
+        // The embedded broker is up (or `run` has failed with the reason) before anything connects.
+        let embeddedBroker = brokerStatus.map {
+            EmbeddedBroker(config: config, directory: state.brokerDirectory, logger: logger, status: $0)
+        }
+        if let embeddedBroker {
+            let login = try await embeddedBroker.start()
+            config.mqtt.username = login.username
+            config.mqtt.password = login.password
+        }
 
+        var brokerCheck: (@Sendable () -> String?)? = nil
+        if let embeddedBroker { brokerCheck = { embeddedBroker.listenerProblem() } }
         let session = MQTTSession(config: config, clientID: clientID, spool: spool, intake: intake, status: status,
-                                  wake: wake, birth: { info.birthMessages($0) }, logger: logger)
+                                  wake: wake, birth: { info.birthMessages($0) },
+                                  brokerCheck: brokerCheck, logger: logger)
         let handlers: [any BridgeRequestHandler] = [
             HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
             InfoHandler(info: info, status: status),
@@ -56,10 +69,7 @@ public enum Daemon {
                                     }, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let brokerStatus {
-            services.append(.init(service: EmbeddedBroker(config: config, directory: state.brokerDirectory,
-                                                          logger: logger, status: brokerStatus)))
-        }
+        if let embeddedBroker { services.append(.init(service: embeddedBroker)) }
         services.append(.init(service: session))
         services.append(.init(service: mediaServer))
         services.append(.init(service: plugins))

@@ -18,11 +18,29 @@ public final class EmbeddedBrokerStatusBox: Sendable {
 
 /// A private mosquitto for users who have no broker: bound to 127.0.0.1, persistent, supervised
 /// (restarted when it dies), stopped after the session has said goodbye.
+///
+/// Only the daemon and its CLI get in by default (user `speakerbridge` and the password in the
+/// state directory, see `EmbeddedBrokerCredentials`). `start()` runs before any other service: it
+/// fails `run` when the port is taken, instead of letting the session talk to whatever listens
+/// there. Afterwards `listenerProblem()` tells the session, before every connect, whether the port
+/// is still held by the mosquitto we started (a squatter can take it while ours restarts).
 public final class EmbeddedBroker: Service, Sendable {
     private let config: Configuration
     private let directory: String
     private let logger: Logger
     public let status: EmbeddedBrokerStatusBox
+    /// The mosquitto we started and saw listening; nil before `start()` and between a crash and a restart.
+    private let current = Mutex<Launched?>(nil)
+
+    private struct Launched: Sendable {
+        let child: ChildProcess
+        let exit: Task<Int32, Never>
+    }
+
+    private enum Launch: Sendable {
+        case ready(Launched)
+        case failed(String)
+    }
 
     public init(config: Configuration, directory: String, logger: Logger, status: EmbeddedBrokerStatusBox = .init()) {
         self.config = config
@@ -33,15 +51,21 @@ public final class EmbeddedBroker: Service, Sendable {
 
     public var logPath: String { directory + "/mosquitto.log" }
     public var configPath: String { directory + "/mosquitto.conf" }
+    /// Hashed, for mosquitto; the plain password is in `EmbeddedBrokerCredentials.passwordPath`.
+    public var passwordFilePath: String { directory + "/mosquitto.passwd" }
+    private var port: Int { config.embeddedBroker.port }
 
     /// The broker's configuration. `user` names us because mosquitto started as root otherwise
     /// switches to the `mosquitto` user and then cannot write its own files in our state directory.
+    /// `message_size_limit` refuses oversized publishes at the broker, before they reach anyone.
     func configurationText() -> String {
         let user = String(cString: getpwuid(geteuid())?.pointee.pw_name ?? strdup("root"))
         return """
         # Written by speakerbridge on every start; edits are overwritten. Configure mqtt.host to use your own broker.
-        listener \(config.embeddedBroker.port) 127.0.0.1
-        allow_anonymous true
+        listener \(port) 127.0.0.1
+        allow_anonymous \(config.embeddedBroker.allowAnonymous)
+        password_file \(passwordFilePath)
+        message_size_limit \(config.mqtt.maxPayload)
         set_tcp_nodelay true
         user \(user)
         persistence true
@@ -59,41 +83,132 @@ public final class EmbeddedBroker: Service, Sendable {
         """
     }
 
-    public func run() async throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+    /// Writes the files, stops a broker left behind by a killed daemon, and starts mosquitto; returns
+    /// once it listens on 127.0.0.1, with the login the session must use. Throws, with the reason,
+    /// when the port is taken by another program or mosquitto does not come up.
+    public func start() async throws -> EmbeddedBrokerCredentials {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw EmbeddedBrokerError(description: "embedded broker: cannot create \(directory): \(error.localizedDescription)")
+        }
+        let executable = try resolveExecutable()
+        let credentials: EmbeddedBrokerCredentials
+        do {
+            credentials = try EmbeddedBrokerCredentials.loadOrCreate(brokerDirectory: directory)
+        } catch {
+            throw EmbeddedBrokerError(description: "embedded broker: \(error.description)")
+        }
+        try await MosquittoPasswordFile.write(credentials, to: passwordFilePath, brokerExecutable: executable)
         try configurationText().write(toFile: configPath, atomically: true, encoding: .utf8)
         await stopOrphan()
+        // Checked before spawning too: mosquitto's own complaint is less clear and says nothing of who.
+        if let holder = LoopbackListener.describeHolder(port: port) {
+            throw EmbeddedBrokerError(description: "embedded broker: \(portTaken(by: holder))")
+        }
+        switch await launch(executable) {
+        case .ready(let launched):
+            current.withLock { $0 = launched }
+            status.update { $0.running = true; $0.lastError = nil }
+            return credentials
+        case .failed(let problem):
+            status.update { $0.lastError = problem }
+            throw EmbeddedBrokerError(description: "embedded broker: \(problem)")
+        }
+    }
+
+    /// nil when 127.0.0.1:<port> is served by the mosquitto we started; otherwise why the session
+    /// must not connect there now.
+    public func listenerProblem() -> String? {
+        guard let pid = current.withLock({ $0?.child.pid }) else {
+            return "the embedded broker is not running (restarting); not connecting to 127.0.0.1:\(port) meanwhile"
+        }
+        if LoopbackListener.isOwned(port: port, by: pid) { return nil }
+        let holder = LoopbackListener.describeHolder(port: port) ?? "nobody"
+        return "127.0.0.1:\(port) is served by \(holder), not by our mosquitto (pid \(pid)); not connecting to it"
+    }
+
+    /// Supervises the broker `start()` launched: restarts it with backoff when it dies, and stops
+    /// it on graceful shutdown (after the session, since services stop in reverse order).
+    public func run() async throws {
+        if current.withLock({ $0 }) == nil { _ = try await start() }
+        let executable = try resolveExecutable()
         var delay = 1.0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let child: ChildProcess
-            do {
-                child = try ChildProcess(executable: try resolveExecutable(), arguments: ["-c", configPath],
-                                         outputPath: directory + "/mosquitto.stderr")
-            } catch {
-                throw EmbeddedBrokerError(description: "cannot start the embedded broker: \(error)")
-            }
+            guard let launched = current.withLock({ $0 }) else { break }
             let started = Date()
-            status.update { $0.running = true }
-            logger.info("embedded broker: mosquitto (pid \(child.pid)) on 127.0.0.1:\(config.embeddedBroker.port), files in \(directory)")
+            logger.info("embedded broker: mosquitto (pid \(launched.child.pid)) on 127.0.0.1:\(port), files in \(directory)")
             let code = await withGracefulShutdownHandler {
-                await child.exitStatus()
+                await launched.exit.value
             } onGracefulShutdown: {
                 // The session has already said offline and disconnected: services stop in reverse order.
-                child.signal(SIGTERM)
+                launched.child.signal(SIGTERM)
             }
+            current.withLock { $0 = nil }
             status.update { $0.running = false }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
-            let stderrText = (try? String(contentsOfFile: directory + "/mosquitto.stderr", encoding: .utf8))?
-                .split(separator: "\n").suffix(3).joined(separator: " | ") ?? ""
-            let problem = describeExit(code: code, stderr: stderrText)
+            let problem = describeExit(code: code)
             status.update { $0.restarts += 1; $0.lastError = problem }
             if Date().timeIntervalSince(started) > 30 { delay = 1 }
             logger.error("embedded broker: mosquitto exited (\(problem)); restarting in \(Int(delay)) s")
-            try? await Task.sleep(for: .seconds(delay))
-            delay = min(delay * 2, 30)
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let pause = delay
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(pause)) }
+                delay = min(delay * 2, 30)
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                switch await launch(executable) {
+                case .ready(let next):
+                    current.withLock { $0 = next }
+                    status.update { $0.running = true }
+                case .failed(let problem):
+                    status.update { $0.lastError = problem }
+                    logger.error("embedded broker: cannot restart mosquitto (\(problem)); the session waits; next attempt in \(Int(delay)) s")
+                    continue
+                }
+                break
+            }
         }
         logger.info("embedded broker: stopped")
+    }
+
+    /// Starts mosquitto and waits until it listens on 127.0.0.1:<port> (its own socket, checked in
+    /// /proc), exits, or takes too long.
+    private func launch(_ executable: String) async -> Launch {
+        let child: ChildProcess
+        // Only this start's complaints: an old "Address already in use" must not explain a new exit.
+        truncate(directory + "/mosquitto.stderr", 0)
+        do {
+            child = try ChildProcess(executable: executable, arguments: ["-c", configPath],
+                                     outputPath: directory + "/mosquitto.stderr")
+        } catch {
+            return .failed("cannot start mosquitto: \(error)")
+        }
+        let exitCode = Mutex<Int32?>(nil)
+        let exit = Task<Int32, Never> {
+            let code = await child.exitStatus()
+            exitCode.withLock { $0 = code }
+            return code
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            if LoopbackListener.isOwned(port: port, by: child.pid) {
+                return .ready(Launched(child: child, exit: exit))
+            }
+            if exitCode.withLock({ $0 }) != nil {
+                return .failed(describeExit(code: await exit.value))
+            }
+            if Date() > deadline || Task.isShuttingDownGracefully || Task.isCancelled {
+                child.signal(SIGKILL)
+                _ = await exit.value
+                return .failed("mosquitto did not listen on 127.0.0.1:\(port) within 10 s")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func portTaken(by holder: String) -> String {
+        "port \(port) on 127.0.0.1 is already in use by another program (\(holder)); set embedded_broker.port, or point mqtt.host at the broker that is running there"
     }
 
     /// A daemon killed with -9 leaves its broker running, holding the port and our persistence file.
@@ -124,12 +239,14 @@ public final class EmbeddedBroker: Service, Sendable {
         throw EmbeddedBrokerError(description: "the embedded broker needs mosquitto, which is not installed (apt-get install mosquitto), or configure mqtt.host to use an existing broker")
     }
 
-    private func describeExit(code: Int32, stderr: String) -> String {
+    private func describeExit(code: Int32) -> String {
+        let stderr = (try? String(contentsOfFile: directory + "/mosquitto.stderr", encoding: .utf8))?
+            .split(separator: "\n").suffix(3).joined(separator: " | ") ?? ""
         let logTail = (try? String(contentsOfFile: logPath, encoding: .utf8))?
             .split(separator: "\n").suffix(3).joined(separator: " | ") ?? ""
         let detail = [stderr.trimmingCharacters(in: .whitespacesAndNewlines), logTail].filter { !$0.isEmpty }.joined(separator: " | ")
         if detail.contains("Address already in use") {
-            return "port \(config.embeddedBroker.port) on 127.0.0.1 is already in use: set embedded_broker.port, or point mqtt.host at the broker that is running there"
+            return portTaken(by: LoopbackListener.describeHolder(port: port) ?? "gone again")
         }
         return "exit status \(code)" + (detail.isEmpty ? "" : ": \(detail)")
     }

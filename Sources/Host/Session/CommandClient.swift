@@ -45,7 +45,21 @@ public final class CommandClient: Sendable {
         let m = config.mqtt
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
-        if let user = m.username { mosquitto_username_pw_set(h, user, m.password?.value) }
+        if config.usesEmbeddedBroker {
+            // The daemon's own broker admits its login only (unless allow_anonymous): the same
+            // configuration names the same state directory, where the password is.
+            let login: EmbeddedBrokerCredentials
+            do {
+                login = try EmbeddedBrokerCredentials.load(stateDirectory: config.stateDirectory)
+            } catch {
+                mosquitto_destroy(h)
+                box.release()
+                throw Failure(description: error.description)
+            }
+            mosquitto_username_pw_set(h, login.username, login.password.value)
+        } else if let user = m.username {
+            mosquitto_username_pw_set(h, user, m.password?.value)
+        }
         if m.tls.enabled {
             mosquitto_tls_set(h, m.tls.caFile, m.tls.caFile == nil ? "/etc/ssl/certs" : nil, m.tls.certFile, m.tls.keyFile, nil)
             mosquitto_tls_insecure_set(h, m.tls.insecure)

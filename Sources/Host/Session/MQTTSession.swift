@@ -18,7 +18,7 @@ public final class MQTTSession: Service, Sendable {
 
     public init(config: Configuration, clientID: String, spool: Spool, intake: RequestIntake,
                 status: SessionStatusBox, wake: WakePipe, birth: @escaping @Sendable (SessionStatus) -> [OutboundMessage],
-                logger: Logger) {
+                brokerCheck: (@Sendable () -> String?)? = nil, logger: Logger) {
         _ = MQTTSession.libraryReady
         let stopFlag = self.stopFlag
         status.update {
@@ -29,7 +29,7 @@ public final class MQTTSession: Service, Sendable {
         context = SessionContext(
             config: config, clientID: clientID, spool: spool, intake: intake, status: status, wake: wake,
             logger: logger, birth: birth, subscriptions: Topics(base: config.baseTopic).subscriptions,
-            stopRequested: { stopFlag.isSet })
+            stopRequested: { stopFlag.isSet }, brokerCheck: brokerCheck)
     }
 
     public func run() async throws {

@@ -15,6 +15,9 @@ struct SessionContext: Sendable {
     let birth: @Sendable (SessionStatus) -> [OutboundMessage]
     let subscriptions: [String]
     let stopRequested: @Sendable () -> Bool
+    /// Asked before every connect; a non-nil answer (why not) skips the attempt. The embedded
+    /// broker uses it so our CONNECT and password never go to a program squatting its port.
+    var brokerCheck: (@Sendable () -> String?)? = nil
 
     var topics: Topics { Topics(base: config.baseTopic) }
 }
@@ -89,6 +92,10 @@ final class SessionLoop {
     private func runConnection() {
         let m = ctx.config.mqtt
         ctx.status.update { $0.connectAttempts += 1 }
+        if let problem = ctx.brokerCheck?() {
+            finishAttempt(DisconnectReason(code: -1, name: "unverified broker", explanation: problem))
+            return
+        }
         do {
             try TCPProbe.check(host: ctx.config.brokerHost, port: ctx.config.brokerPort, timeout: m.reconnect.connectTimeout)
         } catch {

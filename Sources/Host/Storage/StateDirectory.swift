@@ -52,5 +52,9 @@ public final class StateDirectory: Sendable {
         return id
     }
 
-    public var brokerDirectory: String { path + "/broker" }
+    public var brokerDirectory: String { StateDirectory.brokerDirectory(of: path) }
+
+    /// The embedded broker's files (configuration, password, persistence); the CLI finds the
+    /// broker's password here without taking the lock.
+    public static func brokerDirectory(of stateDirectory: String) -> String { stateDirectory + "/broker" }
 }
