@@ -20,8 +20,12 @@ public enum Daemon {
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
         let mediaServer = MediaServer(
-            settings: .init(bindHost: config.media.bind.isEmpty ? "0.0.0.0" : config.media.bind, port: config.media.port, advertisedHost: config.media.advertise),
-            store: MediaStore(maxTotalBytes: config.media.maxBytes), logger: logger)
+            settings: .init(bindHosts: MediaListenAddresses.resolve(bind: config.media.bind, interface: config.network.interface, logger: logger),
+                            port: config.media.port, advertisedHost: config.media.advertise,
+                            limits: .init(maxConnections: config.media.maxConnections, headerTimeout: config.media.headerTimeout,
+                                          idleTimeout: config.media.idleTimeout)),
+            store: MediaStore(maxTotalBytes: config.media.maxBytes),
+            routes: PluginRoutes(maxConcurrentRequests: config.media.maxCallbackRequests), logger: logger)
         let media = MediaPublishing(server: mediaServer)
         let (pluginChanges, pluginChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let registry = PluginRegistry(

@@ -5,6 +5,7 @@ import FoundationNetworking
 #if canImport(Glibc)
 import Glibc
 #endif
+import Hummingbird
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -276,7 +277,7 @@ final class MediaServerTests: XCTestCase {
         let c = try store.put([UInt8](repeating: 3, count: 400), mime: "audio/wav", ttl: 60)
         XCTAssertNil(store.clip(id: a.id), "the oldest made room")
         XCTAssertEqual(store.clip(id: b.id), b)
-        XCTAssertEqual(store.clip(id: c.id)?.bytes, [UInt8](repeating: 3, count: 400))
+        XCTAssertEqual(store.clip(id: c.id).map { Array($0.body.readableBytesView) }, [UInt8](repeating: 3, count: 400))
         XCTAssertEqual(store.totalBytes, 800)
         XCTAssertThrowsError(try store.put([UInt8](repeating: 0, count: 1001), mime: "audio/wav", ttl: 60)) {
             XCTAssertEqual($0 as? MediaStoreError, .tooLarge(size: 1001, limit: 1000))
@@ -312,6 +313,225 @@ final class MediaServerTests: XCTestCase {
         XCTAssertNil(MediaStore.fileExtension(forMime: "application/octet-stream"))
     }
 
+    // MARK: Pinned clips
+
+    func testPinnedClipsStayAndAFullStoreRefusesWithTheReason() throws {
+        let clock = TestClock()
+        let store = MediaStore(maxTotalBytes: 1000, now: clock.now)
+        let a = try store.put([UInt8](repeating: 1, count: 400), mime: "audio/wav", ttl: 5)
+        let b = try store.put([UInt8](repeating: 2, count: 400), mime: "audio/wav", ttl: 5)
+        XCTAssertTrue(store.pin(id: a.id))
+        XCTAssertTrue(store.pin(id: b.id))
+        XCTAssertTrue(store.pin(id: b.id), "a second announcement with the same clip")
+        // Past their time to live, pinned clips are still served.
+        clock.advance(by: .seconds(10))
+        store.sweep()
+        XCTAssertNotNil(store.clip(id: a.id))
+        XCTAssertNotNil(store.clip(id: b.id))
+        // A clip that would need a pinned one evicted is refused, with the reason; nothing is evicted.
+        XCTAssertThrowsError(try store.put([UInt8](repeating: 3, count: 400), mime: "audio/wav", ttl: 60)) { error in
+            XCTAssertEqual(error as? MediaStoreError, .full(size: 400, pinnedBytes: 800, pinnedClips: 2, limit: 1000))
+            XCTAssertTrue("\(error)".hasPrefix("the media store is full:"), "\(error)")
+            XCTAssertTrue("\(error)".contains("media.max_bytes"), "\(error)")
+        }
+        XCTAssertEqual(store.refusals.count, 1)
+        XCTAssertEqual(store.count, 2)
+        // A small one still fits beside them.
+        let small = try store.put([UInt8](repeating: 4, count: 150), mime: "audio/wav", ttl: 60)
+        // The announcement of `a` ends: expired, it goes at once, and there is room again.
+        store.unpin(id: a.id)
+        XCTAssertNil(store.clip(id: a.id))
+        let c = try store.put([UInt8](repeating: 3, count: 400), mime: "audio/wav", ttl: 60)
+        // One of b's two announcements ends: still pinned for the other.
+        store.unpin(id: b.id)
+        XCTAssertNotNil(store.clip(id: b.id))
+        XCTAssertEqual(store.heldBytes, 400)
+        store.unpin(id: b.id)
+        XCTAssertNil(store.clip(id: b.id), "expired and no longer pinned")
+        XCTAssertNotNil(store.clip(id: c.id))
+        XCTAssertNotNil(store.clip(id: small.id))
+        XCTAssertFalse(store.pin(id: a.id), "a clip that is gone cannot be pinned")
+    }
+
+    func testUnpinnedClipsStillGoOldestFirstAroundPinnedOnes() throws {
+        let store = MediaStore(maxTotalBytes: 1000)
+        let old = try store.put([UInt8](repeating: 1, count: 300), mime: "audio/wav", ttl: 60)
+        let pinned = try store.put([UInt8](repeating: 2, count: 300), mime: "audio/wav", ttl: 60)
+        let newer = try store.put([UInt8](repeating: 3, count: 300), mime: "audio/wav", ttl: 60)
+        store.pin(id: pinned.id)
+        try store.put([UInt8](repeating: 4, count: 300), mime: "audio/wav", ttl: 60)
+        XCTAssertNil(store.clip(id: old.id), "the oldest unpinned clip made room")
+        XCTAssertNotNil(store.clip(id: pinned.id))
+        try store.put([UInt8](repeating: 5, count: 300), mime: "audio/wav", ttl: 60)
+        XCTAssertNil(store.clip(id: newer.id), "then the next oldest, skipping the pinned one")
+        XCTAssertNotNil(store.clip(id: pinned.id))
+        XCTAssertLessThanOrEqual(store.totalBytes, 1000)
+    }
+
+    func testALeaseHoldsAPutClipUntilItIsPinned() throws {
+        let clock = TestClock()
+        let store = MediaStore(maxTotalBytes: 1000, now: clock.now)
+        // The TTS plugin's put: held for the lease, so a burst right after cannot evict it.
+        let leased = try store.put([UInt8](repeating: 1, count: 400), mime: "audio/wav", ttl: 60, lease: 30)
+        try store.put([UInt8](repeating: 2, count: 400), mime: "audio/wav", ttl: 60)
+        try store.put([UInt8](repeating: 3, count: 400), mime: "audio/wav", ttl: 60)
+        XCTAssertNotNil(store.clip(id: leased.id))
+        XCTAssertTrue(store.pin(id: leased.id), "its announcement pins it")
+        store.unpin(id: leased.id)
+        // Unpinned, the lease is over too: an ordinary clip, the oldest.
+        try store.put([UInt8](repeating: 4, count: 400), mime: "audio/wav", ttl: 60)
+        XCTAssertNil(store.clip(id: leased.id))
+        // A lease nobody turns into a pin runs out.
+        let orphan = try store.put([UInt8](repeating: 5, count: 400), mime: "audio/wav", ttl: 60, lease: 30)
+        clock.advance(by: .seconds(31))
+        try store.put([UInt8](repeating: 6, count: 400), mime: "audio/wav", ttl: 60)
+        try store.put([UInt8](repeating: 7, count: 400), mime: "audio/wav", ttl: 60)
+        XCTAssertNil(store.clip(id: orphan.id))
+    }
+
+    func testPublishingPinsOnlyItsOwnClipsAndReportsRefusals() async throws {
+        let store = MediaStore(maxTotalBytes: 1 << 20)
+        try await withServer(store: store) { server, port in
+            let media = MediaPublishing(server: server)
+            let url = try XCTUnwrap(media.put([UInt8](repeating: 1, count: 700_000), mime: "audio/wav", ttl: 60))
+            XCTAssertEqual(media.pin(clipURL: url), .pinned)
+            XCTAssertEqual(media.pin(clipURL: "http://192.0.2.9:8080/media/\(MediaStore.newID()).wav"), .notOurs)
+            XCTAssertEqual(media.pin(clipURL: "http://127.0.0.1:\(port)/media/\(MediaStore.newID()).wav"), .gone)
+            let before = media.refusalCount
+            XCTAssertNil(media.put([UInt8](repeating: 2, count: 700_000), mime: "audio/wav", ttl: 60))
+            let reason = try XCTUnwrap(media.refusal(since: before))
+            XCTAssertTrue(reason.hasPrefix("the media store is full"), reason)
+            XCTAssertNil(media.refusal(since: media.refusalCount))
+            media.unpin(clipURL: url)
+            XCTAssertNotNil(media.put([UInt8](repeating: 2, count: 700_000), mime: "audio/wav", ttl: 60))
+        }
+    }
+
+    // MARK: Limits
+
+    func testResponsesAreSlicesOfTheStoredBytesNotCopies() async throws {
+        let store = MediaStore()
+        let megabyte = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let clip = try store.put(megabyte, mime: "audio/wav", ttl: 60)
+        let storage = clip.body.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        for (range, expected) in [(nil as String?, 0..<(1 << 20)), ("bytes=1000-299999", 1000..<300_000)] {
+            var headers = HTTPFields()
+            if let range { headers[.range] = range }
+            let response = MediaResponder.answer(method: .get, target: clip.path, headers: headers, store: store)
+            let collector = CollectingWriter()
+            try await response.body.write(collector)
+            let parts = collector.parts
+            XCTAssertEqual(parts.flatMap { Array($0.readableBytesView) }, Array(megabyte[expected]))
+            XCTAssertGreaterThan(parts.count, 1, "written in slices")
+            var offset = expected.lowerBound
+            for part in parts {
+                XCTAssertLessThanOrEqual(part.readableBytes, MediaResponder.sliceSize)
+                // Each slice points into the clip's one storage: no bytes were copied for this request.
+                let address = part.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+                XCTAssertEqual(address, storage + UInt(offset))
+                offset += part.readableBytes
+            }
+        }
+    }
+
+    func testHeaderTimeoutClosesASlowlorisAndOthersAreServed() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        let limits = MediaConnectionLimits.Settings(maxConnections: 16, headerTimeout: 1, idleTimeout: 30)
+        try await withServer(store: store, limits: limits) { server, port in
+            // A header byte every 200 ms: progress enough for an idle timeout, not for the header one.
+            let slow = try RawConnection(port: port)
+            let start = ContinuousClock.now
+            let head = Array("GET \(clip.path) HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8)
+            var closed = false
+            for byte in head + Array(repeating: UInt8(ascii: "a"), count: 100) {
+                if !slow.send([byte]) || slow.isClosed(wait: 0.2) { closed = true; break }
+            }
+            let elapsed = ContinuousClock.now - start
+            XCTAssertTrue(closed, "the slowloris was cut off")
+            XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(900))
+            XCTAssertLessThan(elapsed, .seconds(4), "closed after media.header_timeout, not later")
+            XCTAssertEqual(server.limits.counts.headerTimeouts, 1)
+            // A connection that says nothing at all gets no longer.
+            let silent = try RawConnection(port: port)
+            XCTAssertTrue(silent.isClosed(wait: 3))
+            XCTAssertEqual(server.limits.counts.headerTimeouts, 2)
+            let r = try await http(port: port, "GET \(clip.path) HTTP/1.1")
+            XCTAssertEqual(r.body, clipBytes, "a prompt client is served")
+        }
+    }
+
+    func testIdleTimeoutClosesKeptAliveAndNonReadingConnections() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        let big = try store.put([UInt8](repeating: 9, count: 8 << 20), mime: "audio/wav", ttl: 60)
+        let limits = MediaConnectionLimits.Settings(maxConnections: 16, headerTimeout: 5, idleTimeout: 1)
+        try await withServer(store: store, limits: limits) { server, port in
+            // Kept alive after a response, then silent.
+            let kept = try RawConnection(port: port)
+            XCTAssertTrue(kept.send(Array("GET \(clip.path) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+            let response = kept.receive(atLeast: clipBytes.count, timeout: 5)
+            XCTAssertGreaterThan(response.count, clipBytes.count, "served")
+            let start = ContinuousClock.now
+            XCTAssertTrue(kept.isClosed(wait: 4))
+            XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(800))
+            // Asks for 8 MiB and never reads: the socket buffers fill, nothing moves, closed.
+            let stalled = try RawConnection(port: port, receiveBuffer: 4096)
+            XCTAssertTrue(stalled.send(Array("GET \(big.path) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+            try await Task.sleep(for: .seconds(3))
+            XCTAssertTrue(stalled.isClosed(wait: 0, drain: true), "closed while it did not read")
+            XCTAssertEqual(server.limits.counts.idleTimeouts, 2)
+            let r = try await http(port: port, "GET \(clip.path) HTTP/1.1")
+            XCTAssertEqual(r.body, clipBytes)
+        }
+    }
+
+    func testConnectionsOverTheCapAreClosedAtOnceAndCounted() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        let limits = MediaConnectionLimits.Settings(maxConnections: 4, headerTimeout: 30, idleTimeout: 30)
+        try await withServer(store: store, limits: limits) { server, port in
+            let held = try (0..<4).map { _ in try RawConnection(port: port) }
+            XCTAssertTrue(waitUntil(timeout: 5) { server.limits.counts.open == 4 })
+            let over = try RawConnection(port: port)
+            XCTAssertTrue(over.isClosed(wait: 2), "the fifth is closed at once")
+            XCTAssertEqual(server.limits.counts.refused, 1)
+            for connection in held { XCTAssertFalse(connection.isClosed(wait: 0)) }
+            held[0].close()
+            XCTAssertTrue(waitUntil(timeout: 5) { server.limits.counts.open == 3 })
+            let r = try await http(port: port, "GET \(clip.path) HTTP/1.1")
+            XCTAssertEqual(r.body, clipBytes, "a free slot serves again")
+            withExtendedLifetime(held) {}
+        }
+    }
+
+    func testSeveralListenAddressesShareOnePort() async throws {
+        // 127.0.0.2 is loopback too (127/8 is on lo): two addresses without touching a real interface.
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        let server = MediaServer(settings: .init(bindHosts: ["127.0.0.2", "127.0.0.1"]), store: store, logger: Self.logger)
+        try await run(server) { port in
+            for host in ["127.0.0.1", "127.0.0.2"] {
+                let r = try await http(port: port, "GET \(clip.path) HTTP/1.1", host: host)
+                XCTAssertEqual(r.body, clipBytes, host)
+            }
+            XCTAssertFalse(try RawConnection(port: port, host: "127.0.0.3").connected, "no other address answers")
+            XCTAssertEqual(try server.baseURL(forSpeakerAddress: "127.0.0.1"), "http://127.0.0.1:\(port)")
+            XCTAssertEqual(try server.baseURL(forSpeakerAddress: nil), "http://127.0.0.2:\(port)", "the interface's address by default")
+        }
+    }
+
+    func testListenAddressesFromTheSettings() {
+        XCTAssertEqual(MediaListenAddresses.resolve(bind: "0.0.0.0", interface: "", logger: Self.logger), ["0.0.0.0"])
+        XCTAssertEqual(MediaListenAddresses.resolve(bind: "127.0.0.1", interface: "eth9", logger: Self.logger), ["127.0.0.1"])
+        XCTAssertEqual(MediaListenAddresses.resolve(bind: "", interface: "lo", logger: Self.logger), ["127.0.0.1"])
+        XCTAssertEqual(MediaListenAddresses.resolve(bind: "", interface: "no-such-interface0", logger: Self.logger), ["127.0.0.1"],
+                       "no interface: loopback only (and a warning)")
+        let byDefault = MediaListenAddresses.resolve(bind: "", interface: "", logger: Self.logger)
+        XCTAssertEqual(byDefault.last, "127.0.0.1")
+        XCTAssertFalse(byDefault.contains("0.0.0.0"))
+    }
+
     // MARK: Range parsing
 
     func testByteRangeResolution() {
@@ -333,13 +553,18 @@ final class MediaServerTests: XCTestCase {
 
     // MARK: Helpers
 
-    private func withServer(store: MediaStore, _ body: (MediaServer, Int) async throws -> Void) async throws {
-        let server = MediaServer(settings: .init(bindHost: "127.0.0.1", port: 0), store: store, logger: Self.logger)
+    private func withServer(store: MediaStore, limits: MediaConnectionLimits.Settings = .init(),
+                            _ body: (MediaServer, Int) async throws -> Void) async throws {
+        let server = MediaServer(settings: .init(bindHost: "127.0.0.1", port: 0, limits: limits), store: store, logger: Self.logger)
+        try await run(server) { try await body(server, $0) }
+    }
+
+    private func run(_ server: MediaServer, _ body: (Int) async throws -> Void) async throws {
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Self.logger))
         let task = Task { try await group.run() }
         do {
             let port = try await server.waitUntilRunning()
-            try await body(server, port)
+            try await body(port)
         } catch {
             await group.triggerGracefulShutdown()
             _ = await task.result
@@ -370,16 +595,16 @@ private struct RawHTTPError: Error { let message: String }
 
 /// Sends `requestLine` and `headers` to 127.0.0.1:`port` exactly as given, with `Connection: close`,
 /// and reads until the server closes. On a thread of its own: the socket calls block.
-private func http(port: Int, _ requestLine: String, headers: [String] = []) async throws -> RawResponse {
-    let text = ([requestLine, "Host: 127.0.0.1:\(port)", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+private func http(port: Int, _ requestLine: String, headers: [String] = [], host: String = "127.0.0.1") async throws -> RawResponse {
+    let text = ([requestLine, "Host: \(host):\(port)", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
     return try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            continuation.resume(with: Result { try rawExchange(port: port, request: Array(text.utf8)) })
+            continuation.resume(with: Result { try rawExchange(port: port, host: host, request: Array(text.utf8)) })
         }
     }
 }
 
-private func rawExchange(port: Int, request: [UInt8]) throws -> RawResponse {
+private func rawExchange(port: Int, host: String = "127.0.0.1", request: [UInt8]) throws -> RawResponse {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw RawHTTPError(message: "socket: \(errno)") }
     defer { close(fd) }
@@ -388,7 +613,8 @@ private func rawExchange(port: Int, request: [UInt8]) throws -> RawResponse {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(port).bigEndian
-    address.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
+    precondition(host.hasPrefix("127."), "tests talk to loopback only")
+    address.sin_addr.s_addr = inet_addr(host)
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
@@ -420,4 +646,92 @@ private func rawExchange(port: Int, request: [UInt8]) throws -> RawResponse {
         return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
     }
     return RawResponse(status: status, headers: fields, body: Array(received[(end + 4)...]))
+}
+
+/// Collects what a response body writes, as written.
+private final class CollectingWriter: ResponseBodyWriter, @unchecked Sendable {
+    // @unchecked: used by one test task at a time, never concurrently.
+    var parts: [ByteBuffer] = []
+    func write(_ buffer: ByteBuffer) async throws { parts.append(buffer) }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// A plain TCP connection to a loopback address, for clients that misbehave on purpose.
+private final class RawConnection {
+    let fd: Int32
+    let connected: Bool
+
+    init(port: Int, host: String = "127.0.0.1", receiveBuffer: Int32? = nil) throws {
+        precondition(host.hasPrefix("127."), "tests talk to loopback only")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTPError(message: "socket: \(errno)") }
+        self.fd = fd
+        if var size = receiveBuffer {
+            // Before connect, so the window the server sees is small from the start.
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(port).bigEndian
+        address.sin_addr.s_addr = inet_addr(host)
+        connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    deinit { close() }
+
+    private var isOpen = true
+    func close() {
+        if isOpen { Glibc.close(fd) }
+        isOpen = false
+    }
+
+    func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// Reads until `count` bytes arrived, the peer closed, or `timeout`.
+    func receive(atLeast count: Int, timeout: Double) -> [UInt8] {
+        var received: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while received.count < count, Date() < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            received += chunk[..<n]
+        }
+        return received
+    }
+
+    /// True once the server has closed the connection (EOF or reset), waiting up to `wait` seconds.
+    /// With `drain`, bytes that arrive are read and dropped (what was sent before the close comes
+    /// first) for as long as they keep coming; otherwise any byte means "open".
+    func isClosed(wait: Double, drain: Bool = false) -> Bool {
+        var deadline = Date().addingTimeInterval(wait)
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        repeat {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 50) > 0 {
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                if n == 0 { return true }
+                if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
+                if !drain { return false }
+                deadline = max(deadline, Date().addingTimeInterval(0.2))
+            }
+        } while Date() < deadline
+        return false
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass.
+private func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
 }

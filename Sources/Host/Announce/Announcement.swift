@@ -24,6 +24,8 @@ actor Announcement {
         let url: String
         let durationMs: UInt32
         let cached: Bool
+        /// The clip is ours and pinned: unpinned when the announcement ends.
+        var pinned = false
     }
 
     init(request: SpeakRequest, requestSeq: UInt64, speakers: [SpeakerInfo], registry: PluginRegistry, spool: Spool,
@@ -41,15 +43,30 @@ actor Announcement {
         tts.pitch = Int32(request.pitch ?? -1)
         tts.ssml = request.ssml
         speech = Task {
+            // A refusal by the media store after this point is why a failed synthesis failed: the
+            // TTS plugin can only say that its put failed, the store knows why.
+            let refusalsBefore = addressing.refusalCount
             switch await registry.synthesize(tts).0 {
             case .error(let reason):
+                if let refusal = addressing.refusal(since: refusalsBefore) {
+                    return .failure(AnnouncementFailure(reason: refusal))
+                }
                 return .failure(AnnouncementFailure(reason: "speech synthesis failed: \(reason)"))
             case .ok(let data):
                 guard let url = data["url"]?.stringValue else {
                     return .failure(AnnouncementFailure(reason: "the TTS plugin returned no clip URL"))
                 }
+                // The clip stays in the media store (no expiry, no eviction) until this
+                // announcement ends on every speaker; `finish` unpins it.
+                let pinned: Bool
+                switch addressing.pin(clipURL: url) {
+                case .pinned: pinned = true
+                case .notOurs: pinned = false
+                case .gone:
+                    return .failure(AnnouncementFailure(reason: "the clip left the media store before its announcement could keep it"))
+                }
                 return .success(Speech(url: url, durationMs: UInt32(max(0, data["duration_ms"]?.numberValue ?? 0)),
-                                       cached: data["cached"] == .bool(true)))
+                                       cached: data["cached"] == .bool(true), pinned: pinned))
             }
         }
     }
@@ -88,6 +105,7 @@ actor Announcement {
     }
 
     private func finish() {
+        releaseClip()
         guard !stopping() else { return }  // left unfinished in the journal: announced again after the restart
         let failures = speakers.compactMap { s in results[s.id].flatMap { $0 == "done" ? nil : "\(s.name): \($0)" } }
         // Results by name for people; two speakers with one name (two drivers) stay apart by id.
@@ -107,6 +125,14 @@ actor Announcement {
         }
     }
 
+    /// Every speaker is done with the clip: the media store may expire or evict it again. Through
+    /// the speech task, so it also holds when the results came in before the synthesis ended.
+    private func releaseClip() {
+        Task { [speech, addressing] in
+            if case .success(let speech) = await speech.value, speech.pinned { addressing.unpin(clipURL: speech.url) }
+        }
+    }
+
     private func publish(_ event: AnnouncementEvent) {
         do { try spool.publish([event.message(topics)]) } catch {
             logger.error("announce: cannot queue an event: \(error)")
@@ -122,6 +148,29 @@ struct AnnouncementFailure: Error, Sendable {
 /// speaker's network).
 public protocol ClipAddressing: Sendable {
     func url(for clipURL: String, speaker: SpeakerInfo) -> String
+    /// Keeps the clip behind `clipURL` in the media store until `unpin` (counted: two
+    /// announcements may share a clip).
+    func pin(clipURL: String) -> ClipPin
+    func unpin(clipURL: String)
+    /// How many clips the media store has refused so far.
+    var refusalCount: UInt64 { get }
+    /// Why the media store last refused a clip, if it refused one after `refusalCount` was `count`.
+    func refusal(since count: UInt64) -> String?
+}
+
+public enum ClipPin: Sendable, Equatable {
+    case pinned
+    /// Not a clip of this daemon's media store (a plugin serving its own): nothing to keep.
+    case notOurs
+    /// One of ours, but it has already left the store (expired or evicted).
+    case gone
+}
+
+extension ClipAddressing {
+    public func pin(clipURL: String) -> ClipPin { .notOurs }
+    public func unpin(clipURL: String) {}
+    public var refusalCount: UInt64 { 0 }
+    public func refusal(since count: UInt64) -> String? { nil }
 }
 
 /// Used when every speaker reaches the media server at the address in the URL.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -20,28 +21,46 @@ public struct MediaServerError: Error, CustomStringConvertible {
 /// the shape, and get 404. There is no authentication (renderers cannot send any); a clip's id is
 /// 128 random bits, so its URL is the capability.
 ///
-/// A `Service`: it runs Hummingbird's `Application` (itself a service group of the HTTP server and
-/// its date cache) and stops with the daemon's graceful shutdown, after in-flight responses are
-/// written. The port can be 0; the one the kernel picked is known once `waitUntilRunning()` returns.
+/// A `Service`: it runs one Hummingbird `Application` per listen address (each a service group of
+/// an HTTP server and its date cache), all on one port, and stops with the daemon's graceful
+/// shutdown, after in-flight responses are written. The port can be 0; the one the kernel picked
+/// is known once `waitUntilRunning()` returns.
+///
+/// Limits (`MediaConnectionLimits`): a connection cap over all listeners, a header timeout and an
+/// idle timeout per connection; plugins' callback routes have their own concurrency cap.
 public final class MediaServer: Service, Sendable {
     public struct Settings: Sendable, Equatable {
-        /// The address to listen on. All IPv4 interfaces by default: the speakers are elsewhere on
-        /// the LAN. "::" listens on IPv6 (and IPv4, unless net.ipv6.bindv6only is set).
-        public var bindHost: String = "0.0.0.0"
-        /// 0: any free port, reported by `boundPort`/`waitUntilRunning()`.
+        /// The addresses to listen on, all on the same port. The daemon's default is the IPv4
+        /// address of `network.interface` plus 127.0.0.1 (see `MediaListenAddresses`); "0.0.0.0"
+        /// is all IPv4 interfaces, "::" IPv6 too (unless net.ipv6.bindv6only is set).
+        public var bindHosts: [String] = ["127.0.0.1"]
+        /// 0: any free port (free on every listen address), reported by `boundPort`/`waitUntilRunning()`.
         public var port: Int = 0
         /// The host name or address speakers are told to use (behind NAT, in a container with port
         /// forwarding, or to use a DNS name). nil: worked out per speaker, see `baseURL`.
         public var advertisedHost: String? = nil
         /// Seconds between sweeps of expired clips (the store also sweeps on every put).
         public var sweepInterval: Double = 30
+        public var limits = MediaConnectionLimits.Settings()
 
-        public init(bindHost: String = "0.0.0.0", port: Int = 0, advertisedHost: String? = nil,
-                    sweepInterval: Double = 30) {
-            self.bindHost = bindHost
+        /// The first listen address: the one named in logs and errors.
+        public var bindHost: String { bindHosts.first ?? "127.0.0.1" }
+
+        public init(bindHost: String = "127.0.0.1", port: Int = 0, advertisedHost: String? = nil,
+                    sweepInterval: Double = 30, limits: MediaConnectionLimits.Settings = .init()) {
+            self.init(bindHosts: [bindHost], port: port, advertisedHost: advertisedHost, sweepInterval: sweepInterval,
+                      limits: limits)
+        }
+
+        public init(bindHosts: [String], port: Int = 0, advertisedHost: String? = nil,
+                    sweepInterval: Double = 30, limits: MediaConnectionLimits.Settings = .init()) {
+            var unique: [String] = []
+            for host in bindHosts where !unique.contains(host) { unique.append(host) }
+            self.bindHosts = unique.isEmpty ? ["127.0.0.1"] : unique
             self.port = port
             self.advertisedHost = advertisedHost
             self.sweepInterval = sweepInterval
+            self.limits = limits
         }
     }
 
@@ -55,12 +74,15 @@ public final class MediaServer: Service, Sendable {
         var phase = Phase.starting
         var nextWaiter = 0
         var waiters: [Int: CheckedContinuation<Int, any Error>] = [:]
+        /// Listeners up so far (the server runs once all are).
+        var listening = 0
     }
 
     public let settings: Settings
     public let store: MediaStore
     /// Plugins' HTTP callback routes (UPnP GENA NOTIFY), served under `/plugin/`.
     public let routes: PluginRoutes
+    public let limits: MediaConnectionLimits
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -68,6 +90,7 @@ public final class MediaServer: Service, Sendable {
         self.settings = settings
         self.store = store
         self.routes = routes
+        self.limits = MediaConnectionLimits(settings: settings.limits, logger: logger)
         self.logger = logger
     }
 
@@ -78,29 +101,52 @@ public final class MediaServer: Service, Sendable {
         // context; its warnings and errors still come through.
         var httpLogger = logger
         if httpLogger.logLevel < .notice { httpLogger.logLevel = .notice }
-        let application = Application(
-            responder: MediaResponder(store: store, routes: routes, logger: logger),
-            configuration: ApplicationConfiguration(address: .hostname(settings.bindHost, port: settings.port)),
-            onServerRunning: { [weak self] channel in
-                // The kernel's choice when port was 0; the daemon builds clip URLs from it.
-                self?.didStart(port: channel.localAddress?.port ?? 0)
-            },
-            logger: httpLogger
-        )
+        let hosts = settings.bindHosts
+        let responder = MediaResponder(store: store, routes: routes, logger: logger)
+        let limits = self.limits
+        let server = HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits) }
+        var reservation: PortReservation?
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // Graceful shutdown reaches the application through the task-local the child task
-                // inherits: it stops accepting, finishes in-flight responses, then returns.
-                group.addTask { try await application.run() }
-                group.addTask { await self.sweepPeriodically() }
-                // Whichever ends first (the server, normally) ends the other.
-                try await group.next()
+            var port = settings.port
+            if port == 0, hosts.count > 1 {
+                // Port 0 on two addresses: pick one that is free on both, held until both listen.
+                let reserved = try PortReservation(hosts: hosts)
+                reservation = reserved
+                port = reserved.port
+            }
+            let applications = hosts.map { host in
+                Application(
+                    responder: responder, server: server,
+                    configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
+                    onServerRunning: { [weak self] channel in
+                        // The kernel's choice when port was 0; the daemon builds clip URLs from it.
+                        self?.didStart(host: host, port: channel.localAddress?.port ?? 0)
+                    },
+                    logger: httpLogger)
+            }
+            // true: a task whose end ends the server; false: a helper.
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                // Graceful shutdown reaches the applications through the task-local the child tasks
+                // inherit: they stop accepting, finish in-flight responses, then return.
+                for application in applications { group.addTask { try await application.run(); return true } }
+                group.addTask { await self.sweepPeriodically(); return true }
+                if let reservation {
+                    group.addTask {
+                        _ = try? await self.waitUntilRunning()
+                        reservation.release()
+                        return false
+                    }
+                }
+                // Whichever ends first (a server, normally) ends the others.
+                while let ends = try await group.next(), !ends {}
                 group.cancelAll()
             }
         } catch {
+            reservation?.release()
             didStop("the media server failed: \(error)")
-            throw MediaServerError(description: "media server on \(settings.bindHost):\(settings.port): \(error)")
+            throw MediaServerError(description: "media server on \(hosts.map { "\(Self.urlHost($0)):\(settings.port)" }.joined(separator: ", ")): \(error)")
         }
+        reservation?.release()
         didStop("the media server has stopped")
         logger.info("media server: stopped")
     }
@@ -136,14 +182,16 @@ public final class MediaServer: Service, Sendable {
         }
     }
 
-    private func didStart(port: Int) {
-        let waiters = state.withLock { state in
+    private func didStart(host: String, port: Int) {
+        logger.info("media server: listening on \(Self.urlHost(host)):\(port)")
+        let waiters: [CheckedContinuation<Int, any Error>]? = state.withLock { state in
+            state.listening += 1
+            guard state.listening == settings.bindHosts.count else { return nil }
             state.phase = .running(port: port)
             defer { state.waiters = [:] }
-            return state.waiters.values
+            return Array(state.waiters.values)
         }
-        logger.info("media server: listening on \(settings.bindHost):\(port)")
-        for waiter in waiters { waiter.resume(returning: port) }
+        for waiter in waiters ?? [] { waiter.resume(returning: port) }
     }
 
     private func didStop(_ why: String) {
@@ -191,9 +239,18 @@ public final class MediaServer: Service, Sendable {
 
     func advertisedHost(forSpeakerAddress speakerAddress: String?) -> String {
         if let advertised = settings.advertisedHost, !advertised.isEmpty { return advertised }
-        let wildcardV4 = settings.bindHost == "0.0.0.0" || settings.bindHost.isEmpty
-        let wildcardV6 = settings.bindHost == "::"
-        if !wildcardV4 && !wildcardV6 { return settings.bindHost }
+        let hosts = settings.bindHosts
+        let wildcardV4 = hosts.contains { $0 == "0.0.0.0" || $0.isEmpty }
+        let wildcardV6 = hosts.contains("::")
+        if !wildcardV4 && !wildcardV6 {
+            // Only the addresses we listen on are any use: the one on the route to the speaker if
+            // it is one of them (127.0.0.1 for a speaker on this machine), else the first one
+            // (the interface's address).
+            if let speakerAddress, let source = Self.sourceAddress(toReach: speakerAddress), hosts.contains(source) {
+                return source
+            }
+            return hosts.first { $0 != "127.0.0.1" } ?? hosts[0]
+        }
         if let speakerAddress, let source = Self.sourceAddress(toReach: speakerAddress) {
             // An IPv6 source is only useful if we listen on IPv6.
             if !source.contains(":") || wildcardV6 { return source }
@@ -332,7 +389,7 @@ struct MediaResponder: HTTPResponder {
         }
         guard let clip = store.clip(id: id), clip.fileExtension == ext else { return empty(.notFound) }
 
-        let length = clip.bytes.count
+        let length = clip.size
         var fields = HTTPFields()
         fields[.contentType] = clip.mime
         fields[.acceptRanges] = "bytes"
@@ -353,16 +410,36 @@ struct MediaResponder: HTTPResponder {
         case .whole:
             fields[.contentLength] = String(length)
             return Response(status: .ok, headers: fields,
-                            body: method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: clip.bytes)))
+                            body: method == .head ? ResponseBody() : body(of: clip, range: 0..<length))
         case .partial(let range):
             fields[.contentLength] = String(range.count)
             fields[.contentRange] = ByteRange.contentRange(range, length: length)
             return Response(status: .partialContent, headers: fields,
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: clip.bytes[range])))
+                            body: body(of: clip, range: range.lowerBound..<(range.upperBound + 1)))
         case .unsatisfiable:
             var response = empty(.rangeNotSatisfiable)
             response.headers[.contentRange] = ByteRange.unsatisfiedContentRange(length: length)
             return response
+        }
+    }
+
+    /// Slices of the stored bytes (`ByteBuffer` slices share the clip's storage: nothing is copied
+    /// per request). Written one slice at a time, each after the previous one left the channel's
+    /// buffer, so a connection holds at most about one slice more than the socket takes, and the
+    /// idle timeout sees progress as long as the speaker reads.
+    static let sliceSize = 64 << 10
+
+    static func body(of clip: MediaClip, range: Range<Int>) -> ResponseBody {
+        let stored = clip.body
+        return ResponseBody(contentLength: range.count) { writer in
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                let count = min(sliceSize, range.upperBound - offset)
+                guard let slice = stored.getSlice(at: stored.readerIndex + offset, length: count) else { break }
+                try await writer.write(slice)
+                offset += count
+            }
+            try await writer.finish(nil)
         }
     }
 

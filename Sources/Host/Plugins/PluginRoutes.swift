@@ -58,8 +58,20 @@ public final class PluginRoutes: Sendable {
 
     private let state = Mutex(State())
     private let nextID = Atomic<UInt64>(1)
+    /// Requests being read or answered now, and those answered 503 because too many were.
+    private let inFlight = Atomic<Int>(0)
+    private let busyRefusals = Atomic<Int>(0)
+    /// Callback requests handled at once (`media.max_callback_requests`). Each may buffer a body
+    /// of up to `maxBody` and waits for a plugin's executor, so this bounds both memory and the
+    /// work a flood of NOTIFYs can queue; more are answered 503 at once (GENA senders retry).
+    public let maxConcurrentRequests: Int
 
-    public init() {}
+    public init(maxConcurrentRequests: Int = 32) {
+        self.maxConcurrentRequests = max(1, maxConcurrentRequests)
+    }
+
+    /// Requests answered 503 because `maxConcurrentRequests` were being handled.
+    public var refusedBusy: Int { busyRefusals.load(ordering: .relaxed) }
 
     /// Why `path` cannot be a route, or nil. [A-Za-z0-9._~/-], 1…200 characters, no empty, "." or
     /// ".." segments; one leading "/" is allowed and ignored.
@@ -160,6 +172,15 @@ public final class PluginRoutes: Sendable {
         let key = String(parts[0].dropFirst(Self.prefix.count))
         let query = parts.count > 1 ? "?" + parts[1] : ""
         guard registration(forKey: key) != nil else { return Self.empty(.notFound) }
+        // Counted before the body is read: the cap bounds the bodies buffered at once too.
+        guard inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= maxConcurrentRequests else {
+            inFlight.wrappingSubtract(1, ordering: .relaxed)
+            if busyRefusals.wrappingAdd(1, ordering: .relaxed).oldValue % 100 == 0 {
+                logger.warning("plugin routes: \(maxConcurrentRequests) callback requests in progress (media.max_callback_requests); answering 503 to more (\(refusedBusy) so far)")
+            }
+            return Self.empty(.serviceUnavailable)
+        }
+        defer { inFlight.wrappingSubtract(1, ordering: .relaxed) }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maxBody {
             return Self.empty(.contentTooLarge)
         }
