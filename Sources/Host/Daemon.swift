@@ -16,7 +16,10 @@ public enum Daemon {
                               maxOutbound: config.outbound.maxMessages, dedupWindow: config.journal.dedupWindow,
                               logger: logger, outboundAvailable: { wake.wake() })
         let topics = Topics(base: config.baseTopic)
-        let intake = RequestIntake(spool: spool, topics: topics, logger: logger)
+        let responses = ResponseTopicPolicy(topics: topics, filters: config.mqtt.responseTopics)
+        let intake = RequestIntake(spool: spool, topics: topics,
+                                   limits: .init(maxPayload: config.mqtt.maxPayload, maxPending: config.journal.maxPending),
+                                   responses: responses, logger: logger)
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
         let mediaServer = MediaServer(
@@ -58,10 +61,12 @@ public enum Daemon {
             PluginReloadHandler(registry: registry),
             PlayHandler(registry: registry),
             VoicesHandler(registry: registry),
+            JournalHandler(spool: spool, intake: intake),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
-                            announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, addressing: media, logger: logger),
-                            plugins: registry, logger: logger)
+                            announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, addressing: media,
+                                                       maxQueue: config.announcements.maxQueue, logger: logger),
+                            plugins: registry, responses: responses, maxAttempts: config.journal.maxAttempts, logger: logger)
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
                                     changes: pluginChanges,
                                     // Plugins build clip and callback URLs in `create`: they need the port.

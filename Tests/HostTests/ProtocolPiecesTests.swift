@@ -60,12 +60,22 @@ final class RequestParsingTests: XCTestCase {
 
     func testRequestKeys() {
         let t = Topics(base: "sb")
-        XCTAssertEqual(RequestKey.derive(route: t.route("sb/speak"), payload: Array(#"{"id":"x","text":"a"}"#.utf8), mid: 3, topic: "sb/speak"), "speak:x")
-        XCTAssertEqual(RequestKey.derive(route: t.route("sb/bridge/request/health"), payload: Array(#"{"transaction":"9"}"#.utf8), mid: 3, topic: "sb/bridge/request/health"), "req:health:9")
-        let a = RequestKey.derive(route: t.route("sb/speak"), payload: Array("hello".utf8), mid: 3, topic: "sb/speak")
-        let b = RequestKey.derive(route: t.route("sb/speak"), payload: Array("hello".utf8), mid: 4, topic: "sb/speak")
-        XCTAssertTrue(a.hasPrefix("~"))
+        func key(_ topic: String, _ payload: String, qos: Int32 = 1, mid: Int32 = 3) -> String? {
+            RequestKey.derive(route: t.route(topic), payload: Array(payload.utf8), qos: qos, mid: mid, topic: topic)
+        }
+        XCTAssertEqual(key("sb/speak", #"{"id":"x","text":"a"}"#), "speak:x")
+        XCTAssertEqual(key("sb/speak", #"{"id":"x","text":"a"}"#, qos: 0, mid: 0), "speak:x", "an explicit id is the key at any QoS")
+        XCTAssertEqual(key("sb/bridge/request/health", #"{"transaction":"9"}"#), "req:health:9")
+        let a = key("sb/speak", "hello", mid: 3)
+        let b = key("sb/speak", "hello", mid: 4)
+        XCTAssertTrue(a?.hasPrefix("~") == true)
+        XCTAssertEqual(a, key("sb/speak", "hello", mid: 3), "a broker redelivery (same packet id and bytes) is recognised")
         XCTAssertNotEqual(a, b, "a new message id is a new request")
+        XCTAssertNil(key("sb/speak", "hello", qos: 0, mid: 0), "QoS 0 messages all carry packet id 0: never deduplicated")
+        XCTAssertNil(key("sb/bridge/request/health", "", qos: 0, mid: 0))
+        let long = String(repeating: "x", count: RequestKey.maxNameBytes + 1)
+        XCTAssertNil(key("sb/speak", #"{"id":"\#(long)","text":"a"}"#, qos: 0, mid: 0), "an over-long id is no key (it is refused later)")
+        XCTAssertTrue(key("sb/speak", #"{"id":"\#(long)","text":"a"}"#)?.hasPrefix("~") == true)
     }
 
     func testTopicRoutes() {

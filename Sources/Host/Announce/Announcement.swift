@@ -71,6 +71,9 @@ actor Announcement {
         }
     }
 
+    /// Returns once the speech synthesis has finished (or failed).
+    func waitForSpeech() async { _ = await speech.value }
+
     /// Plays on one speaker (called by that speaker's queue) and records the outcome.
     func play(on speaker: SpeakerInfo, registry: PluginRegistry, started: @escaping @Sendable (UInt64) async -> Void) async {
         let outcome: String

@@ -10,16 +10,19 @@ actor SpeakerQueue {
 
     let speaker: SpeakerInfo
     private let registry: PluginRegistry
+    private let spool: Spool
     private let logger: Logger
     private var items: [Item] = []
     private var running = false
     /// The operation playing now, so an interrupt can cancel it.
     private var currentOperation: UInt64?
     private var stopped = false
+    private var currentItem = false
 
-    init(speaker: SpeakerInfo, registry: PluginRegistry, logger: Logger) {
+    init(speaker: SpeakerInfo, registry: PluginRegistry, spool: Spool, logger: Logger) {
         self.speaker = speaker
         self.registry = registry
+        self.spool = spool
         self.logger = logger
     }
 
@@ -44,12 +47,20 @@ actor SpeakerQueue {
 
     func stop() { stopped = true }
 
+    /// Announcements waiting, the one playing included.
+    var count: Int { items.count + (currentItem ? 1 : 0) }
+
     private func drain() async {
         while !items.isEmpty, !stopped {
             let item = items.removeFirst()
+            currentItem = true
+            // A crash while this speaker plays counts against the announcement (see Router).
+            spool.beginAttempt(item.announcement.requestSeq)
             await item.announcement.play(on: speaker, registry: registry) { op in
                 await self.started(op)
             }
+            spool.endAttempt(item.announcement.requestSeq)
+            currentItem = false
             currentOperation = nil
         }
         running = false

@@ -8,12 +8,14 @@ public final class SpeechAnnouncer: Announcer {
     private let spool: Spool
     private let topics: Topics
     private let addressing: any ClipAddressing
+    private let maxQueue: Int
     private let logger: Logger
     private let queues = Mutex<[String: SpeakerQueue]>([:])
     private let stopping = AtomicFlag()
 
     public init(registry: PluginRegistry, spool: Spool, topics: Topics, addressing: any ClipAddressing = FixedClipAddressing(),
-                logger: Logger) {
+                maxQueue: Int = 100, logger: Logger) {
+        self.maxQueue = maxQueue
         self.registry = registry
         self.spool = spool
         self.topics = topics
@@ -46,6 +48,13 @@ public final class SpeechAnnouncer: Announcer {
             return .final([AnnouncementEvent(id: request.id, state: .failed, speakers: wanted,
                                              reason: "unknown speaker \(unknown.map { "'\($0)'" }.joined(separator: ", ")); known speakers: \(list)")])
         }
+        // A bounded queue per speaker: a burst is refused with a reason instead of piling up.
+        var full: [String] = []
+        for speaker in targets where await queue(for: speaker).count >= maxQueue { full.append(speaker.name) }
+        guard full.isEmpty else {
+            return .final([AnnouncementEvent(id: request.id, state: .failed, speakers: targets.map(\.name),
+                                             reason: "\(full.joined(separator: ", ")) already \(full.count == 1 ? "has" : "have") \(maxQueue) announcements queued (announcements.max_queue); try again later")])
+        }
         // `queued` goes out before any queue can say `playing`.
         do {
             try spool.publish([AnnouncementEvent(id: request.id, state: .queued, speakers: targets.map(\.name)).message(topics)])
@@ -57,6 +66,12 @@ public final class SpeechAnnouncer: Announcer {
                                         stopping: { [stopping] in stopping.isSet })
         for speaker in targets {
             await queue(for: speaker).enqueue(announcement, high: request.priority == .high, interrupt: request.interrupt)
+        }
+        // The router's attempt covers the synthesis; once the speech is ready the announcement only
+        // waits, and a crash while it waits is not its fault (each queue holds an attempt while playing).
+        Task { [spool] in
+            await announcement.waitForSpeech()
+            spool.endAttempt(requestSeq)
         }
         return .pending([])
     }
@@ -81,7 +96,7 @@ public final class SpeechAnnouncer: Announcer {
     private func queue(for speaker: SpeakerInfo) -> SpeakerQueue {
         queues.withLock { q in
             if let existing = q[speaker.id] { return existing }
-            let created = SpeakerQueue(speaker: speaker, registry: registry, logger: logger)
+            let created = SpeakerQueue(speaker: speaker, registry: registry, spool: spool, logger: logger)
             q[speaker.id] = created
             return created
         }

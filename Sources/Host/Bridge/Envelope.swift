@@ -14,10 +14,25 @@ public enum Envelope {
     }
 
     /// The reply to `request`: to its MQTT 5 response topic with its correlation data when it gave
-    /// one, else to `defaultTopic`.
-    static func reply(_ body: JSONValue, to request: InboundRequest, defaultTopic: String) -> OutboundMessage {
-        OutboundMessage(topic: request.responseTopic ?? defaultTopic, json: body,
-                        correlationData: request.responseTopic == nil ? nil : request.correlationData)
+    /// one that `policy` allows, else to `defaultTopic` (with a `warning` saying why).
+    static func reply(_ body: JSONValue, to request: InboundRequest, defaultTopic: String,
+                      policy: ResponseTopicPolicy) -> OutboundMessage {
+        reply(body, responseTopic: request.responseTopic, correlationData: request.correlationData,
+              defaultTopic: defaultTopic, policy: policy)
+    }
+
+    static func reply(_ body: JSONValue, responseTopic: String?, correlationData: [UInt8]?, defaultTopic: String,
+                      policy: ResponseTopicPolicy) -> OutboundMessage {
+        guard let responseTopic else { return OutboundMessage(topic: defaultTopic, json: body) }
+        if let problem = policy.problem(with: responseTopic) {
+            var answer = body
+            if case .object(var o) = body {
+                o["warning"] = .string("response topic \(String(reflecting: String(responseTopic.prefix(200)))) not used: it \(problem)")
+                answer = .object(o)
+            }
+            return OutboundMessage(topic: defaultTopic, json: answer, correlationData: correlationData)
+        }
+        return OutboundMessage(topic: responseTopic, json: body, correlationData: correlationData)
     }
 }
 

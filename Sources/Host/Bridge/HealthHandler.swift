@@ -42,6 +42,8 @@ public struct HealthHandler: BridgeRequestHandler {
                 "pending": .number(Double(q.pendingRequests)),
                 "recorded_total": .number(Double(q.recordedTotal)),
                 "duplicates_total": .number(Double(q.duplicatesTotal)),
+                "quarantined": .number(Double(q.quarantined)),
+                "quarantined_total": .number(Double(q.quarantinedTotal)),
                 "durability": .string(config.journal.durability.rawValue),
             ],
             "outbound": [

@@ -1,22 +1,36 @@
 /// The idempotency key of a request, computed inside the MQTT callback before the PUBACK.
 ///
-/// A request that names itself (`id` for announcements, `transaction` for bridge requests) is
-/// processed once per name. One that does not gets a key from the MQTT message id and a hash of
-/// its content, which recognises a broker redelivery (same message id, same bytes) and nothing else.
+/// A request that names itself (`id` for announcements, `transaction` for bridge requests, at most
+/// `maxNameBytes`) is processed once per name. Without a name only a broker redelivery may be
+/// recognised: a QoS 1/2 message gets a key from its packet id and a hash of its topic and content,
+/// remembered for two minutes. A QoS 0 message is never redelivered and always carries packet id 0,
+/// so it gets no key at all (nil): a doorbell rung twice is announced twice.
 enum RequestKey {
-    static func derive(route: Topics.Route, payload: [UInt8], mid: Int32, topic: String) -> String {
-        switch route {
-        case .speak:
-            if let id = TopLevelField.value(of: "id", in: payload) { return "speak:" + id }
-        case .bridgeRequest(let name), .speakerCommand(let name):
-            if let t = TopLevelField.value(of: "transaction", in: payload) { return "req:\(name):" + t }
-        case .unknown:
-            break
-        }
+    /// Longer ids and transactions are refused (they would be remembered for the whole dedup window).
+    static let maxNameBytes = 200
+
+    static func derive(route: Topics.Route, payload: [UInt8], qos: Int32, mid: Int32, topic: String) -> String? {
+        if let name = ownName(route: route, payload: payload), name.value.utf8.count <= maxNameBytes { return name.key }
+        guard qos > 0 else { return nil }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in topic.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
         for b in payload { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
         return "~\(mid):" + String(hash, radix: 16)
+    }
+
+    /// The name the request gives itself: which field, its value (any length), and the key it makes
+    /// (`speak:<id>`, `req:<request>:<transaction>`).
+    static func ownName<C: RandomAccessCollection<UInt8>>(route: Topics.Route, payload: C)
+        -> (field: String, value: String, key: String)? where C.Index == Int
+    {
+        switch route {
+        case .speak:
+            return TopLevelField.value(of: "id", in: payload).map { ("id", $0, "speak:" + $0) }
+        case .bridgeRequest(let name), .speakerCommand(let name):
+            return TopLevelField.value(of: "transaction", in: payload).map { ("transaction", $0, "req:\(name):" + $0) }
+        case .unknown:
+            return nil
+        }
     }
 }
 
@@ -24,12 +38,12 @@ enum RequestKey {
 /// this runs for every incoming message on the MQTT thread. Anything it does not understand
 /// yields nil, and the full parser reports the problem later.
 enum TopLevelField {
-    static func value(of field: String, in bytes: [UInt8]) -> String? {
-        var i = 0
-        let n = bytes.count
+    static func value<C: RandomAccessCollection<UInt8>>(of field: String, in bytes: C) -> String? where C.Index == Int {
+        var i = bytes.startIndex
+        let n = bytes.endIndex
         func skipSpace() { while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 } }
         /// Reads a string starting at the quote; returns its raw bytes (escapes kept verbatim).
-        func string() -> ArraySlice<UInt8>? {
+        func string() -> C.SubSequence? {
             guard i < n, bytes[i] == 0x22 else { return nil }
             i += 1
             let start = i

@@ -3,6 +3,10 @@ import ServiceLifecycle
 
 /// Takes recorded requests from the spool in arrival order, hands each to its handler, and marks it
 /// done together with its answer (one spool write, so neither is lost nor doubled).
+///
+/// Before a request is dispatched the journal records an attempt; a request that was being
+/// processed during `maxAttempts` unclean exits of the daemon is not run again but quarantined
+/// (a dead letter, answered as failed), so one poisonous message cannot crash-loop the daemon.
 public final class Router: Service, Sendable {
     private let spool: Spool
     private let intake: RequestIntake
@@ -10,11 +14,16 @@ public final class Router: Service, Sendable {
     private let handlers: [String: any BridgeRequestHandler]
     private let announcer: any Announcer
     private let plugins: PluginRegistry?
+    private let responses: ResponseTopicPolicy
+    private let maxAttempts: Int
     private let logger: Logger
 
     public init(spool: Spool, intake: RequestIntake, topics: Topics, handlers: [any BridgeRequestHandler],
-                announcer: any Announcer, plugins: PluginRegistry? = nil, logger: Logger) {
+                announcer: any Announcer, plugins: PluginRegistry? = nil, responses: ResponseTopicPolicy? = nil,
+                maxAttempts: Int = 2, logger: Logger) {
         self.plugins = plugins
+        self.responses = responses ?? ResponseTopicPolicy(topics: topics, filters: [])
+        self.maxAttempts = maxAttempts
         self.spool = spool
         self.intake = intake
         self.topics = topics
@@ -38,6 +47,12 @@ public final class Router: Service, Sendable {
                     if batch.isEmpty { break }
                     for request in batch {
                         last = request.seq
+                        let exits = spool.uncleanExits(of: request.seq)
+                        if exits >= maxAttempts {
+                            quarantine(request, exits: exits)
+                            continue
+                        }
+                        spool.beginAttempt(request.seq)
                         if isPluginCommand(request) {
                             group.addTask { await self.answer(request) }
                         } else {
@@ -49,7 +64,22 @@ public final class Router: Service, Sendable {
         }
         // Before the plugins go: announcements still queued stay unfinished in the journal.
         announcer.stop()
+        spool.recordCleanStop()
         logger.info("router: stopped")
+    }
+
+    private func quarantine(_ request: InboundRequest, exits: Int) {
+        let reason = "quarantined: the daemon stopped \(exits) times while processing it"
+        logger.error("router: request \(request.seq) on \(request.topic) is \(reason); it is kept as a dead letter (speakerbridge journal list / retry \(request.seq) / drop \(request.seq))")
+        let refusal = RequestRefusal(topics: topics, responses: responses)
+        let messages = refusal.messages(route: topics.route(request.topic), payload: request.payload,
+                                        responseTopic: request.responseTopic, correlationData: request.correlationData,
+                                        reason: reason)
+        do {
+            try spool.quarantine(request.seq, publishing: messages)
+        } catch {
+            logger.critical("router: cannot record the quarantine of request \(request.seq): \(error)")
+        }
     }
 
     private func answer(_ request: InboundRequest) async {
@@ -110,7 +140,7 @@ public final class Router: Service, Sendable {
             } catch {
                 body = Envelope.error(error.message, transaction: error.transaction)
             }
-            return ([Envelope.reply(body, to: request, defaultTopic: topics.setResponse(speaker))], true)
+            return ([Envelope.reply(body, to: request, defaultTopic: topics.setResponse(speaker), policy: responses)], true)
         case .unknown:
             logger.warning("router: no route for \(request.topic)")
             return ([], true)
@@ -157,6 +187,6 @@ public final class Router: Service, Sendable {
         } catch {
             body = Envelope.error(error.message, transaction: error.transaction)
         }
-        return Envelope.reply(body, to: request, defaultTopic: topics.response(name))
+        return Envelope.reply(body, to: request, defaultTopic: topics.response(name), policy: responses)
     }
 }

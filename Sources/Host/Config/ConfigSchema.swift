@@ -92,7 +92,7 @@ struct ConfigSetting: Sendable {
             if address.contains("\0") { return "must not contain NUL characters" }
             config.media.bind = address
             return nil
-        }, show: { $0.media.bind.isEmpty ? "(network.interface and 127.0.0.1)" : $0.media.bind }),
+        }, show: { $0.media.bind.isEmpty ? unset : $0.media.bind }),
         int("media.port", \.media.port, 0...65535),
         optionalText("media.advertise", \.media.advertise),
         int("media.max_bytes", \.media.maxBytes, 1 << 20...1 << 34),

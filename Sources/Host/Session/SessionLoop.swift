@@ -381,9 +381,9 @@ final class SessionLoop {
             log.warning("mqtt: ignoring a retained message on \(topic): publish requests without the retain flag (clear it with an empty retained message)")
             return
         }
-        let payload = message.payloadlen > 0
-            ? Array(UnsafeRawBufferPointer(start: message.payload, count: Int(message.payloadlen)))
-            : []
+        // Not copied here: the intake checks the size before it keeps a byte (mqtt.max_payload).
+        let payload = UnsafeRawBufferPointer(start: message.payloadlen > 0 ? message.payload : nil,
+                                             count: Int(max(0, message.payloadlen)))
         var responseTopic: String? = nil
         var correlation: [UInt8]? = nil
         if let props {
@@ -399,7 +399,7 @@ final class SessionLoop {
                 free(data)
             }
         }
-        let recorded = ctx.intake.receive(topic: topic, payload: payload, mid: message.mid,
+        let recorded = ctx.intake.receive(topic: topic, payload: payload, qos: message.qos, mid: message.mid,
                                           responseTopic: responseTopic, correlationData: correlation)
         if !recorded, let h = mosq {
             // Not recorded means not acknowledged: cut the socket before libmosquitto sends the

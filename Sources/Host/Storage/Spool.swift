@@ -10,6 +10,9 @@ public struct SpoolStats: Sendable, Equatable {
     public var outboundPending = 0
     public var droppedTotal: UInt64 = 0
     public var coalescedTotal: UInt64 = 0
+    /// Dead letters now (requests quarantined after crashing the daemon, kept until retried or dropped).
+    public var quarantined = 0
+    public var quarantinedTotal: UInt64 = 0
 }
 
 /// The daemon's durable memory: the request journal and the outbound queue in one append-only file.
@@ -42,6 +45,13 @@ public final class Spool: Sendable {
         var outboundSeq: UInt64 = 0
         var retainedByTopic: [String: UInt64] = [:]
         var stats = SpoolStats()
+        /// Requests being processed according to the file (an `attempt` without its end).
+        var openAttempts: Set<UInt64> = []
+        /// How many parts of this process work on a request now (dispatch, synthesis, each speaker).
+        var attemptHolders: [UInt64: Int] = [:]
+        /// Per pending request: how often the daemon died while it was being processed.
+        var uncleanExits: [UInt64: Int] = [:]
+        var deadLetters: [UInt64: DeadLetter] = [:]
         var compactAt = Spool.minimumCompactionSize
         var lastDropWarning = 0.0
     }
@@ -74,7 +84,10 @@ public final class Spool: Sendable {
         }
         var s = State(file: file)
         let now = Date().timeIntervalSince1970
-        for record in replayed { Spool.apply(record, to: &s, now: now, window: dedupWindow) }
+        // `runStarted` closes the previous process's open attempts as unclean exits; it is applied
+        // after the replay too, since this start is the boundary for the process that wrote last.
+        for record in replayed + [.runStarted] { Spool.apply(record, to: &s, now: now, window: dedupWindow) }
+        try s.file.append([SpoolRecord.runStarted.encoded()], durability: .process)
         s.compactAt = max(Spool.minimumCompactionSize, file.size * 2)
         if undecodable > 0 {
             logger.warning("spool: skipped \(undecodable) records of an unknown type (written by a newer version?)")
@@ -90,16 +103,17 @@ public final class Spool: Sendable {
 
     /// Records a request before it is acknowledged. Returns its sequence number, or nil when the key
     /// was already recorded (a redelivery or a repeated id): the caller acknowledges and drops it.
+    /// A nil key (QoS 0 without an id) is never a repeat.
     public func recordRequest(
-        key: String, topic: String, payload: [UInt8], responseTopic: String?, correlationData: [UInt8]?
+        key: String?, topic: String, payload: [UInt8], responseTopic: String?, correlationData: [UInt8]?
     ) throws -> UInt64? {
         try state.withLock { s in
-            if s.keysInFlight.contains(key) || s.seen[key] != nil {
+            if let key, s.keysInFlight.contains(key) || s.seen[key] != nil {
                 s.stats.duplicatesTotal += 1
                 return nil
             }
             let request = InboundRequest(
-                seq: s.requestSeq + 1, key: key, topic: topic, payload: payload, responseTopic: responseTopic,
+                seq: s.requestSeq + 1, key: key ?? "", topic: topic, payload: payload, responseTopic: responseTopic,
                 correlationData: correlationData, receivedAt: Date().timeIntervalSince1970)
             try s.file.append([SpoolRecord.request(request).encoded()], durability: durability)
             Spool.apply(.request(request), to: &s, now: request.receivedAt, window: dedupWindow)
@@ -107,6 +121,9 @@ public final class Spool: Sendable {
             return request.seq
         }
     }
+
+    /// Unfinished requests now (the bound `journal.max_pending` is checked against it).
+    public var pendingCount: Int { state.withLock { $0.requests.count } }
 
     /// Unfinished requests with a sequence number above `seq`, oldest first.
     public func pendingRequests(after seq: UInt64, limit: Int = 256) -> [InboundRequest] {
@@ -124,6 +141,7 @@ public final class Spool: Sendable {
     public func complete(_ seq: UInt64, publishing messages: [OutboundMessage]) throws {
         try state.withLock { s in
             guard s.requests[seq] != nil else { return }
+            s.attemptHolders[seq] = nil
             let now = Date().timeIntervalSince1970
             var records: [SpoolRecord] = [.requestDone(seq: seq, at: now)]
             for m in messages {
@@ -133,6 +151,94 @@ public final class Spool: Sendable {
             try commit(records, to: &s, now: now)
         }
         if !messages.isEmpty { outboundAvailable() }
+    }
+
+    // MARK: attempts and dead letters
+
+    /// Something starts working on the request (the router dispatching it, its speech synthesis, a
+    /// speaker playing it). The first holder writes an `attempt` record, so a crash from here on
+    /// counts against this request. One write(2), never synced: only a crash has to be survived.
+    public func beginAttempt(_ seq: UInt64) {
+        state.withLock { s in
+            guard s.requests[seq] != nil else { return }
+            s.attemptHolders[seq, default: 0] += 1
+            guard s.attemptHolders[seq] == 1, !s.openAttempts.contains(seq) else { return }
+            appendQuietly(.attempt(seq: seq), to: &s)
+        }
+    }
+
+    /// The holder is done with the request; when the last one is, the attempt ends (the request
+    /// waits, e.g. in a speaker's queue, and a crash now is not its fault).
+    public func endAttempt(_ seq: UInt64) {
+        state.withLock { s in
+            guard let holders = s.attemptHolders[seq] else { return }
+            guard holders <= 1 else { s.attemptHolders[seq] = holders - 1; return }
+            s.attemptHolders[seq] = nil
+            guard s.requests[seq] != nil, s.openAttempts.contains(seq) else { return }
+            appendQuietly(.attemptEnded(seq: seq), to: &s)
+        }
+    }
+
+    /// How often the daemon died while this pending request was being processed.
+    public func uncleanExits(of seq: UInt64) -> Int {
+        state.withLock { $0.uncleanExits[seq] ?? 0 }
+    }
+
+    /// The daemon stops cleanly: what is being processed now was not the cause of a crash.
+    public func recordCleanStop() {
+        state.withLock { s in
+            s.attemptHolders.removeAll()
+            appendQuietly(.cleanStop, to: &s)
+        }
+    }
+
+    /// Moves a pending request to the dead letters and queues its answer, in one write.
+    public func quarantine(_ seq: UInt64, publishing messages: [OutboundMessage]) throws {
+        try state.withLock { s in
+            guard s.requests[seq] != nil else { return }
+            let now = Date().timeIntervalSince1970
+            var records: [SpoolRecord] = [.quarantined(seq: seq, at: now, uncleanExits: s.uncleanExits[seq] ?? 0)]
+            for m in messages {
+                s.outboundSeq += 1
+                records.append(.outbound(QueuedMessage(seq: s.outboundSeq, message: m)))
+            }
+            s.attemptHolders[seq] = nil
+            try commit(records, to: &s, now: now)
+            s.stats.quarantinedTotal += 1
+        }
+        if !messages.isEmpty { outboundAvailable() }
+    }
+
+    /// The dead letters, oldest first.
+    public var deadLetters: [DeadLetter] {
+        state.withLock { s in s.deadLetters.values.sorted { $0.request.seq < $1.request.seq } }
+    }
+
+    /// Forgets a dead letter; its key counts as handled for the dedup window. False if unknown.
+    public func dropDeadLetter(_ seq: UInt64) throws -> Bool {
+        try state.withLock { s in
+            guard s.deadLetters[seq] != nil else { return false }
+            let now = Date().timeIntervalSince1970
+            try commit([.deadLetterRemoved(seq: seq, at: now)], to: &s, now: now)
+            return true
+        }
+    }
+
+    /// Puts a dead letter back into the journal as a new request (a new sequence number, so the
+    /// router takes it up again, with its attempts counted from zero). Returns the new request.
+    public func retryDeadLetter(_ seq: UInt64) throws -> InboundRequest? {
+        try state.withLock { s in
+            guard let letter = s.deadLetters[seq] else { return nil }
+            let old = letter.request
+            let now = Date().timeIntervalSince1970
+            let request = InboundRequest(seq: s.requestSeq + 1, key: old.key, topic: old.topic, payload: old.payload,
+                                         responseTopic: old.responseTopic, correlationData: old.correlationData,
+                                         receivedAt: now)
+            try commit([.deadLetterRemoved(seq: seq, at: now), .request(request)], to: &s, now: now)
+            // A retried key is in flight again; it is not "seen" until the new request finishes.
+            if !request.key.isEmpty { s.seen[request.key] = nil }
+            return request
+        }
     }
 
     // MARK: outbound
@@ -188,6 +294,7 @@ public final class Spool: Sendable {
             var stats = s.stats
             stats.pendingRequests = s.requests.count
             stats.outboundPending = s.outbound.count
+            stats.quarantined = s.deadLetters.count
             return stats
         }
     }
@@ -230,19 +337,56 @@ public final class Spool: Sendable {
         if s.file.size > s.compactAt { compact(&s, now: now) }
     }
 
+    /// For bookkeeping records whose loss costs little (an attempt count), where a failed write
+    /// must not fail the request itself.
+    private func appendQuietly(_ record: SpoolRecord, to s: inout State) {
+        do {
+            try s.file.append([record.encoded()], durability: .process)
+            Spool.apply(record, to: &s, now: Date().timeIntervalSince1970, window: dedupWindow)
+        } catch {
+            logger.error("spool: cannot record \(record.name): \(error)")
+        }
+    }
+
+    private static func removePending(_ seq: UInt64, from s: inout State) -> InboundRequest? {
+        guard let r = s.requests.removeValue(forKey: seq) else { return nil }
+        if s.requestOrder.first == seq { s.requestOrder.removeFirst() }
+        else if let i = s.requestOrder.firstIndex(of: seq) { s.requestOrder.remove(at: i) }
+        s.openAttempts.remove(seq)
+        s.uncleanExits[seq] = nil
+        return r
+    }
+
     private static func apply(_ record: SpoolRecord, to s: inout State, now: Double, window: Double) {
         switch record {
         case .request(let r):
             s.requests[r.seq] = r
             s.requestOrder.append(r.seq)
-            s.keysInFlight.insert(r.key)
+            if !r.key.isEmpty { s.keysInFlight.insert(r.key) }
             s.requestSeq = max(s.requestSeq, r.seq)
         case .requestDone(let seq, let at):
-            guard let r = s.requests.removeValue(forKey: seq) else { return }
+            guard let r = removePending(seq, from: &s) else { return }
             s.keysInFlight.remove(r.key)
             remember(r.key, at: at, in: &s, now: now, window: window)
-            if s.requestOrder.first == seq { s.requestOrder.removeFirst() }
-            else if let i = s.requestOrder.firstIndex(of: seq) { s.requestOrder.remove(at: i) }
+        case .attempt(let seq):
+            if s.requests[seq] != nil { s.openAttempts.insert(seq) }
+        case .attemptEnded(let seq):
+            s.openAttempts.remove(seq)
+        case .runStarted:
+            for seq in s.openAttempts where s.requests[seq] != nil { s.uncleanExits[seq, default: 0] += 1 }
+            s.openAttempts.removeAll()
+        case .cleanStop:
+            s.openAttempts.removeAll()
+        case .uncleanExits(let seq, let count):
+            if s.requests[seq] != nil { s.uncleanExits[seq] = count }
+        case .quarantined(let seq, let at, let exits):
+            // The key stays in flight: the same poison sent again is not run again.
+            guard let r = removePending(seq, from: &s) else { return }
+            s.deadLetters[seq] = DeadLetter(request: r, quarantinedAt: at, uncleanExits: exits)
+        case .deadLetterRemoved(let seq, let at):
+            guard let letter = s.deadLetters.removeValue(forKey: seq) else { return }
+            s.keysInFlight.remove(letter.request.key)
+            remember(letter.request.key, at: at, in: &s, now: now, window: window)
         case .seen(let key, let at):
             remember(key, at: at, in: &s, now: now, window: window)
         case .outbound(let q):
@@ -274,6 +418,7 @@ public final class Spool: Sendable {
     private static func isDerived(_ key: String) -> Bool { key.hasPrefix("~") }
 
     private static func remember(_ key: String, at: Double, in s: inout State, now: Double, window: Double) {
+        guard !key.isEmpty else { return }
         let keep = isDerived(key) ? derivedKeyWindow : window
         guard now - at < keep else { return }
         s.seen[key] = at
@@ -292,11 +437,25 @@ public final class Spool: Sendable {
         }
     }
 
+    /// Compacts now instead of at the size threshold (the tests prove what survives a compaction).
+    func compactNow() {
+        state.withLock { s in compact(&s, now: Date().timeIntervalSince1970) }
+    }
+
     /// Rewrites the file with only what is still live: pending requests, remembered keys, unsent messages.
     private func compact(_ s: inout State, now: Double) {
         var records: [SpoolRecord] = [.counters(requestSeq: s.requestSeq, outboundSeq: s.outboundSeq)]
         for (key, at) in s.seenOrder[s.seenHead...] where s.seen[key] == at { records.append(.seen(key: key, at: at)) }
-        for seq in s.requestOrder { if let r = s.requests[seq] { records.append(.request(r)) } }
+        for seq in s.requestOrder {
+            guard let r = s.requests[seq] else { continue }
+            records.append(.request(r))
+            if let exits = s.uncleanExits[seq] { records.append(.uncleanExits(seq: seq, count: exits)) }
+            if s.openAttempts.contains(seq) { records.append(.attempt(seq: seq)) }
+        }
+        for letter in s.deadLetters.values.sorted(by: { $0.request.seq < $1.request.seq }) {
+            records.append(.request(letter.request))
+            records.append(.quarantined(seq: letter.request.seq, at: letter.quarantinedAt, uncleanExits: letter.uncleanExits))
+        }
         for seq in s.outboundOrder[s.outboundHead...] { if let q = s.outbound[seq] { records.append(.outbound(q)) } }
         do {
             let before = s.file.size

@@ -4,7 +4,8 @@ import Foundation
 public struct InboundRequest: Sendable, Equatable {
     public let seq: UInt64
     /// The idempotency key: the request's own `id`/`transaction`, or one derived from the MQTT
-    /// message (see `RequestKey`). The same key is processed once.
+    /// message (see `RequestKey`). The same key is processed once. "" for a request that is never
+    /// deduplicated (QoS 0 without an id).
     public let key: String
     public let topic: String
     public let payload: [UInt8]
@@ -36,6 +37,15 @@ public struct OutboundMessage: Sendable, Equatable {
     }
 }
 
+/// A request taken out of the journal because the daemon kept dying while it was being processed.
+public struct DeadLetter: Sendable, Equatable {
+    public let request: InboundRequest
+    /// Seconds since 1970.
+    public let quarantinedAt: Double
+    /// Unclean exits of the daemon while the request was being processed.
+    public let uncleanExits: Int
+}
+
 public struct QueuedMessage: Sendable, Equatable {
     public let seq: UInt64
     public let message: OutboundMessage
@@ -51,6 +61,20 @@ enum SpoolRecord {
     /// A finished request's key, kept through compaction for deduplication.
     case seen(key: String, at: Double)
     case counters(requestSeq: UInt64, outboundSeq: UInt64)
+    /// The request is being processed (dispatched, synthesised, playing) from here on.
+    case attempt(seq: UInt64)
+    /// It is no longer being processed (waiting in a speaker's queue) though not finished.
+    case attemptEnded(seq: UInt64)
+    /// A daemon process opened the journal: attempts still open here ended with an unclean exit.
+    case runStarted
+    /// A clean stop: attempts still open here ended without a crash.
+    case cleanStop
+    /// Carries a pending request's count of unclean exits through compaction.
+    case uncleanExits(seq: UInt64, count: Int)
+    /// The request became a dead letter (see `DeadLetter`).
+    case quarantined(seq: UInt64, at: Double, uncleanExits: Int)
+    /// A dead letter was dropped by an operator (or re-queued under a new sequence number).
+    case deadLetterRemoved(seq: UInt64, at: Double)
 
     func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 64)
@@ -69,8 +93,41 @@ enum SpoolRecord {
             w.u8(5); w.string(key); w.f64(at)
         case .counters(let a, let b):
             w.u8(6); w.u64(a); w.u64(b)
+        case .attempt(let seq):
+            w.u8(7); w.u64(seq)
+        case .attemptEnded(let seq):
+            w.u8(8); w.u64(seq)
+        case .runStarted:
+            w.u8(9)
+        case .cleanStop:
+            w.u8(10)
+        case .uncleanExits(let seq, let count):
+            w.u8(11); w.u64(seq); w.u64(UInt64(count))
+        case .quarantined(let seq, let at, let exits):
+            w.u8(12); w.u64(seq); w.f64(at); w.u64(UInt64(exits))
+        case .deadLetterRemoved(let seq, let at):
+            w.u8(13); w.u64(seq); w.f64(at)
         }
         return w.bytes
+    }
+
+    /// For log lines.
+    var name: String {
+        switch self {
+        case .request: "a request"
+        case .requestDone: "a finished request"
+        case .outbound: "an outbound message"
+        case .outboundSettled: "an acknowledgement"
+        case .seen: "a remembered key"
+        case .counters: "the counters"
+        case .attempt: "an attempt"
+        case .attemptEnded: "the end of an attempt"
+        case .runStarted: "a start"
+        case .cleanStop: "a clean stop"
+        case .uncleanExits: "a count of unclean exits"
+        case .quarantined: "a quarantine"
+        case .deadLetterRemoved: "a dead letter's removal"
+        }
     }
 
     struct UnknownTag: Error { let tag: UInt8 }
@@ -92,6 +149,13 @@ enum SpoolRecord {
         case 4: return .outboundSettled(seq: try r.u64())
         case 5: return .seen(key: try r.string(), at: try r.f64())
         case 6: return .counters(requestSeq: try r.u64(), outboundSeq: try r.u64())
+        case 7: return .attempt(seq: try r.u64())
+        case 8: return .attemptEnded(seq: try r.u64())
+        case 9: return .runStarted
+        case 10: return .cleanStop
+        case 11: return .uncleanExits(seq: try r.u64(), count: Int(clamping: try r.u64()))
+        case 12: return .quarantined(seq: try r.u64(), at: try r.f64(), uncleanExits: Int(clamping: try r.u64()))
+        case 13: return .deadLetterRemoved(seq: try r.u64(), at: try r.f64())
         case let tag: throw UnknownTag(tag: tag)
         }
     }
