@@ -34,6 +34,7 @@ public struct HealthHandler: BridgeRequestHandler {
             "reconnects": .number(Double(s.reconnects)),
             "connect_attempts": .number(Double(s.connectAttempts)),
             "last_disconnect": lastDisconnect,
+            "disconnects": .object(s.disconnects.mapValues { .number(Double($0)) }),
             "session_resumed": .bool(s.sessionResumed),
             "twin": .bool(s.twinSuspected),
             "client_id": .string(s.clientID),

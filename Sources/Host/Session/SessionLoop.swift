@@ -200,6 +200,7 @@ final class SessionLoop {
                 $0.since = Date()
                 $0.lastDisconnect = reason
                 $0.lastDisconnectAt = Date()
+                $0.disconnects[reason.name, default: 0] += 1
                 $0.twinSuspected = twin.suspected
             }
             if reason.code == 0 && ctx.stopRequested() {

@@ -10,6 +10,8 @@ public struct SessionStatus: Sendable, Equatable {
     public var connectAttempts = 0
     public var lastDisconnect: DisconnectReason? = nil
     public var lastDisconnectAt: Date? = nil
+    /// Connections lost, by reason name (`MOSQ_ERR_CONN_LOST` is rc 7): what a soak test reports.
+    public var disconnects: [String: Int] = [:]
     public var twinSuspected = false
     public var broker = ""
     public var clientID = ""
