@@ -32,10 +32,11 @@ plugins: deps
 run: build plugins
 	.build/release/speakerbridge run --set plugins.path=$(PLUGINS_DIR) $(ARGS)
 
-## The whole suite: the C driver's unit tests (ASan/UBSan), then the Swift unit and integration tests
+## The whole suite: the C plugins' unit tests (ASan/UBSan), then the Swift unit and integration tests
 ## against real mosquitto brokers and, as root, real gmediarender speakers in network namespaces.
 test: test-deps
 	$(MAKE) -s -C Plugins/SonosDriver check
+	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests
 	SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
 

@@ -18,7 +18,9 @@ final class QuarantineTests: XCTestCase {
 
         // Start 1 and start 2 (as systemd would restart it): the driver segfaults each time.
         for start in 1...2 {
-            XCTAssertTrue(waitUntil(timeout: 60) { !lab.daemon.process.isRunning }, "start \(start): the driver's crash ends the daemon")
+            guard waitUntil(timeout: 60, { !lab.daemon.process.isRunning }) else {
+                return XCTFail("start \(start): the driver's crash did not end the daemon; log:\n\(lab.daemon.log().suffix(3000))")
+            }
             XCTAssertTrue(lab.finals(id: "poison").isEmpty, "start \(start): not answered yet")
             try lab.daemon.start()
         }
