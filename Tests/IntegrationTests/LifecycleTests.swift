@@ -79,6 +79,10 @@ final class LifecycleTests: XCTestCase {
                let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(p, SIGKILL) }
         }
         let watch = try TestClient()
+        // Only the daemon's login gets in: the password it generated in the state directory.
+        XCTAssertTrue(waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: state.path + "/broker/password") }, daemon.log())
+        let password = try String(contentsOfFile: state.path + "/broker/password", encoding: .utf8)
+        watch.setCredentials(username: "speakerbridge", password: password.trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertTrue(waitUntil(timeout: 10) { (try? watch.connect(port: port, timeout: 1)) != nil }, daemon.log())
         try watch.subscribe("speakerbridge/bridge/state")
         _ = try watch.waitFor("speakerbridge/bridge/state") { json($0)["state"] as? String == "online" }

@@ -95,6 +95,11 @@ public final class TestClient: Sendable {
     /// Session Present flag of the last successful CONNACK.
     public var sessionPresent: Bool { state.fields.withLock { $0.sessionPresent } }
 
+    /// Username and password sent with every later CONNECT (nil password: username only).
+    public func setCredentials(username: String, password: String?) {
+        mosquitto_username_pw_set(handle.mosq, username, password)
+    }
+
     /// Connects and waits for a successful CONNACK. Afterwards the network thread reconnects by
     /// itself when the connection drops, and re-subscribes if the broker kept no session.
     public func connect(host: String = "127.0.0.1", port: Int, timeout: Double = 10) throws {

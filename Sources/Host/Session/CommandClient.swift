@@ -35,6 +35,16 @@ public final class CommandClient: Sendable {
     }
 
     public init(config: Configuration, timeout: Double = 5) throws(Failure) {
+        // The daemon's own broker admits its login only (unless allow_anonymous): the same
+        // configuration names the same state directory, where the password is.
+        var login: EmbeddedBrokerCredentials? = nil
+        if config.usesEmbeddedBroker {
+            do {
+                login = try EmbeddedBrokerCredentials.load(stateDirectory: config.stateDirectory)
+            } catch {
+                throw Failure(description: error.description)
+            }
+        }
         mosquitto_lib_init()
         self.config = config
         let box = Unmanaged.passRetained(Box())
@@ -45,17 +55,7 @@ public final class CommandClient: Sendable {
         let m = config.mqtt
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
-        if config.usesEmbeddedBroker {
-            // The daemon's own broker admits its login only (unless allow_anonymous): the same
-            // configuration names the same state directory, where the password is.
-            let login: EmbeddedBrokerCredentials
-            do {
-                login = try EmbeddedBrokerCredentials.load(stateDirectory: config.stateDirectory)
-            } catch {
-                mosquitto_destroy(h)
-                box.release()
-                throw Failure(description: error.description)
-            }
+        if let login {
             mosquitto_username_pw_set(h, login.username, login.password.value)
         } else if let user = m.username {
             mosquitto_username_pw_set(h, user, m.password?.value)
@@ -87,8 +87,8 @@ public final class CommandClient: Sendable {
         }
         let rc = mosquitto_connect_async(h, config.brokerHost, Int32(config.brokerPort), 30)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            mosquitto_destroy(h)
-            box.release()
+            // Every property is set, so deinit runs too: close() frees the handle and box once.
+            close()
             throw Failure(description: "cannot reach the broker at \(config.brokerHost):\(config.brokerPort): \(String(cString: mosquitto_strerror(rc)))")
         }
         mosquitto_loop_start(h)
