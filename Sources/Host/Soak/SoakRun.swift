@@ -63,7 +63,9 @@ public final class SoakRun {
     private var topics: Topics
     private var client: SoakClient?
     private var pendingAcks: [Int32: Int] = [:]
+    /// Answers to requests someone waits for; the periodic health answers only feed the tally.
     private var answers: [String: JSONValue] = [:]
+    private var awaiting: Set<String> = []
     private var brokerRestarts = 0
     private var daemonKills = 0
     private let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -307,7 +309,7 @@ public final class SoakRun {
                     ledger.bridgeState(payload, retained: retained, at: at)
                 } else if let json = try? JSONValue.parse(payload), let transaction = json["transaction"]?.stringValue,
                           transaction.hasPrefix("soak-") {
-                    answers[transaction] = json
+                    if awaiting.contains(transaction) { answers[transaction] = json }
                     if json["status"] == "ok" { ledger.daemonAnswered(at: at) }
                     if topic == topics.response("health"), let data = json["data"] { health.health(data) }
                 }
@@ -331,6 +333,8 @@ public final class SoakRun {
 
     private func ask(_ name: String, wait: Double) -> JSONValue? {
         guard let transaction = send(name) else { return nil }
+        awaiting.insert(transaction)
+        defer { awaiting.remove(transaction); answers[transaction] = nil }
         let deadline = now + wait
         while now < deadline {
             pump()
