@@ -23,7 +23,7 @@ final class SoakLab {
     var brokerLog: String { directory + "/mosquitto.log" }
 
     init(pluginPath: String, extraSettings: [String: String]) throws {
-        var template = Array((NSTemporaryDirectory() + "/speakerbridge-soak-XXXXXX").utf8CString)
+        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("speakerbridge-soak-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw Failure(description: "cannot create a temporary directory: \(String(cString: strerror(errno)))") }
         directory = String(cString: made)
         port = try SoakLab.freeLoopbackPort()
