@@ -3,10 +3,12 @@
 SWIFT ?= swift
 ARGS ?=
 BENCH_ARGS ?=
+SOAK_ARGS ?= --chaos
 
 PLUGINS_DIR := $(CURDIR)/out/plugins
+SOAK_PLUGINS_DIR := $(CURDIR)/out/soak-plugins
 
-.PHONY: deps test-deps build plugins run test bench demo clean
+.PHONY: deps test-deps build plugins run test bench soak demo clean
 
 deps:
 	@scripts/install-deps.sh
@@ -47,6 +49,17 @@ bench: test-deps
 	$(SWIFT) build -c release --product speakerbridge
 	$(SWIFT) build -c release --product speakerbridge-bench
 	.build/release/speakerbridge-bench --daemon $(CURDIR)/.build/release/speakerbridge $(BENCH_ARGS)
+
+## The 5-minute stability test on a private broker and daemon (loopback only): announcements to four
+## log speakers through random broker restarts and daemon kills; exit 1 if one was lost or duplicated.
+## Other settings: make soak SOAK_ARGS="--duration 30s --rate 10/s --restart-broker-every 10"
+soak: build
+	@mkdir -p $(SOAK_PLUGINS_DIR) && chmod 755 $(CURDIR)/out $(SOAK_PLUGINS_DIR)
+	$(MAKE) -s -C Plugins/TTSDriver OUT=$(SOAK_PLUGINS_DIR)/tts-espeak.so
+	@test -f $(SOAK_PLUGINS_DIR)/tts-espeak.json || printf '{"cache_dir": "%s"}\n' "$(CURDIR)/out/soak-tts-cache" > $(SOAK_PLUGINS_DIR)/tts-espeak.json
+	$(MAKE) -s -C Examples/log-speaker OUT=$(SOAK_PLUGINS_DIR)/log-speaker.so
+	@printf '{"log": "%s", "speakers": ["A", "B", "C", "D"]}\n' "$(CURDIR)/out/soak-played.log" > $(SOAK_PLUGINS_DIR)/log-speaker.json
+	.build/release/speakerbridge soak --start-daemon --plugins $(SOAK_PLUGINS_DIR) $(SOAK_ARGS)
 
 ## End to end on a private network of namespaces (root): the daemon, a broker and two real UPnP
 ## speakers (gmediarender "Kitchen" and "Office"); each says a sentence, recorded in out/demo/*.wav.
