@@ -270,6 +270,12 @@ final class SessionLoop {
         let m = ctx.config.mqtt
         let me = Unmanaged.passUnretained(self).toOpaque()
         guard let h = mosquitto_new(ctx.clientID, false, me) else { return nil }
+        // libmosquitto 2.0 queues a QoS 1 PUBACK *before* calling on_message and, without a thread
+        // mode, writes it to the socket right away: a request we fail to record would already be
+        // acknowledged (seen on a full disk: the first refused request of each connection was lost).
+        // "Threaded" (our own thread, not loop_start) makes it only queue; our loop writes it after
+        // on_message returned, and a refused request cuts the socket before that.
+        mosquitto_threaded_set(h, true)
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION,
                              m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         mosquitto_max_inflight_messages_set(h, UInt32(SessionLoop.window))
