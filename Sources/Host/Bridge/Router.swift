@@ -84,17 +84,27 @@ public final class Router: Service, Sendable {
 
     private func answer(_ request: InboundRequest) async {
         let (messages, finished) = await process(request)
-        do {
-            if finished {
-                try spool.complete(request.seq, publishing: messages)
-            } else {
-                // An announcement in progress: its first events go out now; the announcer marks
-                // the request done when the speakers have finished.
-                try spool.publish(messages)
+        var retry = 0.05
+        while true {
+            do {
+                if finished {
+                    try spool.complete(request.seq, publishing: messages)
+                } else {
+                    // An announcement in progress: its first events go out now; the announcer marks
+                    // the request done when the speakers have finished.
+                    try spool.publish(messages)
+                }
+                if retry > 0.05 { logger.notice("router: recorded the outcome of request \(request.key) after all") }
+                return
+            } catch {
+                // A full disk or an I/O error. The request stays pending in the journal; retry until
+                // the write works (nothing new can be recorded meanwhile anyway) instead of leaving it
+                // unanswered until a restart. When stopping, it is processed again after the next start.
+                if retry == 0.05 { logger.critical("router: cannot record the outcome of request \(request.key), retrying: \(error)") }
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
+                try? await Task.sleep(for: .seconds(retry))
+                retry = min(retry * 2, 2)
             }
-        } catch {
-            // Left pending in the spool: processed again after the next start.
-            logger.critical("router: cannot record the outcome of request \(request.key): \(error)")
         }
     }
 
