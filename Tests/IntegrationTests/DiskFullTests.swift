@@ -85,7 +85,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertFalse(brokerSaw.contains("Received PUBACK from \(clientID)"),
                        "the daemon acknowledged a request it could not record:\n\(brokerSaw.suffix(3000))")
         XCTAssertTrue(daemon.process.isRunning, "the daemon must not die of a full disk")
-        XCTAssertTrue(daemon.log().contains("critical"), "refusals are logged at critical level")
+        XCTAssertTrue(daemon.log().split(separator: "\n").contains { $0.contains(" critical ") && $0.contains("intake: cannot record a request") && $0.contains("No space left on device") },
+                      "refusals are logged at critical level with the reason")
 
         // 5. Space again: every request is answered exactly once, the earlier ones are not repeated.
         try disk.free()
