@@ -4,6 +4,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The media server's limits on connections, shared by all its listeners: how many may be open,
 /// how long a client may take to send a request head, how long a connection may make no progress.
@@ -225,19 +228,24 @@ final class ConnectionWatch {
         let now = NIODeadline.now()
         if let headDue, headDue <= now {
             limits.timedOut(header: true)
-            close(context, why: "no complete request head within \(limits.settings.headerTimeout) s (media.header_timeout)")
+            close(context)
         } else if lastProgress + idleTimeout <= now {
             limits.timedOut(header: false)
-            close(context, why: "nothing sent or received for \(limits.settings.idleTimeout) s (media.idle_timeout)")
+            close(context)
         } else {
             arm()
         }
     }
 
-    private func close(_ context: ChannelHandlerContext, why: String) {
+    /// With a reset (SO_LINGER 0), not a FIN: a client that stopped reading would never take the
+    /// FIN queued behind the unsent data, and the kernel would keep that data for minutes.
+    /// Counted, not logged one by one: a flood would flood the log.
+    private func close(_ context: ChannelHandlerContext) {
         stop()
-        context.close(promise: nil)
-        _ = why  // counted, not logged one by one: a flood would flood the log
+        guard let provider = context.channel as? SocketOptionProvider else { return context.close(promise: nil) }
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 }
 

@@ -124,21 +124,27 @@ public final class MediaServer: Service, Sendable {
                     },
                     logger: httpLogger)
             }
-            // true: a task whose end ends the server; false: a helper.
-            try await withThrowingTaskGroup(of: Bool.self) { group in
+            enum Part { case listener, sweeper, helper }
+            try await withThrowingTaskGroup(of: Part.self) { group in
                 // Graceful shutdown reaches the applications through the task-local the child tasks
                 // inherit: they stop accepting, finish in-flight responses, then return.
-                for application in applications { group.addTask { try await application.run(); return true } }
-                group.addTask { await self.sweepPeriodically(); return true }
+                for application in applications { group.addTask { try await application.run(); return .listener } }
+                group.addTask { await self.sweepPeriodically(); return .sweeper }
                 if let reservation {
                     group.addTask {
                         _ = try? await self.waitUntilRunning()
                         reservation.release()
-                        return false
+                        return .helper
                     }
                 }
-                // Whichever ends first (a server, normally) ends the others.
-                while let ends = try await group.next(), !ends {}
+                // A listener that ends ends the server. In a graceful shutdown the other listeners
+                // are finishing their responses too: wait for them; otherwise cut them off.
+                var listening = applications.count
+                while let part = try await group.next() {
+                    guard part == .listener else { continue }
+                    listening -= 1
+                    if listening == 0 || !Task.isShuttingDownGracefully { break }
+                }
                 group.cancelAll()
             }
         } catch {
