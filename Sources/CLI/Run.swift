@@ -11,6 +11,9 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let config = try options.loadOrFail()
         let logger = makeLogger(config)
+        // Past a file size limit (ulimit -f) a journal append must fail with EFBIG, which the
+        // journal cuts back and refuses, instead of the default SIGXFSZ killing the daemon.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             try await Daemon.run(config: config, logger: logger)
         } catch let error as StateDirectory.LockedError {

@@ -87,7 +87,13 @@ public final class Spool: Sendable {
         // `runStarted` closes the previous process's open attempts as unclean exits; it is applied
         // after the replay too, since this start is the boundary for the process that wrote last.
         for record in replayed + [.runStarted] { Spool.apply(record, to: &s, now: now, window: dedupWindow) }
-        try s.file.append([SpoolRecord.runStarted.encoded()], durability: .process)
+        do {
+            try s.file.append([SpoolRecord.runStarted.encoded()], durability: .process)
+        } catch {
+            // A full disk must not keep the daemon from starting; without this marker the next
+            // start may count one unclean exit too few, never one too many.
+            logger.error("spool: cannot record this start (attempt counting is approximate until it can): \(error)")
+        }
         s.compactAt = max(Spool.minimumCompactionSize, file.size * 2)
         if undecodable > 0 {
             logger.warning("spool: skipped \(undecodable) records of an unknown type (written by a newer version?)")
@@ -302,35 +308,40 @@ public final class Spool: Sendable {
     // MARK: internals
 
     private func commit(_ records: [SpoolRecord], to s: inout State, now: Double) throws {
+        // Coalescing and the bound add their own "settled" records to the same write. Nothing in
+        // memory changes before the write succeeded: a full disk must leave the state as it was.
         var all = records
-        // Apply to a scratch copy of the bookkeeping first so coalescing and the bound can add their
-        // own "settled" records to the same write.
+        var settling: Set<UInt64> = []
+        var newestRetained: [String: UInt64] = [:]
+        var coalesced: UInt64 = 0
+        var added = 0
         for record in records {
             guard case .outbound(let q) = record else { continue }
-            if q.message.retain, let older = s.retainedByTopic[q.message.topic] {
+            added += 1
+            guard q.message.retain else { continue }
+            if let older = newestRetained[q.message.topic] ?? s.retainedByTopic[q.message.topic], settling.insert(older).inserted {
                 all.append(.outboundSettled(seq: older))
-                s.stats.coalescedTotal += 1
-                s.retainedByTopic[q.message.topic] = nil
-                s.outbound[older] = nil
+                coalesced += 1
             }
-            if q.message.retain { s.retainedByTopic[q.message.topic] = q.seq }
+            newestRetained[q.message.topic] = q.seq
         }
-        let queuedAfter = s.outbound.count + records.filter { if case .outbound = $0 { true } else { false } }.count
-        var excess = queuedAfter - maxOutbound
+        var excess = s.outbound.count + added - settling.count - maxOutbound
+        var dropped: UInt64 = 0
         var i = s.outboundHead
         while excess > 0, i < s.outboundOrder.count {
             let seq = s.outboundOrder[i]
-            if let q = s.outbound[seq], !q.message.retain {
+            if let q = s.outbound[seq], !q.message.retain, !settling.contains(seq) {
                 all.append(.outboundSettled(seq: seq))
-                s.outbound[seq] = nil
-                s.stats.droppedTotal += 1
+                dropped += 1
                 excess -= 1
             }
             i += 1
         }
         try s.file.append(all.map { $0.encoded() }, durability: durability)
         for record in all { Spool.apply(record, to: &s, now: now, window: dedupWindow) }
-        if s.stats.droppedTotal > 0, now - s.lastDropWarning > 10 {
+        s.stats.coalescedTotal += coalesced
+        s.stats.droppedTotal += dropped
+        if dropped > 0, now - s.lastDropWarning > 10 {
             s.lastDropWarning = now
             logger.warning("outbound queue full (\(maxOutbound) messages): dropped the oldest events, \(s.stats.droppedTotal) so far; raise outbound.max_messages or restore the broker connection")
         }
