@@ -1,4 +1,4 @@
-/// The MQTT topic layout of the bridge under its base topic (see DESIGN.md, "MQTT contract").
+/// The MQTT topic layout of the bridge under its base topic (the README's "MQTT contract").
 public struct Topics: Sendable, Equatable {
     public let base: String
 
