@@ -57,6 +57,21 @@ final class QuarantineJournalTests: XCTestCase {
         XCTAssertEqual(s.uncleanExits(of: b), 0)
     }
 
+    func testACompletionCanBeginTheNextAttemptInTheSameWrite() throws {
+        var s = try start()
+        let a = try record(s, "speak:a")
+        let b = try record(s, "speak:b")
+        s.beginAttempt(a)
+        XCTAssertTrue(try s.complete(a, publishing: [], beginning: b))
+        XCTAssertFalse(try s.complete(a, publishing: [], beginning: b), "a finished request begins nothing")
+        s = try start()  // crashed while processing b
+        XCTAssertEqual(s.uncleanExits(of: b), 1)
+        s.beginAttempt(b)
+        XCTAssertFalse(try s.complete(b, publishing: [], beginning: b + 1), "an unknown request is not begun")
+        s = try start()
+        XCTAssertTrue(s.pendingRequests(after: 0).isEmpty)
+    }
+
     func testDeadLettersSurviveRestartsAndCompactionAndKeepTheirKeyInFlight() throws {
         var s = try start()
         let poison = try record(s, "speak:poison")

@@ -45,18 +45,24 @@ public final class Router: Service, Sendable {
                 while true {
                     let batch = spool.pendingRequests(after: last)
                     if batch.isEmpty { break }
-                    for request in batch {
+                    // The request whose attempt the previous completion already recorded.
+                    var begun: UInt64? = nil
+                    for (i, request) in batch.enumerated() {
                         last = request.seq
                         let exits = spool.uncleanExits(of: request.seq)
                         if exits >= maxAttempts {
                             quarantine(request, exits: exits)
                             continue
                         }
-                        spool.beginAttempt(request.seq)
+                        if begun != request.seq { spool.beginAttempt(request.seq) }
+                        begun = nil
                         if isPluginCommand(request) {
-                            group.addTask { await self.answer(request) }
+                            group.addTask { _ = await self.answer(request) }
                         } else {
-                            await answer(request)
+                            // The next request's attempt rides on this one's completion: one write
+                            // per request on the ordered path, as before attempts were recorded.
+                            let next = i + 1 < batch.count ? batch[i + 1].seq : nil
+                            if await answer(request, beginning: next) { begun = next }
                         }
                     }
                 }
@@ -82,26 +88,28 @@ public final class Router: Service, Sendable {
         }
     }
 
-    private func answer(_ request: InboundRequest) async {
+    /// Processes and records the outcome; true when the completion also began `next`'s attempt.
+    private func answer(_ request: InboundRequest, beginning next: UInt64? = nil) async -> Bool {
         let (messages, finished) = await process(request)
         var retry = 0.05
         while true {
             do {
+                var begun = false
                 if finished {
-                    try spool.complete(request.seq, publishing: messages)
+                    begun = try spool.complete(request.seq, publishing: messages, beginning: next)
                 } else {
                     // An announcement in progress: its first events go out now; the announcer marks
                     // the request done when the speakers have finished.
                     try spool.publish(messages)
                 }
                 if retry > 0.05 { logger.notice("router: recorded the outcome of request \(request.key) after all") }
-                return
+                return begun
             } catch {
                 // A full disk or an I/O error. The request stays pending in the journal; retry until
                 // the write works (nothing new can be recorded meanwhile anyway) instead of leaving it
                 // unanswered until a restart. When stopping, it is processed again after the next start.
                 if retry == 0.05 { logger.critical("router: cannot record the outcome of request \(request.key), retrying: \(error)") }
-                if Task.isShuttingDownGracefully || Task.isCancelled { return }
+                if Task.isShuttingDownGracefully || Task.isCancelled { return false }
                 try? await Task.sleep(for: .seconds(retry))
                 retry = min(retry * 2, 2)
             }

@@ -143,10 +143,12 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Marks a request done and queues what it produced, in one write.
-    public func complete(_ seq: UInt64, publishing messages: [OutboundMessage]) throws {
-        try state.withLock { s in
-            guard s.requests[seq] != nil else { return }
+    /// Marks a request done and queues what it produced, in one write. With `next`, the same write
+    /// begins that request's attempt (as `beginAttempt` would); returns whether it did.
+    @discardableResult
+    public func complete(_ seq: UInt64, publishing messages: [OutboundMessage], beginning next: UInt64? = nil) throws -> Bool {
+        let begun = try state.withLock { s -> Bool in
+            guard s.requests[seq] != nil else { return false }
             s.attemptHolders[seq] = nil
             let now = Date().timeIntervalSince1970
             var records: [SpoolRecord] = [.requestDone(seq: seq, at: now)]
@@ -154,9 +156,14 @@ public final class Spool: Sendable {
                 s.outboundSeq += 1
                 records.append(.outbound(QueuedMessage(seq: s.outboundSeq, message: m)))
             }
+            let begins = next.map { s.requests[$0] != nil && s.attemptHolders[$0] == nil && !s.openAttempts.contains($0) } ?? false
+            if begins, let next { records.append(.attempt(seq: next)) }
             try commit(records, to: &s, now: now)
+            if begins, let next { s.attemptHolders[next] = 1 }
+            return begins
         }
         if !messages.isEmpty { outboundAvailable() }
+        return begun
     }
 
     // MARK: attempts and dead letters
