@@ -25,7 +25,7 @@ public enum Daemon {
         let mediaServer = MediaServer(
             settings: .init(bindHosts: MediaListenAddresses.resolve(bind: config.media.bind, interface: config.network.interface, logger: logger),
                             port: config.media.port, advertisedHost: config.media.advertise,
-                            limits: .init(maxConnections: config.media.maxConnections, headerTimeout: config.media.headerTimeout,
+                            limits: .init(maxConnections: config.media.maxConnections, maxConnectionsPerHost: config.media.maxConnectionsPerHost, headerTimeout: config.media.headerTimeout,
                                           idleTimeout: config.media.idleTimeout)),
             store: MediaStore(maxTotalBytes: config.media.maxBytes),
             routes: PluginRoutes(maxConcurrentRequests: config.media.maxCallbackRequests), logger: logger)

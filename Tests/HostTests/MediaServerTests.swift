@@ -505,6 +505,37 @@ final class MediaServerTests: XCTestCase {
         }
     }
 
+    func testOneAddressOverItsShareIsRefusedWhileAnotherGetsIn() async throws {
+        let store = MediaStore()
+        let clip = try store.put(clipBytes, mime: "audio/wav", ttl: 60)
+        let limits = MediaConnectionLimits.Settings(maxConnections: 16, maxConnectionsPerHost: 3, headerTimeout: 30, idleTimeout: 30)
+        try await withServer(store: store, limits: limits) { server, port in
+            // One host (127.0.0.1) holds its share of 3 connections and says nothing.
+            let held = try (0..<3).map { _ in try RawConnection(port: port, source: "127.0.0.1") }
+            XCTAssertTrue(waitUntil(timeout: 5) { server.limits.counts.open == 3 })
+            let over = try RawConnection(port: port, source: "127.0.0.1")
+            XCTAssertTrue(over.isClosed(wait: 2), "a fourth from the same address is closed at once")
+            XCTAssertEqual(server.limits.counts.refusedPerHost, 1)
+            XCTAssertEqual(server.limits.counts.refused, 0, "the overall cap (16) was not reached")
+            // Another host (127.0.0.2, connecting to the same 127.0.0.1 listener) still gets its clip.
+            let other = try RawConnection(port: port, source: "127.0.0.2")
+            XCTAssertTrue(other.send(Array("GET \(clip.path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)))
+            let response = other.receive(atLeast: clipBytes.count + 100, timeout: 5)
+            XCTAssertTrue(response.starts(with: Array("HTTP/1.1 200".utf8)), String(decoding: response.prefix(40), as: UTF8.self))
+            XCTAssertEqual(Array(response.suffix(clipBytes.count)), clipBytes, "the other address is served whole")
+            other.close()
+            for connection in held { XCTAssertFalse(connection.isClosed(wait: 0), "the held ones are left alone") }
+            XCTAssertTrue(waitUntil(timeout: 5) { server.limits.counts.open == 3 }, "\(server.limits.counts)")
+            // The first host's share frees as its connections close.
+            held[0].close()
+            XCTAssertTrue(waitUntil(timeout: 5) { server.limits.counts.open == 2 }, "\(server.limits.counts)")
+            let r = try await http(port: port, "GET \(clip.path) HTTP/1.1")
+            XCTAssertEqual(r.body, clipBytes, "a freed slot of 127.0.0.1 serves again")
+            XCTAssertEqual(server.limits.counts.refusedPerHost, 1)
+            withExtendedLifetime(held) {}
+        }
+    }
+
     func testSeveralListenAddressesShareOnePort() async throws {
         // 127.0.0.2 is loopback too (127/8 is on lo): two addresses without touching a real interface.
         let store = MediaStore()
@@ -661,11 +692,24 @@ private final class RawConnection {
     let fd: Int32
     let connected: Bool
 
-    init(port: Int, host: String = "127.0.0.1", receiveBuffer: Int32? = nil) throws {
-        precondition(host.hasPrefix("127."), "tests talk to loopback only")
+    /// `source`: the local address to connect from (another 127/8 address is another host to the server).
+    init(port: Int, host: String = "127.0.0.1", source: String? = nil, receiveBuffer: Int32? = nil) throws {
+        precondition(host.hasPrefix("127.") && source?.hasPrefix("127.") ?? true, "tests talk to loopback only")
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError(message: "socket: \(errno)") }
         self.fd = fd
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw RawHTTPError(message: "bind \(source): \(errno)")
+            }
+        }
         if var size = receiveBuffer {
             // Before connect, so the window the server sees is small from the start.
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))

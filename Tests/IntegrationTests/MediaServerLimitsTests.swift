@@ -4,7 +4,7 @@ import XCTest
 
 /// The media server under abuse, with the real daemon, espeak-ng and a speaker: a slowloris and
 /// hundreds of idle connections are closed (header timeout, idle timeout, connection cap) while
-/// clips keep being served, memory stays bounded, clients that never read cost no copy of a clip,
+/// clips keep being served, one address over its per-host share is refused while another is served, memory stays bounded, clients that never read cost no copy of a clip,
 /// callback routes refuse a flood with 503, the server does not listen on 0.0.0.0 by default, and
 /// clips of queued announcements are pinned (a full store fails the newest announcement with the
 /// reason; the queued ones all play, after their clips' time to live).
@@ -52,9 +52,10 @@ final class MediaServerLimitsTests: XCTestCase {
     }
 
     /// GET as a speaker does: status, bytes received, Content-Length, seconds.
-    private func fetch(_ url: String) throws -> (status: Int, size: Int, length: Int, seconds: Double) {
+    /// `from`: the local address to connect from (another 127/8 address is another host to the server).
+    private func fetch(_ url: String, from source: String? = nil) throws -> (status: Int, size: Int, length: Int, seconds: Double) {
         XCTAssertTrue(url.hasPrefix("http://127.0.0.1:"), "loopback only: \(url)")
-        let r = try Shell.run(["curl", "-s", "--noproxy", "*", "-m", "10", "-o", "/dev/null",
+        let r = try Shell.run(["curl", "-s", "--noproxy", "*", "-m", "10", "-o", "/dev/null"] + (source.map { ["--interface", $0] } ?? []) + [
                                "-w", "%{http_code} %{size_download} %{time_total} %header{content-length}", url])
         let f = r.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
         guard f.count >= 3 else { return (-1, 0, -1, 0) }
@@ -80,8 +81,10 @@ final class MediaServerLimitsTests: XCTestCase {
 
     func testSlowlorisAndFiveHundredIdleConnectionsAreClosedWhileClipsAreServed() throws {
         var log = ""
+        // Every flood comes from 127.0.0.1: its per-host share is raised to the overall cap, which is
+        // what this test is about (the per-host share has its own test below).
         let lab = try speechLab(settings: ["media.header_timeout": "3", "media.idle_timeout": "4",
-                                           "media.max_connections": "600"], log: &log)
+                                           "media.max_connections": "600", "media.max_connections_per_host": "600"], log: &log)
         let port = try mediaPort(lab)
         let pid = try XCTUnwrap(lab.daemon.process.pid)
         // Warm up: one announcement played and its clip fetched, so the baseline includes a served clip.
@@ -135,9 +138,37 @@ final class MediaServerLimitsTests: XCTestCase {
         XCTAssertEqual(try lab.request("health")["status"] as? String, "ok")
     }
 
+    func testOneAddressOverItsShareIsRefusedWhileAnotherIsServed() throws {
+        var log = ""
+        let lab = try speechLab(settings: ["media.max_connections_per_host": "20", "media.header_timeout": "4"], log: &log)
+        let port = try mediaPort(lab)
+        try say(lab, "beside", "Another host is holding its share of connections.")
+        let url = try playedURL(lab, log: log, index: 0)
+        // 60 silent connections from 127.0.0.1: 20 are its share, 40 are closed at once.
+        let flood = try Flood(host: "127.0.0.1", port: port, idle: 60, slow: 0, seconds: 8, source: "127.0.0.1")
+        try flood.waitUntilOpen()
+        // While it holds its share, 127.0.0.1 gets nothing more (curl: no reply, status 000)...
+        XCTAssertEqual(try fetch(url, from: "127.0.0.1").status, 0, "the flooding address is over its share")
+        // ...and another address (127.0.0.2, to the same 127.0.0.1 listener) is served the whole clip.
+        let got = try fetch(url, from: "127.0.0.2")
+        XCTAssertEqual(got.status, 200, url)
+        XCTAssertEqual(got.size, got.length, "the whole clip")
+        XCTAssertGreaterThan(got.size, 20 * kib)
+        let idle = try XCTUnwrap(try flood.finish()["idle"])
+        print("one host over its share: \(idle)")
+        XCTAssertEqual(idle.closed, 60)
+        XCTAssertEqual(idle.atOnce, 40, "the 40 past media.max_connections_per_host were closed at once")
+        XCTAssertGreaterThanOrEqual(idle.lastClosed, 3.5, "its 20 were kept until the header timeout")
+        XCTAssertTrue(lab.daemon.log().contains("127.0.0.1 holds 20 connections (media.max_connections_per_host); closed"), lab.daemon.log())
+        // Nothing else was lost: the announcement ended well, and 127.0.0.1 is served again.
+        XCTAssertEqual(try final(lab, "beside")["state"] as? String, "done")
+        XCTAssertEqual(try fetch(url, from: "127.0.0.1").status, 200)
+    }
+
     func testClientsThatNeverReadALargeClipCostNoCopyOfIt() throws {
         var log = ""
-        let lab = try speechLab(settings: ["media.idle_timeout": "3"], log: &log)
+        // 40 readers from one address: above the default per-host share of 32.
+        let lab = try speechLab(settings: ["media.idle_timeout": "3", "media.max_connections_per_host": "64"], log: &log)
         let port = try mediaPort(lab)
         let pid = try XCTUnwrap(lab.daemon.process.pid)
         // About 1 MB of speech (16-bit mono 22,050 Hz: 44 KB a second).
@@ -294,9 +325,9 @@ final class MediaServerLimitsTests: XCTestCase {
         let before = try rssKiB(pid)
 
         // The flood comes from the daemon's own namespace host, at the address speakers use. The lab
-        // daemon has the default media.max_connections (256): 220 leave the speaker room (a flood
-        // past the cap from one host would also lock speakers out until the header timeout; the
-        // 500-connection flood against a larger cap is the loopback test above).
+        // daemon has the defaults: media.max_connections 256, media.max_connections_per_host 32. The
+        // flooding host gets its 32 (the 20 slowloris, opened first, and 12 idle); the other 188 are
+        // closed at once, and the speaker, another host, is not locked out.
         let flood = try Flood(host: lab.host.address, port: port, idle: 200, slow: 20, seconds: 25, netns: lab.host.name)
         try flood.waitUntilOpen()
         let kitchen = lab.speakers.renderers[0]
@@ -313,7 +344,8 @@ final class MediaServerLimitsTests: XCTestCase {
         print("lab flood: \(result)")
         XCTAssertEqual(result["idle"]?.closed, 200)
         XCTAssertEqual(result["slow"]?.closed, 20)
-        XCTAssertEqual((result["idle"]?.atOnce ?? 1) + (result["slow"]?.atOnce ?? 1), 0, "none refused: under the cap")
+        XCTAssertEqual(result["slow"]?.atOnce, 0, "the slowloris fit in the host's share")
+        XCTAssertEqual(result["idle"]?.atOnce, 188, "past media.max_connections_per_host: closed at once")
         XCTAssertLessThan(result["slow"]?.lastClosed ?? 99, 13, "media.header_timeout (10 s) closed the slowloris")
         let after = try rssKiB(pid)
         print("lab daemon VmRSS \(before) KiB before, \(after) KiB after")
@@ -362,13 +394,15 @@ final class Flood {
     let process = Process()
     let directory: TempDirectory
 
+    /// `source`: the local address the connections come from ("": the kernel's choice).
     init(host: String, port: Int, idle: Int, slow: Int, stalled: Int = 0, path: String = "/", seconds: Double,
-         netns: String? = nil) throws {
-        precondition(netns != nil || host.hasPrefix("127."), "outside a lab namespace only loopback")
+         netns: String? = nil, source: String = "") throws {
+        precondition(netns != nil || (host.hasPrefix("127.") && (source.isEmpty || source.hasPrefix("127."))),
+                     "outside a lab namespace only loopback")
         directory = try TempDirectory(prefix: "sbflood")
         let script = directory.file("flood.py")
         try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
-        let args = ["python3", script, host, "\(port)", "\(idle)", "\(slow)", "\(stalled)", path, "\(seconds)", directory.path]
+        let args = ["python3", script, host, "\(port)", "\(idle)", "\(slow)", "\(stalled)", path, "\(seconds)", directory.path, source]
         process.executableURL = URL(fileURLWithPath: netns == nil ? "/usr/bin/env" : "/usr/sbin/ip")
         process.arguments = netns.map { ["netns", "exec", $0] + args } ?? args
         process.standardOutput = FileHandle.nullDevice
@@ -398,12 +432,15 @@ final class Flood {
     static let script = #"""
 import json, os, selectors, socket, sys, time
 host, port, n_idle, n_slow, n_stalled, path, duration, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], float(sys.argv[7]), sys.argv[8]
+source = sys.argv[9]
 sel = selectors.DefaultSelector()
 conns = {}
 def open_one(kind):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if kind == "stalled":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if source:
+        s.bind((source, 0))
     s.connect((host, port))
     s.setblocking(False)
     conns[s] = {"kind": kind, "opened": time.monotonic(), "closed": None, "sent": 0}
@@ -411,7 +448,8 @@ def open_one(kind):
         s.send(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
     else:
         sel.register(s, selectors.EVENT_READ)
-for kind, n in (("idle", n_idle), ("slow", n_slow), ("stalled", n_stalled)):
+# Slowloris first: a flood from one host fills its per-host share with them before the idle ones.
+for kind, n in (("slow", n_slow), ("idle", n_idle), ("stalled", n_stalled)):
     for _ in range(n):
         open_one(kind)
 open(os.path.join(out, "open"), "w").close()

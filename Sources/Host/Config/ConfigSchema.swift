@@ -97,6 +97,7 @@ struct ConfigSetting: Sendable {
         optionalText("media.advertise", \.media.advertise),
         int("media.max_bytes", \.media.maxBytes, 1 << 20...1 << 34),
         int("media.max_connections", \.media.maxConnections, 4...65536),
+        int("media.max_connections_per_host", \.media.maxConnectionsPerHost, 1...65536),
         seconds("media.idle_timeout", \.media.idleTimeout),
         seconds("media.header_timeout", \.media.headerTimeout),
         int("media.max_callback_requests", \.media.maxCallbackRequests, 1...4096),

@@ -150,6 +150,8 @@ public struct Configuration: Sendable, Equatable {
         public var maxBytes: Int = 64 << 20
         /// Open connections at most; more are closed at once.
         public var maxConnections: Int = 256
+        /// Open connections from one remote address at most (loopback included); more are closed at once.
+        public var maxConnectionsPerHost: Int = 32
         /// Seconds a connection may sit without sending or receiving.
         public var idleTimeout: Double = 30
         /// Seconds a client has to send a whole request head (slowloris).

@@ -8,8 +8,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// The media server's limits on connections, shared by all its listeners: how many may be open,
-/// how long a client may take to send a request head, how long a connection may make no progress.
+/// The media server's limits on connections, shared by all its listeners: how many may be open
+/// (in all and from one remote address), how long a client may take to send a request head, how long a connection may make no progress.
 ///
 /// Speakers are the only honest clients, and they fetch a clip at a time. Without these limits one
 /// host on the LAN could hold every file descriptor (open and say nothing), a slowloris (a header
@@ -19,6 +19,9 @@ public final class MediaConnectionLimits: Sendable {
     public struct Settings: Sendable, Equatable {
         /// Open connections at most (all listeners together); more are closed at once.
         public var maxConnections: Int = 256
+        /// Open connections from one remote address at most; more from it are closed at once. Without
+        /// it one LAN host could hold every slot (until the header timeout) and lock the speakers out.
+        public var maxConnectionsPerHost: Int = 32
         /// Seconds a client has to send a complete request head, from the moment it connects (first
         /// request) or sends the first byte of the next one.
         public var headerTimeout: Double = 10
@@ -27,8 +30,10 @@ public final class MediaConnectionLimits: Sendable {
         /// How often a refusal is logged at most, in seconds (they are all counted).
         public var refusalLogInterval: Double = 10
 
-        public init(maxConnections: Int = 256, headerTimeout: Double = 10, idleTimeout: Double = 30) {
+        public init(maxConnections: Int = 256, maxConnectionsPerHost: Int = 32, headerTimeout: Double = 10,
+                    idleTimeout: Double = 30) {
             self.maxConnections = maxConnections
+            self.maxConnectionsPerHost = maxConnectionsPerHost
             self.headerTimeout = headerTimeout
             self.idleTimeout = idleTimeout
         }
@@ -40,6 +45,8 @@ public final class MediaConnectionLimits: Sendable {
         public var accepted = 0
         /// Closed at once because `maxConnections` were open.
         public var refused = 0
+        /// Closed at once because their address already held `maxConnectionsPerHost`.
+        public var refusedPerHost = 0
         /// Closed because the request head did not arrive in time.
         public var headerTimeouts = 0
         /// Closed because nothing moved for `idleTimeout`.
@@ -48,8 +55,19 @@ public final class MediaConnectionLimits: Sendable {
 
     private struct State {
         var counts = Counts()
+        /// Open connections by remote address; an address leaves when its last one closes.
+        var openByHost: [String: Int] = [:]
         var refusedSinceLog = 0
         var lastRefusalLog: ContinuousClock.Instant?
+        var refusedPerHostSinceLog = 0
+        var lastPerHostRefusalLog: ContinuousClock.Instant?
+    }
+
+    private enum Refusal {
+        /// All `maxConnections` are open: how many were refused since the last report.
+        case full(report: Int?)
+        /// `host` holds its `maxConnectionsPerHost`.
+        case hostFull(host: String, report: Int?)
     }
 
     public let settings: Settings
@@ -63,32 +81,63 @@ public final class MediaConnectionLimits: Sendable {
 
     public var counts: Counts { state.withLock { $0.counts } }
 
-    /// Admits a new connection, or counts it refused (and says so at most every 10 s).
-    func admit() -> Bool {
+    /// Admits a new connection from `host` (its remote address; nil: not an IP connection, only the
+    /// overall cap applies), or counts it refused (and says so at most every 10 s per kind).
+    func admit(host: String?) -> Bool {
         let now = ContinuousClock.now
-        var report: Int?
-        let admitted = state.withLock { s in
-            if s.counts.open < settings.maxConnections {
-                s.counts.open += 1
-                s.counts.accepted += 1
-                return true
+        let interval = Duration.milliseconds(Int64(settings.refusalLogInterval * 1000))
+        let refusal: Refusal? = state.withLock { s in
+            if s.counts.open >= settings.maxConnections {
+                s.counts.refused += 1
+                s.refusedSinceLog += 1
+                guard s.lastRefusalLog.map({ now - $0 >= interval }) ?? true else { return .full(report: nil) }
+                defer { s.refusedSinceLog = 0; s.lastRefusalLog = now }
+                return .full(report: s.refusedSinceLog)
             }
-            s.counts.refused += 1
-            s.refusedSinceLog += 1
-            if s.lastRefusalLog.map({ now - $0 >= .milliseconds(Int64(settings.refusalLogInterval * 1000)) }) ?? true {
-                report = s.refusedSinceLog
-                s.refusedSinceLog = 0
-                s.lastRefusalLog = now
+            if let host, s.openByHost[host, default: 0] >= settings.maxConnectionsPerHost {
+                s.counts.refusedPerHost += 1
+                s.refusedPerHostSinceLog += 1
+                guard s.lastPerHostRefusalLog.map({ now - $0 >= interval }) ?? true else { return .hostFull(host: host, report: nil) }
+                defer { s.refusedPerHostSinceLog = 0; s.lastPerHostRefusalLog = now }
+                return .hostFull(host: host, report: s.refusedPerHostSinceLog)
             }
-            return false
+            s.counts.open += 1
+            s.counts.accepted += 1
+            if let host { s.openByHost[host, default: 0] += 1 }
+            return nil
         }
-        if let report {
+        switch refusal {
+        case nil:
+            return true
+        case .full(let report?):
             logger.warning("media server: \(settings.maxConnections) connections are open (media.max_connections); closed \(report) more at once since the last report, \(counts.refused) in all")
+        case .hostFull(let host, let report?):
+            logger.warning("media server: \(host) holds \(settings.maxConnectionsPerHost) connections (media.max_connections_per_host); closed \(report) more from hosts at their share at once since the last report, \(counts.refusedPerHost) in all")
+        case .full(nil), .hostFull(_, nil):
+            break
         }
-        return admitted
+        return false
     }
 
-    func closed() { state.withLock { $0.counts.open -= 1 } }
+    func closed(host: String?) {
+        state.withLock { s in
+            s.counts.open -= 1
+            guard let host, let held = s.openByHost[host] else { return }
+            s.openByHost[host] = held > 1 ? held - 1 : nil
+        }
+    }
+
+    /// The key a connection is counted under: its remote IP address, with an IPv4-mapped IPv6
+    /// address ("::ffff:192.168.1.9", how a dual-stack "::" listener sees IPv4 clients) as the
+    /// IPv4 address, so one host is one key whichever listener it reached.
+    static func hostKey(_ address: SocketAddress?) -> String? {
+        guard let ip = address?.ipAddress else { return nil }
+        let mapped = "::ffff:"
+        if ip.lowercased().hasPrefix(mapped), ip.dropFirst(mapped.count).contains(".") {
+            return String(ip.dropFirst(mapped.count))
+        }
+        return ip
+    }
 
     func timedOut(header: Bool) {
         state.withLock { s in
@@ -117,11 +166,12 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<GuardedConnection> {
         // Never fail this future: a failed child setup ends the server's accept loop.
-        guard limits.admit() else {
+        let host = MediaConnectionLimits.hostKey(channel.remoteAddress)
+        guard limits.admit(host: host) else {
             return channel.eventLoop.makeSucceededFuture(GuardedConnection(channel: channel, http: nil))
         }
         let limits = self.limits
-        channel.closeFuture.whenComplete { _ in limits.closed() }
+        channel.closeFuture.whenComplete { _ in limits.closed(host: host) }
         let watch = ConnectionWatch(limits: limits)
         do {
             try channel.pipeline.syncOperations.addHandler(RawTrafficHandler(watch: watch), position: .first)

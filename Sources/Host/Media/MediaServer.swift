@@ -26,7 +26,8 @@ public struct MediaServerError: Error, CustomStringConvertible {
 /// shutdown, after in-flight responses are written. The port can be 0; the one the kernel picked
 /// is known once `waitUntilRunning()` returns.
 ///
-/// Limits (`MediaConnectionLimits`): a connection cap over all listeners, a header timeout and an
+/// Limits (`MediaConnectionLimits`): a connection cap over all listeners and one per remote
+/// address, a header timeout and an
 /// idle timeout per connection; plugins' callback routes have their own concurrency cap.
 public final class MediaServer: Service, Sendable {
     public struct Settings: Sendable, Equatable {
