@@ -66,8 +66,8 @@ public enum MediaStoreError: Error, Equatable, CustomStringConvertible {
 /// a `lease` is held the same way until it is pinned or the lease runs out: that covers the moment
 /// between a TTS plugin storing a clip and its announcement pinning it.
 public final class MediaStore: Sendable {
-    /// Essence (lowercased, without parameters) → file extension. Speakers play WAV and MP3
-    /// (DESIGN.md "Clips"); the others are here for TTS engines that produce them natively.
+    /// Essence (lowercased, without parameters) → file extension. WAV and MP3 are what every
+    /// supported speaker plays; the others are here for TTS engines that produce them natively.
     static let extensions: [String: String] = [
         "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/vnd.wave": "wav",
         "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/mpeg3": "mp3", "audio/x-mpeg-3": "mp3",
