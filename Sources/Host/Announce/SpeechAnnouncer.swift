@@ -27,8 +27,9 @@ public final class SpeechAnnouncer: Announcer {
         let wanted = request.speakers.isEmpty ? ["all"] : request.speakers
         var known = registry.speakers
         // A speaker a driver found a moment ago may not be in the host's list yet: ask the
-        // drivers once before calling a name unknown.
-        if known.isEmpty || wanted.contains(where: { SpeechAnnouncer.resolve($0, in: known).isEmpty }) {
+        // drivers once before calling a name unknown, and before "all", which means every speaker
+        // now (a stale list silently left a just-found speaker out).
+        if known.isEmpty || wanted.contains(where: { $0.lowercased() == "all" || SpeechAnnouncer.resolve($0, in: known).isEmpty }) {
             await registry.refreshSpeakers()
             known = registry.speakers
         }
