@@ -47,6 +47,14 @@ final class PlayerHTTPServer: Sendable {
     private let handler: Handler
     private let running = Mutex<Running?>(nil)
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
+    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    /// Accepted but not yet taken by the accept loop. NIO traps when such a channel is deinited
+    /// without `executeThenClose` ("Deinited NIOAsyncWriter without calling finish()"): one that
+    /// arrives while the server stops would be, so each is held here until it is served or closed.
+    private let accepted = Mutex<[ObjectIdentifier: Connection]>([:])
+    private let stopping = Mutex(false)
+
+    private struct Stopping: Error {}
 
     init(group: EventLoopGroup, handler: @escaping Handler) {
         self.group = group
@@ -55,14 +63,17 @@ final class PlayerHTTPServer: Sendable {
 
     /// Binds 127.0.0.1:`port` (0 = ephemeral) and returns the bound port.
     func start(port: Int = 0) async throws -> Int {
+        stopping.withLock { $0 = false }
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if self.stopping.withLock({ $0 }) { throw Stopping() }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel)
+                    let connection = try Connection(wrappingChannelSynchronously: channel)
+                    self.accepted.withLock { $0[ObjectIdentifier(channel)] = connection }
+                    return connection
                 }
             }
         let listener = server.channel
@@ -73,6 +84,7 @@ final class PlayerHTTPServer: Sendable {
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
                         let id = ObjectIdentifier(connection.channel)
+                        self.accepted.withLock { _ = $0.removeValue(forKey: id) }
                         self.connections.withLock { $0[id] = connection.channel }
                         group.addTask {
                             try? await Self.serve(connection, handler: handler)
@@ -93,10 +105,27 @@ final class PlayerHTTPServer: Sendable {
             value = nil
             return r
         }) else { return }
+        stopping.withLock { $0 = true }
         try? await r.listener.close()
         for channel in connections.withLock({ Array($0.values) }) { try? await channel.close() }
-        r.task.cancel()
-        await r.task.value
+        // Let the accept loop end by itself once the listener is closed: cancelling it could leave a
+        // connection it had accepted but not yet served, and NIO traps when such a channel is
+        // deinited unused ("Deinited NIOAsyncWriter without calling finish()", seen under load).
+        // Cancel only if it has not ended after two seconds.
+        let task = r.task
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                task.cancel()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        await task.value
+        for connection in accepted.withLock({ a in defer { a.removeAll() }; return Array(a.values) }) {
+            try? await connection.executeThenClose { _, _ in }
+        }
     }
 
     private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,

@@ -162,7 +162,10 @@ final class HouseholdCore: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(2), read: .seconds(5))
-        config.connectionPool = .init(idleTimeout: .seconds(5))
+        // One client serves every player of the household, but each real player has its own HTTP
+        // stack: the pool must never make one player's clip fetch wait behind another's GENA
+        // NOTIFYs (AsyncHTTPClient's default of 8 connections per host did, under load).
+        config.connectionPool = .init(idleTimeout: .seconds(5), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         self.http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: config)
     }
 

@@ -177,8 +177,9 @@ final class SonosDriverTests: XCTestCase {
         XCTAssertNil(notes["Port"])
         XCTAssertEqual(port.calls("SetVolume"), [], "a fixed output is never set")
         // The fake records a fetch when its download ends, which can come just after STOPPED.
-        let fetched = await port.waitUntil { $0.fetchedClips.count == 1 }
-        XCTAssertTrue(fetched, "the port fetched the clip: \(port.fetchedClips)")
+        let fetched = await port.waitUntil(timeout: 12) { $0.fetchedClips.count == 1 }
+        XCTAssertTrue(fetched, "the port fetched the clip: \(port.fetchedClips); SetAVTransportURI \(port.calls("SetAVTransportURI")), Play \(port.calls("Play")), transport \(port.transportState); final \(final)")
+        XCTAssertNil(port.fetchedClips.first?.error, "and played it: \(port.fetchedClips)")
         let note = try lab.client.waitFor("\(lab.base)/bridge/event/plugin/\(Self.pluginID)/not_restored", timeout: 5)
         XCTAssertEqual(json(note)["speaker"] as? String, "kitchen")
         XCTAssertTrue((json(note)["reason"] as? String ?? "").contains("cloud queue"), "\(json(note))")
