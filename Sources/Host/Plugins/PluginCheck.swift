@@ -26,9 +26,11 @@ public enum PluginCheck {
         let scratch = NSTemporaryDirectory() + "speakerbridge-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let library = try PluginLibrary(source: path, loadAs: scratch + "/check.so")
+        // The same settings check as the daemon's, before the library is mapped.
         let settings: String
-        if let configJSON { settings = configJSON } else { settings = try PluginRegistry.configJSON(for: path) }
+        if let configJSON { settings = try PluginSettingsFile.validate(Array(configJSON.utf8), path: "given with --config-json") }
+        else { settings = try PluginSettingsFile.load(for: path) }
+        let library = try PluginLibrary(source: path, loadAs: scratch + "/check.so")
         let generation = try await PluginGeneration.start(
             library: library, number: 1, configJSON: settings,
             callTimeout: callTimeout, logger: logger, topics: Topics(base: "speakerbridge"),

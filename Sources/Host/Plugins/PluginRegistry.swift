@@ -21,7 +21,7 @@ public final class PluginRegistry: Sendable {
 
     /// A file that was looked at, loaded or not.
     struct FileRecord: Sendable, Equatable {
-        var fingerprint: FileFingerprint
+        var fingerprint: PluginFingerprint
         var pluginID: String?
         var rejection: PluginRejection?
     }
@@ -92,13 +92,15 @@ public final class PluginRegistry: Sendable {
 
     var isLoaded: Bool { state.withLock { $0.loaded } }
 
-    static func scan(_ directories: [String]) -> [(String, FileFingerprint)] {
-        var result: [(String, FileFingerprint)] = []
+    static func scan(_ directories: [String]) -> [(String, PluginFingerprint)] {
+        var result: [(String, PluginFingerprint)] = []
         for dir in directories {
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".so") }.sorted()
             for name in names {
                 let path = dir + "/" + name
-                if let f = FileFingerprint(path: path) { result.append((path, f)) }
+                if let f = FileFingerprint(path: path) {
+                    result.append((path, PluginFingerprint(library: f, settings: FileFingerprint(path: PluginSettingsFile.path(for: path)))))
+                }
             }
         }
         return result
@@ -108,25 +110,18 @@ public final class PluginRegistry: Sendable {
 
     /// Opens the file and starts a generation of it (not yet serving).
     private func startGeneration(path: String) async throws(PluginRejection) -> PluginGeneration {
+        // Settings first: a bad settings file refuses the plugin before its code is even mapped.
+        let configJSON = try PluginSettingsFile.load(for: path)
         let number = nextGeneration()
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let library = try PluginLibrary(source: path, loadAs: "\(settings.cacheDirectory)/\(base).\(number).\(getpid()).so")
         return try await PluginGeneration.start(
-            library: library, number: number, configJSON: PluginRegistry.configJSON(for: path), callTimeout: settings.callTimeout,
+            library: library, number: number, configJSON: configJSON, callTimeout: settings.callTimeout,
             logger: logger, topics: topics, publisher: publisher, operations: operations, media: media, network: network,
             speakersChanged: { [ring = speakerChangesRing] in ring.yield() })
     }
 
-    /// A plugin's own settings: `NAME.json` beside `NAME.so`, or `{}`. The file decides what the
-    /// plugin reads and writes, so it must pass the same ownership and mode check as the plugin.
-    static func configJSON(for path: String) throws(PluginRejection) -> String {
-        let json = ((path as NSString).deletingPathExtension) + ".json"
-        guard FileManager.default.fileExists(atPath: json) else { return "{}" }
-        try PluginFileCheck.check(json)
-        return (try? String(contentsOfFile: json, encoding: .utf8)) ?? "{}"
-    }
-
-    private func load(path: String, fingerprint: FileFingerprint) async {
+    private func load(path: String, fingerprint: PluginFingerprint) async {
         do {
             let generation = try await startGeneration(path: path)
             let id = generation.info.id
@@ -204,7 +199,7 @@ public final class PluginRegistry: Sendable {
     /// Blue/green for one file: start the new build beside the old, freeze the old (callers wait),
     /// hand its state over, swap, then retire the old generation. Any failure before the swap
     /// leaves the old generation serving.
-    private func replace(file: String, fingerprint: FileFingerprint?) async -> ReloadResult {
+    private func replace(file: String, fingerprint: PluginFingerprint?) async -> ReloadResult {
         let current = state.withLock { s in s.files[file]?.pluginID.flatMap { s.plugins[$0] } }
         guard let fingerprint else {
             // Removed from the folder: unload.
@@ -408,6 +403,13 @@ public final class PluginRegistry: Sendable {
             return ["loaded": .array(plugins), "rejected": .array(rejected)]
         }
     }
+}
+
+/// What the folder watcher compares for one plugin: its library and its settings file (nil when
+/// there is none), so editing, creating or deleting `NAME.json` reloads the plugin like a new build.
+struct PluginFingerprint: Sendable, Equatable {
+    let library: FileFingerprint
+    let settings: FileFingerprint?
 }
 
 /// Identity of a file's content as far as the folder watcher cares.

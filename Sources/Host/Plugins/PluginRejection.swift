@@ -14,6 +14,7 @@ public enum PluginRejection: Error, Sendable, Equatable, CustomStringConvertible
     case stateHandoverFailed(id: String, message: String)
     case badCommand(id: String, command: String, message: String)
     case hung(id: String, what: String, seconds: Double)
+    case badSettings(path: String, problem: String)
 
     public var description: String {
         switch self {
@@ -43,6 +44,8 @@ public enum PluginRejection: Error, Sendable, Equatable, CustomStringConvertible
             return "\(id): command \(command) has a bad signature: \(message)"
         case .hung(let id, let what, let seconds):
             return "\(id): \(what) did not return within \(seconds) s"
+        case .badSettings(let path, let problem):
+            return "settings file \(path): \(problem)"
         }
     }
 }

@@ -3,7 +3,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// The plugin registry as a service: loads the plugins at start, reloads on SIGHUP and when files
-/// in the plugin folders change (debounced: a file must look the same on two checks in a row, so
+/// in the plugin folders change (a plugin's `.so` or its `.json` settings; debounced: a file must look the same on two checks in a row, so
 /// a copy still being written is not loaded half-way), and destroys every instance at shutdown.
 public final class PluginService: Service, Sendable {
     private let registry: PluginRegistry
