@@ -63,14 +63,7 @@ public struct JournalHandler: BridgeRequestHandler {
         return matches
     }
 
-    /// The request's own id or transaction, from its idempotency key (`speak:<id>`, `req:<name>:<t>`).
-    static func ownName(_ request: InboundRequest) -> String? {
-        if request.key.hasPrefix("speak:") { return String(request.key.dropFirst(6)) }
-        if request.key.hasPrefix("req:"), let colon = request.key.dropFirst(4).firstIndex(of: ":") {
-            return String(request.key[request.key.index(after: colon)...])
-        }
-        return nil
-    }
+    static func ownName(_ request: InboundRequest) -> String? { RequestKey.ownValue(ofKey: request.key) }
 
     static func describe(_ letter: DeadLetter) -> JSONValue {
         let r = letter.request

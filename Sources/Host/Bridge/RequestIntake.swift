@@ -53,7 +53,8 @@ public final class RequestIntake: Sendable {
                           reason: "the message is \(raw.count) bytes; mqtt.max_payload allows at most \(limits.maxPayload) bytes")
         }
         let payload = Array(raw)
-        if let name = RequestKey.ownName(route: route, payload: payload), name.value.utf8.count > RequestKey.maxNameBytes {
+        let name = RequestKey.ownName(route: route, payload: payload)
+        if let name, name.value.utf8.count > RequestKey.maxNameBytes {
             return refuse(route: route, topic: topic, payload: payload, responseTopic: responseTopic, correlationData: correlationData,
                           reason: "\(name.field) is \(name.value.utf8.count) bytes long; at most \(RequestKey.maxNameBytes) bytes are allowed")
         }
@@ -61,7 +62,7 @@ public final class RequestIntake: Sendable {
             return refuse(route: route, topic: topic, payload: payload, responseTopic: responseTopic, correlationData: correlationData,
                           reason: "the journal holds \(limits.maxPending) unfinished requests (journal.max_pending); try again later")
         }
-        let key = RequestKey.derive(route: route, payload: payload, qos: qos, mid: mid, topic: topic)
+        let key = RequestKey.derive(name: name, payload: payload, qos: qos, mid: mid, topic: topic)
         do {
             if try spool.recordRequest(key: key, topic: topic, payload: payload, responseTopic: responseTopic,
                                        correlationData: correlationData) != nil {

@@ -10,7 +10,14 @@ enum RequestKey {
     static let maxNameBytes = 200
 
     static func derive(route: Topics.Route, payload: [UInt8], qos: Int32, mid: Int32, topic: String) -> String? {
-        if let name = ownName(route: route, payload: payload), name.value.utf8.count <= maxNameBytes { return name.key }
+        derive(name: ownName(route: route, payload: payload), payload: payload, qos: qos, mid: mid, topic: topic)
+    }
+
+    /// The same, for a caller that already looked for the request's own name (the intake does, to
+    /// refuse an over-long one): the payload is scanned once per message.
+    static func derive(name: (field: String, value: String, key: String)?, payload: [UInt8], qos: Int32, mid: Int32,
+                       topic: String) -> String? {
+        if let name, name.value.utf8.count <= maxNameBytes { return name.key }
         guard qos > 0 else { return nil }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in topic.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
@@ -31,6 +38,18 @@ enum RequestKey {
         case .unknown:
             return nil
         }
+    }
+}
+
+extension RequestKey {
+    /// The request's own id or transaction back from a key `ownName` made (`speak:<id>`,
+    /// `req:<request>:<transaction>`), nil for derived keys. Kept beside the format it reads.
+    static func ownValue(ofKey key: String) -> String? {
+        if key.hasPrefix("speak:") { return String(key.dropFirst(6)) }
+        if key.hasPrefix("req:"), let colon = key.dropFirst(4).firstIndex(of: ":") {
+            return String(key[key.index(after: colon)...])
+        }
+        return nil
     }
 }
 
