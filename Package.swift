@@ -7,12 +7,13 @@ let package = Package(
     products: [
         .executable(name: "speakerbridge", targets: ["speakerbridge"]),
         .library(name: "SpeakerbridgeHost", targets: ["SpeakerbridgeHost"]),
-        // For third-party Swift drivers: the C ABI as Swift protocols.
-        .library(name: "PluginKit", targets: ["PluginKit"]),
         // The example Swift plugin, a shared object the daemon loads like any other.
         .library(name: "SwiftEchoSpeaker", type: .dynamic, targets: ["SwiftEchoSpeaker"]),
     ],
     dependencies: [
+        // The plugin SDK (the C header and PluginKit), a package of its own so third-party Swift
+        // drivers depend on it without pulling in the host's dependencies.
+        .package(path: "PluginSDK"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
@@ -38,21 +39,9 @@ let package = Package(
             pkgConfig: "libffi",
             providers: [.apt(["libffi-dev"])]
         ),
-        // The plugin ABI: the one public C header third-party drivers build against.
-        .target(
-            name: "PluginAPI",
-            path: "Sources/PluginAPI",
-            exclude: ["speakerbridge-plugin.pc.in"]
-        ),
-        // Swift plugins link this (and the shared Foundation), never a copy of the host.
-        .target(
-            name: "PluginKit",
-            dependencies: ["PluginAPI"],
-            path: "Sources/PluginKit"
-        ),
         .target(
             name: "SwiftEchoSpeaker",
-            dependencies: ["PluginKit"],
+            dependencies: [.product(name: "PluginKit", package: "PluginSDK")],
             path: "Examples/SwiftEchoSpeaker",
             exclude: ["README.md"]
         ),
@@ -61,7 +50,7 @@ let package = Package(
             dependencies: [
                 "CMosquitto",
                 "CFFI",
-                "PluginAPI",
+                .product(name: "PluginAPI", package: "PluginSDK"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -96,7 +85,7 @@ let package = Package(
         // Test-only C functions with the typed-command calling convention.
         .target(
             name: "CommandFixtures",
-            dependencies: ["PluginAPI"],
+            dependencies: [.product(name: "PluginAPI", package: "PluginSDK")],
             path: "Tests/CommandFixtures"
         ),
         .testTarget(

@@ -10,7 +10,7 @@ set -euo pipefail
 
 # Everything is found relative to this script, so the checkout can live anywhere.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-api="$repo/Sources/PluginAPI"
+api="$repo/PluginSDK/Sources/PluginAPI"
 header="$api/include/speakerbridge_plugin.h"
 template="$api/speakerbridge-plugin.pc.in"
 
@@ -57,7 +57,7 @@ case ${1:-} in
         dir=$(absolute "$2")
         mkdir -p "$dir"
         # The template says includedir=${prefix}/include, and the header lives in
-        # Sources/PluginAPI/include, so Sources/PluginAPI is the prefix.
+        # PluginSDK/Sources/PluginAPI/include, so PluginSDK/Sources/PluginAPI is the prefix.
         write_pc "$api" "$dir/speakerbridge-plugin.pc"
         echo "wrote $dir/speakerbridge-plugin.pc (prefix=$api)"
         echo "use it with: PKG_CONFIG_PATH=$dir pkg-config --cflags speakerbridge-plugin"

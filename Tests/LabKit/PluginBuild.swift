@@ -8,7 +8,7 @@ public enum PluginBuild {
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.path
     }()
-    public static var header: String { root + "/Sources/PluginAPI/include" }
+    public static var header: String { root + "/PluginSDK/Sources/PluginAPI/include" }
 
     /// The example log speaker, with `-D` defines for test variants (answer, id, ABI, hooks).
     public static func logSpeaker(to out: String, _ defines: [String] = []) throws {
