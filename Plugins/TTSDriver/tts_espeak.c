@@ -17,6 +17,9 @@
 #define _GNU_SOURCE
 
 #include <speakerbridge_plugin.h>
+#include <speakerbridge/helpers/commands.h>
+#include <speakerbridge/helpers/host.h>
+#include <speakerbridge/helpers/text.h>
 
 #include "cache.h"
 #include "ssml.h"
@@ -28,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,67 +62,6 @@
 /* ---------------------------------------------------------------------------------------------
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err == NULL || err_size == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-}
-
-/* A growable byte buffer; `failed` sticks, so callers check once at the end. */
-typedef struct buf {
-    unsigned char *data;
-    size_t len, cap;
-    int failed;
-} buf;
-
-static void buf_append(buf *b, const void *s, size_t n)
-{
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        unsigned char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0'; /* text use: always terminated */
-}
-
-static void buf_puts(buf *b, const char *s) { buf_append(b, s, strlen(s)); }
-
-static void buf_printf(buf *b, const char *fmt, ...)
-{
-    char small[96];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof small) b->failed = 1;
-    else buf_append(b, small, (size_t)n);
-}
-
-/* `s` as a JSON string literal. Input is UTF-8; control characters are escaped. */
-static void buf_json_string(buf *b, const char *s)
-{
-    buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"') buf_puts(b, "\\\"");
-        else if (*p == '\\') buf_puts(b, "\\\\");
-        else if (*p < 0x20 || *p == 0x7f) buf_printf(b, "\\u%04x", (unsigned)*p);
-        else buf_append(b, p, 1);
-    }
-    buf_puts(b, "\"");
-}
 
 /* Counts the code points of `s` if it is valid UTF-8 (no overlong forms, surrogates or values
  * above U+10FFFF); returns -1 and the byte offset of the first bad byte otherwise. */
@@ -173,7 +114,7 @@ typedef struct reader {
 
 static int fail_at(reader *r, const char *what)
 {
-    set_err(r->err, r->err_size, "configuration: %s at offset %zu", what, (size_t)(r->p - r->start));
+    sbh_error(r->err, r->err_size, "configuration: %s at offset %zu", what, (size_t)(r->p - r->start));
     return 0;
 }
 
@@ -197,7 +138,7 @@ static int hex4(const char *s, unsigned *out)
     return 1;
 }
 
-static void buf_utf8(buf *b, unsigned cp)
+static void text_utf8(sbh_text *b, unsigned cp)
 {
     unsigned char o[4];
     size_t n;
@@ -210,7 +151,7 @@ static void buf_utf8(buf *b, unsigned cp)
         o[0] = (unsigned char)(0xF0 | (cp >> 18)); o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
         o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (unsigned char)(0x80 | (cp & 0x3F)); n = 4;
     }
-    buf_append(b, o, n);
+    sbh_text_append(b, o, n);
 }
 
 /* A JSON string at r->p into a malloc'd copy (*out), or skipped when out is NULL. */
@@ -218,19 +159,19 @@ static int read_string(reader *r, char **out)
 {
     if (*r->p != '"') return fail_at(r, "expected a string");
     r->p++;
-    buf t = {0};
-    buf_append(&t, "", 0);
+    sbh_text t = {0};
+    sbh_text_append(&t, "", 0);
     for (;;) {
         unsigned char c = (unsigned char)*r->p;
         if (c == '"') break;
         if (c == '\0') { free(t.data); return fail_at(r, "unterminated string"); }
         if (c < 0x20) { free(t.data); return fail_at(r, "control character in a string"); }
-        if (c != '\\') { buf_append(&t, r->p++, 1); continue; }
+        if (c != '\\') { sbh_text_append(&t, r->p++, 1); continue; }
         r->p++;
         static const char escapes[] = "\"\\/bfnrt", meanings[] = "\"\\/\b\f\n\r\t";
         const char *e = *r->p != '\0' ? strchr(escapes, *r->p) : NULL;
         if (e != NULL) {
-            buf_append(&t, &meanings[e - escapes], 1);
+            sbh_text_append(&t, &meanings[e - escapes], 1);
             r->p++;
             continue;
         }
@@ -249,11 +190,11 @@ static int read_string(reader *r, char **out)
             return fail_at(r, "unpaired surrogate");
         }
         if (cp == 0) { free(t.data); return fail_at(r, "\\u0000 in a string"); }
-        buf_utf8(&t, cp);
+        text_utf8(&t, cp);
     }
     r->p++;
     if (t.failed) { free(t.data); return fail_at(r, "out of memory"); }
-    if (out != NULL) *out = (char *)t.data;
+    if (out != NULL) *out = t.data;
     else free(t.data);
     return 1;
 }
@@ -298,7 +239,7 @@ static int skip_value(reader *r, int depth)
 static int read_integer(reader *r, const char *key, long long min, long long max, long long *out)
 {
     if (*out != -1) {
-        set_err(r->err, r->err_size, "configuration: \"%s\" given twice", key);
+        sbh_error(r->err, r->err_size, "configuration: \"%s\" given twice", key);
         return 0;
     }
     const char *begin = r->p;
@@ -306,13 +247,13 @@ static int read_integer(reader *r, const char *key, long long min, long long max
     if (*r->p < '0' || *r->p > '9') return fail_at(r, "expected an integer");
     while (*r->p >= '0' && *r->p <= '9') r->p++;
     if (*r->p == '.' || *r->p == 'e' || *r->p == 'E') {
-        set_err(r->err, r->err_size, "configuration: \"%s\" must be a whole number", key);
+        sbh_error(r->err, r->err_size, "configuration: \"%s\" must be a whole number", key);
         return 0;
     }
     errno = 0;
     long long v = strtoll(begin, NULL, 10);
     if (errno != 0 || v < min || v > max) {
-        set_err(r->err, r->err_size, "configuration: \"%s\" must be between %lld and %lld", key, min, max);
+        sbh_error(r->err, r->err_size, "configuration: \"%s\" must be between %lld and %lld", key, min, max);
         return 0;
     }
     *out = v;
@@ -322,7 +263,7 @@ static int read_integer(reader *r, const char *key, long long min, long long max
 static int read_string_key(reader *r, const char *key, char **slot)
 {
     if (*slot != NULL) {
-        set_err(r->err, r->err_size, "configuration: \"%s\" given twice", key);
+        sbh_error(r->err, r->err_size, "configuration: \"%s\" given twice", key);
         return 0;
     }
     if (*r->p == 'n' && strncmp(r->p, "null", 4) == 0) { r->p += 4; return 1; } /* = not given */
@@ -398,16 +339,8 @@ struct sb_instance {
     uint64_t cache_hits;
 };
 
-static void host_log(const sb_instance *inst, int32_t level, const char *fmt, ...)
-{
-    if (inst->log == NULL) return;
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    inst->log->log(inst->host, level, message);
-}
+/* Logging through the host, when it offers it. */
+#define host_log(inst, ...) sbh_log((inst)->host, (inst)->log, __VA_ARGS__)
 
 /* ---------------------------------------------------------------------------------------------
  * The espeak-ng lock
@@ -438,12 +371,12 @@ static int lock_open(char *err, size_t err_size)
             void *address; } symbol = { .fn = espeak_ng_Synthesize };
     Dl_info info;
     if (dladdr(symbol.address, &info) == 0 || info.dli_fname == NULL) {
-        set_err(err, err_size, "cannot find libespeak-ng's file to lock on");
+        sbh_error(err, err_size, "cannot find libespeak-ng's file to lock on");
         return -1;
     }
     int fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_size, "cannot open %s for locking: %s", info.dli_fname, strerror(errno));
+        sbh_error(err, err_size, "cannot open %s for locking: %s", info.dli_fname, strerror(errno));
         return -1;
     }
     return fd;
@@ -505,21 +438,21 @@ static int engine_init(sb_instance *inst, char *err, size_t err_size)
         if (status != ENS_OK) {
             char message[256];
             espeak_message(status, message, sizeof message);
-            set_err(err, err_size, "cannot initialise espeak-ng: %s", message);
+            sbh_error(err, err_size, "cannot initialise espeak-ng: %s", message);
             return 0;
         }
     }
     espeak_SetUriCallback(refuse_every_uri);
     inst->sample_rate = espeak_ng_GetSampleRate();
     if (inst->sample_rate <= 0) {
-        set_err(err, err_size, "espeak-ng reports sample rate %d", inst->sample_rate);
+        sbh_error(err, err_size, "espeak-ng reports sample rate %d", inst->sample_rate);
         return 0;
     }
     const char *data_path = NULL;
     const char *version = espeak_Info(&data_path);
     inst->espeak_version = strdup(version != NULL ? version : "unknown");
     if (inst->espeak_version == NULL) {
-        set_err(err, err_size, "out of memory");
+        sbh_error(err, err_size, "out of memory");
         return 0;
     }
     return 1;
@@ -530,31 +463,31 @@ static int engine_init(sb_instance *inst, char *err, size_t err_size)
 static char *engine_voices_json(void)
 {
     const espeak_VOICE **voices = espeak_ListVoices(NULL);
-    buf b = {0};
-    buf_puts(&b, "[");
+    sbh_text b = {0};
+    sbh_text_puts(&b, "[");
     for (size_t i = 0; voices != NULL && voices[i] != NULL; i++) {
         const espeak_VOICE *v = voices[i];
         const char *language = v->languages != NULL && v->languages[0] != '\0' ? v->languages + 1 : "";
-        if (i > 0) buf_puts(&b, ",");
-        buf_puts(&b, "{\"id\":");
-        buf_json_string(&b, v->identifier != NULL ? v->identifier : "");
-        buf_puts(&b, ",\"language\":");
-        buf_json_string(&b, language);
-        buf_puts(&b, ",\"name\":");
-        buf_json_string(&b, v->name != NULL ? v->name : "");
-        buf_puts(&b, "}");
+        if (i > 0) sbh_text_puts(&b, ",");
+        sbh_text_puts(&b, "{\"id\":");
+        sbh_text_json_string(&b, v->identifier != NULL ? v->identifier : "");
+        sbh_text_puts(&b, ",\"language\":");
+        sbh_text_json_string(&b, language);
+        sbh_text_puts(&b, ",\"name\":");
+        sbh_text_json_string(&b, v->name != NULL ? v->name : "");
+        sbh_text_puts(&b, "}");
     }
-    buf_puts(&b, "]");
+    sbh_text_puts(&b, "]");
     if (b.failed) {
         free(b.data);
         return NULL;
     }
-    return (char *)b.data;
+    return b.data;
 }
 
 /* Where the synth callback puts the samples: a WAV being built (header space reserved). */
 typedef struct sink {
-    buf wav;
+    sbh_text wav;
     int too_long;
 } sink;
 
@@ -572,7 +505,7 @@ static int synth_callback(short *samples, int count, espeak_EVENT *events)
     }
     for (int i = 0; i < count; i++) { /* little-endian whatever the machine */
         unsigned char le[2] = { (unsigned char)((uint16_t)samples[i] & 0xFF), (unsigned char)((uint16_t)samples[i] >> 8) };
-        buf_append(&s->wav, le, 2);
+        sbh_text_append(&s->wav, le, 2);
     }
     return s->wav.failed ? 1 : 0;
 }
@@ -638,9 +571,9 @@ static sb_status engine_synthesize(sb_instance *inst, const synth_params *p, uns
 {
     sink s = {0};
     unsigned char header[WAV_HEADER] = {0};
-    buf_append(&s.wav, header, sizeof header); /* filled in at the end */
+    sbh_text_append(&s.wav, header, sizeof header); /* filled in at the end */
     if (s.wav.failed) {
-        set_err(err, err_size, "out of memory");
+        sbh_error(err, err_size, "out of memory");
         return SB_ERR_FAILED;
     }
 
@@ -654,7 +587,7 @@ static sb_status engine_synthesize(sb_instance *inst, const synth_params *p, uns
     espeak_SetUriCallback(refuse_every_uri);
     espeak_ng_STATUS status = espeak_ng_SetVoiceByName(p->voice);
     if (status != ENS_OK) {
-        set_err(err, err_size, "unknown voice \"%s\" (see the voices command)", p->voice);
+        sbh_error(err, err_size, "unknown voice \"%s\" (see the voices command)", p->voice);
         result = SB_ERR_INVALID;
     } else {
         espeak_ng_SetParameter(espeakRATE, p->rate, 0);
@@ -665,30 +598,30 @@ static sb_status engine_synthesize(sb_instance *inst, const synth_params *p, uns
         unsigned flags = espeakCHARS_UTF8 | espeakENDPAUSE | (p->ssml ? espeakSSML : 0);
         status = espeak_ng_Synthesize(p->text, strlen(p->text) + 1, 0, POS_CHARACTER, 0, flags, NULL, &s);
         if (s.too_long) {
-            set_err(err, err_size, "the speech is longer than %u MB of audio", MAX_CLIP_BYTES / (1024u * 1024u));
+            sbh_error(err, err_size, "the speech is longer than %u MB of audio", MAX_CLIP_BYTES / (1024u * 1024u));
             result = SB_ERR_INVALID;
         } else if (s.wav.failed) {
-            set_err(err, err_size, "out of memory");
+            sbh_error(err, err_size, "out of memory");
             result = SB_ERR_FAILED;
         } else if (status != ENS_OK) {
             char message[256];
             espeak_message(status, message, sizeof message);
-            set_err(err, err_size, "espeak-ng failed: %s", message);
+            sbh_error(err, err_size, "espeak-ng failed: %s", message);
             result = SB_ERR_FAILED;
         }
     }
     engine_unlock(inst);
 
     if (result == SB_OK && s.wav.len == WAV_HEADER) {
-        set_err(err, err_size, "the text produced no audio (only markup or punctuation?)");
+        sbh_error(err, err_size, "the text produced no audio (only markup or punctuation?)");
         result = SB_ERR_INVALID;
     }
     if (result != SB_OK) {
         free(s.wav.data);
         return result;
     }
-    wav_header(s.wav.data, (uint32_t)inst->sample_rate, (uint32_t)(s.wav.len - WAV_HEADER));
-    *wav = s.wav.data;
+    wav_header((unsigned char *)s.wav.data, (uint32_t)inst->sample_rate, (uint32_t)(s.wav.len - WAV_HEADER));
+    *wav = (unsigned char *)s.wav.data;
     *size = s.wav.len;
     return SB_OK;
 }
@@ -696,13 +629,6 @@ static sb_status engine_synthesize(sb_instance *inst, const synth_params *p, uns
 /* ---------------------------------------------------------------------------------------------
  * create / destroy
  * ------------------------------------------------------------------------------------------- */
-
-static const void *host_extension(const sb_host *host, const char *id, size_t min_size)
-{
-    const void *table = host->get_extension(host, id);
-    if (table == NULL || *(const uint32_t *)table < min_size) return NULL;
-    return table;
-}
 
 /* Voice names go to espeak-ng, which also tries them as file names under its voices directory:
  * allow what real voice names use and nothing that could climb out of that directory. */
@@ -732,7 +658,7 @@ static sb_status tts_create(const sb_host *host, const char *config_json, sb_ins
                             char *err, size_t err_size)
 {
     if (host == NULL || host->get_extension == NULL || out_instance == NULL) {
-        set_err(err, err_size, "invalid host table");
+        sbh_error(err, err_size, "invalid host table");
         return SB_ERR_INVALID;
     }
     config c = {0};
@@ -742,22 +668,22 @@ static sb_status tts_create(const sb_host *host, const char *config_json, sb_ins
         return SB_ERR_INVALID;
     }
     if (c.voice != NULL && !valid_voice_name(c.voice)) {
-        set_err(err, err_size, "configuration: \"voice\" \"%s\" is not a voice name", c.voice);
+        sbh_error(err, err_size, "configuration: \"voice\" \"%s\" is not a voice name", c.voice);
         config_free(&c);
         return SB_ERR_INVALID;
     }
 
     sb_instance *inst = calloc(1, sizeof *inst);
     if (inst == NULL) {
-        set_err(err, err_size, "out of memory");
+        sbh_error(err, err_size, "out of memory");
         config_free(&c);
         return SB_ERR_FAILED;
     }
     inst->lock_fd = -1;
     inst->host = host;
-    inst->log = host_extension(host, SB_HOST_EXT_LOG, sizeof(sb_host_log));
-    inst->operations = host_extension(host, SB_HOST_EXT_OPERATIONS, sizeof(sb_host_operations));
-    inst->media = host_extension(host, SB_HOST_EXT_MEDIA, sizeof(sb_host_media));
+    inst->log = SBH_HOST_EXTENSION(host, sb_host_log, SB_HOST_EXT_LOG);
+    inst->operations = SBH_HOST_EXTENSION(host, sb_host_operations, SB_HOST_EXT_OPERATIONS);
+    inst->media = SBH_HOST_EXTENSION(host, sb_host_media, SB_HOST_EXT_MEDIA);
     inst->voice = c.voice != NULL ? c.voice : strdup(DEFAULT_VOICE);
     c.voice = NULL;
     inst->max_text_length = c.max_text_length > 0 ? (uint32_t)c.max_text_length : DEFAULT_MAX_TEXT;
@@ -766,14 +692,14 @@ static sb_status tts_create(const sb_host *host, const char *config_json, sb_ins
 
     sb_status status = SB_OK;
     if (inst->operations == NULL) {
-        set_err(err, err_size, "the host offers no %s: synthesis results could not be reported", SB_HOST_EXT_OPERATIONS);
+        sbh_error(err, err_size, "the host offers no %s: synthesis results could not be reported", SB_HOST_EXT_OPERATIONS);
         status = SB_ERR_UNSUPPORTED;
     } else if (inst->media == NULL) {
-        set_err(err, err_size, "the host offers no media store (%s): there would be nowhere to put "
+        sbh_error(err, err_size, "the host offers no media store (%s): there would be nowhere to put "
                                "the synthesised clips", SB_HOST_EXT_MEDIA);
         status = SB_ERR_UNSUPPORTED;
     } else if (inst->voice == NULL) {
-        set_err(err, err_size, "out of memory");
+        sbh_error(err, err_size, "out of memory");
         status = SB_ERR_FAILED;
     } else if (c.cache_dir != NULL && c.cache_dir[0] != '\0' &&
                cache_open(&inst->cache, c.cache_dir, cache_max, err, err_size) != 0) {
@@ -791,10 +717,10 @@ static sb_status tts_create(const sb_host *host, const char *config_json, sb_ins
     if (!engine_init(inst, err, err_size)) {
         status = SB_ERR_FAILED;
     } else if (espeak_ng_SetVoiceByName(inst->voice) != ENS_OK) {
-        set_err(err, err_size, "configuration: espeak-ng has no voice \"%s\"", inst->voice);
+        sbh_error(err, err_size, "configuration: espeak-ng has no voice \"%s\"", inst->voice);
         status = SB_ERR_INVALID;
     } else if ((inst->voices_json = engine_voices_json()) == NULL) {
-        set_err(err, err_size, "out of memory");
+        sbh_error(err, err_size, "out of memory");
         status = SB_ERR_FAILED;
     }
     engine_unlock(inst);
@@ -824,22 +750,9 @@ static void tts_destroy(sb_instance *inst)
  * TTS capability
  * ------------------------------------------------------------------------------------------- */
 
-static sb_status copy_reply(const char *json, char *out, size_t out_size)
-{
-    size_t n = strlen(json);
-    if (out == NULL || out_size == 0) return SB_ERR_INVALID;
-    if (n >= out_size) {
-        /* Never a truncated JSON value. */
-        set_err(out, out_size, "the voice list needs %zu bytes, the buffer has %zu", n + 1, out_size);
-        return SB_ERR_FAILED;
-    }
-    memcpy(out, json, n + 1);
-    return SB_OK;
-}
-
 static sb_status tts_voices(sb_instance *inst, char *out, size_t out_size)
 {
-    return copy_reply(inst->voices_json, out, out_size);
+    return sbh_reply(out, out_size, "%s", inst->voices_json);
 }
 
 static int blank(const char *s)
@@ -854,21 +767,21 @@ static sb_status tts_synthesize(sb_instance *inst, const sb_tts_request *request
                                 char *err, size_t err_size)
 {
     if (request == NULL || request->struct_size < offsetof(sb_tts_request, ssml) + sizeof request->ssml) {
-        set_err(err, err_size, "invalid request");
+        sbh_error(err, err_size, "invalid request");
         return SB_ERR_INVALID;
     }
     if (request->text == NULL || blank(request->text)) {
-        set_err(err, err_size, "the text is empty");
+        sbh_error(err, err_size, "the text is empty");
         return SB_ERR_INVALID;
     }
     size_t bad = 0;
     long long chars = utf8_length(request->text, &bad);
     if (chars < 0) {
-        set_err(err, err_size, "the text is not valid UTF-8 (byte %zu)", bad);
+        sbh_error(err, err_size, "the text is not valid UTF-8 (byte %zu)", bad);
         return SB_ERR_INVALID;
     }
     if (chars > (long long)inst->max_text_length) {
-        set_err(err, err_size, "the text has %lld characters; the limit is %" PRIu32 " (max_text_length)",
+        sbh_error(err, err_size, "the text has %lld characters; the limit is %" PRIu32 " (max_text_length)",
                 chars, inst->max_text_length);
         return SB_ERR_INVALID;
     }
@@ -877,20 +790,20 @@ static sb_status tts_synthesize(sb_instance *inst, const sb_tts_request *request
     synth_params p = { request->text, inst->voice, request->rate, request->pitch, request->ssml };
     if (request->voice != NULL && request->voice[0] != '\0') p.voice = request->voice;
     if (!valid_voice_name(p.voice)) {
-        set_err(err, err_size, "\"%.64s\" is not a voice name (see the voices command)", p.voice);
+        sbh_error(err, err_size, "\"%.64s\" is not a voice name (see the voices command)", p.voice);
         return SB_ERR_INVALID;
     }
     if (p.rate == 0) {
         p.rate = espeakRATE_NORMAL;
     } else if (p.rate < espeakRATE_MINIMUM || p.rate > espeakRATE_MAXIMUM) {
-        set_err(err, err_size, "rate %" PRId32 " is out of range: %d..%d words per minute, or 0 for the default %d",
+        sbh_error(err, err_size, "rate %" PRId32 " is out of range: %d..%d words per minute, or 0 for the default %d",
                 request->rate, espeakRATE_MINIMUM, espeakRATE_MAXIMUM, espeakRATE_NORMAL);
         return SB_ERR_INVALID;
     }
     if (p.pitch == -1) {
         p.pitch = DEFAULT_PITCH;
     } else if (p.pitch < 0 || p.pitch > 100) {
-        set_err(err, err_size, "pitch %" PRId32 " is out of range: 0..100, or -1 for the default", request->pitch);
+        sbh_error(err, err_size, "pitch %" PRId32 " is out of range: 0..100, or -1 for the default", request->pitch);
         return SB_ERR_INVALID;
     }
 
@@ -939,21 +852,21 @@ static sb_status tts_synthesize(sb_instance *inst, const sb_tts_request *request
     sb_status status = inst->media->put(inst->host, wav, size, "audio/wav", inst->clip_ttl, url, sizeof url);
     free(wav);
     if (status != SB_OK || url[0] == '\0') {
-        set_err(err, err_size, "the media store refused the clip (status %" PRId32 ")", status);
+        sbh_error(err, err_size, "the media store refused the clip (status %" PRId32 ")", status);
         return status < 0 ? status : SB_ERR_FAILED;
     }
 
-    buf result = {0};
-    buf_puts(&result, "{\"url\":");
-    buf_json_string(&result, url);
-    buf_printf(&result, ",\"duration_ms\":%lld,\"cached\":%s,\"bytes\":%zu}", duration, cached ? "true" : "false", size);
+    sbh_text result = {0};
+    sbh_text_puts(&result, "{\"url\":");
+    sbh_text_json_string(&result, url);
+    sbh_text_printf(&result, ",\"duration_ms\":%lld,\"cached\":%s,\"bytes\":%zu}", duration, cached ? "true" : "false", size);
     if (result.failed) {
         free(result.data);
-        set_err(err, err_size, "out of memory");
+        sbh_error(err, err_size, "out of memory");
         return SB_ERR_FAILED;
     }
     /* complete() is [any-thread]; completing from inside synthesize is allowed. */
-    inst->operations->complete(inst->host, operation_id, SB_OK, (const char *)result.data);
+    inst->operations->complete(inst->host, operation_id, SB_OK, result.data);
     free(result.data);
     return SB_OK;
 }
@@ -972,44 +885,22 @@ static const sb_plugin_tts tts_table = {
 static sb_status cmd_stats(sb_instance *inst, char *reply, size_t reply_size)
 {
     uint64_t bytes = inst->cache != NULL ? cache_bytes(inst->cache) : 0;
-    int n = snprintf(reply, reply_size, "{\"syntheses\":%" PRIu64 ",\"cache_hits\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}",
+    return sbh_reply(reply, reply_size, "{\"syntheses\":%" PRIu64 ",\"cache_hits\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}",
                      inst->syntheses, inst->cache_hits, bytes);
-    if (n < 0 || (size_t)n >= reply_size) {
-        set_err(reply, reply_size, "reply too long");
-        return SB_ERR_FAILED;
-    }
-    return SB_OK;
 }
 
 /* "" — the same array as the TTS capability's `voices`. */
 static sb_status cmd_voices(sb_instance *inst, char *reply, size_t reply_size)
 {
-    return copy_reply(inst->voices_json, reply, reply_size);
+    return sbh_reply(reply, reply_size, "%s", inst->voices_json);
 }
 
-#define COMMAND_FN(f) ((void (*)(void))(f))
-
-static const sb_command command_table[] = {
-    { sizeof(sb_command), "stats", "", "Syntheses, cache hits and cache size since start", COMMAND_FN(cmd_stats) },
-    { sizeof(sb_command), "voices", "", "The espeak-ng voices as [{id, language, name}]", COMMAND_FN(cmd_voices) },
+static const sb_command command_list[] = {
+    { sizeof(sb_command), "stats", "", "Syntheses, cache hits and cache size since start", SBH_COMMAND_FN(cmd_stats) },
+    { sizeof(sb_command), "voices", "", "The espeak-ng voices as [{id, language, name}]", SBH_COMMAND_FN(cmd_voices) },
 };
 
-static uint32_t commands_count(sb_instance *inst)
-{
-    (void)inst;
-    return (uint32_t)(sizeof command_table / sizeof command_table[0]);
-}
-
-static const sb_command *commands_get(sb_instance *inst, uint32_t index)
-{
-    return index < commands_count(inst) ? &command_table[index] : NULL;
-}
-
-static const sb_plugin_commands commands_table = {
-    .struct_size = sizeof(sb_plugin_commands),
-    .count = commands_count,
-    .get = commands_get,
-};
+SBH_COMMANDS_TABLE(commands_table, command_list);
 
 /* ---------------------------------------------------------------------------------------------
  * Descriptor and entry point

@@ -1,0 +1,119 @@
+/*
+ * speakerbridge plugin helpers: a growable string.
+ *
+ * The helpers are not part of the plugin ABI (the contract is speakerbridge_plugin.h alone): they
+ * are plumbing the bundled plugins would otherwise each write again, header-only C11 and
+ * `static inline`, so a plugin takes what it uses and nothing links against them. Like CLAP's
+ * helpers they may change between releases; a plugin that wants them frozen copies them.
+ *
+ * Log lines, JSON for the host and whole files are built in an `sbh_text` so that no input, however
+ * long, is silently cut. A failed allocation sets `failed` and later appends do nothing, so a
+ * caller checks once at the end instead of after every append (one failed log line must not take
+ * the daemon down with the plugin).
+ */
+#ifndef SPEAKERBRIDGE_HELPERS_TEXT_H
+#define SPEAKERBRIDGE_HELPERS_TEXT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sbh_text {
+    char *data; /* NUL-terminated once anything was appended; NULL before */
+    size_t len;
+    size_t cap;
+    bool failed;
+} sbh_text;
+
+static inline bool sbh_text_reserve(sbh_text *t, size_t extra)
+{
+    if (t->failed) return false;
+    if (extra > SIZE_MAX - t->len - 1) {
+        t->failed = true;
+        return false;
+    }
+    size_t need = t->len + extra + 1;
+    if (t->data != NULL && need <= t->cap) return true;
+    size_t cap = t->cap ? t->cap : 128;
+    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *grown = realloc(t->data, cap);
+    if (grown == NULL) {
+        t->failed = true;
+        return false;
+    }
+    t->data = grown;
+    t->cap = cap;
+    return true;
+}
+
+/* Bytes, not only text: a WAV file is built in one too. Always NUL-terminated after. */
+static inline void sbh_text_append(sbh_text *t, const void *s, size_t n)
+{
+    if (!sbh_text_reserve(t, n)) return;
+    if (n > 0) memcpy(t->data + t->len, s, n);
+    t->len += n;
+    t->data[t->len] = '\0';
+}
+
+static inline void sbh_text_puts(sbh_text *t, const char *s) { sbh_text_append(t, s, strlen(s)); }
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static inline void sbh_text_printf(sbh_text *t, const char *fmt, ...)
+{
+    if (t->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        t->failed = true;
+        return;
+    }
+    if (!sbh_text_reserve(t, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(t->data + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* `s` (UTF-8) as a JSON string literal, quotes included. Control characters and DEL are escaped;
+ * everything else, UTF-8 included, passes through. NULL appends `null`. */
+static inline void sbh_text_json_string(sbh_text *t, const char *s)
+{
+    if (s == NULL) {
+        sbh_text_puts(t, "null");
+        return;
+    }
+    sbh_text_puts(t, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"') sbh_text_puts(t, "\\\"");
+        else if (*p == '\\') sbh_text_puts(t, "\\\\");
+        else if (*p < 0x20 || *p == 0x7f) sbh_text_printf(t, "\\u%04x", (unsigned)*p);
+        else sbh_text_append(t, p, 1);
+    }
+    sbh_text_puts(t, "\"");
+}
+
+/* Hands the buffer over (NULL when an allocation failed, "" when nothing was appended) and leaves
+ * `t` empty; the caller frees the result. */
+static inline char *sbh_text_take(sbh_text *t)
+{
+    char *data = t->failed ? NULL : t->data != NULL ? t->data : calloc(1, 1);
+    if (t->failed) free(t->data);
+    *t = (sbh_text){0};
+    return data;
+}
+
+static inline void sbh_text_free(sbh_text *t)
+{
+    free(t->data);
+    *t = (sbh_text){0};
+}
+
+#endif
