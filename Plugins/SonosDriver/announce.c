@@ -18,7 +18,10 @@
  * announcement goes the UPnP way (start_upnp). */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "announce.h"
+#include "audioclip.h"
+#include "soap_call.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -664,14 +667,19 @@ sb_status sn_announce_cancel(sb_instance *inst, uint64_t operation_id)
     return SB_ERR_NOT_FOUND;
 }
 
-void sn_announce_transport_changed(sb_instance *inst, sn_speaker *s)
+static void transport_changed(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
     (void)inst;
+    (void)why;
+    (void)user;
     if (s->announcement != NULL) check_finished(s->announcement, s->transport);
 }
 
-void sn_announce_speaker_gone(sb_instance *inst, sn_speaker *s)
+/* Nothing can be restored on a speaker that is gone: the announcement fails at once. */
+static void speaker_gone(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
+    (void)why;
+    (void)user;
     sn_announcement *a = s->announcement;
     if (a == NULL) return;
     a->aborted = true;
@@ -681,6 +689,12 @@ void sn_announce_speaker_gone(sb_instance *inst, sn_speaker *s)
     sn_timer_cancel(inst, &a->poll_timer);
     sn_copy(a->failure, sizeof a->failure, "the speaker went offline during the announcement");
     finish(a, SB_ERR_FAILED, a->failure);
+}
+
+void sn_announce_init(sb_instance *inst)
+{
+    sn_lifecycle_on(&inst->hub, SN_EV_OFFLINE, speaker_gone, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_TRANSPORT_CHANGED, transport_changed, NULL);
 }
 
 void sn_announce_free_all(sb_instance *inst)

@@ -12,8 +12,9 @@
  * out, and the object is freed with it, so nothing outlives the announcement. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "audioclip.h"
 #include "json.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +112,11 @@ static void info_done(sb_instance *inst, void *user, const sb_http_response *res
     sn_json_free(info);
 }
 
-void sn_audio_clip_probe(sb_instance *inst, sn_speaker *s)
+/* Asks a player that just went online (or moved) whether it has the API. */
+static void probe(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
+    (void)why;
+    (void)user;
     /* Whatever an earlier answer said is stale now: a moved or rebooted player is asked again. */
     s->audio_clip = false;
     s->player_id[0] = '\0';
@@ -130,6 +134,27 @@ void sn_audio_clip_probe(sb_instance *inst, sn_speaker *s)
                        SB_HTTP_TLS_NO_VERIFY, info_done, ctx, free)) {
         free(ctx);
     }
+}
+
+static void forget(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    (void)inst;
+    (void)why;
+    (void)user;
+    s->audio_clip = false;
+}
+
+/* After a move the old answer spoke for the old address; offline players are asked when back. */
+static void probe_if_online(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    if (s->online) probe(inst, s, why, user);
+}
+
+void sn_audio_clip_init(sb_instance *inst)
+{
+    sn_lifecycle_on(&inst->hub, SN_EV_ONLINE, probe, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_OFFLINE, forget, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_MOVED, probe_if_online, NULL);
 }
 
 bool sn_audio_clip_usable(const sb_instance *inst, const sn_speaker *s)

@@ -8,7 +8,9 @@
  * {"speaker","command","ok","reason"}. The new state arrives on `<base>/<speaker>/state`. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "commands.h"
+#include "soap_call.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,8 +2,9 @@
  * discovery on, a search every minute, offline speakers probed every 10 s. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "config.h"
 #include "json.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>

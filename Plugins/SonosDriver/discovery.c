@@ -3,8 +3,9 @@
  * speaker went away or came back. Every speaker is then described from its own XML. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "discovery.h"
 #include "ssdp.h"
+#include "text.h"
 #include "url.h"
 
 #include <stdio.h>
@@ -104,8 +105,11 @@ void sn_describe(sb_instance *inst, const char *location, const char *household)
     }
 }
 
-void sn_suspect(sb_instance *inst, sn_speaker *s, const char *why)
+/* Something suggests the speaker is gone (a request to it got no answer): its description,
+ * fetched again, says whether it is still there. */
+static void suspect(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
+    (void)user;
     if (!s->online || s->location[0] == '\0') return;
     sn_log(inst, SB_LOG_INFO, "checking %s: %s", s->id, why);
     sn_describe(inst, s->location, NULL);
@@ -201,6 +205,11 @@ static void probe_tick(void *user, uint64_t timer_id)
         if (!s->described) continue;
         if (!s->online || now - s->last_seen_ms > inst->config.offline_after_ms) sn_describe(inst, s->location, NULL);
     }
+}
+
+void sn_discovery_init(sb_instance *inst)
+{
+    sn_lifecycle_on(&inst->hub, SN_EV_UNREACHABLE, suspect, NULL);
 }
 
 void sn_discovery_start(sb_instance *inst)

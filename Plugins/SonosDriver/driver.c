@@ -6,12 +6,21 @@
  * starts no thread of its own. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "announce.h"
+#include "audioclip.h"
+#include "commands.h"
+#include "discovery.h"
+#include "gena.h"
+#include "instance.h"
+#include "state.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define SN_PLUGIN_ID "org.speakerbridge.sonos"
+#define SN_PLUGIN_VERSION "1.0.0"
 #define STATE_BLOB_VERSION 1
 
 /* Reads a host table and checks it is at least the 1.0 size we were built against. */
@@ -26,14 +35,7 @@ static void instance_free(sb_instance *inst)
 {
     sn_discovery_stop(inst);
     sn_announce_free_all(inst);
-    for (size_t i = 0; i < inst->speaker_count; i++) {
-        sn_gena_drop_all(inst, inst->speakers[i]);
-        for (int k = 0; k < SN_SERVICE_COUNT; k++) {
-            if (inst->speakers[i]->subs[k].route_id != 0 && inst->routes != NULL) {
-                inst->routes->remove(inst->host, inst->speakers[i]->subs[k].route_id);
-            }
-        }
-    }
+    sn_gena_stop(inst);
     if (inst->http != NULL) sn_http_cancel_all(inst);
     sn_speakers_free(inst);
     sn_config_free(&inst->config);
@@ -80,6 +82,12 @@ static sb_status sonos_create(const sb_host *host, const char *config_json, sb_i
            inst->config.discovery ? "on " : "off", inst->config.discovery ? "interface " : "",
            inst->config.discovery ? (inst->config.interface[0] != '\0' ? inst->config.interface : "(host default)") : "",
            inst->config.static_count);
+    /* Handlers run in this order; state last, so it publishes what the others left. */
+    sn_discovery_init(inst);
+    sn_gena_init(inst);
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_state_init(inst);
     sn_discovery_start(inst);
     *out_instance = inst;
     return SB_OK;

@@ -4,8 +4,10 @@
  * (412) or the speaker moved. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "gena.h"
 #include "events.h"
+#include "state.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +59,7 @@ static int32_t on_notify(void *user, const sb_route_request *request)
         return 400;
     }
     sub->speaker->last_seen_ms = sn_now_ms();
-    if (sub->kind == SN_AVT) sn_announce_transport_changed(inst, sub->speaker);
+    if (sub->kind == SN_AVT) sn_lifecycle_emit(&inst->hub, inst, SN_EV_TRANSPORT_CHANGED, sub->speaker, "event");
     sn_state_publish(inst, sub->speaker);
     return 200;
 }
@@ -114,7 +116,8 @@ static void subscribe_done(sb_instance *inst, void *user, const sb_http_response
     } else {
         sn_log(inst, SB_LOG_INFO, "%s: %s subscription failed: %s", s->id, sn_service_name(sub->kind),
                response->error != NULL ? response->error : "no answer");
-        sn_suspect(inst, s, response->error != NULL ? response->error : "subscription failed");
+        sn_lifecycle_emit(&inst->hub, inst, SN_EV_UNREACHABLE, s,
+                          response->error != NULL ? response->error : "subscription failed");
     }
     schedule(sub, RETRY_MS);
 }
@@ -163,8 +166,10 @@ static bool ensure_route(sb_instance *inst, sn_speaker *s, sn_subscription *sub)
     return true;
 }
 
-void sn_gena_subscribe_all(sb_instance *inst, sn_speaker *s)
+static void subscribe_all(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
+    (void)why;
+    (void)user;
     if (inst->routes == NULL) {
         static const char warned[] = "the host offers no callback routes: state comes from polling only";
         sn_log(inst, SB_LOG_DEBUG, "%s", warned);
@@ -182,12 +187,40 @@ void sn_gena_subscribe_all(sb_instance *inst, sn_speaker *s)
     }
 }
 
-void sn_gena_drop_all(sb_instance *inst, sn_speaker *s)
+static void drop_all(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
+    (void)why;
+    (void)user;
     for (int k = 0; k < SN_SERVICE_COUNT; k++) {
         sn_subscription *sub = &s->subs[k];
         sn_timer_cancel(inst, &sub->renew_timer);
         sub->sid[0] = '\0';
         sub->pending = false;
+    }
+}
+
+/* The subscriptions point at the old address: start them again at the new one. */
+static void resubscribe(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    drop_all(inst, s, why, user);
+    if (s->online) subscribe_all(inst, s, why, user);
+}
+
+void sn_gena_init(sb_instance *inst)
+{
+    sn_lifecycle_on(&inst->hub, SN_EV_ONLINE, subscribe_all, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_OFFLINE, drop_all, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_MOVED, resubscribe, NULL);
+}
+
+void sn_gena_stop(sb_instance *inst)
+{
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        sn_speaker *s = inst->speakers[i];
+        drop_all(inst, s, "", NULL);
+        for (int k = 0; k < SN_SERVICE_COUNT; k++) {
+            if (s->subs[k].route_id != 0 && inst->routes != NULL) inst->routes->remove(inst->host, s->subs[k].route_id);
+            s->subs[k].route_id = 0;
+        }
     }
 }

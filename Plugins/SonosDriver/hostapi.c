@@ -2,7 +2,8 @@
  * ids, and HTTP requests tracked per instance so destroy can cancel what is still in flight. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "hostapi.h"
+#include "instance.h"
 
 #include <stdarg.h>
 #include <stdio.h>

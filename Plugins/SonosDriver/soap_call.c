@@ -1,9 +1,10 @@
 /* One SOAP action on one speaker, asynchronously, through the host's HTTP client. A request that
- * gets no answer at all makes the speaker suspect (is it still there?); a UPnP fault does not —
- * the device answered, it just refused. */
+ * gets no answer at all makes the speaker UNREACHABLE on the hub (is it still there?); a UPnP
+ * fault does not — the device answered, it just refused. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "soap_call.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +20,6 @@ typedef struct soap_ctx {
     void *ctx;
 } soap_ctx;
 
-const char *sn_service_name(sn_service_kind kind)
-{
-    switch (kind) {
-    case SN_AVT: return "AVTransport";
-    case SN_RC: return "RenderingControl";
-    case SN_GRC: return "GroupRenderingControl";
-    case SN_ZGT: return "ZoneGroupTopology";
-    default: return "?";
-    }
-}
-
 static void soap_done(sb_instance *inst, void *user, const sb_http_response *response)
 {
     soap_ctx *c = user;
@@ -39,7 +29,7 @@ static void soap_done(sb_instance *inst, void *user, const sb_http_response *res
     if (response->status != SB_OK) {
         snprintf(result.reason, sizeof result.reason, "%s %s: %s", sn_service_name(c->kind), c->action,
                  response->error != NULL ? response->error : "no answer");
-        sn_suspect(inst, c->speaker, result.reason);
+        sn_lifecycle_emit(&inst->hub, inst, SN_EV_UNREACHABLE, c->speaker, result.reason);
     } else {
         c->speaker->last_seen_ms = sn_now_ms();
         ok = sn_soap_parse_response(response->http_status, response->body, response->body_size, c->action, &result) == 0;

@@ -1,15 +1,29 @@
 /* The speakers this instance knows: found by SSDP or the static list, keyed by UDN, named for
  * MQTT by their room. A speaker that goes away stays known (offline) so it keeps its id and comes
- * back under the same topic. */
+ * back under the same topic. What happens to a speaker is published on the lifecycle hub; this
+ * file calls no feature module. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "speakers.h"
+#include "instance.h"
+#include "text.h"
 #include "url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+const char *sn_service_name(sn_service_kind kind)
+{
+    switch (kind) {
+    case SN_AVT: return "AVTransport";
+    case SN_RC: return "RenderingControl";
+    case SN_GRC: return "GroupRenderingControl";
+    case SN_ZGT: return "ZoneGroupTopology";
+    default: return "?";
+    }
+}
 
 sn_speaker *sn_speaker_by_uuid(sb_instance *inst, const char *uuid)
 {
@@ -22,10 +36,14 @@ sn_speaker *sn_speaker_by_uuid(sb_instance *inst, const char *uuid)
 sn_speaker *sn_speaker_find(sb_instance *inst, const char *key)
 {
     if (key == NULL) return NULL;
+    /* The id first, in a pass of its own: a room named like another room's id still finds that id. */
     for (size_t i = 0; i < inst->speaker_count; i++) {
         sn_speaker *s = inst->speakers[i];
-        if (!s->described) continue;
-        if (strcmp(s->id, key) == 0 || strcasecmp(s->name, key) == 0 || strcmp(s->uuid, key) == 0) return s;
+        if (s->described && strcmp(s->id, key) == 0) return s;
+    }
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        sn_speaker *s = inst->speakers[i];
+        if (s->described && (strcasecmp(s->name, key) == 0 || strcmp(s->uuid, key) == 0)) return s;
     }
     return NULL;
 }
@@ -99,31 +117,25 @@ void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_des
     } else {
         sn_copy(s->model, sizeof s->model, d->model_name[0] != '\0' ? d->model_name : d->device_type);
     }
-    static const char *const names[SN_SERVICE_COUNT] = { "AVTransport", "RenderingControl",
-                                                          "GroupRenderingControl", "ZoneGroupTopology" };
-    for (int k = 0; k < SN_SERVICE_COUNT; k++) s->services[k] = sn_description_service(&s->desc, names[k]);
+    for (int k = 0; k < SN_SERVICE_COUNT; k++) s->services[k] = sn_description_service(&s->desc, sn_service_name((sn_service_kind)k));
     if (renamed) s->needs_id = true;
     s->described = true;
     s->last_seen_ms = sn_now_ms();
-    if (moved) {
-        sn_log(inst, SB_LOG_INFO, "%s moved to %s", s->id, location);
-        /* Subscriptions point at the old address: start them again at the new one. */
-        sn_gena_drop_all(inst, s);
-    }
+    if (moved) sn_log(inst, SB_LOG_INFO, "%s moved to %s", s->id, location);
     if (s->online) {
         if (s->needs_id) choose_id(inst, s);
         s->needs_id = false;
         sn_speakers_rebuild_visible(inst);
-        if (moved) {
-            sn_gena_subscribe_all(inst, s);
-            sn_audio_clip_probe(inst, s);
-        }
-    } else if (s->services[SN_ZGT] != NULL) {
+    }
+    /* Subscriptions and the audioClip probe point at the old address: they start again there. */
+    if (moved) sn_lifecycle_emit(&inst->hub, inst, SN_EV_MOVED, s, location);
+    if (s->online) return;
+    if (s->services[SN_ZGT] != NULL) {
         /* A Sonos player may be a bonded satellite or sub, which is no room of its own: the
-         * household's topology says so. Ask first, then announce it (state.c). */
+         * household's topology says so. Ask first (state.c), then announce it. */
         if (!s->awaiting_topology) {
             s->awaiting_topology = true;
-            sn_topology_refresh(inst, s);
+            sn_lifecycle_emit(&inst->hub, inst, SN_EV_NEEDS_TOPOLOGY, s, "found");
         }
     } else {
         sn_speaker_set_online(inst, s, true, moved ? "found at a new address" : "found");
@@ -141,16 +153,8 @@ void sn_speaker_set_online(sb_instance *inst, sn_speaker *s, bool online, const 
     sn_log(inst, online ? SB_LOG_INFO : SB_LOG_WARNING, "%s (%s, %s) is %s: %s", s->id, s->name,
            s->address, online ? "online" : "offline", why);
     if (inst->publish != NULL && !s->invisible) inst->publish->speaker_availability(inst->host, s->id, online);
-    if (online) {
-        sn_gena_subscribe_all(inst, s);
-        sn_audio_clip_probe(inst, s);
-    } else {
-        s->audio_clip = false;
-        sn_gena_drop_all(inst, s);
-        sn_announce_speaker_gone(inst, s);
-    }
     sn_speakers_rebuild_visible(inst);
-    sn_state_publish(inst, s);
+    sn_lifecycle_emit(&inst->hub, inst, online ? SN_EV_ONLINE : SN_EV_OFFLINE, s, why);
 }
 
 void sn_speakers_rebuild_visible(sb_instance *inst)

@@ -3,8 +3,11 @@
  * updates, repeated events) does not flood the broker. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "driver.h"
+#include "state.h"
+#include "discovery.h"
 #include "events.h"
+#include "soap_call.h"
+#include "text.h"
 #include "topology.h"
 
 #include <stdio.h>
@@ -106,8 +109,10 @@ static void topology_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *
     }
 }
 
-void sn_topology_refresh(sb_instance *inst, sn_speaker *s)
+static void topology_refresh(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
+    (void)why;
+    (void)user;
     char err[200];
     if (!sn_soap(inst, s, SN_ZGT, "GetZoneGroupState", (const char *const[]){ NULL }, topology_done, s, err, sizeof err)) {
         sn_log(inst, SB_LOG_DEBUG, "%s: %s", s->name, err);
@@ -181,4 +186,18 @@ void sn_state_publish(sb_instance *inst, sn_speaker *s)
         inst->publish->speaker_state(inst->host, s->id, t.data);
     }
     sn_text_free(&t);
+}
+
+static void publish_handler(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    (void)why;
+    (void)user;
+    sn_state_publish(inst, s);
+}
+
+void sn_state_init(sb_instance *inst)
+{
+    sn_lifecycle_on(&inst->hub, SN_EV_NEEDS_TOPOLOGY, topology_refresh, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_ONLINE, publish_handler, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_OFFLINE, publish_handler, NULL);
 }

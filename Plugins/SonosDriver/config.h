@@ -1,0 +1,35 @@
+/* The driver's settings (`sonos.json`), checked once at create: unknown keys and wrong types are
+ * refused with the key named. */
+#ifndef SONOS_CONFIG_H
+#define SONOS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SN_MAX_STATIC 32
+
+typedef struct sn_config {
+    bool discovery;             /* SSDP on the interface; false: the static list only */
+    char interface[64];         /* "" = the host's network.interface */
+    char household[128];        /* Sonos household filter ("" = any) */
+    char *static_speakers[SN_MAX_STATIC];
+    size_t static_count;
+    uint32_t search_interval_ms;  /* M-SEARCH rounds */
+    uint32_t probe_interval_ms;   /* offline speakers are probed this often */
+    uint32_t offline_after_ms;    /* not seen (SSDP, events, answers) for this long: probe it */
+    uint32_t subscription_s;      /* GENA TIMEOUT asked for */
+    uint32_t soap_timeout_ms;
+    uint32_t announce_margin_ms;  /* wait past the clip's duration before giving up on STOPPED */
+    bool renderers;               /* also plain MediaRenderer:1 devices */
+    bool interrupt_unrestorable;  /* announce over a cloud queue / AirPlay anyway (and say so) */
+    bool audio_clip;              /* the local audioClip API on players that list AUDIO_CLIP */
+    char api_key[128];            /* X-Sonos-Api-Key for that API */
+    uint16_t audio_clip_port;     /* its port: 1443 on every Sonos player (tests use another) */
+} sn_config;
+
+/* 0 and `out` filled (free it with sn_config_free), or -1 with the reason in `err`. */
+int sn_config_parse(const char *json, sn_config *out, char *err, size_t err_size);
+void sn_config_free(sn_config *c);
+
+#endif

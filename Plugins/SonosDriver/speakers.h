@@ -1,0 +1,107 @@
+/* The model: the speakers this instance knows, keyed by UDN and named for MQTT by their room.
+ * It calls no feature module: what happens to a speaker (online, offline, moved, a Sonos player to
+ * place in its household) is published on the lifecycle hub, and the feature modules react there.
+ *
+ * The speaker record holds each feature module's per-speaker slots too (subscriptions for gena.c,
+ * the transport state for state.c, the audioClip API for audioclip.c, the running announcement for
+ * announce.c): one allocation per speaker, freed with it. Only the owning module writes its slots. */
+#ifndef SONOS_SPEAKERS_H
+#define SONOS_SPEAKERS_H
+
+#include <speakerbridge_plugin.h>
+
+#include "description.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SN_MAX_SPEAKERS 64
+
+/* The services a speaker is driven through, by short name (see sn_speaker.services). */
+typedef enum { SN_AVT, SN_RC, SN_GRC, SN_ZGT, SN_SERVICE_COUNT } sn_service_kind;
+
+typedef struct sn_speaker sn_speaker;
+
+/* gena.c's slot: one GENA subscription. */
+typedef struct sn_subscription {
+    sb_instance *inst;       /* back pointers for the NOTIFY route's callback */
+    sn_speaker *speaker;
+    sn_service_kind kind;
+    char sid[160];
+    uint64_t route_id;
+    char callback[512];
+    uint64_t renew_timer;
+    bool pending;    /* a SUBSCRIBE is in flight */
+    uint32_t seq;
+} sn_subscription;
+
+struct sn_announcement;
+
+struct sn_speaker {
+    char id[64];        /* MQTT id: the room name as a slug ("living_room") */
+    char uuid[128];
+    char name[128];
+    char model[128];
+    char location[512];
+    char address[64];   /* IPv4 from the location */
+    char household[128];
+    bool online;
+    bool described;
+    bool invisible;     /* bonded satellite or sub: not a room of its own */
+    bool needs_id;      /* new or renamed: choose its MQTT id when it goes online */
+    bool awaiting_topology; /* a Sonos player goes online once we know it is not a satellite */
+    uint64_t last_seen_ms;
+    sn_description desc;
+    const sn_service *services[SN_SERVICE_COUNT];
+
+    /* gena.c */
+    sn_subscription subs[SN_SERVICE_COUNT];
+
+    /* state.c: what the events tell. */
+    char transport[32];  /* PLAYING, PAUSED_PLAYBACK, STOPPED, TRANSITIONING, NO_MEDIA_PRESENT */
+    int volume;          /* -1 unknown */
+    int mute;            /* -1 unknown */
+    bool output_fixed;
+    char av_uri[1024];
+    char track_uri[1024];
+    char title[256];
+    char artist[256];
+    char album[256];
+    char play_mode[32];
+    char coordinator[64]; /* uuid of the group coordinator ("" unknown: itself) */
+    char group_id[160];
+    char last_state_json[4096];
+
+    /* audioclip.c: the local audioClip API, from GET /api/v1/players/local/info when the player
+     * goes online. Players without it (S1, other renderers) keep audio_clip false. */
+    bool audio_clip;
+    char player_id[128];   /* the API's playerId (RINCON_…, the same as the uuid) */
+    char ws_url[256];      /* wss://<address>:1443/websocket/api */
+    uint32_t clip_probe;   /* numbers the info requests: only the newest answer counts */
+
+    /* announce.c */
+    struct sn_announcement *announcement; /* the one playing now, or NULL */
+};
+
+/* "AVTransport", "RenderingControl" …: the service type's name in descriptions and logs. */
+const char *sn_service_name(sn_service_kind kind);
+
+sn_speaker *sn_speaker_by_uuid(sb_instance *inst, const char *uuid);
+/* A described speaker by MQTT id (what the host passes); for commands typed by hand also by room
+ * name (any case) or uuid, when no speaker has that id. */
+sn_speaker *sn_speaker_find(sb_instance *inst, const char *key);
+/* A new, undescribed speaker; NULL when the table is full (logged) or out of memory. */
+sn_speaker *sn_speaker_add(sb_instance *inst, const char *uuid);
+/* Takes a (new or repeated) description fetched from `location`. Publishes MOVED when the location
+ * changed, then ONLINE for a plain renderer or NEEDS_TOPOLOGY for a Sonos player not online yet. */
+void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_description *d, const char *location);
+/* Publishes availability to the host and ONLINE or OFFLINE on the hub; nothing when unchanged. */
+void sn_speaker_set_online(sb_instance *inst, sn_speaker *s, bool online, const char *why);
+/* The list handed to the host: described rooms with an AVTransport and an id. */
+void sn_speakers_rebuild_visible(sb_instance *inst);
+/* The speaker that takes transport commands for `s`: its group coordinator when known. */
+sn_speaker *sn_speaker_coordinator(sb_instance *inst, sn_speaker *s);
+void sn_speakers_free(sb_instance *inst);
+
+#endif

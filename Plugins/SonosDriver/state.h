@@ -1,0 +1,20 @@
+/* What each speaker is doing, from its events, and the retained `<base>/<speaker>/state` built from
+ * it; the household's topology (groups, bonded satellites). */
+#ifndef SONOS_STATE_H
+#define SONOS_STATE_H
+
+#include "instance.h"
+
+/* Registers on the hub: NEEDS_TOPOLOGY asks the player for its household's topology (and brings
+ * it online when it is a room); ONLINE and OFFLINE publish the state. Register it after the other
+ * feature modules, so the published state is the one after they reacted. */
+void sn_state_init(sb_instance *inst);
+/* One variable of an AVTransport or RenderingControl LastChange event. */
+void sn_state_apply_avt(sb_instance *inst, sn_speaker *s, const char *name, const char *value);
+void sn_state_apply_rc(sb_instance *inst, sn_speaker *s, const char *name, const char *channel, const char *value);
+/* A ZoneGroupState document: coordinators, groups, satellites; unknown members are described. */
+void sn_state_apply_topology(sb_instance *inst, const char *zone_group_state);
+/* Publishes the speaker's state when it changed since the last publish. */
+void sn_state_publish(sb_instance *inst, sn_speaker *s);
+
+#endif
