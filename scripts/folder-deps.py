@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Lists which folders of a Swift target use names declared in which other folders, and fails on a cycle.
+"""Lists which folders of a Swift target use names declared in which other folders; fails on a cycle
+or on a use that goes up the layer order.
 
 The host is one Swift module, so the compiler allows any file to use any other; this script holds the
 folders to the layering the README's Layout section describes. A folder "imports" another when one of
 its files names a type, protocol, top-level function or constant declared there (comments and string
-literals are ignored). Files directly in the target's root (the composition root, e.g. Daemon.swift)
-are left out: they wire everything together by design.
+literals are ignored; a name the folder declares itself, even nested, stays its own). Files directly
+in the target's root (the composition root, e.g. Daemon.swift) are left out: they wire everything
+together by design.
 
-    scripts/folder-deps.py                  # Sources/Host: edges, then "no cycles" or the cycles (exit 1)
-    scripts/folder-deps.py --why Bridge Plugins   # which files and names tie one folder to another
-    scripts/folder-deps.py --root Tests/LabKit    # another target
+The layer order of Sources/Host, bottom to top, is LAYERS below: a folder may use the folders listed
+before it, never one listed after it. Folders not listed are only checked for cycles.
+
+    scripts/folder-deps.py                  # Sources/Host: edges, then "no cycles" or the problems (exit 1)
+    scripts/folder-deps.py --depth 2        # the same, with Plugins/Loading, Plugins/ABI, ... as folders
+    scripts/folder-deps.py --why MQTTContract Plugins   # which files and names tie one folder to another
+    scripts/folder-deps.py --root Tests/LabKit          # another target (cycles only)
 """
 import argparse
 import os
@@ -23,6 +29,18 @@ DECL = re.compile(
 )
 PRIVATE = re.compile(r"^\s*(?:@\w+\s+)*(?:private|fileprivate)\b")
 IDENT = re.compile(r"[A-Za-z_]\w*")
+ANY_TYPE = re.compile(r"\b(?:struct|class|enum|protocol|actor|typealias)\s+([A-Za-z_]\w*)")
+
+# Sources/Host, bottom to top. Within Plugins (seen with --depth 2): the typed commands know nothing
+# of the rest; the services (timers, HTTP, UDP, WebSocket, routes, media, publish) are plain Swift;
+# the ABI layer turns the C tables into service calls; loading builds generations on all of them.
+LAYERS = {
+    "Sources/Host": [
+        "Support", "Config", "Storage", "Broker", "Session", "Speakers", "Media",
+        ["Plugins", "Plugins/Commands", "Plugins/Services", "Plugins/ABI", "Plugins/Loading"],
+        "Announce", "MQTTContract", "Soak",
+    ],
+}
 
 
 def strip_comments_and_strings(text):
@@ -44,13 +62,12 @@ def top_level_declarations(text):
     return names
 
 
-def folder_of(root, path):
-    rel = os.path.relpath(path, root)
-    parts = rel.split(os.sep)
-    return parts[0] if len(parts) > 1 else None
+def folder_of(root, path, depth):
+    parts = os.path.relpath(path, root).split(os.sep)[:-1]
+    return "/".join(parts[:depth]) if parts else None
 
 
-def scan(root):
+def scan(root, depth):
     files = {}
     for dirpath, _, names in os.walk(root):
         for name in names:
@@ -59,18 +76,20 @@ def scan(root):
                 with open(path, encoding="utf-8") as f:
                     files[path] = strip_comments_and_strings(f.read())
     declared = {}  # name -> folder
+    own = {}  # folder -> every type it declares, nested ones too (Configuration.EmbeddedBroker)
     for path, text in files.items():
-        folder = folder_of(root, path)
+        folder = folder_of(root, path, depth)
         if folder is None:
             continue
         for name in top_level_declarations(text):
             declared.setdefault(name, folder)
+        own.setdefault(folder, set()).update(ANY_TYPE.findall(text))
     edges = {}  # (from, to) -> {file: {names}}
     for path, text in files.items():
-        folder = folder_of(root, path)
+        folder = folder_of(root, path, depth)
         if folder is None:
             continue
-        for ident in set(IDENT.findall(text)):
+        for ident in set(IDENT.findall(text)) - own[folder]:
             target = declared.get(ident)
             if target and target != folder:
                 edges.setdefault((folder, target), {}).setdefault(path, set()).add(ident)
@@ -112,12 +131,42 @@ def cycles(edges):
     return out
 
 
+def ranks(root):
+    """folder -> (layer, place within the layer); a layer given as a list names its subfolders."""
+    out = {}
+    for i, layer in enumerate(LAYERS.get(os.path.normpath(root), [])):
+        names = layer if isinstance(layer, list) else [layer]
+        for j, name in enumerate(names):
+            out[name] = (i, j)
+    return out
+
+
+def rank_of(folder, table):
+    if folder in table:
+        return table[folder]
+    top = folder.split("/")[0]
+    return (table[top][0], 0) if top in table else None
+
+
+def upward(edges, table):
+    """Edges from a folder to one above it (subfolders of one layer are ordered among themselves)."""
+    out = []
+    for a, b in sorted(edges):
+        ra, rb = rank_of(a, table), rank_of(b, table)
+        if ra is None or rb is None:
+            continue
+        if rb[0] > ra[0] or (rb[0] == ra[0] and ra[1] > 0 and rb[1] > ra[1]):
+            out.append((a, b))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="Sources/Host")
+    parser.add_argument("--depth", type=int, default=1, help="how many folder levels name a folder (default 1)")
     parser.add_argument("--why", nargs=2, metavar=("FROM", "TO"))
     args = parser.parse_args()
-    edges = scan(args.root)
+    edges = scan(args.root, max(args.depth, 1))
     if args.why:
         for path, names in sorted(edges.get(tuple(args.why), {}).items()):
             print(f"{path}: {', '.join(sorted(names))}")
@@ -125,11 +174,15 @@ def main():
     for (a, b) in sorted(edges):
         print(f"{a} -> {b}")
     found = cycles(edges)
-    if not found:
-        print(f"no cycles between the folders of {args.root}")
+    up = upward(edges, ranks(args.root))
+    if not found and not up:
+        print(f"no cycles between the folders of {args.root}, and none uses a folder above it")
         return 0
     for comp in found:
-        print(f"CYCLE: {' <-> '.join(comp)}  (scripts/folder-deps.py --why A B shows the names)")
+        print(f"CYCLE: {' <-> '.join(comp)}")
+    for a, b in up:
+        print(f"UPWARD: {a} -> {b} (the order is LAYERS in scripts/folder-deps.py)")
+    print("scripts/folder-deps.py --why A B shows the files and names")
     return 1
 
 

@@ -57,7 +57,7 @@ struct ConfigSetting: Sendable {
         ConfigSetting(key: "mqtt.response_topics", apply: { text, config in
             let filters = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
             for filter in filters {
-                if let problem = ResponseTopicPolicy.filterProblem(filter) { return "\(quoted(filter)) \(problem)" }
+                if let problem = TopicFilter.problem(filter) { return "\(quoted(filter)) \(problem)" }
             }
             config.mqtt.responseTopics = filters
             return nil

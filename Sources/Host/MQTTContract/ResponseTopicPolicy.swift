@@ -32,32 +32,7 @@ public struct ResponseTopicPolicy: Sendable {
             return "is neither under '\(topics.base)/' nor has a level beginning with 'response' (set mqtt.response_topics to allow it)"
         }
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        if filters.contains(where: { ResponseTopicPolicy.matches(levels, filter: $0) }) { return nil }
+        if filters.contains(where: { TopicFilter.matches(levels, filter: $0) }) { return nil }
         return "matches none of mqtt.response_topics"
-    }
-
-    static func matches(_ levels: [Substring], filter: [Substring]) -> Bool {
-        var i = 0
-        for part in filter {
-            if part == "#" { return true }
-            guard i < levels.count else { return false }
-            if part != "+", part != levels[i] { return false }
-            i += 1
-        }
-        return i == levels.count
-    }
-
-    /// Why a configured filter is not a valid MQTT topic filter, or nil.
-    static func filterProblem(_ filter: String) -> String? {
-        if filter.isEmpty { return "is empty" }
-        let parts = filter.split(separator: "/", omittingEmptySubsequences: false)
-        for (i, part) in parts.enumerated() {
-            if part.contains("#"), part != "#" || i != parts.count - 1 {
-                return "is not a topic filter: '#' must be a whole last level"
-            }
-            if part.contains("+"), part != "+" { return "is not a topic filter: '+' must be a whole level" }
-        }
-        if filter.hasPrefix("$") { return "starts with '$': broker topics are never answered into" }
-        return nil
     }
 }
