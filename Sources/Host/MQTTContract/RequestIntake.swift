@@ -3,7 +3,7 @@ import Logging
 /// The first thing every incoming request meets, inside libmosquitto's message callback and so
 /// before the broker gets its PUBACK: check the limits, record it durably, then ring the router's
 /// doorbell.
-public final class RequestIntake: Sendable {
+public final class RequestIntake: MessageIntake {
     /// What a request may cost before anything of it is kept.
     public struct Limits: Sendable {
         /// Bytes of payload (`mqtt.max_payload`).

@@ -16,7 +16,7 @@ public final class MQTTSession: Service, Sendable {
         return true
     }()
 
-    public init(config: Configuration, clientID: String, spool: Spool, intake: RequestIntake,
+    public init(config: Configuration, clientID: String, spool: Spool, intake: any MessageIntake,
                 status: SessionStatusBox, wake: WakePipe, birth: @escaping @Sendable (SessionStatus) -> [OutboundMessage],
                 brokerCheck: (@Sendable () -> String?)? = nil, logger: Logger) {
         _ = MQTTSession.libraryReady

@@ -7,7 +7,7 @@ struct SessionContext: Sendable {
     let config: Configuration
     let clientID: String
     let spool: Spool
-    let intake: RequestIntake
+    let intake: any MessageIntake
     let status: SessionStatusBox
     let wake: WakePipe
     let logger: Logger
