@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the plugin header available to plugin builds through pkg-config.
 #
-#   scripts/plugin-dev.sh install [PREFIX]  header -> PREFIX/include, .pc -> PREFIX/lib/pkgconfig
+#   scripts/plugin-dev.sh install [PREFIX]  headers -> PREFIX/include, .pc -> PREFIX/lib/pkgconfig
 #                                           (PREFIX defaults to /usr/local)
 #   scripts/plugin-dev.sh pc DIR            only writes speakerbridge-plugin.pc into DIR, pointing
 #                                           at the header in this source tree; then build with
@@ -43,8 +43,11 @@ case ${1:-} in
         [[ $# -le 2 ]] || usage
         prefix=$(absolute "${2:-/usr/local}")
         install -d "$prefix/include" "$prefix/lib/pkgconfig"
-        install -m 0644 "$header" "$prefix/include/speakerbridge_plugin.h"
-        echo "installed $prefix/include/speakerbridge_plugin.h"
+        # The umbrella header and its parts (speakerbridge/core.h, host/, ext/), keeping the tree.
+        (cd "$api/include" && find speakerbridge_plugin.h speakerbridge -name '*.h') | while read -r part; do
+            install -D -m 0644 "$api/include/$part" "$prefix/include/$part"
+        done
+        echo "installed $prefix/include/speakerbridge_plugin.h and $prefix/include/speakerbridge/"
         write_pc "$prefix" "$prefix/lib/pkgconfig/speakerbridge-plugin.pc"
         chmod 0644 "$prefix/lib/pkgconfig/speakerbridge-plugin.pc"
         echo "installed $prefix/lib/pkgconfig/speakerbridge-plugin.pc (prefix=$prefix)"

@@ -49,10 +49,3 @@ public enum PluginRejection: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 }
-
-/// Constants of the ABI as the host sees them.
-public enum PluginABI {
-    public static let major = 1
-    public static let minor = 0
-    public static let entrySymbol = "speakerbridge_plugin_entry"
-}
