@@ -30,7 +30,7 @@ typedef enum {
 /* `why` is a reason for logs (may be ""); `user` is what was registered with the handler. */
 typedef void (*sn_event_fn)(sb_instance *inst, sn_speaker *s, const char *why, void *user);
 
-#define SN_MAX_HANDLERS 16
+#define SN_MAX_HANDLERS 24
 
 typedef struct sn_lifecycle {
     struct {
