@@ -70,6 +70,7 @@ let package = Package(
             name: "speakerbridge",
             dependencies: [
                 "SpeakerbridgeHost",
+                "CMosquitto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,19 +1,20 @@
 import CMosquitto
 import Foundation
+import SpeakerbridgeHost
 import Synchronization
 
-/// A short-lived MQTT client for the CLI (`health`, `say`): connects with a throwaway id and a clean
+/// A short-lived MQTT client for the commands (`health`, `say`): connects with a throwaway id and a clean
 /// session, asks the daemon something, waits for the answer. Not for the daemon's own session.
-public final class CommandClient: Sendable {
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+final class CommandClient: Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
     }
 
-    public struct Message: Sendable {
-        public let topic: String
-        public let payload: [UInt8]
-        public let correlationData: [UInt8]?
-        public var text: String { String(decoding: payload, as: UTF8.self) }
+    struct Message: Sendable {
+        let topic: String
+        let payload: [UInt8]
+        let correlationData: [UInt8]?
+        var text: String { String(decoding: payload, as: UTF8.self) }
     }
 
     private struct State {
@@ -34,7 +35,7 @@ public final class CommandClient: Sendable {
         let state = Mutex(State())
     }
 
-    public init(config: Configuration, timeout: Double = 5) throws(Failure) {
+    init(config: Configuration, timeout: Double = 5) throws(Failure) {
         // The daemon's own broker admits its login only (unless allow_anonymous): the same
         // configuration names the same state directory, where the password is.
         var login: EmbeddedBrokerCredentials? = nil
@@ -118,7 +119,7 @@ public final class CommandClient: Sendable {
         return nil
     }
 
-    public func subscribe(_ filter: String, timeout: Double = 5) throws(Failure) {
+    func subscribe(_ filter: String, timeout: Double = 5) throws(Failure) {
         let before = withState { $0.subscribed }
         let rc = mosquitto_subscribe(handle.raw, nil, filter, 1)
         guard rc == MOSQ_ERR_SUCCESS.rawValue, wait(timeout, { $0.subscribed > before ? true : nil }) != nil else {
@@ -126,7 +127,7 @@ public final class CommandClient: Sendable {
         }
     }
 
-    public func publish(_ topic: String, _ payload: [UInt8], responseTopic: String? = nil, correlationData: [UInt8]? = nil) throws(Failure) {
+    func publish(_ topic: String, _ payload: [UInt8], responseTopic: String? = nil, correlationData: [UInt8]? = nil) throws(Failure) {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
         if config.mqtt.protocolVersion == .v5 {
@@ -142,7 +143,7 @@ public final class CommandClient: Sendable {
     }
 
     /// The first received message (oldest first, consumed) for which `match` returns a value.
-    public func next<T: Sendable>(timeout: Double, _ match: (Message) -> T?) -> T? {
+    func next<T: Sendable>(timeout: Double, _ match: (Message) -> T?) -> T? {
         wait(timeout) { s in
             for (i, m) in s.messages.enumerated() {
                 if let v = match(m) {
@@ -156,7 +157,7 @@ public final class CommandClient: Sendable {
 
     private let closed = Mutex(false)
 
-    public func close() {
+    func close() {
         guard !closed.withLock({ let was = $0; $0 = true; return was }) else { return }
         mosquitto_disconnect(handle.raw)
         mosquitto_loop_stop(handle.raw, false)
