@@ -23,14 +23,6 @@
 #define SN_PLUGIN_VERSION "1.0.0"
 #define STATE_BLOB_VERSION 1
 
-/* Reads a host table and checks it is at least the 1.0 size we were built against. */
-static const void *host_table(const sb_host *host, const char *id, size_t min_size)
-{
-    const void *table = host->get_extension(host, id);
-    if (table == NULL || *(const uint32_t *)table < min_size) return NULL;
-    return table;
-}
-
 static void instance_free(sb_instance *inst)
 {
     sn_discovery_stop(inst);
@@ -59,15 +51,15 @@ static sb_status sonos_create(const sb_host *host, const char *config_json, sb_i
         free(inst);
         return SB_ERR_INVALID;
     }
-    inst->log = host_table(host, SB_HOST_EXT_LOG, sizeof(sb_host_log));
-    inst->timers = host_table(host, SB_HOST_EXT_TIMERS, sizeof(sb_host_timers));
-    inst->publish = host_table(host, SB_HOST_EXT_PUBLISH, sizeof(sb_host_publish));
-    inst->operations = host_table(host, SB_HOST_EXT_OPERATIONS, sizeof(sb_host_operations));
-    inst->http = host_table(host, SB_HOST_EXT_HTTP, sizeof(sb_host_http));
-    inst->udp = host_table(host, SB_HOST_EXT_UDP, sizeof(sb_host_udp));
-    inst->routes = host_table(host, SB_HOST_EXT_ROUTES, sizeof(sb_host_routes));
+    inst->log = sbh_host_extension(host, SB_HOST_EXT_LOG, sizeof(sb_host_log));
+    inst->timers = sbh_host_extension(host, SB_HOST_EXT_TIMERS, sizeof(sb_host_timers));
+    inst->publish = sbh_host_extension(host, SB_HOST_EXT_PUBLISH, sizeof(sb_host_publish));
+    inst->operations = sbh_host_extension(host, SB_HOST_EXT_OPERATIONS, sizeof(sb_host_operations));
+    inst->http = sbh_host_extension(host, SB_HOST_EXT_HTTP, sizeof(sb_host_http));
+    inst->udp = sbh_host_extension(host, SB_HOST_EXT_UDP, sizeof(sb_host_udp));
+    inst->routes = sbh_host_extension(host, SB_HOST_EXT_ROUTES, sizeof(sb_host_routes));
     /* Optional: without it every announcement goes the UPnP way. */
-    inst->ws = host_table(host, SB_HOST_EXT_WEBSOCKET, sizeof(sb_host_websocket));
+    inst->ws = sbh_host_extension(host, SB_HOST_EXT_WEBSOCKET, sizeof(sb_host_websocket));
     /* Without HTTP there is no UPnP at all; without timers and completions no announcement. */
     const char *missing = inst->http == NULL ? SB_HOST_EXT_HTTP : inst->timers == NULL ? SB_HOST_EXT_TIMERS
                         : inst->operations == NULL ? SB_HOST_EXT_OPERATIONS : NULL;

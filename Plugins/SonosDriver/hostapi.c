@@ -1,5 +1,6 @@
-/* Thin wrappers over the host services: logging with printf formats, timers that forget their
- * ids, and HTTP requests tracked per instance so destroy can cancel what is still in flight. */
+/* Thin wrappers over the host services: timers that forget their ids, and HTTP requests tracked
+ * per instance so destroy can cancel what is still in flight. (The log wrapper is the SDK's
+ * sbh_log, see hostapi.h.) */
 #define _POSIX_C_SOURCE 200809L
 
 #include "hostapi.h"
@@ -20,17 +21,6 @@ struct sn_call {
     void (*drop)(void *ctx);
     sn_call *next;
 };
-
-void sn_log(sb_instance *inst, int32_t level, const char *fmt, ...)
-{
-    if (inst->log == NULL) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    inst->log->log(inst->host, level, line);
-}
 
 uint64_t sn_now_ms(void)
 {

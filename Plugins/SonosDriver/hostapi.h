@@ -4,12 +4,14 @@
 #define SONOS_HOSTAPI_H
 
 #include <speakerbridge_plugin.h>
+#include <speakerbridge/helpers/host.h>
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-void sn_log(sb_instance *inst, int32_t level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* printf-style into the daemon's log (nothing when the host has no log service). */
+#define sn_log(inst, level, ...) sbh_log((inst)->host, (inst)->log, (level), __VA_ARGS__)
 uint64_t sn_now_ms(void);
 /* 0 when the host refused (logged). */
 uint64_t sn_timer_start(sb_instance *inst, uint32_t delay_ms, uint32_t period_ms, sb_timer_fn fn, void *user);

@@ -1,5 +1,7 @@
-/* Growable strings. Nothing here aborts: an allocation failure only sets `failed`, because one
- * failed log line or SOAP body must not take the whole daemon down with the plugin. */
+/* What the driver adds to the SDK's growable string (PluginSDK/helpers): NULL-safe appends, JSON
+ * strings that survive bad UTF-8 from the network, XML escaping, and bounded copies. Nothing here
+ * aborts: an allocation failure only sets `failed`, because one failed log line or SOAP body must
+ * not take the whole daemon down with the plugin. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "text.h"
@@ -10,64 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool reserve(sn_text *t, size_t extra)
-{
-    if (t->failed)
-        return false;
-    if (extra > SIZE_MAX - t->len - 1) {
-        t->failed = true;
-        return false;
-    }
-    size_t need = t->len + extra + 1;
-    if (t->data != NULL && need <= t->cap)
-        return true;
-    size_t cap = t->cap ? t->cap : 64;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *grown = realloc(t->data, cap);
-    if (grown == NULL) {
-        t->failed = true;
-        return false;
-    }
-    t->data = grown;
-    t->cap = cap;
-    return true;
-}
-
 void sn_text_append(sn_text *t, const char *s, size_t n)
 {
-    if (t == NULL || (s == NULL && n > 0) || !reserve(t, n))
+    if (t == NULL || (s == NULL && n > 0))
         return;
-    if (n > 0)
-        memcpy(t->data + t->len, s, n);
-    t->len += n;
-    t->data[t->len] = '\0';
+    sbh_text_append(t, s, n);
 }
 
 void sn_text_puts(sn_text *t, const char *s)
 {
-    if (s != NULL)
-        sn_text_append(t, s, strlen(s));
-}
-
-void sn_text_printf(sn_text *t, const char *fmt, ...)
-{
-    if (t == NULL || t->failed)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        t->failed = true;
-        return;
-    }
-    if (!reserve(t, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->data + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
+    if (t != NULL && s != NULL)
+        sbh_text_append(t, s, strlen(s));
 }
 
 /* Length of the valid UTF-8 sequence at `s` (at most `avail` bytes), or 0 when it is not one:
@@ -164,16 +119,6 @@ const char *sn_text_str(const sn_text *t)
     return t != NULL && t->data != NULL ? t->data : "";
 }
 
-void sn_text_free(sn_text *t)
-{
-    if (t == NULL)
-        return;
-    free(t->data);
-    t->data = NULL;
-    t->len = t->cap = 0;
-    t->failed = false;
-}
-
 char *sn_strdup(const char *s)
 {
     return s == NULL ? NULL : sn_strndup(s, strlen(s));
@@ -248,15 +193,6 @@ int sn_copy_trimmed_exact(char *dst, size_t dst_size, const char *src)
     memcpy(dst, s, n);
     dst[n] = '\0';
     return 0;
-}
-
-void sn_set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err == NULL || err_size == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
 }
 
 void sn_text_utf8(sn_text *t, uint32_t cp)

@@ -1,22 +1,23 @@
-/* Growable strings for building SOAP bodies, JSON and log lines. A failed allocation marks the
- * text as failed (and stops appending) instead of aborting: callers check `failed` once at the end. */
+/* Growable strings for building SOAP bodies, JSON and log lines: the SDK's `sbh_text`
+ * (PluginSDK/helpers), whose failed allocation marks the text as failed (and stops appending)
+ * instead of aborting, so callers check `failed` once at the end. */
 #ifndef SONOS_TEXT_H
 #define SONOS_TEXT_H
+
+#include <speakerbridge/helpers/host.h>
+#include <speakerbridge/helpers/text.h>
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct sn_text {
-    char *data; /* NUL-terminated once anything was appended; NULL before */
-    size_t len;
-    size_t cap;
-    bool failed;
-} sn_text;
+typedef sbh_text sn_text;
+#define sn_text_printf sbh_text_printf
+#define sn_text_free sbh_text_free
 
+/* NULL-safe: a NULL `t` or `s` appends nothing. */
 void sn_text_append(sn_text *t, const char *s, size_t n);
 void sn_text_puts(sn_text *t, const char *s);
-void sn_text_printf(sn_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Length of the valid UTF-8 sequence at `s` (at most `avail` > 0 bytes) with its code point in
  * `*cp`, or 0 when it is not one: overlong forms, surrogates and values past U+10FFFF are
  * rejected, as RFC 3629 requires. */
@@ -29,7 +30,6 @@ void sn_text_json_string(sn_text *t, const char *s);
 void sn_text_xml_escaped(sn_text *t, const char *s);
 /* The text so far, "" when empty (never NULL). */
 const char *sn_text_str(const sn_text *t);
-void sn_text_free(sn_text *t);
 
 /* NULL-safe copies; NULL on allocation failure. */
 char *sn_strdup(const char *s);
@@ -48,6 +48,6 @@ void sn_copy_trimmed(char *dst, size_t dst_size, const char *src);
 int sn_copy_trimmed_exact(char *dst, size_t dst_size, const char *src);
 /* snprintf into a fixed buffer where truncation is intended (reasons, log texts): a function of
  * its own so the compiler's truncation warnings stay meaningful everywhere else. NULL-safe. */
-void sn_set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define sn_set_err sbh_error
 
 #endif
