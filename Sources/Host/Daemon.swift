@@ -64,7 +64,8 @@ public enum Daemon {
             JournalHandler(spool: spool, intake: intake),
         ]
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
-                            announcer: SpeechAnnouncer(registry: registry, spool: spool, topics: topics, addressing: media,
+                            announcer: SpeechAnnouncer(directory: registry.directory, backend: registry, spool: spool,
+                                                       topics: topics, addressing: media,
                                                        maxQueue: config.announcements.maxQueue, logger: logger),
                             plugins: registry, responses: responses, maxAttempts: config.journal.maxAttempts, logger: logger)
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,

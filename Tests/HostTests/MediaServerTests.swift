@@ -394,15 +394,22 @@ final class MediaServerTests: XCTestCase {
         try await withServer(store: store) { server, port in
             let media = MediaPublishing(server: server)
             let url = try XCTUnwrap(media.put([UInt8](repeating: 1, count: 700_000), mime: "audio/wav", ttl: 60))
-            XCTAssertEqual(media.pin(clipURL: url), .pinned)
-            XCTAssertEqual(media.pin(clipURL: "http://192.0.2.9:8080/media/\(MediaStore.newID()).wav"), .notOurs)
-            XCTAssertEqual(media.pin(clipURL: "http://127.0.0.1:\(port)/media/\(MediaStore.newID()).wav"), .gone)
+            guard case .pinned(let clip) = media.pin(clipAt: url) else { return XCTFail("its own clip is pinned") }
+            XCTAssertEqual(media.pin(clipAt: "http://192.0.2.9:8080/media/\(MediaStore.newID()).wav"), .notOurs)
+            XCTAssertEqual(media.pin(clipAt: "http://127.0.0.1:\(port)/media/\(MediaStore.newID()).wav"), .notOurs,
+                           "a URL of this server's shape that it never handed out")
+            // Handed out, then gone: an expired clip leaves at its last unpin.
+            let brief = try XCTUnwrap(media.put([UInt8](repeating: 3, count: 100), mime: "audio/wav", ttl: 0.001))
+            guard case .pinned(let briefClip) = media.pin(clipAt: brief) else { return XCTFail("pinned") }
+            try await Task.sleep(for: .milliseconds(20))
+            media.unpin(briefClip)
+            XCTAssertEqual(media.pin(clipAt: brief), .gone)
             let before = media.refusalCount
             XCTAssertNil(media.put([UInt8](repeating: 2, count: 700_000), mime: "audio/wav", ttl: 60))
             let reason = try XCTUnwrap(media.refusal(since: before))
             XCTAssertTrue(reason.hasPrefix("the media store is full"), reason)
             XCTAssertNil(media.refusal(since: media.refusalCount))
-            media.unpin(clipURL: url)
+            media.unpin(clip)
             XCTAssertNotNil(media.put([UInt8](repeating: 2, count: 700_000), mime: "audio/wav", ttl: 60))
         }
     }

@@ -7,11 +7,11 @@ import Logging
 actor Announcement {
     let request: SpeakRequest
     let requestSeq: UInt64
-    let speakers: [SpeakerInfo]
+    let speakers: [SpeakerHandle]
     private let speech: Task<Result<Speech, AnnouncementFailure>, Never>
     private let spool: Spool
     private let topics: Topics
-    private let addressing: any ClipAddressing
+    private let addressing: (any ClipAddressing)?
     private let logger: Logger
     private var results: [String: String] = [:]
     /// Per speaker: what its driver could not restore after a played announcement.
@@ -21,15 +21,17 @@ actor Announcement {
     private let stopping: @Sendable () -> Bool
 
     struct Speech: Sendable {
+        /// As the TTS plugin handed it back.
         let url: String
+        /// The media store's clip behind `url`, pinned until the announcement ends; nil when the
+        /// plugin serves the clip itself.
+        let clip: MediaClip?
         let durationMs: UInt32
         let cached: Bool
-        /// The clip is ours and pinned: unpinned when the announcement ends.
-        var pinned = false
     }
 
-    init(request: SpeakRequest, requestSeq: UInt64, speakers: [SpeakerInfo], registry: PluginRegistry, spool: Spool,
-         topics: Topics, addressing: any ClipAddressing, logger: Logger, stopping: @escaping @Sendable () -> Bool) {
+    init(request: SpeakRequest, requestSeq: UInt64, speakers: [SpeakerHandle], backend: any AnnouncementBackend, spool: Spool,
+         topics: Topics, addressing: (any ClipAddressing)?, logger: Logger, stopping: @escaping @Sendable () -> Bool) {
         self.stopping = stopping
         self.request = request
         self.requestSeq = requestSeq
@@ -45,10 +47,10 @@ actor Announcement {
         speech = Task {
             // A refusal by the media store after this point is why a failed synthesis failed: the
             // TTS plugin can only say that its put failed, the store knows why.
-            let refusalsBefore = addressing.refusalCount
-            switch await registry.synthesize(tts).0 {
+            let refusalsBefore = addressing?.refusalCount ?? 0
+            switch await backend.synthesize(tts) {
             case .error(let reason):
-                if let refusal = addressing.refusal(since: refusalsBefore) {
+                if let refusal = addressing?.refusal(since: refusalsBefore) {
                     return .failure(AnnouncementFailure(reason: refusal))
                 }
                 return .failure(AnnouncementFailure(reason: "speech synthesis failed: \(reason)"))
@@ -58,15 +60,15 @@ actor Announcement {
                 }
                 // The clip stays in the media store (no expiry, no eviction) until this
                 // announcement ends on every speaker; `finish` unpins it.
-                let pinned: Bool
-                switch addressing.pin(clipURL: url) {
-                case .pinned: pinned = true
-                case .notOurs: pinned = false
+                var clip: MediaClip? = nil
+                switch addressing?.pin(clipAt: url) ?? .notOurs {
+                case .pinned(let pinned): clip = pinned
+                case .notOurs: break
                 case .gone:
                     return .failure(AnnouncementFailure(reason: "the clip left the media store before its announcement could keep it"))
                 }
-                return .success(Speech(url: url, durationMs: UInt32(max(0, data["duration_ms"]?.numberValue ?? 0)),
-                                       cached: data["cached"] == .bool(true), pinned: pinned))
+                return .success(Speech(url: url, clip: clip, durationMs: UInt32(max(0, data["duration_ms"]?.numberValue ?? 0)),
+                                       cached: data["cached"] == .bool(true)))
             }
         }
     }
@@ -75,7 +77,11 @@ actor Announcement {
     func waitForSpeech() async { _ = await speech.value }
 
     /// Plays on one speaker (called by that speaker's queue) and records the outcome.
-    func play(on speaker: SpeakerInfo, registry: PluginRegistry, started: @escaping @Sendable (UInt64) async -> Void) async {
+    func play(on queued: SpeakerHandle, backend: any AnnouncementBackend, started: @escaping @Sendable (UInt64) async -> Void) async {
+        // The handle resolved for this announcement: newer than the queue's, should the speaker
+        // have moved since the queue was made.
+        let target = speakers.first { $0.speaker.id == queued.speaker.id } ?? queued
+        let speaker = target.speaker
         let outcome: String
         switch await speech.value {
         case .failure(let failure):
@@ -88,11 +94,11 @@ actor Announcement {
             if let chime = request.chime {
                 clips.append(SpeakerClip(url: chime, mime: chime.hasSuffix(".mp3") ? "audio/mpeg" : "audio/wav", durationMs: 0, volume: volume))
             }
-            clips.append(SpeakerClip(url: addressing.url(for: speech.url, speaker: speaker), mime: "audio/wav",
-                                     durationMs: speech.durationMs, volume: volume))
+            let url = speech.clip.flatMap { addressing?.url(for: $0, speaker: speaker) } ?? speech.url
+            clips.append(SpeakerClip(url: url, mime: "audio/wav", durationMs: speech.durationMs, volume: volume))
             var failure: String? = nil
             for (i, clip) in clips.enumerated() where failure == nil {
-                switch await registry.play(speaker: speaker.id, clip: clip, onStarted: { op in Task { await started(op) } }).0 {
+                switch await backend.play(clip, on: target, onStarted: { op in Task { await started(op) } }) {
                 case .error(let reason):
                     failure = (i == 0 && clips.count == 2) ? "the chime did not play: \(reason)" : reason
                 case .ok(let data):
@@ -110,6 +116,7 @@ actor Announcement {
     private func finish() {
         releaseClip()
         guard !stopping() else { return }  // left unfinished in the journal: announced again after the restart
+        let speakers = self.speakers.map(\.speaker)
         let failures = speakers.compactMap { s in results[s.id].flatMap { $0 == "done" ? nil : "\(s.name): \($0)" } }
         // Results by name for people; two speakers with one name (two drivers) stay apart by id.
         var byName: [String: JSONValue] = [:]
@@ -132,7 +139,7 @@ actor Announcement {
     /// the speech task, so it also holds when the results came in before the synthesis ended.
     private func releaseClip() {
         Task { [speech, addressing] in
-            if case .success(let speech) = await speech.value, speech.pinned { addressing.unpin(clipURL: speech.url) }
+            if case .success(let speech) = await speech.value, let clip = speech.clip { addressing?.unpin(clip) }
         }
     }
 
@@ -141,43 +148,4 @@ actor Announcement {
             logger.error("announce: cannot queue an event: \(error)")
         }
     }
-}
-
-struct AnnouncementFailure: Error, Sendable {
-    let reason: String
-}
-
-/// The URL a given speaker should fetch a clip from (the media server's address as seen from that
-/// speaker's network).
-public protocol ClipAddressing: Sendable {
-    func url(for clipURL: String, speaker: SpeakerInfo) -> String
-    /// Keeps the clip behind `clipURL` in the media store until `unpin` (counted: two
-    /// announcements may share a clip).
-    func pin(clipURL: String) -> ClipPin
-    func unpin(clipURL: String)
-    /// How many clips the media store has refused so far.
-    var refusalCount: UInt64 { get }
-    /// Why the media store last refused a clip, if it refused one after `refusalCount` was `count`.
-    func refusal(since count: UInt64) -> String?
-}
-
-public enum ClipPin: Sendable, Equatable {
-    case pinned
-    /// Not a clip of this daemon's media store (a plugin serving its own): nothing to keep.
-    case notOurs
-    /// One of ours, but it has already left the store (expired or evicted).
-    case gone
-}
-
-extension ClipAddressing {
-    public func pin(clipURL: String) -> ClipPin { .notOurs }
-    public func unpin(clipURL: String) {}
-    public var refusalCount: UInt64 { 0 }
-    public func refusal(since count: UInt64) -> String? { nil }
-}
-
-/// Used when every speaker reaches the media server at the address in the URL.
-public struct FixedClipAddressing: ClipAddressing {
-    public init() {}
-    public func url(for clipURL: String, speaker: SpeakerInfo) -> String { clipURL }
 }

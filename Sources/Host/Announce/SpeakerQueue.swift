@@ -8,8 +8,8 @@ actor SpeakerQueue {
         let high: Bool
     }
 
-    let speaker: SpeakerInfo
-    private let registry: PluginRegistry
+    let speaker: SpeakerHandle
+    private let backend: any AnnouncementBackend
     private let spool: Spool
     private let logger: Logger
     private var items: [Item] = []
@@ -19,9 +19,9 @@ actor SpeakerQueue {
     private var stopped = false
     private var currentItem = false
 
-    init(speaker: SpeakerInfo, registry: PluginRegistry, spool: Spool, logger: Logger) {
+    init(speaker: SpeakerHandle, backend: any AnnouncementBackend, spool: Spool, logger: Logger) {
         self.speaker = speaker
-        self.registry = registry
+        self.backend = backend
         self.spool = spool
         self.logger = logger
     }
@@ -40,8 +40,8 @@ actor SpeakerQueue {
             Task { await drain() }
         }
         if interrupt, let op = currentOperation {
-            logger.info("announce: interrupting the clip playing on \(speaker.name)")
-            await registry.cancel(speaker: speaker.id, operation: op)
+            logger.info("announce: interrupting the clip playing on \(speaker.speaker.name)")
+            await backend.cancel(operation: op, on: speaker)
         }
     }
 
@@ -56,7 +56,7 @@ actor SpeakerQueue {
             currentItem = true
             // A crash while this speaker plays counts against the announcement (see Router).
             spool.beginAttempt(item.announcement.requestSeq)
-            await item.announcement.play(on: speaker, registry: registry) { op in
+            await item.announcement.play(on: speaker, backend: backend) { op in
                 await self.started(op)
             }
             spool.endAttempt(item.announcement.requestSeq)

@@ -58,7 +58,9 @@ public struct PlayHandler: BridgeRequestHandler {
         }
         let clip = SpeakerClip(url: url, mime: f["mime"]?.stringValue ?? "audio/wav",
                                          durationMs: UInt32(duration), volume: Int32(volume))
-        switch await registry.play(speaker: speaker, clip: clip).0 {
+        let target: SpeakerHandle
+        do { target = try await registry.directory.resolve(one: speaker) } catch { throw BridgeRequestError(error.description) }
+        switch await registry.play(clip, on: target) {
         case .ok(let data): return data
         case .error(let message): throw BridgeRequestError(message)
         }

@@ -179,13 +179,16 @@ public final class MediaStore: Sendable {
     /// Keeps clip `id` (no expiry, no eviction) until as many `unpin`s; ends its lease. False when
     /// the clip is not in the store (any more).
     @discardableResult
-    public func pin(id: String) -> Bool {
+    public func pin(id: String) -> Bool { pinClip(id: id) != nil }
+
+    /// `pin`, handing back the clip it keeps; nil when the clip is not in the store (any more).
+    public func pinClip(id: String) -> MediaClip? {
         let instant = now()
         return state.withLock { state in
-            guard let clip = state.clips[id], clip.expires > instant || state.isHeld(id, at: instant) else { return false }
+            guard let clip = state.clips[id], clip.expires > instant || state.isHeld(id, at: instant) else { return nil }
             state.pins[id, default: 0] += 1
             state.leases.removeValue(forKey: id)
-            return true
+            return clip
         }
     }
 

@@ -3,63 +3,6 @@ import Logging
 import PluginAPI
 import Synchronization
 
-/// A speaker as its driver describes it.
-public struct SpeakerInfo: Sendable, Equatable {
-    public let id: String
-    public let name: String
-    public let model: String
-    public let group: String?
-    /// Where the speaker is, so clip URLs can name an address it reaches; nil when unknown.
-    public let address: String?
-}
-
-/// A clip to play, as the speaker extension takes it.
-public struct SpeakerClip: Sendable, Equatable {
-    public var url: String
-    public var mime: String
-    public var durationMs: UInt32
-    /// 0…100, or -1 to keep the speaker's volume.
-    public var volume: Int32
-
-    public init(url: String, mime: String, durationMs: UInt32, volume: Int32) {
-        self.url = url
-        self.mime = mime
-        self.durationMs = durationMs
-        self.volume = volume
-    }
-}
-
-/// What to say, as the TTS extension takes it.
-public struct TTSRequest: Sendable, Equatable {
-    public var text: String
-    public var voice: String?
-    /// Words per minute; 0 for the engine's default.
-    public var rate: Int32 = 0
-    /// 0…100; -1 for the engine's default.
-    public var pitch: Int32 = -1
-    public var ssml = false
-
-    public init(text: String, voice: String? = nil) {
-        self.text = text
-        self.voice = voice
-    }
-}
-
-/// A typed command a plugin declared, ready to be called.
-struct TypedCommand: Sendable {
-    let name: String
-    let signatureText: String
-    let description: String
-    let signature: CommandSignature
-    let invoker: CommandInvoker
-}
-
-/// The answer to a command: `data` for the envelope, or a reason.
-public enum CommandOutcome: Sendable, Equatable {
-    case ok(JSONValue)
-    case error(String)
-}
-
 /// One generation of a loaded plugin: the library, its instance, the extensions it offers and
 /// the executor every call goes through. Blue/green reloads keep two of these side by side.
 final class PluginGeneration: @unchecked Sendable {
@@ -111,7 +54,8 @@ final class PluginGeneration: @unchecked Sendable {
         let executor = PluginExecutor(label: "\(id).\(number)")
         let context = PluginHostContext(pluginID: id, generation: number, logger: logger, topics: topics,
                                         publisher: publisher, executor: executor, operations: operations, media: media,
-                                        network: network, speakersChanged: speakersChanged)
+                                        network: network, settings: PluginSettings(json: configJSON),
+                                        speakersChanged: speakersChanged)
         let host = HostHandle(context: context)
         let d = Unchecked(library.descriptor)
         let h = Unchecked(host.pointer)
@@ -320,20 +264,25 @@ final class PluginGeneration: @unchecked Sendable {
                         return (st, String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
                     }
                     // A refused start owes no completion: finish the operation here.
-                    if status != SB_OK { operations.complete(operationID, status: status, detail: error.isEmpty ? "\(what) failed (status \(status))" : error) }
+                    if status != SB_OK {
+                        operations.finish(operationID, .failed(status: status, reason: error.isEmpty ? "\(what) failed (status \(status))" : error))
+                    }
                 } catch {
-                    operations.complete(operationID, status: SB_ERR_TIMEOUT, detail: PluginGeneration.describe(error, id: id, what: what))
+                    operations.finish(operationID, .failed(status: SB_ERR_TIMEOUT, reason: PluginGeneration.describe(error, id: id, what: what)))
                 }
             }
         }
-        if outcome.status == SB_OK {
-            return .ok(outcome.detail.flatMap { try? JSONValue.parse(Array($0.utf8)) } ?? .null)
+        switch outcome {
+        case .done(let detail):
+            return .ok(detail.flatMap { try? JSONValue.parse(Array($0.utf8)) } ?? .null)
+        case .timedOut(let seconds):
+            context.logger.error("plugin \(id)#\(number): \(what) was never completed within \(seconds) s")
+            return .error("plugin \(id) did not finish \(what) within \(seconds) s")
+        case .failed(let status, let reason):
+            return .error(reason ?? "\(what) failed (status \(status))")
+        case .cancelled(let reason):
+            return .error(reason ?? "\(what) failed (status \(SB_ERR_CANCELLED))")
         }
-        if outcome.status == SB_ERR_TIMEOUT, outcome.detail?.hasPrefix("the plugin did not finish") == true {
-            context.logger.error("plugin \(id)#\(number): \(what) was never completed within \(timeout) s")
-            return .error("plugin \(id) did not finish \(what) within \(timeout) s")
-        }
-        return .error(outcome.detail ?? "\(what) failed (status \(outcome.status))")
     }
 
     // MARK: state handover

@@ -46,19 +46,6 @@ public final class PluginService: Service, Sendable {
             if watch {
                 group.addTask { [self] in await self.watchFolders() }
             }
-            group.addTask { [registry] in
-                // A driver announced a speaker's availability: its list changed, ask now.
-                for await _ in registry.speakerChanges.cancelOnGracefulShutdown() {
-                    await registry.refreshSpeakers()
-                }
-            }
-            group.addTask { [registry] in
-                // Speaker drivers discover speakers over time; the host asks again now and then.
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: .seconds(5))
-                    await registry.refreshSpeakers()
-                }
-            }
             try? await gracefulShutdown()
             group.cancelAll()
         }

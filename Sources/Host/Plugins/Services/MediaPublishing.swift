@@ -9,13 +9,17 @@ public struct MediaPublishing: PluginMediaStore, ClipAddressing, PluginRouteHost
     /// storing clips for itself) becomes an ordinary one after this long.
     static let putLease = 30.0
 
+    private let handedOut = HandedOutClips()
+
     public init(server: MediaServer) { self.server = server }
 
     /// For SB_HOST_EXT_MEDIA `put`: the URL names the default address; the announcer re-addresses it
     /// per speaker.
     public func put(_ bytes: [UInt8], mime: String, ttl: Double) -> String? {
-        guard let clip = try? server.store.put(bytes, mime: mime, ttl: ttl, lease: Self.putLease) else { return nil }
-        return try? server.url(for: clip, speakerAddress: nil)
+        guard let clip = try? server.store.put(bytes, mime: mime, ttl: ttl, lease: Self.putLease),
+              let url = try? server.url(for: clip, speakerAddress: nil) else { return nil }
+        handedOut.remember(url: url, clipID: clip.id)
+        return url
     }
 
     /// Plugins' callback routes are served by the same server.
@@ -25,22 +29,17 @@ public struct MediaPublishing: PluginMediaStore, ClipAddressing, PluginRouteHost
         try server.baseURL(forSpeakerAddress: nil)
     }
 
-    /// The same clip, at the address the kernel would use to reach `speaker` (when it says where it is).
-    public func url(for clipURL: String, speaker: SpeakerInfo) -> String {
-        guard let address = speaker.address, let id = Self.clipID(in: clipURL), let clip = server.store.clip(id: id),
-              let url = try? server.url(for: clip, speakerAddress: address) else { return clipURL }
-        return url
-    }
-
-    public func pin(clipURL: String) -> ClipPin {
+    public func pin(clipAt url: String) -> ClipPin {
         // Only URLs this server handed out: a plugin may return a clip it serves elsewhere.
-        guard let id = Self.clipID(in: clipURL), let base = try? server.baseURL(forSpeakerAddress: nil),
-              clipURL.hasPrefix(base + "/") else { return .notOurs }
-        return server.store.pin(id: id) ? .pinned : .gone
+        guard let id = handedOut.clipID(handedOutAs: url) else { return .notOurs }
+        return server.store.pinClip(id: id).map { .pinned($0) } ?? .gone
     }
 
-    public func unpin(clipURL: String) {
-        if let id = Self.clipID(in: clipURL) { server.store.unpin(id: id) }
+    public func unpin(_ clip: MediaClip) { server.store.unpin(id: clip.id) }
+
+    public func url(for clip: MediaClip, speaker: SpeakerInfo) -> String? {
+        guard let address = speaker.address else { return nil }
+        return try? server.url(for: clip, speakerAddress: address)
     }
 
     public var refusalCount: UInt64 { server.store.refusals.count }
@@ -48,13 +47,5 @@ public struct MediaPublishing: PluginMediaStore, ClipAddressing, PluginRouteHost
     public func refusal(since count: UInt64) -> String? {
         let refusals = server.store.refusals
         return refusals.count > count ? refusals.last?.description : nil
-    }
-
-    /// "http://host:port/media/<id>.<ext>" → id; nil for anything the media server would not serve.
-    static func clipID(in clipURL: String) -> String? {
-        guard let schemeEnd = clipURL.range(of: "://") else { return nil }
-        let rest = clipURL[schemeEnd.upperBound...]
-        guard let slash = rest.firstIndex(of: "/") else { return nil }
-        return MediaResponder.parse(target: String(rest[slash...]))?.id
     }
 }

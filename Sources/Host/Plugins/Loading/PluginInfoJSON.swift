@@ -1,0 +1,27 @@
+/// The `plugins` part of bridge/info and of `plugins list`: what is loaded, in which generation,
+/// with which speakers and commands, and which files were refused.
+extension PluginRegistry {
+    public var infoJSON: JSONValue {
+        let plugins = table.state.withLock { $0.plugins.values.sorted { $0.info.id < $1.info.id } }
+        let loaded: [JSONValue] = plugins.map { p in
+            [
+                "id": .string(p.info.id), "name": .string(p.info.name), "version": .string(p.info.version),
+                "vendor": .string(p.info.vendor), "generation": .number(Double(p.generation)), "file": .string(p.file),
+                "abi": .string("\(p.info.abiMajor).\(p.info.abiMinor)"),
+                "extensions": .array(p.extensions.map { .string($0) }),
+                "speakers": .array(directory.speakers(of: p.info.id).map { ["id": .string($0.id), "name": .string($0.name)] }),
+                "commands": .array(p.commands.map { ["name": .string($0.name), "signature": .string($0.signature)] }),
+            ]
+        }
+        let rejected: [JSONValue] = table.state.withLock { s in
+            s.files.sorted { $0.key < $1.key }.compactMap { path, record in
+                guard let r = record.rejection else { return nil }
+                return ["file": .string(path), "error": .string(r.description), "serving_older_generation": .bool(record.pluginID != nil)]
+            }
+        }
+        return ["loaded": .array(loaded), "rejected": .array(rejected)]
+    }
+
+    /// Every speaker the drivers report (bridge/info).
+    public var speakers: [SpeakerInfo] { directory.speakers }
+}
