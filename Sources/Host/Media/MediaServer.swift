@@ -231,7 +231,7 @@ public final class MediaServer: Service, Sendable {
     /// The host is, in order: the configured `advertisedHost`; the bind address when it is a
     /// specific one (the server answers nowhere else); the local address the kernel would send
     /// from to reach the speaker (`sourceAddress(toReach:)`), which picks the right interface on a
-    /// multi-homed host; the first non-loopback IPv4 interface address; and finally 127.0.0.1.
+    /// multi-homed host; the address of the default interface (`NetworkInterfaces`); and finally 127.0.0.1.
     public func baseURL(forSpeakerAddress speakerAddress: String?) throws -> String {
         let port: Int
         if let bound = boundPort {
@@ -262,7 +262,8 @@ public final class MediaServer: Service, Sendable {
             // An IPv6 source is only useful if we listen on IPv6.
             if !source.contains(":") || wildcardV6 { return source }
         }
-        return Self.firstInterfaceIPv4() ?? "127.0.0.1"
+        // The default interface by the one rule `network.interface` documents.
+        return (try? NetworkInterfaces.resolve("", defaultInterface: ""))?.address ?? "127.0.0.1"
     }
 
     /// The local address the kernel would use as the source of packets to `address`, or nil when
@@ -309,24 +310,6 @@ public final class MediaServer: Service, Sendable {
         }
         guard named == 0 else { return nil }
         return numericHost(&local)
-    }
-
-    /// The first up, non-loopback IPv4 interface address (getifaddrs: reads the kernel's table).
-    static func firstInterfaceIPv4() -> String? {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0, let first = list else { return nil }
-        defer { freeifaddrs(list) }
-        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
-            let flags = Int32(entry.pointee.ifa_flags)
-            guard let addr = entry.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET),
-                  flags & Int32(IFF_UP) != 0, flags & Int32(IFF_LOOPBACK) == 0 else { continue }
-            var storage = sockaddr_storage()
-            withUnsafeMutableBytes(of: &storage) { raw in
-                raw.copyMemory(from: UnsafeRawBufferPointer(start: addr, count: MemoryLayout<sockaddr_in>.size))
-            }
-            if let host = numericHost(&storage) { return host }
-        }
-        return nil
     }
 
     private static func numericHost(_ storage: inout sockaddr_storage) -> String? {
