@@ -64,9 +64,3 @@ final class ChildProcess: Sendable {
         return waitForExit(timeout: 1)
     }
 }
-
-/// Last `lines` lines of a text file ("" if unreadable); used in error messages.
-func tail(of path: String, lines: Int = 20) -> String {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-    return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
-}

@@ -4,12 +4,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// Errors thrown by LabKit helpers. One type so tests can print them uniformly.
-public struct LabError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Runs short-lived commands to completion (ip, openssl, mosquitto_pub, ...).
 public enum Shell {
     /// True when running with effective uid 0 (needed for network namespaces).

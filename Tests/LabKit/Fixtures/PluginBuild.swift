@@ -4,15 +4,18 @@ import Foundation
 /// party would, and installs them the way a package manager does.
 public enum PluginBuild {
     public static let root: String = {
+        // Tests/LabKit/Fixtures/PluginBuild.swift: four levels below the repository root.
         var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
+        for _ in 0..<4 { url.deleteLastPathComponent() }
         return url.path
     }()
     public static var header: String { root + "/PluginSDK/Sources/PluginAPI/include" }
+    /// The header-only C helpers (outside the ABI) that the bundled plugins and the example use.
+    public static var helpers: String { root + "/PluginSDK/helpers" }
 
     /// The example log speaker, with `-D` defines for test variants (answer, id, ABI, hooks).
     public static func logSpeaker(to out: String, _ defines: [String] = []) throws {
-        try Shell.runChecked(["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
+        try Shell.runChecked(["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header, "-I", helpers]
             + defines.map { "-D" + $0 } + [root + "/Examples/log-speaker/log_speaker.c", "-o", out])
     }
 
@@ -27,7 +30,7 @@ public enum PluginBuild {
     }
 
     public static func fixture(_ name: String, to out: String, _ defines: [String] = []) throws {
-        try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header]
+        try Shell.runChecked(["cc", "-std=c11", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header, "-I", helpers]
             + defines.map { "-D" + $0 } + [root + "/Tests/Fixtures/plugins/\(name).c", "-o", out])
     }
 
