@@ -22,14 +22,15 @@ public enum Daemon {
                                    responses: responses, logger: logger)
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
+        let pluginRoutes = PluginRoutes(maxConcurrentRequests: config.media.maxCallbackRequests)
         let mediaServer = MediaServer(
             settings: .init(bindHosts: MediaListenAddresses.resolve(bind: config.media.bind, interface: config.network.interface, logger: logger),
                             port: config.media.port, advertisedHost: config.media.advertise,
                             limits: .init(maxConnections: config.media.maxConnections, maxConnectionsPerHost: config.media.maxConnectionsPerHost, headerTimeout: config.media.headerTimeout,
                                           idleTimeout: config.media.idleTimeout)),
             store: MediaStore(maxTotalBytes: config.media.maxBytes),
-            routes: PluginRoutes(maxConcurrentRequests: config.media.maxCallbackRequests), logger: logger)
-        let media = MediaPublishing(server: mediaServer)
+            routes: pluginRoutes, logger: logger)
+        let media = MediaPublishing(server: mediaServer, routes: pluginRoutes)
         let (pluginChanges, pluginChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let registry = PluginRegistry(
             settings: .init(directories: config.pluginDirectories, cacheDirectory: state.path + "/plugin-cache",

@@ -392,7 +392,7 @@ final class MediaServerTests: XCTestCase {
     func testPublishingPinsOnlyItsOwnClipsAndReportsRefusals() async throws {
         let store = MediaStore(maxTotalBytes: 1 << 20)
         try await withServer(store: store) { server, port in
-            let media = MediaPublishing(server: server)
+            let media = MediaPublishing(server: server, routes: PluginRoutes())
             let url = try XCTUnwrap(media.put([UInt8](repeating: 1, count: 700_000), mime: "audio/wav", ttl: 60))
             guard case .pinned(let clip) = media.pin(clipAt: url) else { return XCTFail("its own clip is pinned") }
             XCTAssertEqual(media.pin(clipAt: "http://192.0.2.9:8080/media/\(MediaStore.newID()).wav"), .notOurs)

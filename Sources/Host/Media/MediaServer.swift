@@ -15,7 +15,7 @@ public struct MediaServerError: Error, CustomStringConvertible {
 /// The daemon's HTTP server: speakers fetch clips from the `MediaStore` here.
 ///
 /// It answers `GET`/`HEAD /media/<id>.<ext>`, and plugins' callback routes under `/plugin/` (any
-/// method; see `PluginRoutes`), and nothing else. The request path is matched as raw
+/// method; see `MediaSideRoutes`), and nothing else. The request path is matched as raw
 /// ASCII against that one shape and the id is only ever a key into the in-memory store, so there is
 /// no file system behind it to escape into: `..`, percent-encodings and other paths are simply not
 /// the shape, and get 404. There is no authentication (renderers cannot send any); a clip's id is
@@ -81,13 +81,13 @@ public final class MediaServer: Service, Sendable {
 
     public let settings: Settings
     public let store: MediaStore
-    /// Plugins' HTTP callback routes (UPnP GENA NOTIFY), served under `/plugin/`.
-    public let routes: PluginRoutes
+    /// Plugins' HTTP callback routes (UPnP GENA NOTIFY), served under `/plugin/`; none when nil.
+    public let routes: (any MediaSideRoutes)?
     public let limits: MediaConnectionLimits
     private let logger: Logger
     private let state = Mutex(State())
 
-    public init(settings: Settings, store: MediaStore, routes: PluginRoutes = PluginRoutes(), logger: Logger) {
+    public init(settings: Settings, store: MediaStore, routes: (any MediaSideRoutes)? = nil, logger: Logger) {
         self.settings = settings
         self.store = store
         self.routes = routes
@@ -357,12 +357,12 @@ struct MediaRequestContext: RequestContext {
 struct MediaResponder: HTTPResponder {
     typealias Context = MediaRequestContext
     let store: MediaStore
-    var routes = PluginRoutes()
+    var routes: (any MediaSideRoutes)? = nil
     let logger: Logger
 
     func respond(to request: Request, context: MediaRequestContext) async throws -> Response {
         let target = request.head.path ?? ""
-        if PluginRoutes.handles(target) { return await routes.respond(to: request, logger: logger) }
+        if let routes, routes.handles(target) { return await routes.respond(to: request, logger: logger) }
         let response = Self.answer(method: request.method, target: target, headers: request.headers, store: store)
         // Debug only: when a speaker will not play a clip, what it asked for is the first question.
         logger.debug("media server: \(request.method) \(target) range=\(request.headers[.range] ?? "-") → \(response.status.code)",

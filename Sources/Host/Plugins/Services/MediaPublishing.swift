@@ -11,7 +11,13 @@ public struct MediaPublishing: PluginMediaStore, ClipAddressing, PluginRouteHost
 
     private let handedOut = HandedOutClips()
 
-    public init(server: MediaServer) { self.server = server }
+    /// Plugins' callback routes, served by the same server (`routes` is the table it was given).
+    public let routes: PluginRoutes
+
+    public init(server: MediaServer, routes: PluginRoutes) {
+        self.server = server
+        self.routes = routes
+    }
 
     /// For SB_HOST_EXT_MEDIA `put`: the URL names the default address; the announcer re-addresses it
     /// per speaker.
@@ -21,9 +27,6 @@ public struct MediaPublishing: PluginMediaStore, ClipAddressing, PluginRouteHost
         handedOut.remember(url: url, clipID: clip.id)
         return url
     }
-
-    /// Plugins' callback routes are served by the same server.
-    public var routes: PluginRoutes { server.routes }
 
     public func callbackBaseURL() throws -> String {
         try server.baseURL(forSpeakerAddress: nil)

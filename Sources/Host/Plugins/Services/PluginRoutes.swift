@@ -24,7 +24,7 @@ public protocol PluginRouteHost: Sendable {
 /// over from the old one (so a speaker's GENA subscription URL stays valid); unloading the old
 /// generation then removes only what it still owns. A `remove` by an older route id never removes
 /// a newer registration.
-public final class PluginRoutes: Sendable {
+public final class PluginRoutes: MediaSideRoutes {
     /// The plugin's function and its `user`, called on the plugin's own executor only.
     struct Callback: @unchecked Sendable {
         // @unchecked: plugin-owned pointers we never dereference; they are only passed back to
@@ -163,10 +163,10 @@ public final class PluginRoutes: Sendable {
     }
 
     /// True for targets this table answers ("/plugin/…").
-    static func handles(_ target: String) -> Bool { target.hasPrefix(prefix) }
+    public func handles(_ target: String) -> Bool { target.hasPrefix(Self.prefix) }
 
     /// Answers a request to "/plugin/…" (any method).
-    func respond(to request: Request, logger: Logger) async -> Response {
+    public func respond(to request: Request, logger: Logger) async -> Response {
         let target = request.head.path ?? ""
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let key = String(parts[0].dropFirst(Self.prefix.count))

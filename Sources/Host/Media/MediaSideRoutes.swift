@@ -1,0 +1,11 @@
+import Hummingbird
+import Logging
+
+/// Requests the media server hands on instead of answering from its store: the plugins' callback
+/// routes (GENA NOTIFY and the like, any method), which the plugin layer keeps. Declared here so
+/// the server does not depend on the layer above it.
+public protocol MediaSideRoutes: Sendable {
+    /// Whether a request target ("/plugin/…") is theirs; checked before anything else.
+    func handles(_ target: String) -> Bool
+    func respond(to request: Request, logger: Logger) async -> Response
+}
