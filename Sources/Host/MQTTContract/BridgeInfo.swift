@@ -58,6 +58,7 @@ public struct BridgeInfo: Sendable {
 /// `<base>/bridge/request/info`: the same document as the retained `bridge/info`.
 public struct InfoHandler: BridgeRequestHandler {
     public let name = "info"
+    public let isSlow = false
     let info: BridgeInfo
     let status: SessionStatusBox
 

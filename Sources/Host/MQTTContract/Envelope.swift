@@ -68,6 +68,10 @@ public struct BridgeRequest: Sendable {
 /// Answers one `<base>/bridge/request/<name>`.
 public protocol BridgeRequestHandler: Sendable {
     var name: String { get }
+    /// True when answering may take long (a plugin call, a clip until it ends, a reload waiting
+    /// for playing clips): the router then runs the request beside its ordered path, so health and
+    /// new announcements never wait behind it.
+    var isSlow: Bool { get }
     /// The `data` of an ok answer, or throws `BridgeRequestError` for an error answer.
     func handle(_ request: BridgeRequest) async throws(BridgeRequestError) -> JSONValue
 }

@@ -4,6 +4,7 @@ import Foundation
 /// `speakerbridge health` turns `data.healthy` into its exit code.
 public struct HealthHandler: BridgeRequestHandler {
     public let name = "health"
+    public let isSlow = false
     let config: Configuration
     let status: SessionStatusBox
     let spool: Spool

@@ -7,6 +7,7 @@ import Foundation
 /// is a dead letter's `seq`, the request's own `id`/`transaction`, or `"all"`.
 public struct JournalHandler: BridgeRequestHandler {
     public let name = "journal"
+    public let isSlow = false
     let spool: Spool
     let intake: RequestIntake
 

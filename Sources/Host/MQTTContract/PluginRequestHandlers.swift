@@ -1,6 +1,7 @@
 /// `<base>/bridge/request/plugins`: what is loaded, in which generation, and what was refused.
 public struct PluginListHandler: BridgeRequestHandler {
     public let name = "plugins"
+    public let isSlow = false
     let registry: PluginRegistry
 
     public init(registry: PluginRegistry) { self.registry = registry }
@@ -14,6 +15,7 @@ public struct PluginListHandler: BridgeRequestHandler {
 /// Answers with each file's outcome; a failed reload is an error answer (the old build keeps serving).
 public struct PluginReloadHandler: BridgeRequestHandler {
     public let name = "plugins/reload"
+    public let isSlow = true
     let registry: PluginRegistry
 
     public init(registry: PluginRegistry) { self.registry = registry }
@@ -41,6 +43,7 @@ public struct PluginReloadHandler: BridgeRequestHandler {
 /// plays a clip (a doorbell sound, a stream) and answers when the speaker's driver says it ended.
 public struct PlayHandler: BridgeRequestHandler {
     public let name = "play"
+    public let isSlow = true
     let registry: PluginRegistry
 
     public init(registry: PluginRegistry) { self.registry = registry }
@@ -70,6 +73,7 @@ public struct PlayHandler: BridgeRequestHandler {
 /// `<base>/bridge/request/voices`: the voices and languages of the TTS engine.
 public struct VoicesHandler: BridgeRequestHandler {
     public let name = "voices"
+    public let isSlow = true
     let registry: PluginRegistry
 
     public init(registry: PluginRegistry) { self.registry = registry }

@@ -38,7 +38,7 @@ public final class Router: Service, Sendable {
         while let plugins, !plugins.isLoaded, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        // Plugin commands run concurrently (each plugin has its own serial executor, and one that
+        // Slow requests run concurrently (each plugin has its own serial executor, and one that
         // hangs must not hold up the rest); everything else is answered in arrival order.
         await withDiscardingTaskGroup { group in
             for await _ in intake.doorbell.cancelOnGracefulShutdown() {
@@ -56,7 +56,7 @@ public final class Router: Service, Sendable {
                         }
                         if begun != request.seq { spool.beginAttempt(request.seq) }
                         begun = nil
-                        if isPluginCommand(request) {
+                        if runsBeside(request) {
                             group.addTask { _ = await self.answer(request) }
                         } else {
                             // The next request's attempt rides on this one's completion: one write
@@ -116,18 +116,16 @@ public final class Router: Service, Sendable {
         }
     }
 
-    /// Requests that may take long (a plugin call, a clip until it ends, a reload waiting for
-    /// playing clips) run beside the ordered path, so health and new announcements never wait
-    /// behind them.
-    private func isPluginCommand(_ request: InboundRequest) -> Bool {
+    /// Requests that may take long run beside the ordered path, so health and new announcements
+    /// never wait behind them: a plugin's command or a speaker's (each calls into a driver) and
+    /// any handler that says it is slow.
+    private func runsBeside(_ request: InboundRequest) -> Bool {
         switch topics.route(request.topic) {
-        case .bridgeRequest(let name): name.hasPrefix("plugin/") || Router.slowRequests.contains(name)
+        case .bridgeRequest(let name): name.hasPrefix("plugin/") || handlers[name]?.isSlow == true
         case .speakerCommand: true
         default: false
         }
     }
-
-    static let slowRequests: Set<String> = ["play", "plugins/reload", "voices"]
 
     /// What to publish in answer to one request, and whether that finishes it.
     func process(_ request: InboundRequest) async -> (messages: [OutboundMessage], finished: Bool) {
