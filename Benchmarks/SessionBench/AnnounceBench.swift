@@ -227,18 +227,16 @@ func announceSentences(_ n: Int) -> [String] {
     try PluginBuild.install(ttsBuild, as: plugins.file("tts-espeak.so"))
     try PluginBuild.install(speakerBuild, as: plugins.file("log-speaker.so"))
     let speakerLog = scratch.file("speakers.txt")
-    try JSONSerialization.data(withJSONObject: ["cache_dir": scratch.file("tts-cache")])
-        .write(to: URL(fileURLWithPath: plugins.file("tts-espeak.json")))
-    try JSONSerialization.data(withJSONObject: ["log": speakerLog, "speakers": ["Kitchen"]])
-        .write(to: URL(fileURLWithPath: plugins.file("log-speaker.json")))
+    try writeJSON(["cache_dir": scratch.file("tts-cache")], to: plugins.file("tts-espeak.json"))
+    try writeJSON(["log": speakerLog, "speakers": ["Kitchen"]], to: plugins.file("log-speaker.json"))
     let speaker = try SpeakerEmulator(logPath: speakerLog)
     speaker.start()
     defer { speaker.stop() }
 
-    let daemon = try BenchDaemon(brokerPort: broker.port, settings: [
+    let daemon = try benchDaemon(brokerPort: broker.port, settings: [
         "plugins.path": plugins.path, "plugins.watch": "false", "media.bind": "127.0.0.1",
     ])
-    defer { daemon.stop() }
+    defer { daemon.stopAndRemoveState() }
     let client = try TestClient(maxInflight: 100)
     defer { client.disconnect() }
     try client.connect(port: broker.port)
@@ -247,21 +245,15 @@ func announceSentences(_ n: Int) -> [String] {
     try client.subscribe(eventTopic)
     try client.subscribe("\(base)/bridge/response/#")
     try daemon.start()
-    try daemon.waitConnected()
+    try daemon.waitUntilConnected()
 
-    var transactions = 0
+    let requests = BridgeRequester(client: client, base: base, transactionPrefix: "abench")
     func request(_ name: String, timeout: Double = 20) throws -> [String: Any] {
-        transactions += 1
-        let t = "abench-\(transactions)"
-        try client.publish(topic: "\(base)/bridge/request/\(name)", payload: "{\"transaction\":\"\(t)\"}", qos: 1)
-        var found: ReceivedMessage?
-        guard waitUntil(timeout: timeout, interval: 0.001, {
-            found = client.messages(on: "\(base)/bridge/response/\(name)").first { jsonObject($0)["transaction"] as? String == t }
-            return found != nil
-        }), let found else {
-            throw LabError("no answer to \(name) within \(timeout) s\n\(lastLines(daemon.logPath, 30))")
+        do {
+            return try requests.request(name, timeout: timeout, interval: 0.001).json
+        } catch {
+            throw LabError("\(error)\n\(logExcerpt(daemon, lines: 30))")
         }
-        return jsonObject(found)
     }
     // The router holds requests until the plugins are loaded: this answer means they are. "connected"
     // is logged before the daemon's SUBSCRIBE, so a request sent that early can reach nobody: ask
@@ -272,7 +264,7 @@ func announceSentences(_ n: Int) -> [String] {
     }
     let loaded = ((first ?? [:])["data"] as? [String: Any])?["loaded"] as? [[String: Any]] ?? []
     for id in [ttsPluginID, logSpeakerID] where !loaded.contains(where: { $0["id"] as? String == id }) {
-        throw LabError("\(id) not loaded: \(loaded)\n\(lastLines(daemon.logPath))")
+        throw LabError("\(id) not loaded: \(loaded)\n\(logExcerpt(daemon))")
     }
     func stats() throws -> (syntheses: Int, hits: Int) {
         let r = try request("plugin/\(ttsPluginID)/stats")
@@ -283,15 +275,15 @@ func announceSentences(_ n: Int) -> [String] {
     }
 
     func events(_ id: String) -> [ReceivedMessage] {
-        client.messages(on: eventTopic).filter { jsonObject($0)["id"] as? String == id }
+        client.messages(on: eventTopic).filter { json($0)["id"] as? String == id }
     }
     func final(_ id: String, timeout: Double = 30) throws -> ReceivedMessage {
         var found: ReceivedMessage?
         guard waitUntil(timeout: timeout, interval: 0.001, {
-            found = events(id).first { ["done", "failed"].contains(jsonObject($0)["state"] as? String ?? "") }
+            found = events(id).first { ["done", "failed"].contains(json($0)["state"] as? String ?? "") }
             return found != nil
         }), let found else {
-            throw LabError("announcement \(id): no done/failed event within \(timeout) s\n\(lastLines(daemon.logPath))")
+            throw LabError("announcement \(id): no done/failed event within \(timeout) s\n\(logExcerpt(daemon))")
         }
         return found
     }
@@ -320,14 +312,14 @@ func announceSentences(_ n: Int) -> [String] {
         let t0 = try say(id, text)
         // The speaker appends a fetch once its GET is over.
         guard waitUntil(timeout: 30, interval: 0.0005, { speaker.count > before }) else {
-            throw LabError("\(id): no play line within 30 s\n\(lastLines(daemon.logPath))")
+            throw LabError("\(id): no play line within 30 s\n\(logExcerpt(daemon))")
         }
         let fetch = speaker.all[before]
         if let e = fetch.error { throw LabError("\(id): GET \(fetch.url) failed: \(e)") }
         _ = try say("\(id)-cut", cutText, interrupt: true)
         let measured = try final(id)
         let cut = try final("\(id)-cut")
-        let cutState = jsonObject(cut)["state"] as? String ?? "?"
+        let cutState = json(cut)["state"] as? String ?? "?"
         cutStates[cutState, default: 0] += 1
         // A cut that played was fetched too: let the speaker finish that GET so it never overlaps
         // the next measurement.
@@ -335,10 +327,10 @@ func announceSentences(_ n: Int) -> [String] {
             throw LabError("\(id)-cut: done, but no play line of it was fetched")
         }
         let evs = events(id)
-        func at(_ state: String) -> ReceivedMessage? { evs.first { jsonObject($0)["state"] as? String == state } }
+        func at(_ state: String) -> ReceivedMessage? { evs.first { json($0)["state"] as? String == state } }
         return Sample(text: text, publishedAt: t0, fetch: fetch, queuedAt: at("queued")?.receivedAt,
-                      playingAt: at("playing")?.receivedAt, cached: at("playing").flatMap { jsonObject($0)["cached"] as? Bool },
-                      finalState: jsonObject(measured)["state"] as? String ?? "?")
+                      playingAt: at("playing")?.receivedAt, cached: at("playing").flatMap { json($0)["cached"] as? Bool },
+                      finalState: json(measured)["state"] as? String ?? "?")
     }
 
     // Warm-up (not measured): the first synthesis, the first media request, the cut phrase's

@@ -11,18 +11,6 @@ import Glibc
 
 let logSpeakerID = "org.speakerbridge.example.log-speaker"
 
-func percentile(_ xs: [Double], _ p: Double) -> Double {
-    precondition(!xs.isEmpty)
-    let s = xs.sorted()
-    // Nearest rank.
-    let rank = Int((p / 100 * Double(s.count)).rounded(.up))
-    return s[min(max(rank, 1), s.count) - 1]
-}
-
-func jsonObject(_ m: ReceivedMessage) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(m.payload))) as? [String: Any] ?? [:]
-}
-
 /// Sleeps until `instant` (no-op when it has passed).
 func sleepUntil(_ instant: ContinuousClock.Instant) {
     let left = instant - .now
@@ -36,15 +24,14 @@ final class PluginLab {
     let broker: MosquittoBroker
     let plugins: TempDirectory
     let scratch: TempDirectory
-    let daemon: BenchDaemon
+    let daemon: DaemonUnderTest
     /// Sends the echo stream and receives its answers.
     let client: TestClient
     /// Sends reload/health requests and receives their answers (kept apart so polling it is cheap).
-    let control: TestClient
+    let control: BridgeRequester
     var base: String { daemon.base }
     var echoTopic: String { "\(base)/bridge/request/plugin/\(logSpeakerID)/echo" }
     var echoResponseTopic: String { "\(base)/bridge/response/plugin/\(logSpeakerID)/echo" }
-    private var sent = 0
 
     init() throws {
         broker = try MosquittoBroker(extraConfig: quietBrokerLog)
@@ -56,62 +43,48 @@ final class PluginLab {
         let build = scratch.file("log-speaker.so")
         try PluginBuild.logSpeaker(to: build)
         try PluginBuild.install(build, as: plugins.file("log-speaker.so"))
-        try JSONSerialization.data(withJSONObject: ["log": scratch.file("log.txt")])
-            .write(to: URL(fileURLWithPath: plugins.file("log-speaker.json")))
-        daemon = try BenchDaemon(brokerPort: broker.port, settings: ["plugins.path": plugins.path, "plugins.watch": "false"])
+        try writeJSON(["log": scratch.file("log.txt")], to: plugins.file("log-speaker.json"))
+        daemon = try benchDaemon(brokerPort: broker.port, settings: ["plugins.path": plugins.path, "plugins.watch": "false"])
         client = try TestClient(maxInflight: 100)
         try client.connect(port: broker.port)
-        control = try TestClient()
-        try control.connect(port: broker.port)
+        let controlClient = try TestClient()
+        try controlClient.connect(port: broker.port)
+        control = BridgeRequester(client: controlClient, base: daemon.base, transactionPrefix: "ctl")
         try client.subscribe(echoResponseTopic)
-        try control.subscribe("\(daemon.base)/bridge/response/#")
+        try controlClient.subscribe("\(daemon.base)/bridge/response/#")
         try daemon.start()
-        try daemon.waitConnected()
-        // The router holds requests until the plugins are loaded: this answer means they are.
-        let info = try request("plugins")
+        try daemon.waitUntilConnected()
+        // The router holds requests until the plugins are loaded: this answer means they are. "connected"
+        // is logged before the daemon's SUBSCRIBE, so a request sent that early can reach nobody: ask
+        // again every 2 s.
+        var answered: BridgeExchange?
+        for attempt in 1...10 where answered == nil {
+            do { answered = try request("plugins", timeout: 2) } catch where attempt < 10 {}
+        }
+        guard let info = answered else { throw LabError("no answer to plugins\n\(logExcerpt(daemon))") }
         let loaded = ((info.json["data"] as? [String: Any])?["loaded"] as? [[String: Any]]) ?? []
         guard loaded.contains(where: { $0["id"] as? String == logSpeakerID }) else {
-            throw LabError("log-speaker not loaded: \(info.json)\n\(lastLines(daemon.logPath))")
+            throw LabError("log-speaker not loaded: \(info.json)\n\(logExcerpt(daemon))")
         }
     }
 
     func stop() {
         client.disconnect()
-        control.disconnect()
-        daemon.stop()
+        control.client.disconnect()
+        daemon.stopAndRemoveState()
         broker.kill9()
         plugins.remove()
         scratch.remove()
     }
 
-    /// Publishes a bridge request on the control client; returns its transaction and when it was sent.
-    func send(_ name: String, _ fields: [String: Any] = [:]) throws -> (transaction: String, at: ContinuousClock.Instant) {
-        sent += 1
-        let transaction = "ctl-\(sent)"
-        var body = fields
-        body["transaction"] = transaction
-        let payload = Array(try JSONSerialization.data(withJSONObject: body))
-        let at = ContinuousClock.now
-        try control.publish(topic: "\(base)/bridge/request/\(name)", payload: payload, qos: 1)
-        return (transaction, at)
-    }
-
-    /// The answer to `transaction` on bridge/response/`name`, if it has arrived.
-    func answer(_ name: String, _ transaction: String) -> ReceivedMessage? {
-        control.messages(on: "\(base)/bridge/response/\(name)").first { jsonObject($0)["transaction"] as? String == transaction }
-    }
-
     /// Sends a bridge request and waits for its answer.
     @discardableResult
-    func request(_ name: String, _ fields: [String: Any] = [:], timeout: Double = 20) throws
-        -> (json: [String: Any], sentAt: ContinuousClock.Instant, answeredAt: ContinuousClock.Instant)
-    {
-        let (transaction, at) = try send(name, fields)
-        var found: ReceivedMessage?
-        guard waitUntil(timeout: timeout, interval: 0.001, { found = answer(name, transaction); return found != nil }), let found else {
-            throw LabError("no answer to \(name) (\(transaction)) within \(timeout) s\n\(lastLines(daemon.logPath))")
+    func request(_ name: String, _ fields: [String: Any] = [:], timeout: Double = 20) throws -> BridgeExchange {
+        do {
+            return try control.request(name, fields, timeout: timeout, interval: 0.001)
+        } catch {
+            throw LabError("\(error)\n\(logExcerpt(daemon))")
         }
-        return (jsonObject(found), at, found.receivedAt)
     }
 
     /// One reload of the log-speaker through the MQTT request; throws unless it says "reloaded".
@@ -163,7 +136,7 @@ func runStream(_ lab: PluginLab, tag: String, rate: Double, duration: Double,
         if now > hardEnd { throw LabError("\(tag): reloads did not finish within \(duration + 120) s (\(run.windows.count) of \(reloads))") }
         if reloadDue && nextReload < nextEcho {
             sleepUntil(nextReload)
-            outstanding = try lab.send("plugins/reload", ["id": logSpeakerID])
+            outstanding = try lab.control.send("plugins/reload", ["id": logSpeakerID])
             continue
         }
         sleepUntil(nextEcho)
@@ -174,9 +147,9 @@ func runStream(_ lab: PluginLab, tag: String, rate: Double, duration: Double,
             i += 1
         }
         nextEcho += .nanoseconds(Int64(interval * 1e9))
-        if let o = outstanding, let answer = lab.answer("plugins/reload", o.transaction) {
+        if let o = outstanding, let answer = lab.control.answer("plugins/reload", o.transaction) {
             run.windows.append((o.at, answer.receivedAt))
-            run.generations.append(try PluginLab.checkReload(jsonObject(answer)))
+            run.generations.append(try PluginLab.checkReload(json(answer)))
             outstanding = nil
             nextReload = max(nextReload + .nanoseconds(Int64(spacing * 1e9)), answer.receivedAt)
             if run.windows.count == reloads { end = max(end, answer.receivedAt + .nanoseconds(Int64(tail * 1e9))) }
@@ -204,7 +177,7 @@ func collectAnswers(_ lab: PluginLab, tag: String, _ run: StreamRun, timeout: Do
     func tally() -> [Int: [ReceivedMessage]] {
         var byIndex: [Int: [ReceivedMessage]] = [:]
         for m in lab.client.messages(on: lab.echoResponseTopic) {
-            guard let t = jsonObject(m)["transaction"] as? String, t.hasPrefix(prefix), let i = Int(t.dropFirst(prefix.count)) else { continue }
+            guard let t = json(m)["transaction"] as? String, t.hasPrefix(prefix), let i = Int(t.dropFirst(prefix.count)) else { continue }
             byIndex[i, default: []].append(m)
         }
         return byIndex
@@ -219,7 +192,7 @@ func collectAnswers(_ lab: PluginLab, tag: String, _ run: StreamRun, timeout: Do
         let first = ms.min { $0.receivedAt < $1.receivedAt }!
         a.latency[i] = seconds(first.receivedAt - run.sentAt[i])
         for m in ms {
-            let j = jsonObject(m)
+            let j = json(m)
             if let g = j["generation"] as? Int { a.generations.insert(g) }
             if j["status"] as? String != "ok" { a.errors.append(m.text) }
         }
@@ -391,7 +364,7 @@ let opaqueMemset: @convention(c) (UnsafeMutableRawPointer?, Int32, Int) -> Unsaf
             guard let slash = line.firstIndex(of: "/") else { return nil }
             let path = line[slash...]
             // Loaded copies live in the plugin cache under the daemon's state directory.
-            return path.hasPrefix(lab.daemon.dir.path) ? path : nil
+            return path.hasPrefix(lab.daemon.state.path) ? path : nil
         }).count
     }
     // Warm-up: commands, reloads and health requests once each way, so one-time allocations are behind us.

@@ -172,18 +172,12 @@ func jsonText(_ text: String) -> [String: Any] {
     try JSONSerialization.data(withJSONObject: ["discovery": true, "interface": "lab0"])
         .write(to: URL(fileURLWithPath: driverDir + "/sonos.json"))
 
-    var daemonCount = 0
-    func makeDaemon(plugins: String) -> (process: DaemonProcess, base: String) {
-        daemonCount += 1
-        let base = "sbbench\(UInt32.random(in: 0...UInt32.max))"
-        let args = ["run", "--broker", "\(host.address):\(broker.port)", "--state-dir", scratch.file("state-\(daemonCount)"),
-                    "--set", "base_topic=\(base)", "--set", "plugins.path=\(plugins)", "--set", "network.interface=lab0"]
-        return (DaemonProcess(arguments: args, netns: host.name, logPath: scratch.file("daemon-\(daemonCount).log")), base)
+    func makeDaemon(plugins: String) throws -> (daemon: DaemonUnderTest, base: String) {
+        let daemon = try benchDaemon(brokerHost: host.address, brokerPort: broker.port,
+                                     settings: ["plugins.path": plugins, "network.interface": "lab0"], netns: host.name)
+        return (daemon, daemon.base)
     }
-    func stopDaemon(_ d: DaemonProcess) {
-        d.terminate()
-        if d.waitForExit(timeout: 10) == nil { d.kill9(); _ = d.waitForExit(timeout: 5) }
-    }
+    func stopDaemon(_ d: DaemonUnderTest) { d.stopAndRemoveState() }
 
     // Part 1: discovery, interleaved with its baselines.
     var discovery: [Double] = [], onlineWithDriver: [Double] = [], onlineBare: [Double] = []
@@ -192,7 +186,7 @@ func jsonText(_ text: String) -> [String: Any] {
     for run in 1...runs {
         // Baseline: the daemon without the driver, spawn -> bridge/state online.
         do {
-            let (d, base) = makeDaemon(plugins: emptyDir)
+            let (d, base) = try makeDaemon(plugins: emptyDir)
             let w = try StampedWatcher(lab: lab, host: host, port: broker.port, filter: "\(base)/#",
                                        clientID: "sbbench-bare-\(run)", brokerLog: broker.logPath)
             defer { w.stop(); stopDaemon(d) }
@@ -202,12 +196,12 @@ func jsonText(_ text: String) -> [String: Any] {
             guard waitUntil(timeout: 20, interval: 0.01, {
                 online = w.first("\(base)/bridge/state") { jsonText($0)["state"] as? String == "online" }?.at
                 return online != nil
-            }), let online else { throw LabError("bare daemon: no bridge/state online within 20 s\n\(lastLines(d.logPath))") }
+            }), let online else { throw LabError("bare daemon: no bridge/state online within 20 s\n\(logExcerpt(d))") }
             onlineBare.append(online - t0)
         }
         // The driver: spawn -> both speakers online.
         do {
-            let (d, base) = makeDaemon(plugins: driverDir)
+            let (d, base) = try makeDaemon(plugins: driverDir)
             let w = try StampedWatcher(lab: lab, host: host, port: broker.port, filter: "\(base)/#",
                                        clientID: "sbbench-disc-\(run)", brokerLog: broker.logPath)
             defer { w.stop(); stopDaemon(d) }
@@ -220,7 +214,7 @@ func jsonText(_ text: String) -> [String: Any] {
                 state = w.first("\(base)/bridge/state") { jsonText($0)["state"] as? String == "online" }?.at
                 return k != nil && o != nil && state != nil
             }), let k, let o, let state else {
-                throw LabError("driver: speakers not online within 30 s\n\(lastLines(d.logPath, 30))")
+                throw LabError("driver: speakers not online within 30 s\n\(logExcerpt(d, lines: 30))")
             }
             discovery.append(max(k, o) - t0)
             onlineWithDriver.append(state - t0)
@@ -269,14 +263,14 @@ func jsonText(_ text: String) -> [String: Any] {
     let clip = try server.addSpeech("ding.wav", text: "Ding dong.")
     try server.start()
     defer { server.stop() }
-    let (d, base) = makeDaemon(plugins: driverDir)
+    let (d, base) = try makeDaemon(plugins: driverDir)
     let w = try StampedWatcher(lab: lab, host: host, port: broker.port, filter: "\(base)/#",
                                clientID: "sbbench-play", brokerLog: broker.logPath)
     defer { w.stop(); stopDaemon(d) }
     try d.start()
     guard waitUntil(timeout: 30, interval: 0.05, {
         w.first("\(base)/kitchen/availability") { $0 == "online" } != nil && w.first("\(base)/office/availability") { $0 == "online" } != nil
-    }) else { throw LabError("speakers not online for the announcement part\n\(lastLines(d.logPath, 30))") }
+    }) else { throw LabError("speakers not online for the announcement part\n\(logExcerpt(d, lines: 30))") }
     let kitchen = speakers.renderers[0]
     let durationMs = Int(clip.seconds * 1000)
 
@@ -292,7 +286,7 @@ func jsonText(_ text: String) -> [String: Any] {
             answer = w.messages().lazy.filter { $0.topic == "\(base)/bridge/response/play" }.map { jsonText($0.payload) }
                 .first { $0["transaction"] as? String == transaction }
             return answer != nil
-        }), let answer else { throw LabError("no answer to play \(transaction) within 30 s\n\(lastLines(d.logPath, 30))") }
+        }), let answer else { throw LabError("no answer to play \(transaction) within 30 s\n\(logExcerpt(d, lines: 30))") }
         guard answer["status"] as? String == "ok", let data = answer["data"] as? [String: Any] else {
             let reason = answer["error"] as? String ?? String(describing: answer)
             progress("sonos: play \(transaction) failed: \(reason)")
@@ -459,10 +453,10 @@ struct PlayerSnapshot: CustomStringConvertible {
         "discovery": false, "speakers": household.staticAddresses, "probe_interval": 1, "soap_timeout": 2,
         "announce_margin": 1, "audio_clip": false,
     ] as [String: Any]).write(to: URL(fileURLWithPath: plugins.file("sonos.json")))
-    let daemon = try BenchDaemon(brokerPort: broker.port, settings: [
+    let daemon = try benchDaemon(brokerPort: broker.port, settings: [
         "plugins.path": plugins.path, "plugins.watch": "false", "media.bind": "127.0.0.1", "plugins.operation_timeout": "60",
     ])
-    defer { daemon.stop() }
+    defer { daemon.stopAndRemoveState() }
     let client = try TestClient(maxInflight: 100)
     defer { client.disconnect() }
     try client.connect(port: broker.port)
@@ -470,21 +464,16 @@ struct PlayerSnapshot: CustomStringConvertible {
     try client.subscribe("\(base)/bridge/response/#")
     try client.subscribe("\(base)/+/availability")
     try daemon.start()
-    try daemon.waitConnected()
+    try daemon.waitUntilConnected()
     for id in ids {
         _ = try client.waitFor("\(base)/\(id)/availability", timeout: 20) { $0.text == "online" }
     }
 
     var rng = SeededRandom(seed: seed)
-    var transactions = 0
+    let requests = BridgeRequester(client: client, base: base, transactionPrefix: "r")
     func play(_ speaker: String, volume: Int) throws -> [String: Any] {
-        transactions += 1
-        let t = "r\(transactions)"
-        let body: [String: Any] = ["speaker": speaker, "url": clipURL, "mime": "audio/wav", "duration_ms": 300,
-                                   "volume": volume, "transaction": t]
-        try client.publish(topic: "\(base)/bridge/request/play", payload: Array(try JSONSerialization.data(withJSONObject: body)), qos: 1)
-        let m = try client.waitFor("\(base)/bridge/response/play", timeout: 30) { jsonObject($0)["transaction"] as? String == t }
-        return jsonObject(m)
+        try requests.request("play", ["speaker": speaker, "url": clipURL, "mime": "audio/wav", "duration_ms": 300, "volume": volume],
+                             timeout: 30).json
     }
     func queue(_ count: Int) -> [QueueTrack] {
         (1...count).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }

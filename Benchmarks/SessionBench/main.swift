@@ -105,13 +105,13 @@ func verdict(_ ok: Bool) -> String { ok ? "PASS" : "MISS" }
     let broker = try MosquittoBroker(persistence: true, extraConfig: quietBrokerLog)
     try broker.start()
     defer { broker.kill9() }
-    let daemon = try BenchDaemon(brokerPort: broker.port, settings: [
+    let daemon = try benchDaemon(brokerPort: broker.port, settings: [
         "mqtt.reconnect.min_delay": "1", "mqtt.reconnect.max_delay": "60", "mqtt.reconnect.stable_after": "2",
         "mqtt.twin.window": "2",
     ])
-    defer { daemon.stop() }
+    defer { daemon.stopAndRemoveState() }
     try daemon.start()
-    try daemon.waitConnected()
+    try daemon.waitUntilConnected()
     let baselineID = "sbbench-rc-\(UInt32.random(in: 0...UInt32.max))"
     let sub = try MosquittoTool("mosquitto_sub", port: broker.port, clientID: baselineID, ["-q", "1", "-t", "sbbench/none"])
     defer { sub.stop() }
@@ -157,7 +157,7 @@ func verdict(_ ok: Bool) -> String { ok ? "PASS" : "MISS" }
             throw LabError("broker start did not return")
         }
         try started.get()
-        guard let tDaemon else { throw LabError("round \(round): daemon did not reconnect within 70 s\n\(lastLines(daemon.logPath))") }
+        guard let tDaemon else { throw LabError("round \(round): daemon did not reconnect within 70 s\n\(logExcerpt(daemon))") }
         daemonTimes.append(seconds(tDaemon - t0))
         if let tBaseline { baselineTimes.append(seconds(tBaseline - t0)) }
         draws.append(delays.joined(separator: "+"))
@@ -239,21 +239,21 @@ final class ResultBox: Sendable {
         defer { broker.kill9() }
         // The burst is measured, not the journal's bound: with the default journal.max_pending
         // (10,000) a router that lags the publisher refuses the excess (answered, never recorded).
-        let daemon = try BenchDaemon(brokerPort: broker.port,
+        let daemon = try benchDaemon(brokerPort: broker.port,
                                      settings: ["journal.durability": durability, "journal.max_pending": "1000000"])
-        defer { daemon.stop() }
+        defer { daemon.stopAndRemoveState() }
         try daemon.start()
-        try daemon.waitConnected()
+        try daemon.waitUntilConnected()
         let health = try HealthPoller(port: broker.port, daemon: daemon)
         var sentAt: [ContinuousClock.Instant] = []
         func ask() throws { try health.request(); sentAt.append(.now) }
         // An answer proves every subscription is in place: they were sent before the answer.
         try ask()
-        guard waitUntil(timeout: 10, { !health.journals().isEmpty }) else { throw LabError("no health answer\n\(lastLines(daemon.logPath))") }
+        guard waitUntil(timeout: 10, { !health.journals().isEmpty }) else { throw LabError("no health answer\n\(logExcerpt(daemon))") }
 
         let pub = try TestClient(maxInflight: 100)
         try pub.connect(port: broker.port)
-        let t0 = try publishAll(pub, topic: daemon.speakTopic)
+        let t0 = try publishAll(pub, topic: daemon.topics.speak)
         let deadline = t0 + .seconds(timeout)
         var done: ContinuousClock.Instant?
         var last: [String: Any] = [:]
@@ -307,10 +307,10 @@ final class ResultBox: Sendable {
     let broker = try MosquittoBroker(extraConfig: quietBrokerLog)
     try broker.start()
     defer { broker.kill9() }
-    let daemon = try BenchDaemon(brokerPort: broker.port)
-    defer { daemon.stop() }
+    let daemon = try benchDaemon(brokerPort: broker.port)
+    defer { daemon.stopAndRemoveState() }
     try daemon.start()
-    try daemon.waitConnected()
+    try daemon.waitUntilConnected()
     let id = "sbbench-idle-\(UInt32.random(in: 0...UInt32.max))"
     let sub = try MosquittoTool("mosquitto_sub", port: broker.port, clientID: id, ["-q", "1", "-t", "sbbench/idle/#"])
     defer { sub.stop() }
@@ -343,15 +343,16 @@ final class ResultBox: Sendable {
     try watcher.connect(port: broker.port)
     var times: [Double] = []
     for _ in 1...runs {
-        let daemon = try BenchDaemon(brokerPort: broker.port)
-        defer { daemon.stop() }
-        try watcher.subscribe(daemon.stateTopic)
+        let daemon = try benchDaemon(brokerPort: broker.port)
+        defer { daemon.stopAndRemoveState() }
+        try watcher.subscribe(daemon.topics.state)
         let t0 = ContinuousClock.now
         try daemon.start()
-        var online: ReceivedMessage?
-        guard waitUntil(timeout: 20, { online = liveOnline(watcher, topic: daemon.stateTopic, after: t0); return online != nil }),
-              let online else {
-            throw LabError("no live online within 20 s\n\(lastLines(daemon.logPath))")
+        let online: ReceivedMessage
+        do {
+            online = try waitForOnline(watcher, daemon, after: t0, timeout: 20)
+        } catch {
+            throw LabError("no live online within 20 s\n\(logExcerpt(daemon))")
         }
         times.append(seconds(online.receivedAt - t0))
     }
