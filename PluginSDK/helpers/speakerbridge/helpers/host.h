@@ -40,6 +40,19 @@ static inline const void *sbh_host_extension(const sb_host *host, const char *id
 /* sbh_host_extension with the table's type: SBH_HOST_EXTENSION(host, sb_host_log, SB_HOST_EXT_LOG). */
 #define SBH_HOST_EXTENSION(host, type, id) ((const type *)sbh_host_extension((host), (id), sizeof(type)))
 
+/* sbh_host_extension for a service the plugin cannot work without: when it is missing, NULL and
+ * "the host offers no <id>" in `err`. */
+static inline const void *sbh_host_require(const sb_host *host, const char *id, size_t min_size, char *err,
+                                           size_t err_size)
+{
+    const void *table = sbh_host_extension(host, id, min_size);
+    if (table == NULL) sbh_error(err, err_size, "the host offers no %s", id);
+    return table;
+}
+
+#define SBH_HOST_REQUIRE(host, type, id, err, err_size) \
+    ((const type *)sbh_host_require((host), (id), sizeof(type), (err), (err_size)))
+
 /* A line into the daemon's log. Logging is a courtesy: without the service (`log` NULL) nothing
  * happens; a longer message is cut at 1 KiB. */
 #if defined(__GNUC__)
