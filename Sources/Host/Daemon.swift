@@ -54,7 +54,7 @@ public enum Daemon {
         if let embeddedBroker { brokerCheck = { embeddedBroker.listenerProblem() } }
         let session = MQTTSession(config: config, clientID: clientID, spool: spool, intake: intake, status: status,
                                   wake: wake, birth: { info.birthMessages($0) },
-                                  brokerCheck: brokerCheck, logger: logger)
+                                  brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready, logger: logger)
         let handlers: [any BridgeRequestHandler] = [
             HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
             InfoHandler(info: info, status: status),
@@ -64,20 +64,19 @@ public enum Daemon {
             VoicesHandler(registry: registry),
             JournalHandler(spool: spool, intake: intake),
         ]
-        let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
-                            announcer: SpeechAnnouncer(directory: registry.directory, backend: registry, spool: spool,
-                                                       topics: topics, addressing: media,
-                                                       maxQueue: config.announcements.maxQueue, logger: logger),
-                            plugins: registry, responses: responses, maxAttempts: config.journal.maxAttempts, logger: logger)
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
                                     changes: pluginChanges,
-                                    // Plugins build clip and callback URLs in `create`: they need the port.
-                                    beforeLoading: { _ = try? await mediaServer.waitUntilRunning() },
+                                    startsAfter: mediaServer.running,
                                     publishInfo: {
                                         do { try spool.publish([info.infoMessage(status.current)]) } catch {
                                             logger.error("cannot queue bridge/info: \(error)")
                                         }
                                     }, logger: logger)
+        let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
+                            announcer: SpeechAnnouncer(directory: registry.directory, backend: registry, spool: spool,
+                                                       topics: topics, addressing: media,
+                                                       maxQueue: config.announcements.maxQueue, logger: logger),
+                            plugins: registry, pluginsLoaded: plugins.loaded, responses: responses, maxAttempts: config.journal.maxAttempts, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let embeddedBroker { services.append(.init(service: embeddedBroker)) }

@@ -29,6 +29,8 @@ public final class EmbeddedBroker: Service, Sendable {
     private let directory: String
     private let logger: Logger
     public let status: EmbeddedBrokerStatusBox
+    /// Opened when `start()` saw mosquitto listen, failed when it could not start it.
+    public let ready = Readiness<Void>()
     /// The mosquitto we started and saw listening; nil before `start()` and between a crash and a restart.
     private let current = Mutex<Launched?>(nil)
 
@@ -87,6 +89,17 @@ public final class EmbeddedBroker: Service, Sendable {
     /// once it listens on 127.0.0.1, with the login the session must use. Throws, with the reason,
     /// when the port is taken by another program or mosquitto does not come up.
     public func start() async throws -> EmbeddedBrokerCredentials {
+        do {
+            let credentials = try await launchFirst()
+            ready.open()
+            return credentials
+        } catch {
+            ready.fail("\(error)")
+            throw error
+        }
+    }
+
+    private func launchFirst() async throws -> EmbeddedBrokerCredentials {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])

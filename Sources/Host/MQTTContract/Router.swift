@@ -14,14 +14,16 @@ public final class Router: Service, Sendable {
     private let handlers: [String: any BridgeRequestHandler]
     private let announcer: any Announcer
     private let plugins: PluginRegistry?
+    private let pluginsLoaded: Readiness<Void>?
     private let responses: ResponseTopicPolicy
     private let maxAttempts: Int
     private let logger: Logger
 
     public init(spool: Spool, intake: RequestIntake, topics: Topics, handlers: [any BridgeRequestHandler],
-                announcer: any Announcer, plugins: PluginRegistry? = nil, responses: ResponseTopicPolicy? = nil,
-                maxAttempts: Int = 2, logger: Logger) {
+                announcer: any Announcer, plugins: PluginRegistry? = nil, pluginsLoaded: Readiness<Void>? = nil,
+                responses: ResponseTopicPolicy? = nil, maxAttempts: Int = 2, logger: Logger) {
         self.plugins = plugins
+        self.pluginsLoaded = pluginsLoaded
         self.responses = responses ?? ResponseTopicPolicy(topics: topics, filters: [])
         self.maxAttempts = maxAttempts
         self.spool = spool
@@ -35,8 +37,8 @@ public final class Router: Service, Sendable {
     public func run() async throws {
         var last: UInt64 = 0
         // Commands for plugins wait until the plugins are loaded instead of failing as unknown.
-        while let plugins, !plugins.isLoaded, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(20))
+        if let pluginsLoaded {
+            _ = try? await cancelWhenGracefulShutdown { try await pluginsLoaded.wait() }
         }
         // Slow requests run concurrently (each plugin has its own serial executor, and one that
         // hangs must not hold up the rest); everything else is answered in arrival order.

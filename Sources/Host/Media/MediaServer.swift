@@ -73,8 +73,6 @@ public final class MediaServer: Service, Sendable {
 
     private struct State {
         var phase = Phase.starting
-        var nextWaiter = 0
-        var waiters: [Int: CheckedContinuation<Int, any Error>] = [:]
         /// Listeners up so far (the server runs once all are).
         var listening = 0
     }
@@ -86,6 +84,8 @@ public final class MediaServer: Service, Sendable {
     public let limits: MediaConnectionLimits
     private let logger: Logger
     private let state = Mutex(State())
+    /// Opened with the port once every listener is up; failed if the server stops before.
+    public let running = Readiness<Int>()
 
     public init(settings: Settings, store: MediaStore, routes: (any MediaSideRoutes)? = nil, logger: Logger) {
         self.settings = settings
@@ -166,48 +166,28 @@ public final class MediaServer: Service, Sendable {
     /// Waits until the server listens and returns its port; throws if it failed to start or has
     /// stopped, or when the waiting task is cancelled.
     public func waitUntilRunning() async throws -> Int {
-        let id = state.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let immediate: Result<Int, any Error>? = state.withLock { state in
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    switch state.phase {
-                    case .running(let port): return .success(port)
-                    case .stopped(let why): return .failure(MediaServerError(description: why))
-                    case .starting:
-                        state.waiters[id] = continuation
-                        return nil
-                    }
-                }
-                if let immediate { continuation.resume(with: immediate) }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+        if case .stopped(let why) = state.withLock({ $0.phase }) { throw MediaServerError(description: why) }
+        do {
+            return try await running.wait()
+        } catch let failure as Readiness<Int>.Failure {
+            throw MediaServerError(description: failure.description)
         }
     }
 
     private func didStart(host: String, port: Int) {
         logger.info("media server: listening on \(Self.urlHost(host)):\(port)")
-        let waiters: [CheckedContinuation<Int, any Error>]? = state.withLock { state in
+        let all = state.withLock { state in
             state.listening += 1
-            guard state.listening == settings.bindHosts.count else { return nil }
+            guard state.listening == settings.bindHosts.count else { return false }
             state.phase = .running(port: port)
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
+            return true
         }
-        for waiter in waiters ?? [] { waiter.resume(returning: port) }
+        if all { running.open(port) }
     }
 
     private func didStop(_ why: String) {
-        let waiters = state.withLock { state in
-            state.phase = .stopped(why)
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume(throwing: MediaServerError(description: why)) }
+        state.withLock { $0.phase = .stopped(why) }
+        running.fail(why)
     }
 
     private func sweepPeriodically() async {

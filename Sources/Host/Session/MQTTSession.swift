@@ -9,6 +9,7 @@ import Synchronization
 public final class MQTTSession: Service, Sendable {
     private let context: SessionContext
     private let stopFlag = AtomicFlag()
+    private let brokerReady: Readiness<Void>?
 
     private static let libraryReady: Bool = {
         // mosquitto_lib_init is not thread-safe: run it once, before any session thread exists.
@@ -18,8 +19,9 @@ public final class MQTTSession: Service, Sendable {
 
     public init(config: Configuration, clientID: String, spool: Spool, intake: any MessageIntake,
                 status: SessionStatusBox, wake: WakePipe, birth: @escaping @Sendable (SessionStatus) -> [OutboundMessage],
-                brokerCheck: (@Sendable () -> String?)? = nil, logger: Logger) {
+                brokerCheck: (@Sendable () -> String?)? = nil, brokerReady: Readiness<Void>? = nil, logger: Logger) {
         _ = MQTTSession.libraryReady
+        self.brokerReady = brokerReady
         let stopFlag = self.stopFlag
         status.update {
             $0.clientID = clientID
@@ -32,7 +34,13 @@ public final class MQTTSession: Service, Sendable {
             stopRequested: { stopFlag.isSet }, brokerCheck: brokerCheck)
     }
 
+    /// With `brokerReady` (the embedded broker), the first connect waits for it: its start-up
+    /// would otherwise count as failed attempts and push the first connect out by the backoff.
     public func run() async throws {
+        if let brokerReady {
+            // A broker that failed to start is the reconnect loop's to report, like any other.
+            _ = try? await cancelWhenGracefulShutdown { try await brokerReady.wait() }
+        }
         let (finished, done) = AsyncStream.makeStream(of: Void.self)
         let context = self.context
         let thread = Thread {

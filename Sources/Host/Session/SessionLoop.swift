@@ -67,7 +67,6 @@ final class SessionLoop {
     }
 
     func run() {
-        if ctx.config.usesEmbeddedBroker { waitForEmbeddedBroker() }
         while !ctx.stopRequested() {
             runConnection()
             if ctx.stopRequested() { break }
@@ -75,16 +74,6 @@ final class SessionLoop {
         }
         ctx.status.update { $0.connected = false }
         log.info("mqtt: session stopped")
-    }
-
-    /// The embedded broker starts alongside us; wait briefly for it instead of counting its start-up
-    /// as failed attempts (which would push the first connect out by the backoff).
-    private func waitForEmbeddedBroker() {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline, !ctx.stopRequested() {
-            if (try? TCPProbe.check(host: ctx.config.brokerHost, port: ctx.config.brokerPort, timeout: 0.5)) != nil { return }
-            sleep(seconds: 0.05)
-        }
     }
 
     // MARK: one connection

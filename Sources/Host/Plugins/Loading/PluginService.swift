@@ -12,14 +12,17 @@ public final class PluginService: Service, Sendable {
     private let logger: Logger
     private let changes: AsyncStream<Void>
     private let publishInfo: @Sendable () -> Void
-    private let beforeLoading: @Sendable () async -> Void
+    private let startsAfter: Readiness<Int>?
+    /// Opened once the first load is done (every plugin loaded or refused).
+    public let loaded = Readiness<Void>()
 
     /// `changes` rings when the set of plugins changed; `publishInfo` then re-publishes bridge/info.
-    /// `beforeLoading` runs before the first load (the daemon waits for its HTTP server's port).
+    /// The first load waits for `startsAfter` (ready or failed): plugins build clip and callback
+    /// URLs in `create`, so they need the media server's port.
     public init(registry: PluginRegistry, watch: Bool, interval: Double, changes: AsyncStream<Void>,
-                beforeLoading: @escaping @Sendable () async -> Void = {},
+                startsAfter: Readiness<Int>? = nil,
                 publishInfo: @escaping @Sendable () -> Void, logger: Logger) {
-        self.beforeLoading = beforeLoading
+        self.startsAfter = startsAfter
         self.changes = changes
         self.publishInfo = publishInfo
         self.registry = registry
@@ -31,8 +34,9 @@ public final class PluginService: Service, Sendable {
     public func run() async throws {
         // Trap SIGHUP before the (possibly slow) first load: its default action would end the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        await beforeLoading()
+        _ = try? await startsAfter?.wait()
         await registry.loadAll()
+        loaded.open()
         await withDiscardingTaskGroup { group in
             group.addTask { [registry, logger] in
                 for await _ in hangups.cancelOnGracefulShutdown() {
