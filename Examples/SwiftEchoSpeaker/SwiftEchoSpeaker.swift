@@ -17,17 +17,15 @@ final class SwiftEchoSpeaker: SpeakerDriver {
     static let vendor = "speakerbridge"
     static let summary = "Logs the clips it is asked to play and echoes text back; the PluginKit example"
 
-    /// The plugin's configuration section, e.g. `{"greeting": "Hello"}`. Unknown keys are ignored.
-    struct Configuration: Decodable {
-        var greeting: String?
-    }
-
     let host: PluginHost
     let greeting: String
 
-    init(host: PluginHost, configuration: Configuration) throws {
+    /// Settings (`swift-echo.json`), e.g. `{"greeting": "Hello"}`, read through the host's settings
+    /// service: a greeting that is not a string refuses the plugin with the host's reason.
+    /// (A `Configuration: Decodable` type would read the same object in one go.)
+    init(host: PluginHost, configuration: NoConfiguration) throws {
         self.host = host
-        greeting = configuration.greeting ?? "Hello from Swift"
+        greeting = try host.settings.string("greeting", default: "Hello from Swift")
         host.log(.info, "\(greeting) (swift-echo ready)")
     }
 

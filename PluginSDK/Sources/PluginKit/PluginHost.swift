@@ -21,6 +21,7 @@ public final class PluginHost: Sendable {
         let timers: UnsafePointer<sb_host_timers>?
         let publish: UnsafePointer<sb_host_publish>?
         let operations: UnsafePointer<sb_host_operations>?
+        let settings: UnsafePointer<sb_host_settings>?
     }
 
     /// Held during each call into the host, so `invalidate` cannot free things under a caller.
@@ -34,6 +35,7 @@ public final class PluginHost: Sendable {
     public let offersTimers: Bool
     public let offersPublish: Bool
     public let offersOperations: Bool
+    public let offersSettings: Bool
 
     init(_ host: UnsafePointer<sb_host>) {
         func table<T>(_ id: String, _ type: T.Type) -> UnsafePointer<T>? {
@@ -46,13 +48,15 @@ public final class PluginHost: Sendable {
                          log: table(SB_HOST_EXT_LOG, sb_host_log.self),
                          timers: table(SB_HOST_EXT_TIMERS, sb_host_timers.self),
                          publish: table(SB_HOST_EXT_PUBLISH, sb_host_publish.self),
-                         operations: table(SB_HOST_EXT_OPERATIONS, sb_host_operations.self))
+                         operations: table(SB_HOST_EXT_OPERATIONS, sb_host_operations.self),
+                         settings: table(SB_HOST_EXT_SETTINGS, sb_host_settings.self))
         hostName = host.pointee.name.map { String(cString: $0) } ?? ""
         hostVersion = host.pointee.version.map { String(cString: $0) } ?? ""
         offersLog = s.log?.pointee.log != nil
         offersTimers = s.timers?.pointee.start != nil && s.timers?.pointee.cancel != nil
         offersPublish = s.publish != nil
         offersOperations = s.operations?.pointee.complete != nil
+        offersSettings = s.settings != nil
         services = Mutex(s)
     }
 
@@ -106,6 +110,20 @@ public final class PluginHost: Sendable {
     private func check(_ status: Int32, _ what: String) throws(PluginError) {
         guard status == SB_OK else {
             throw PluginError(PluginStatus(rawValue: status), "cannot \(what): \(PluginStatus(rawValue: status))")
+        }
+    }
+
+    // MARK: settings
+
+    /// The plugin's settings (`NAME.json`) as typed values, through the host's settings service.
+    public var settings: HostSettings { HostSettings(host: self) }
+
+    /// Runs `body` with the settings table, or returns SB_ERR_UNSUPPORTED when there is none
+    /// (an older host, or after destroy).
+    func withSettings(_ body: (UnsafePointer<sb_host>, sb_host_settings) -> Int32) -> Int32 {
+        services.withLock { s in
+            guard let s, let table = s.settings?.pointee else { return SB_ERR_UNSUPPORTED }
+            return body(s.host, table)
         }
     }
 

@@ -58,6 +58,10 @@ final class PluginHostContext: Sendable {
     let websocket: PluginWebSocket
     /// Where callback routes go; nil without a media server.
     let routeHost: (any PluginRouteHost)?
+    /// The plugin's settings for the settings service, and the C strings it handed out (which
+    /// live as long as this context, so until after the instance is destroyed).
+    let settings: PluginSettings
+    let settingsStrings = PluginSettingsStrings()
     /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
     private let activeTimers = Mutex<Set<UInt64>>([])
     private let timers = Mutex<[UInt64: Task<Void, Never>]>([:])
@@ -69,8 +73,10 @@ final class PluginHostContext: Sendable {
 
     init(pluginID: String, generation: Int, logger: Logger, topics: Topics, publisher: any PluginPublisher,
          executor: PluginExecutor, operations: OperationTable, media: (any PluginMediaStore)?,
-         network: PluginNetworkServices = .init(), speakersChanged: @escaping @Sendable () -> Void = {}) {
+         network: PluginNetworkServices = .init(), settings: PluginSettings = .init([:]),
+         speakersChanged: @escaping @Sendable () -> Void = {}) {
         self.speakersChanged = speakersChanged
+        self.settings = settings
         self.media = media
         self.routeHost = network.routeHost
         udp = PluginUDP(label: "\(pluginID)#\(generation)", logger: logger, executor: executor,

@@ -24,7 +24,7 @@ extern "C" {
  *    NULL) and to the daemon's log. A plugin may hand its `create`'s `err` straight through.
  *  - `key` or `out_value` NULL:           SB_ERR_INVALID, nothing written but the reason.
  * Strings the host hands out are UTF-8, NUL-terminated and live until the instance is destroyed;
- * the plugin never frees them. A string value with a NUL inside is refused as not a string.
+ * the plugin never frees them. A string with a NUL character inside is refused (C would cut it).
  * [since 1.1] */
 #define SB_HOST_EXT_SETTINGS "speakerbridge.host.settings/1"
 typedef struct sb_host_settings {
