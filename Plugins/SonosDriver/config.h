@@ -1,7 +1,9 @@
-/* The driver's settings (`sonos.json`), checked once at create: unknown keys and wrong types are
- * refused with the key named. */
+/* The driver's settings (`sonos.json`), read once at create through the host's settings service:
+ * unknown keys, wrong types and values out of range are refused with the key named. */
 #ifndef SONOS_CONFIG_H
 #define SONOS_CONFIG_H
+
+#include <speakerbridge_plugin.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,8 +30,10 @@ typedef struct sn_config {
     uint16_t audio_clip_port;     /* its port: 1443 on every Sonos player (tests use another) */
 } sn_config;
 
-/* 0 and `out` filled (free it with sn_config_free), or -1 with the reason in `err`. */
-int sn_config_parse(const char *json, sn_config *out, char *err, size_t err_size);
+/* 0 and `out` filled (free it with sn_config_free), or -1 with the reason in `err`. `config_json`
+ * is the same settings as text (create's argument), read only for the names of its keys. */
+int sn_config_read(const sb_host *host, const sb_host_settings *settings, const char *config_json, sn_config *out,
+                   char *err, size_t err_size);
 void sn_config_free(sn_config *c);
 
 #endif

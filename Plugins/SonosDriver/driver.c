@@ -9,6 +9,7 @@
 #include "announce.h"
 #include "audioclip.h"
 #include "commands.h"
+#include "config.h"
 #include "discovery.h"
 #include "gena.h"
 #include "instance.h"
@@ -47,7 +48,13 @@ static sb_status sonos_create(const sb_host *host, const char *config_json, sb_i
         return SB_ERR_FAILED;
     }
     inst->host = host;
-    if (sn_config_parse(config_json != NULL ? config_json : "{}", &inst->config, err, err_size) != 0) {
+    const sb_host_settings *settings = sbh_host_extension(host, SB_HOST_EXT_SETTINGS, sizeof(sb_host_settings));
+    if (settings == NULL) {
+        sn_set_err(err, err_size, "the host offers no %s, which this driver needs", SB_HOST_EXT_SETTINGS);
+        free(inst);
+        return SB_ERR_UNSUPPORTED;
+    }
+    if (sn_config_read(host, settings, config_json, &inst->config, err, err_size) != 0) {
         free(inst);
         return SB_ERR_INVALID;
     }

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "fake_host.h"
+#include "json.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -202,6 +203,86 @@ static sb_status ws_send_text(const sb_host *host, uint64_t socket_id, const cha
     return SB_OK;
 }
 
+/* The settings service as core.h describes it: absent or null gives the default, another type is
+ * SB_ERR_INVALID with the reason. */
+static const sn_json *setting(const sb_host *host, const char *key)
+{
+    const sn_json *v = sn_json_get(of(host)->settings, key);
+    return v != NULL && v->type != SN_JSON_NULL ? v : NULL;
+}
+
+static sb_status wrong_type(const char *key, const char *expected, char *err, size_t err_size)
+{
+    if (err != NULL) snprintf(err, err_size, "setting \"%s\": expected %s", key, expected);
+    return SB_ERR_INVALID;
+}
+
+static sb_status get_string(const sb_host *host, const char *key, const char *default_value, const char **out_value,
+                            char *err, size_t err_size)
+{
+    const sn_json *v = setting(host, key);
+    *out_value = default_value;
+    if (v == NULL) return SB_OK;
+    if (v->type != SN_JSON_STRING) return wrong_type(key, "a string", err, err_size);
+    *out_value = v->string;
+    return SB_OK;
+}
+
+static sb_status get_number(const sb_host *host, const char *key, double default_value, double *out_value,
+                            char *err, size_t err_size)
+{
+    const sn_json *v = setting(host, key);
+    *out_value = default_value;
+    if (v == NULL) return SB_OK;
+    if (v->type != SN_JSON_NUMBER) return wrong_type(key, "a number", err, err_size);
+    *out_value = v->number;
+    return SB_OK;
+}
+
+static sb_status get_integer(const sb_host *host, const char *key, int64_t default_value, int64_t *out_value,
+                             char *err, size_t err_size)
+{
+    const sn_json *v = setting(host, key);
+    *out_value = default_value;
+    if (v == NULL) return SB_OK;
+    if (v->type != SN_JSON_NUMBER || v->number != (double)(int64_t)v->number) return wrong_type(key, "an integer", err, err_size);
+    *out_value = (int64_t)v->number;
+    return SB_OK;
+}
+
+static sb_status get_bool(const sb_host *host, const char *key, bool default_value, bool *out_value, char *err,
+                          size_t err_size)
+{
+    const sn_json *v = setting(host, key);
+    *out_value = default_value;
+    if (v == NULL) return SB_OK;
+    if (v->type != SN_JSON_BOOL) return wrong_type(key, "true or false", err, err_size);
+    *out_value = v->boolean;
+    return SB_OK;
+}
+
+static sb_status get_string_list(const sb_host *host, const char *key, const char *const *default_items,
+                                 size_t default_count, const char *const **out_items, size_t *out_count, char *err,
+                                 size_t err_size)
+{
+    fake_host *f = of(host);
+    const sn_json *v = setting(host, key);
+    *out_items = default_items;
+    *out_count = default_count;
+    if (v == NULL) return SB_OK;
+    if (v->type != SN_JSON_ARRAY) return wrong_type(key, "a list of strings", err, err_size);
+    for (size_t i = 0; i < v->count; i++) {
+        if (v->items[i].type != SN_JSON_STRING) return wrong_type(key, "a list of strings", err, err_size);
+    }
+    free(f->string_list);
+    f->string_list = calloc(v->count + 1, sizeof *f->string_list);
+    if (f->string_list == NULL) return SB_ERR_FAILED;
+    for (size_t i = 0; i < v->count; i++) f->string_list[i] = v->items[i].string;
+    *out_items = f->string_list;
+    *out_count = v->count;
+    return SB_OK;
+}
+
 static const sb_host_log log_table = { sizeof log_table, log_line };
 static const sb_host_timers timer_table = { sizeof timer_table, timer_start, timer_cancel };
 static const sb_host_publish publish_table = { sizeof publish_table, publish_state, publish_availability, publish_event };
@@ -210,6 +291,8 @@ static const sb_host_http http_table = { sizeof http_table, http_request, http_c
 static const sb_host_udp udp_table = { sizeof udp_table, udp_open, udp_send, socket_close };
 static const sb_host_routes route_table = { sizeof route_table, route_add, route_remove };
 static const sb_host_websocket ws_table = { sizeof ws_table, ws_open, ws_send_text, socket_close };
+static const sb_host_settings settings_table = { sizeof settings_table, get_string, get_integer, get_number, get_bool,
+                                                 get_string_list };
 
 static const void *get_extension(const sb_host *host, const char *id)
 {
@@ -221,6 +304,7 @@ static const void *get_extension(const sb_host *host, const char *id)
     if (strcmp(id, SB_HOST_EXT_UDP) == 0) return &udp_table;
     if (strcmp(id, SB_HOST_EXT_ROUTES) == 0) return &route_table;
     if (strcmp(id, SB_HOST_EXT_WEBSOCKET) == 0) return of(host)->no_websocket ? NULL : &ws_table;
+    if (strcmp(id, SB_HOST_EXT_SETTINGS) == 0) return &settings_table;
     return NULL;
 }
 
@@ -233,14 +317,32 @@ void fake_host_init(fake_host *f)
                          .name = "fake", .version = "0", .host_data = f, .get_extension = get_extension };
 }
 
+static void forget_settings(fake_host *f)
+{
+    sn_json_free(f->settings);
+    f->settings = NULL;
+    free(f->string_list);
+    f->string_list = NULL;
+}
+
 sb_instance *fake_instance(fake_host *f, const char *config_json)
 {
+    char err[256] = "";
+    sb_instance *inst = fake_instance_err(f, config_json, err, sizeof err);
+    if (inst == NULL) fprintf(stderr, "fake_instance: %s\n", err);
+    return inst;
+}
+
+sb_instance *fake_instance_err(fake_host *f, const char *config_json, char *err, size_t err_size)
+{
+    char why[256];
+    sn_json_free(f->settings);
+    f->settings = sn_json_parse(config_json, strlen(config_json), why, sizeof why);
     sb_instance *inst = calloc(1, sizeof *inst);
     if (inst == NULL) return NULL;
-    char err[256];
-    if (sn_config_parse(config_json, &inst->config, err, sizeof err) != 0) {
-        fprintf(stderr, "fake_instance: %s\n", err);
+    if (sn_config_read(&f->host, &settings_table, config_json, &inst->config, err, err_size) != 0) {
         free(inst);
+        forget_settings(f);
         return NULL;
     }
     const sb_host *host = &f->host;
@@ -267,6 +369,7 @@ void fake_instance_free(sb_instance *inst)
         free(f->requests[i].body);
         f->requests[i].body = NULL;
     }
+    forget_settings(f);
 }
 
 static void listen_event(sb_instance *inst, sn_speaker *s, const char *why, void *user, const char *name)

@@ -81,11 +81,15 @@ typedef struct fake_host {
     unsigned complete_count;
     bool no_websocket;          /* set before fake_instance: the host offers no WebSocket service */
     char events[4096];          /* hub events seen by fake_listen: "online:<id>:<why>;" … */
+    struct sn_json *settings;   /* what the settings service serves (fake_instance's JSON) */
+    const char **string_list;   /* the last get_string_list answer, alive until the next */
 } fake_host;
 
 void fake_host_init(fake_host *f);
 /* An instance as create makes it, without discovery or module registration: the test registers
- * the modules it links (sn_*_init). NULL when `config_json` is refused (the reason is printed). */
+ * the modules it links (sn_*_init). `config_json` is the settings the host serves. NULL when they
+ * are refused; the reason is then in `err` (may be NULL). */
+sb_instance *fake_instance_err(fake_host *f, const char *config_json, char *err, size_t err_size);
 sb_instance *fake_instance(fake_host *f, const char *config_json);
 /* Cancels what is in flight and frees the speakers, the settings and the instance. */
 void fake_instance_free(sb_instance *inst);
