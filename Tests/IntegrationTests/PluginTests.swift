@@ -160,7 +160,7 @@ final class PluginTests: XCTestCase {
 
     func testAHungCallIsReportedAndOtherPluginsKeepWorking() throws {
         let lab = try PluginDaemon(settings: ["plugins.call_timeout": "1"]) { dir, scratch in
-            try PluginBuild.logSpeaker(to: dir + "/slow.so", ["LOG_SPEAKER_TEST_HOOKS", #"LOG_SPEAKER_ID="t.slow""#])
+            try PluginBuild.logSpeaker(to: dir + "/slow.so", [#"LOG_SPEAKER_ID="t.slow""#])
             try writeJSON(["log": scratch + "/slow.txt"], to: dir + "/slow.json")
             try PluginBuild.logSpeaker(to: dir + "/fast.so", [#"LOG_SPEAKER_ID="t.fast""#])
             try writeJSON(["log": scratch + "/fast.txt"], to: dir + "/fast.json")
@@ -201,7 +201,7 @@ final class PluginTests: XCTestCase {
         var logFile = ""
         let lab = try PluginDaemon(settings: ["plugins.operation_timeout": "1.5"]) { dir, scratch in
             logFile = scratch + "/log.txt"
-            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so", ["LOG_SPEAKER_TEST_HOOKS"])
+            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so")
             try writeJSON(["log": logFile, "speakers": ["Hall"]], to: dir + "/log-speaker.json")
         }
         let state = try TestClient()

@@ -13,10 +13,11 @@ public enum PluginBuild {
     /// The header-only C helpers (outside the ABI) that the bundled plugins and the example use.
     public static var helpers: String { root + "/PluginSDK/helpers" }
 
-    /// The example log speaker, with `-D` defines for test variants (answer, id, ABI, hooks).
+    /// The example log speaker with the tests' hooks (`Tests/Fixtures/plugins/log_speaker_hooks.c`,
+    /// which compiles the example in), with `-D` defines for test variants (answer, id, version, ABI).
     public static func logSpeaker(to out: String, _ defines: [String] = []) throws {
         try Shell.runChecked(["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-I", header, "-I", helpers]
-            + defines.map { "-D" + $0 } + [root + "/Examples/log-speaker/log_speaker.c", "-o", out])
+            + defines.map { "-D" + $0 } + [root + "/Tests/Fixtures/plugins/log_speaker_hooks.c", "-o", out])
     }
 
     /// The espeak-ng TTS plugin, built with its own Makefile.
