@@ -19,6 +19,7 @@
 #include <speakerbridge_plugin.h>
 #include <speakerbridge/helpers/commands.h>
 #include <speakerbridge/helpers/host.h>
+#include <speakerbridge/helpers/settings.h>
 #include <speakerbridge/helpers/text.h>
 
 #include "cache.h"
@@ -91,231 +92,6 @@ static long long utf8_length(const char *s, size_t *bad_offset)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Configuration: a small JSON reader for one flat object
- *
- * {"voice":"en", "max_text_length":10000, "clip_ttl":600, "cache_dir":"/var/cache/…",
- *  "cache_max_bytes":67108864}. Strings (all escapes), integers, and skipping of anything else
- * (unknown keys are reported, not fatal, so a newer configuration works with an older build).
- * ------------------------------------------------------------------------------------------- */
-
-typedef struct config {
-    char *voice;
-    char *cache_dir;
-    long long max_text_length; /* -1: not given */
-    long long clip_ttl;
-    long long cache_max_bytes;
-} config;
-
-typedef struct reader {
-    const char *start, *p;
-    char *err;
-    size_t err_size;
-} reader;
-
-static int fail_at(reader *r, const char *what)
-{
-    sbh_error(r->err, r->err_size, "configuration: %s at offset %zu", what, (size_t)(r->p - r->start));
-    return 0;
-}
-
-static void skip_ws(reader *r)
-{
-    while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r') r->p++;
-}
-
-static int hex4(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static void text_utf8(sbh_text *b, unsigned cp)
-{
-    unsigned char o[4];
-    size_t n;
-    if (cp < 0x80) { o[0] = (unsigned char)cp; n = 1; }
-    else if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | (cp >> 6)); o[1] = (unsigned char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (cp >> 12)); o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F)); n = 3;
-    } else {
-        o[0] = (unsigned char)(0xF0 | (cp >> 18)); o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (unsigned char)(0x80 | (cp & 0x3F)); n = 4;
-    }
-    sbh_text_append(b, o, n);
-}
-
-/* A JSON string at r->p into a malloc'd copy (*out), or skipped when out is NULL. */
-static int read_string(reader *r, char **out)
-{
-    if (*r->p != '"') return fail_at(r, "expected a string");
-    r->p++;
-    sbh_text t = {0};
-    sbh_text_append(&t, "", 0);
-    for (;;) {
-        unsigned char c = (unsigned char)*r->p;
-        if (c == '"') break;
-        if (c == '\0') { free(t.data); return fail_at(r, "unterminated string"); }
-        if (c < 0x20) { free(t.data); return fail_at(r, "control character in a string"); }
-        if (c != '\\') { sbh_text_append(&t, r->p++, 1); continue; }
-        r->p++;
-        static const char escapes[] = "\"\\/bfnrt", meanings[] = "\"\\/\b\f\n\r\t";
-        const char *e = *r->p != '\0' ? strchr(escapes, *r->p) : NULL;
-        if (e != NULL) {
-            sbh_text_append(&t, &meanings[e - escapes], 1);
-            r->p++;
-            continue;
-        }
-        unsigned cp, lo;
-        if (*r->p != 'u' || !hex4(r->p + 1, &cp)) { free(t.data); return fail_at(r, "bad escape"); }
-        r->p += 5;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (r->p[0] != '\\' || r->p[1] != 'u' || !hex4(r->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                free(t.data);
-                return fail_at(r, "unpaired surrogate");
-            }
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            r->p += 6;
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            free(t.data);
-            return fail_at(r, "unpaired surrogate");
-        }
-        if (cp == 0) { free(t.data); return fail_at(r, "\\u0000 in a string"); }
-        text_utf8(&t, cp);
-    }
-    r->p++;
-    if (t.failed) { free(t.data); return fail_at(r, "out of memory"); }
-    if (out != NULL) *out = t.data;
-    else free(t.data);
-    return 1;
-}
-
-static int skip_value(reader *r, int depth)
-{
-    if (depth > 16) return fail_at(r, "nested too deeply");
-    skip_ws(r);
-    if (*r->p == '"') return read_string(r, NULL);
-    if (*r->p == '{' || *r->p == '[') {
-        char close = *r->p == '{' ? '}' : ']';
-        r->p++;
-        skip_ws(r);
-        if (*r->p == close) { r->p++; return 1; }
-        for (;;) {
-            skip_ws(r);
-            if (close == '}') {
-                if (!read_string(r, NULL)) return 0;
-                skip_ws(r);
-                if (*r->p != ':') return fail_at(r, "expected ':'");
-                r->p++;
-            }
-            if (!skip_value(r, depth + 1)) return 0;
-            skip_ws(r);
-            if (*r->p == ',') { r->p++; continue; }
-            if (*r->p == close) { r->p++; return 1; }
-            return fail_at(r, "expected ',' or the end of the object or array");
-        }
-    }
-    static const char *const literals[] = { "true", "false", "null" };
-    for (size_t i = 0; i < 3; i++) {
-        size_t n = strlen(literals[i]);
-        if (strncmp(r->p, literals[i], n) == 0) { r->p += n; return 1; }
-    }
-    const char *begin = r->p;
-    while (*r->p != '\0' && strchr("+-.0123456789eE", *r->p) != NULL) r->p++;
-    if (r->p == begin) return fail_at(r, "expected a value");
-    return 1;
-}
-
-/* A non-negative integer in [min, max]; "1e3" or "1.5" are refused rather than guessed at. */
-static int read_integer(reader *r, const char *key, long long min, long long max, long long *out)
-{
-    if (*out != -1) {
-        sbh_error(r->err, r->err_size, "configuration: \"%s\" given twice", key);
-        return 0;
-    }
-    const char *begin = r->p;
-    if (*r->p == '-') r->p++;
-    if (*r->p < '0' || *r->p > '9') return fail_at(r, "expected an integer");
-    while (*r->p >= '0' && *r->p <= '9') r->p++;
-    if (*r->p == '.' || *r->p == 'e' || *r->p == 'E') {
-        sbh_error(r->err, r->err_size, "configuration: \"%s\" must be a whole number", key);
-        return 0;
-    }
-    errno = 0;
-    long long v = strtoll(begin, NULL, 10);
-    if (errno != 0 || v < min || v > max) {
-        sbh_error(r->err, r->err_size, "configuration: \"%s\" must be between %lld and %lld", key, min, max);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static int read_string_key(reader *r, const char *key, char **slot)
-{
-    if (*slot != NULL) {
-        sbh_error(r->err, r->err_size, "configuration: \"%s\" given twice", key);
-        return 0;
-    }
-    if (*r->p == 'n' && strncmp(r->p, "null", 4) == 0) { r->p += 4; return 1; } /* = not given */
-    return read_string(r, slot);
-}
-
-static void config_free(config *c)
-{
-    free(c->voice);
-    free(c->cache_dir);
-}
-
-static int config_parse(const char *json, config *c, int *unknown, char *err, size_t err_size)
-{
-    reader r = { json, json, err, err_size };
-    c->max_text_length = c->clip_ttl = c->cache_max_bytes = -1;
-    skip_ws(&r);
-    if (*r.p != '{') return fail_at(&r, "expected a JSON object");
-    r.p++;
-    skip_ws(&r);
-    if (*r.p == '}') {
-        r.p++;
-    } else {
-        for (;;) {
-            char *key = NULL;
-            skip_ws(&r);
-            if (!read_string(&r, &key)) return 0;
-            skip_ws(&r);
-            if (*r.p != ':') { free(key); return fail_at(&r, "expected ':' after a key"); }
-            r.p++;
-            skip_ws(&r);
-            int ok;
-            if (strcmp(key, "voice") == 0) ok = read_string_key(&r, key, &c->voice);
-            else if (strcmp(key, "cache_dir") == 0) ok = read_string_key(&r, key, &c->cache_dir);
-            else if (strcmp(key, "max_text_length") == 0) ok = read_integer(&r, key, 1, 1000000, &c->max_text_length);
-            else if (strcmp(key, "clip_ttl") == 0) ok = read_integer(&r, key, 1, 7 * 24 * 3600, &c->clip_ttl);
-            else if (strcmp(key, "cache_max_bytes") == 0) ok = read_integer(&r, key, 1, 1ll << 50, &c->cache_max_bytes);
-            else { (*unknown)++; ok = skip_value(&r, 1); }
-            free(key);
-            if (!ok) return 0;
-            skip_ws(&r);
-            if (*r.p == ',') { r.p++; continue; }
-            if (*r.p == '}') { r.p++; break; }
-            return fail_at(&r, "expected ',' or '}'");
-        }
-    }
-    skip_ws(&r);
-    if (*r.p != '\0') return fail_at(&r, "unexpected text after the object");
-    return 1;
-}
-
-/* ---------------------------------------------------------------------------------------------
  * The instance
  * ------------------------------------------------------------------------------------------- */
 
@@ -325,10 +101,11 @@ struct sb_instance {
     const sb_host_operations *operations;
     const sb_host_media *media;
 
-    char *voice;               /* the default voice */
+    const char *voice;         /* the default voice: the host's setting string, or DEFAULT_VOICE */
     uint32_t max_text_length;  /* characters */
     uint32_t clip_ttl;         /* seconds */
     tts_cache *cache;          /* NULL: no disk cache */
+    uint64_t cache_max_bytes;
 
     int lock_fd;               /* the process-wide espeak-ng lock, see engine_lock() */
     int sample_rate;           /* from the library: 22050 */
@@ -648,66 +425,62 @@ static void instance_free(sb_instance *inst)
 {
     if (inst->lock_fd >= 0) close(inst->lock_fd);
     cache_close(inst->cache);
-    free(inst->voice);
     free(inst->espeak_version);
     free(inst->voices_json);
     free(inst);
 }
 
+/* {"voice":"en", "max_text_length":10000, "clip_ttl":600, "cache_dir":"/var/cache/…",
+ * "cache_max_bytes":67108864}, every key optional, through the host's settings service (which
+ * checks the types; the ranges are ours). Opens the cache when a directory is given. */
+static sb_status read_settings(sb_instance *inst, const sb_host_settings *settings, char *err, size_t err_size)
+{
+    const sb_host *host = inst->host;
+    const char *cache_dir = NULL;
+    int64_t max_text = 0, ttl = 0, cache_max = 0;
+    sb_status status = settings->get_string(host, "voice", DEFAULT_VOICE, &inst->voice, err, err_size);
+    if (status == SB_OK) status = settings->get_string(host, "cache_dir", NULL, &cache_dir, err, err_size);
+    if (status == SB_OK) status = sbh_setting_integer(host, settings, "max_text_length", DEFAULT_MAX_TEXT, 1, 1000000, &max_text, err, err_size);
+    if (status == SB_OK) status = sbh_setting_integer(host, settings, "clip_ttl", DEFAULT_CLIP_TTL, 1, 7 * 24 * 3600, &ttl, err, err_size);
+    if (status == SB_OK) status = sbh_setting_integer(host, settings, "cache_max_bytes", DEFAULT_CACHE_MAX, 1, INT64_C(1) << 50, &cache_max, err, err_size);
+    if (status != SB_OK) return status;
+    if (!valid_voice_name(inst->voice)) {
+        sbh_error(err, err_size, "configuration: \"voice\" \"%s\" is not a voice name", inst->voice);
+        return SB_ERR_INVALID;
+    }
+    inst->max_text_length = (uint32_t)max_text;
+    inst->clip_ttl = (uint32_t)ttl;
+    inst->cache_max_bytes = (uint64_t)cache_max;
+    if (cache_dir == NULL || cache_dir[0] == '\0') return SB_OK;
+    return cache_open(&inst->cache, cache_dir, inst->cache_max_bytes, err, err_size) == 0 ? SB_OK : SB_ERR_INVALID;
+}
+
 static sb_status tts_create(const sb_host *host, const char *config_json, sb_instance **out_instance,
                             char *err, size_t err_size)
 {
+    (void)config_json; /* the same settings as text; read_settings asks for them typed */
     if (host == NULL || host->get_extension == NULL || out_instance == NULL) {
         sbh_error(err, err_size, "invalid host table");
         return SB_ERR_INVALID;
     }
-    config c = {0};
-    int unknown = 0;
-    if (!config_parse(config_json != NULL ? config_json : "{}", &c, &unknown, err, err_size)) {
-        config_free(&c);
-        return SB_ERR_INVALID;
-    }
-    if (c.voice != NULL && !valid_voice_name(c.voice)) {
-        sbh_error(err, err_size, "configuration: \"voice\" \"%s\" is not a voice name", c.voice);
-        config_free(&c);
-        return SB_ERR_INVALID;
-    }
-
     sb_instance *inst = calloc(1, sizeof *inst);
     if (inst == NULL) {
         sbh_error(err, err_size, "out of memory");
-        config_free(&c);
         return SB_ERR_FAILED;
     }
     inst->lock_fd = -1;
     inst->host = host;
     inst->log = SBH_HOST_EXTENSION(host, sb_host_log, SB_HOST_EXT_LOG);
-    inst->operations = SBH_HOST_EXTENSION(host, sb_host_operations, SB_HOST_EXT_OPERATIONS);
-    inst->media = SBH_HOST_EXTENSION(host, sb_host_media, SB_HOST_EXT_MEDIA);
-    inst->voice = c.voice != NULL ? c.voice : strdup(DEFAULT_VOICE);
-    c.voice = NULL;
-    inst->max_text_length = c.max_text_length > 0 ? (uint32_t)c.max_text_length : DEFAULT_MAX_TEXT;
-    inst->clip_ttl = c.clip_ttl > 0 ? (uint32_t)c.clip_ttl : DEFAULT_CLIP_TTL;
-    uint64_t cache_max = c.cache_max_bytes > 0 ? (uint64_t)c.cache_max_bytes : DEFAULT_CACHE_MAX;
 
-    sb_status status = SB_OK;
-    if (inst->operations == NULL) {
-        sbh_error(err, err_size, "the host offers no %s: synthesis results could not be reported", SB_HOST_EXT_OPERATIONS);
-        status = SB_ERR_UNSUPPORTED;
-    } else if (inst->media == NULL) {
-        sbh_error(err, err_size, "the host offers no media store (%s): there would be nowhere to put "
-                               "the synthesised clips", SB_HOST_EXT_MEDIA);
-        status = SB_ERR_UNSUPPORTED;
-    } else if (inst->voice == NULL) {
-        sbh_error(err, err_size, "out of memory");
-        status = SB_ERR_FAILED;
-    } else if (c.cache_dir != NULL && c.cache_dir[0] != '\0' &&
-               cache_open(&inst->cache, c.cache_dir, cache_max, err, err_size) != 0) {
-        status = SB_ERR_INVALID;
-    } else if ((inst->lock_fd = lock_open(err, err_size)) < 0) {
-        status = SB_ERR_FAILED;
+    /* Required: where results are reported, where the clips go, and the settings. */
+    inst->operations = SBH_HOST_REQUIRE(host, sb_host_operations, SB_HOST_EXT_OPERATIONS, err, err_size);
+    inst->media = SBH_HOST_REQUIRE(host, sb_host_media, SB_HOST_EXT_MEDIA, err, err_size);
+    const sb_host_settings *settings = SBH_HOST_REQUIRE(host, sb_host_settings, SB_HOST_EXT_SETTINGS, err, err_size);
+    sb_status status = SB_ERR_UNSUPPORTED;
+    if (inst->operations != NULL && inst->media != NULL && settings != NULL) {
+        status = read_settings(inst, settings, err, err_size);
     }
-    config_free(&c);
+    if (status == SB_OK && (inst->lock_fd = lock_open(err, err_size)) < 0) status = SB_ERR_FAILED;
     if (status != SB_OK) {
         instance_free(inst);
         return status;
@@ -729,10 +502,9 @@ static sb_status tts_create(const sb_host *host, const char *config_json, sb_ins
         return status;
     }
 
-    if (unknown > 0) host_log(inst, SB_LOG_WARNING, "ignored %d unknown configuration key(s)", unknown);
     if (inst->cache != NULL) {
         host_log(inst, SB_LOG_INFO, "espeak-ng %s, %d Hz, voice %s, cache %" PRIu64 " of %" PRIu64 " bytes used",
-                 inst->espeak_version, inst->sample_rate, inst->voice, cache_bytes(inst->cache), cache_max);
+                 inst->espeak_version, inst->sample_rate, inst->voice, cache_bytes(inst->cache), inst->cache_max_bytes);
     } else {
         host_log(inst, SB_LOG_INFO, "espeak-ng %s, %d Hz, voice %s, no disk cache", inst->espeak_version,
                  inst->sample_rate, inst->voice);
