@@ -47,7 +47,13 @@ case ${1:-} in
         (cd "$api/include" && find speakerbridge_plugin.h speakerbridge -name '*.h') | while read -r part; do
             install -D -m 0644 "$api/include/$part" "$prefix/include/$part"
         done
-        echo "installed $prefix/include/speakerbridge_plugin.h and $prefix/include/speakerbridge/"
+        # The header-only C helpers (outside the ABI) beside them, as <speakerbridge/helpers/…>.
+        for helper in "$repo"/PluginSDK/helpers/speakerbridge/helpers/*.h; do
+            if [[ -e $helper ]]; then
+                install -D -m 0644 "$helper" "$prefix/include/speakerbridge/helpers/${helper##*/}"
+            fi
+        done
+        echo "installed $prefix/include/speakerbridge_plugin.h and $prefix/include/speakerbridge/ (with helpers/)"
         write_pc "$prefix" "$prefix/lib/pkgconfig/speakerbridge-plugin.pc"
         chmod 0644 "$prefix/lib/pkgconfig/speakerbridge-plugin.pc"
         echo "installed $prefix/lib/pkgconfig/speakerbridge-plugin.pc (prefix=$prefix)"

@@ -128,4 +128,20 @@ final class ABICompatibilityTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: package.file("Package.resolved")), "no remote dependency to pin")
         XCTAssertTrue(FileManager.default.fileExists(atPath: package.file(".build/debug/libMyDriver.so")))
     }
+
+    /// `scripts/plugin-dev.sh install` puts the whole header tree (and the C helpers) under a
+    /// prefix, and a plugin builds from there alone through pkg-config.
+    func testInstalledHeadersBuildAPluginThroughPkgConfig() throws {
+        let prefix = try TempDirectory(prefix: "sbprefix")
+        try Shell.runChecked([PluginBuild.root + "/scripts/plugin-dev.sh", "install", prefix.path])
+        let installed = try FileManager.default.subpathsOfDirectory(atPath: prefix.file("include")).filter { $0.hasSuffix(".h") }
+        let sdk = try FileManager.default.subpathsOfDirectory(atPath: PluginBuild.header).filter { $0.hasSuffix(".h") }
+        XCTAssertEqual(Set(installed.filter { !$0.hasPrefix("speakerbridge/helpers/") }), Set(sdk))
+        XCTAssertTrue(installed.contains { $0.hasPrefix("speakerbridge/helpers/") }, "\(installed)")
+        let flags = try Shell.runChecked(["env", "PKG_CONFIG_PATH=\(prefix.path)/lib/pkgconfig", "pkg-config", "--cflags", "speakerbridge-plugin"])
+            .split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        XCTAssertEqual(flags, ["-I\(prefix.path)/include"])
+        try Shell.runChecked(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-shared", "-fPIC"] + flags
+                             + [PluginBuild.root + "/Tests/Fixtures/plugins/settings_probe.c", "-o", prefix.file("probe.so")])
+    }
 }
