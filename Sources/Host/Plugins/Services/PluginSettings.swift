@@ -106,11 +106,9 @@ struct PluginSettings: Sendable {
 /// destroyed (this object goes with its host context), as the header promises. Each key's strings
 /// are made once, so a plugin that reads a setting in a loop does not grow the store.
 final class PluginSettingsStrings: Sendable {
-    /// Owned C strings, freed in deinit. Sendable: the pointers are only ever read after they are
-    /// stored, and only freed when no instance can call any more.
-    private struct Owned: @unchecked Sendable {
-        // @unchecked: raw pointers to memory this class allocated, written once before they are
-        // shared and freed only in deinit (after the instance is destroyed).
+    /// Owned C strings, freed in deinit (when no instance can call any more); the Mutex guards
+    /// every access.
+    private struct Owned {
         var strings: [String: UnsafeMutablePointer<CChar>] = [:]
         var lists: [String: (items: UnsafeMutablePointer<UnsafePointer<CChar>?>, count: Int)] = [:]
     }
