@@ -8,28 +8,23 @@
  * (PluginSDK/helpers), which are not part of the ABI.
  */
 
-/* O_CLOEXEC is POSIX, not C11; -std=c11 hides everything outside ISO C unless asked. */
-#define _POSIX_C_SOURCE 200809L
-
 #include <speakerbridge_plugin.h>
 #include <speakerbridge/helpers/commands.h>
 #include <speakerbridge/helpers/host.h>
 #include <speakerbridge/helpers/text.h>
 
-#include <errno.h>
-#include <fcntl.h>
+#include "log_file.h" /* the speaker's "hardware": lines appended to a file */
+
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_SPEAKERS 64        /* a broken configuration must not become a huge allocation */
 #define UNKNOWN_DURATION_MS 10 /* a clip of unknown duration (0) still completes, just soon */
-#define STATE_BLOB_VERSION 1   /* the state format this build writes and reads (section 6) */
+#define STATE_BLOB_VERSION 1   /* the state format this build writes and reads (section 5) */
 #define MAX_NAME 59            /* bytes of a speaker name */
 
-/* ---- 1. The instance ---------------------------------------------------------------------- */
+/* ---- 1. The instance ------------------------------------------------------------------------ */
 
 typedef struct speaker {
     char id[4 + MAX_NAME + 1]; /* "log-" + the name in lower case: what the host addresses it by */
@@ -57,7 +52,7 @@ struct sb_instance {
     speaker speakers[MAX_SPEAKERS];
     uint32_t speaker_count;
     pending_clip *pending;
-    uint64_t commands_handled; /* by this instance and the builds before it (section 6) */
+    uint64_t commands_handled; /* by this instance and the builds before it (section 5) */
 };
 
 static const speaker *find_speaker(const sb_instance *inst, const char *id)
@@ -68,7 +63,7 @@ static const speaker *find_speaker(const sb_instance *inst, const char *id)
     return NULL;
 }
 
-/* ---- 2. create / destroy ------------------------------------------------------------------ */
+/* ---- 2. create / destroy -------------------------------------------------------------------- */
 
 static void instance_free(sb_instance *inst)
 {
@@ -168,45 +163,7 @@ static sb_status log_speaker_create(const sb_host *host, const char *config_json
 
 static void log_speaker_destroy(sb_instance *inst) { instance_free(inst); }
 
-/* ---- 3. The log file ---------------------------------------------------------------------- */
-
-/* Appends one line, the fields separated by spaces, to the file. A newline in a command argument
- * would forge a second line, so control characters become JSON-style escapes; an empty or NULL
- * field is "-", so the fields stay countable.
- *
- * O_APPEND and one write() per line: the kernel places each write at the end atomically, so lines
- * of several instances or processes (a hot reload runs two builds for a moment) never interleave.
- * Closing at once leaves nothing in a buffer if the process dies, and a rotated or deleted file is
- * simply created again. */
-static sb_status log_line(const sb_instance *inst, const char *const fields[], char *err, size_t err_size)
-{
-    sbh_text line = {0};
-    for (size_t i = 0; fields[i] != NULL; i++) {
-        const unsigned char *p = (const unsigned char *)fields[i];
-        sbh_text_puts(&line, i == 0 ? "" : *p == '\0' ? " -" : " ");
-        for (; *p != '\0'; p++) {
-            if (*p < 0x20 || *p == 0x7f) sbh_text_printf(&line, "\\u%04x", (unsigned)*p);
-            else sbh_text_append(&line, p, 1);
-        }
-    }
-    sbh_text_puts(&line, "\n");
-    const char *problem = line.failed ? "out of memory" : NULL;
-    int fd = problem ? -1 : open(inst->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0 && problem == NULL) problem = strerror(errno);
-    if (fd >= 0) {
-        ssize_t written = write(fd, line.data, line.len);
-        if (written < 0) problem = strerror(errno);
-        else if ((size_t)written != line.len) problem = "short write";
-        /* close() can report a delayed write error (NFS, a full disk): a lost line is a failure. */
-        if (close(fd) != 0 && problem == NULL) problem = strerror(errno);
-    }
-    sbh_text_free(&line);
-    if (problem == NULL) return SB_OK;
-    sbh_error(err, err_size, "cannot write %s: %s", inst->log_path, problem);
-    return SB_ERR_FAILED;
-}
-
-/* ---- 4. Speaker capability ---------------------------------------------------------------- */
+/* ---- 3. Speaker capability ------------------------------------------------------------------ */
 
 static uint32_t speaker_count(sb_instance *inst) { return inst->speaker_count; }
 
@@ -264,10 +221,8 @@ static sb_status speaker_play_clip(sb_instance *inst, const char *speaker_id, co
         sbh_error(err, err_size, "out of memory");
         return SB_ERR_FAILED;
     }
-    char volume[12];
-    snprintf(volume, sizeof volume, "%" PRId32, clip->volume);
-    const char *const fields[] = { "play", spk->id, clip->url, clip->mime != NULL ? clip->mime : "", volume, NULL };
-    sb_status status = log_line(inst, fields, err, err_size);
+    sb_status status = log_file_append(inst->log_path, err, err_size, "play %s %s %s %" PRId32, spk->id,
+                                       LOG_FIELD(clip->url), LOG_FIELD(clip->mime), clip->volume);
     if (status == SB_OK && inst->publish != NULL) { /* best effort: the clip plays either way */
         sbh_text state = {0};
         sbh_text_puts(&state, "{\"state\":\"playing\",\"url\":");
@@ -317,7 +272,7 @@ static const sb_plugin_speaker speaker_table = {
     .cancel = speaker_cancel,
 };
 
-/* ---- 5. Typed commands -------------------------------------------------------------------- */
+/* ---- 4. Typed commands ---------------------------------------------------------------------- */
 /* Ordinary C functions: the host has checked the arguments against the signature (types, ranges,
  * defaults) before the call. `reply` takes the JSON of the answer's `data`, or the reason. */
 
@@ -329,10 +284,8 @@ static sb_status cmd_volume(sb_instance *inst, char *reply, size_t reply_size, c
         sbh_error(reply, reply_size, "no speaker %s", speaker_id);
         return SB_ERR_NOT_FOUND;
     }
-    char number[12];
-    snprintf(number, sizeof number, "%" PRId32, level);
-    const char *const fields[] = { "command", "volume", speaker_id, number, ramp ? "true" : "false", NULL };
-    sb_status status = log_line(inst, fields, reply, reply_size);
+    sb_status status = log_file_append(inst->log_path, reply, reply_size, "command volume %s %" PRId32 " %s",
+                                       speaker_id, level, ramp ? "true" : "false");
     if (status != SB_OK) return status;
     inst->commands_handled++;
     return sbh_reply(reply, reply_size, "{\"volume\":%" PRId32 "}", level);
@@ -342,10 +295,8 @@ static sb_status cmd_volume(sb_instance *inst, char *reply, size_t reply_size, c
 static sb_status cmd_echo(sb_instance *inst, char *reply, size_t reply_size, const char *message,
                           uint32_t times)
 {
-    char number[12];
-    snprintf(number, sizeof number, "%" PRIu32, times);
-    const char *const fields[] = { "command", "echo", message, number, NULL };
-    sb_status status = log_line(inst, fields, reply, reply_size);
+    sb_status status = log_file_append(inst->log_path, reply, reply_size, "command echo %s %" PRIu32,
+                                       LOG_FIELD(message), times);
     if (status != SB_OK) return status;
     inst->commands_handled++;
     sbh_text answer = {0}; /* the text came from outside: escaped, never pasted into JSON */
@@ -376,7 +327,7 @@ static const sb_command command_list[] = {
 /* The capability table: `count` and `get` over command_list. */
 SBH_COMMANDS_TABLE(commands_table, command_list);
 
-/* ---- 6. State handed over on hot reload --------------------------------------------------- */
+/* ---- 5. State handed over on hot reload ----------------------------------------------------- */
 /* Blob version 1: the command counter as 8 bytes, little-endian, written byte by byte so that it
  * does not depend on the machine. A new layout would be version 2, and `load` would go on reading
  * version 1 (migrate) or refuse it. */
@@ -410,7 +361,7 @@ static const sb_plugin_state state_table = {
     .load = state_load,
 };
 
-/* ---- 7. Descriptor and entry point -------------------------------------------------------- */
+/* ---- 6. Descriptor and entry point ---------------------------------------------------------- */
 
 static const void *log_speaker_get_extension(sb_instance *inst, const char *id)
 {

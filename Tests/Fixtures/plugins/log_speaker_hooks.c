@@ -1,6 +1,6 @@
 /*
- * The log speaker as the test suite builds it: the example (Examples/log-speaker/log_speaker.c),
- * compiled into this file, with what tests need and a tutorial should not show:
+ * The log speaker as the test suite builds it: the example (Examples/log-speaker/log_speaker.c and
+ * log_file.c), compiled into this file, with what tests need and a tutorial should not show:
  *
  *  - build-time knobs (-D): LOG_SPEAKER_ID (a second copy under another id), LOG_SPEAKER_VERSION,
  *    LOG_SPEAKER_ABI_MAJOR / _MINOR (builds the host must refuse) and LOG_SPEAKER_ANSWER, put
@@ -16,9 +16,13 @@
  * Build: cc -std=c11 -shared -fPIC -fvisibility=hidden -I <header dir> -I PluginSDK/helpers
  *        [-D…] Tests/Fixtures/plugins/log_speaker_hooks.c -o log-speaker.so
  */
+/* nanosleep and O_CLOEXEC are POSIX, not C11; -std=c11 hides them unless asked. */
+#define _POSIX_C_SOURCE 200809L
+
 #define speakerbridge_plugin_entry log_speaker_example_entry
 #include "../../../Examples/log-speaker/log_speaker.c"
 #undef speakerbridge_plugin_entry
+#include "../../../Examples/log-speaker/log_file.c"
 
 #include <time.h>
 

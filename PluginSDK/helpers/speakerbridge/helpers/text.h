@@ -61,25 +61,38 @@ static inline void sbh_text_append(sbh_text *t, const void *s, size_t n)
 
 static inline void sbh_text_puts(sbh_text *t, const char *s) { sbh_text_append(t, s, strlen(s)); }
 
+/* `ap` is used twice (measure, then write), so it is copied: the caller's stays unread. */
 #if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
+__attribute__((format(printf, 2, 0)))
 #endif
-static inline void sbh_text_printf(sbh_text *t, const char *fmt, ...)
+static inline void sbh_text_vprintf(sbh_text *t, const char *fmt, va_list ap)
 {
     if (t->failed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
+    va_list measure;
+    va_copy(measure, ap);
+    int n = vsnprintf(NULL, 0, fmt, measure);
+    va_end(measure);
     if (n < 0) {
         t->failed = true;
         return;
     }
     if (!sbh_text_reserve(t, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(t->data + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    va_list write;
+    va_copy(write, ap);
+    vsnprintf(t->data + t->len, (size_t)n + 1, fmt, write);
+    va_end(write);
     t->len += (size_t)n;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static inline void sbh_text_printf(sbh_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sbh_text_vprintf(t, fmt, ap);
+    va_end(ap);
 }
 
 /* `s` (UTF-8) as a JSON string literal, quotes included. Control characters and DEL are escaped;
