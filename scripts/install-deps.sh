@@ -5,13 +5,14 @@
 #                                   iproute2, and the speaker lab's real UPnP renderer (gmediarender with the
 #                                   GStreamer plugins its recording pipeline uses: audioconvert/audioresample
 #                                   from -base, filesink from core, souphttpsrc from -good) and python3
-#                                   (the lab's stream server, GENA listener and M-SEARCH probe)
+#                                   (the lab's stream server, GENA listener and M-SEARCH probe), and g++ (the
+#                                   plugin header is checked as C++ too)
 set -euo pipefail
 
 packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
 if [[ "${1:-}" == "test" ]]; then
     packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
-               gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3)
+               gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++)
 fi
 
 missing=()
