@@ -34,9 +34,11 @@ plugins: deps
 run: build plugins
 	.build/release/speakerbridge run --set plugins.path=$(PLUGINS_DIR) $(ARGS)
 
-## The whole suite: the C plugins' unit tests (ASan/UBSan), then the Swift unit and integration tests
-## against real mosquitto brokers and, as root, real gmediarender speakers in network namespaces.
+## The whole suite: the host folders' layering (no cycles, none used from below), the C plugins' unit
+## tests (ASan/UBSan), then the Swift unit and integration tests against real mosquitto brokers and,
+## as root, real gmediarender speakers in network namespaces.
 test: test-deps
+	python3 scripts/folder-deps.py --quiet
 	$(MAKE) -s -C Plugins/SonosDriver check
 	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests

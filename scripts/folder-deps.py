@@ -16,6 +16,7 @@ before it, never one listed after it. Folders not listed are only checked for cy
     scripts/folder-deps.py --depth 2        # the same, with Plugins/Loading, Plugins/ABI, ... as folders
     scripts/folder-deps.py --why MQTTContract Plugins   # which files and names tie one folder to another
     scripts/folder-deps.py --root Tests/LabKit          # another target (cycles only)
+    scripts/folder-deps.py --quiet                      # the verdict only (make test runs this)
 """
 import argparse
 import os
@@ -165,13 +166,14 @@ def main():
     parser.add_argument("--root", default="Sources/Host")
     parser.add_argument("--depth", type=int, default=1, help="how many folder levels name a folder (default 1)")
     parser.add_argument("--why", nargs=2, metavar=("FROM", "TO"))
+    parser.add_argument("--quiet", action="store_true", help="print the verdict and problems only, not every edge")
     args = parser.parse_args()
     edges = scan(args.root, max(args.depth, 1))
     if args.why:
         for path, names in sorted(edges.get(tuple(args.why), {}).items()):
             print(f"{path}: {', '.join(sorted(names))}")
         return 0
-    for (a, b) in sorted(edges):
+    for (a, b) in sorted(edges) if not args.quiet else []:
         print(f"{a} -> {b}")
     found = cycles(edges)
     up = upward(edges, ranks(args.root))

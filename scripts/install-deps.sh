@@ -5,7 +5,8 @@
 #                                   iproute2, and the speaker lab's real UPnP renderer (gmediarender with the
 #                                   GStreamer plugins its recording pipeline uses: audioconvert/audioresample
 #                                   from -base, filesink from core, souphttpsrc from -good) and python3
-#                                   (the lab's stream server, GENA listener and M-SEARCH probe), and g++ (the
+#                                   (the lab's stream server, GENA listener and M-SEARCH probe, and
+#                                   scripts/folder-deps.py, the host folders' layering check), and g++ (the
 #                                   plugin header is checked as C++ too)
 set -euo pipefail
 
