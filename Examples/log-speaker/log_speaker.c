@@ -147,10 +147,8 @@ static sb_status log_speaker_create(const sb_host *host, const char *config_json
     inst->operations = SBH_HOST_REQUIRE(host, sb_host_operations, SB_HOST_EXT_OPERATIONS, err, err_size);
     inst->timers = SBH_HOST_REQUIRE(host, sb_host_timers, SB_HOST_EXT_TIMERS, err, err_size);
     const sb_host_settings *settings = SBH_HOST_REQUIRE(host, sb_host_settings, SB_HOST_EXT_SETTINGS, err, err_size);
-    sb_status status = SB_ERR_UNSUPPORTED;
-    if (inst->operations != NULL && inst->timers != NULL && settings != NULL) {
-        status = read_settings(inst, settings, err, err_size);
-    }
+    sb_status status = inst->operations != NULL && inst->timers != NULL && settings != NULL
+                           ? read_settings(inst, settings, err, err_size) : SB_ERR_UNSUPPORTED;
     if (status != SB_OK) {
         instance_free(inst);
         return status;

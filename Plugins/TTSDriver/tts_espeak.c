@@ -473,13 +473,11 @@ static sb_status tts_create(const sb_host *host, const char *config_json, sb_ins
     inst->log = SBH_HOST_EXTENSION(host, sb_host_log, SB_HOST_EXT_LOG);
 
     /* Required: where results are reported, where the clips go, and the settings. */
-    inst->operations = SBH_HOST_REQUIRE(host, sb_host_operations, SB_HOST_EXT_OPERATIONS, err, err_size);
-    inst->media = SBH_HOST_REQUIRE(host, sb_host_media, SB_HOST_EXT_MEDIA, err, err_size);
     const sb_host_settings *settings = SBH_HOST_REQUIRE(host, sb_host_settings, SB_HOST_EXT_SETTINGS, err, err_size);
-    sb_status status = SB_ERR_UNSUPPORTED;
-    if (inst->operations != NULL && inst->media != NULL && settings != NULL) {
-        status = read_settings(inst, settings, err, err_size);
-    }
+    inst->media = SBH_HOST_REQUIRE(host, sb_host_media, SB_HOST_EXT_MEDIA, err, err_size);
+    inst->operations = SBH_HOST_REQUIRE(host, sb_host_operations, SB_HOST_EXT_OPERATIONS, err, err_size);
+    sb_status status = settings == NULL || inst->media == NULL || inst->operations == NULL
+                           ? SB_ERR_UNSUPPORTED : read_settings(inst, settings, err, err_size);
     if (status == SB_OK && (inst->lock_fd = lock_open(err, err_size)) < 0) status = SB_ERR_FAILED;
     if (status != SB_OK) {
         instance_free(inst);
