@@ -3,41 +3,6 @@ import Logging
 import PluginAPI
 import Synchronization
 
-/// Where a plugin's publications go: the daemon's outbound queue (or, for `plugin check`, nowhere).
-public protocol PluginPublisher: Sendable {
-    func publish(_ message: OutboundMessage)
-}
-
-/// Where plugins put clips for the speakers to fetch (the media server's store).
-public protocol PluginMediaStore: Sendable {
-    /// Stores a copy of `bytes` and returns the URL to hand to speakers, or nil when it cannot.
-    func put(_ bytes: [UInt8], mime: String, ttl: Double) -> String?
-}
-
-/// The network side of the host services: which interface UDP sockets use by default, and the
-/// server that carries callback routes.
-public struct PluginNetworkServices: Sendable {
-    /// `network.interface`: a name or IPv4 address; "" for the first up, non-loopback,
-    /// multicast-capable IPv4 interface.
-    public var defaultInterface: String
-    /// nil: no HTTP server, so no SB_HOST_EXT_ROUTES.
-    public var routeHost: (any PluginRouteHost)?
-    /// `plugin check`: UDP sockets are handed out but bind and send nothing; WebSockets are refused.
-    public var offline: Bool
-
-    public init(defaultInterface: String = "", routeHost: (any PluginRouteHost)? = nil, offline: Bool = false) {
-        self.defaultInterface = defaultInterface
-        self.routeHost = routeHost
-        self.offline = offline
-    }
-}
-
-/// Why a host service refused a plugin's call: the status for the plugin and a text for it.
-struct HostServiceProblem: Error, CustomStringConvertible {
-    let status: Int32
-    let description: String
-}
-
 /// Everything the host keeps for one instance of one generation of a plugin, reached from C through
 /// `sb_host.host_data`. Owns what the instance registered (timers, operations), so a reload can
 /// cancel all of it at once.
