@@ -38,7 +38,7 @@ run: build plugins
 ## tests (ASan/UBSan), then the Swift unit and integration tests against real mosquitto brokers and,
 ## as root, real gmediarender speakers in network namespaces.
 test: test-deps
-	python3 scripts/folder-deps.py --quiet
+	python3 scripts/folder-deps.py --depth 2 --quiet
 	$(MAKE) -s -C Plugins/SonosDriver check
 	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests

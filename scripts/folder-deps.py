@@ -16,7 +16,7 @@ before it, never one listed after it. Folders not listed are only checked for cy
     scripts/folder-deps.py --depth 2        # the same, with Plugins/Loading, Plugins/ABI, ... as folders
     scripts/folder-deps.py --why MQTTContract Plugins   # which files and names tie one folder to another
     scripts/folder-deps.py --root Tests/LabKit          # another target (cycles only)
-    scripts/folder-deps.py --quiet                      # the verdict only (make test runs this)
+    scripts/folder-deps.py --depth 2 --quiet            # the verdict only (make test runs this)
 """
 import argparse
 import os
