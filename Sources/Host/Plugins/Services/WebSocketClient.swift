@@ -129,7 +129,8 @@ enum WebSocketClient {
     }
 
     /// Client TLS contexts (loading the system's trust roots is costly): one that verifies the
-    /// certificate (and the host name or IP against it), one for SB_HTTP_TLS_NO_VERIFY.
+    /// certificate (and the host name or IP against it), one that does not (for a device with a
+    /// self-signed certificate).
     private static let tlsContexts: Result<(verify: NIOSSLContext, noVerify: NIOSSLContext), any Error> = Result {
         var verify = TLSConfiguration.makeClientConfiguration()
         verify.applicationProtocols = ["http/1.1"]
@@ -296,7 +297,7 @@ enum WebSocketClient {
         }
     }
 
-    /// A short, plain reason for the plugin (and the log).
+    /// A short, plain reason for the owner (and the log).
     static func explain(_ error: any Error, timeout: Double) -> String {
         switch error {
         case let failure as Failure:
@@ -367,7 +368,7 @@ private final class UpgradeRefusal: ChannelInboundHandler, RemovableChannelHandl
     }
 }
 
-/// The WebSocket after the upgrade: text messages (reassembled) to the plugin, pings answered,
+/// The WebSocket after the upgrade: text messages (reassembled) to the owner, pings answered,
 /// the server's close answered, limits enforced.
 private final class FrameHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
@@ -464,7 +465,7 @@ private final class FrameHandler: ChannelInboundHandler {
         }
     }
 
-    /// Ends the connection because of the server: the reason for the plugin, a close frame for the server.
+    /// Ends the connection because of the server: the reason for the owner, a close frame for the server.
     private func fail(_ context: ChannelHandlerContext, _ code: WebSocketErrorCode, _ reason: String) {
         socket.fail(reason)
         var data = ByteBuffer()
