@@ -126,6 +126,12 @@ void sn_speaker_apply_description(sb_instance *inst, sn_speaker *s, const sn_des
         if (s->needs_id) choose_id(inst, s);
         s->needs_id = false;
         sn_speakers_rebuild_visible(inst);
+        /* The host reads a driver's speaker list only when the driver reports availability (there is
+         * no poll): a speaker that moved or was renamed while online says "online" again, so the
+         * host's copy follows (clip URLs are chosen for the speaker's address). */
+        if ((moved || renamed) && inst->publish != NULL && !s->invisible) {
+            inst->publish->speaker_availability(inst->host, s->id, true);
+        }
     }
     /* Subscriptions and the audioClip probe point at the old address: they start again there. */
     if (moved) sn_lifecycle_emit(&inst->hub, inst, SN_EV_MOVED, s, location);

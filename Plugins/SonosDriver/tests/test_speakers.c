@@ -94,10 +94,14 @@ static void test_moved(void)
     fake_listen(&f, inst);
     sn_speaker *s = fake_speaker(inst, "uuid-1", "Bedroom", "10.0.0.5", false);
     f.events[0] = '\0';
+    unsigned reported = f.availability_count;
     fake_speaker(inst, "uuid-1", "Bedroom", "10.0.0.50", false);
     CHECK_STR(f.events, "moved:bedroom:http://10.0.0.50:49152/description.xml;");
     CHECK_STR(s->address, "10.0.0.50");
     CHECK(s->online);
+    /* Moved while online: reported again, so the host reads the new address. */
+    CHECK(f.availability_count == reported + 1);
+    CHECK_STR(f.last_availability, "bedroom online");
     CHECK(fake_logged(&f, "bedroom moved to http://10.0.0.50:49152/description.xml"));
 
     /* Moved while offline: MOVED, then it is online again at the new place. */
@@ -107,8 +111,15 @@ static void test_moved(void)
     CHECK_STR(f.events, "moved:bedroom:http://10.0.0.51:49152/description.xml;online:bedroom:found at a new address;");
 
     /* Renamed: a new id once it is online (the topic follows the room). */
+    reported = f.availability_count;
     fake_speaker(inst, "uuid-1", "Guest Room", "10.0.0.51", false);
     CHECK_STR(s->id, "guest_room");
+    CHECK(f.availability_count == reported + 1);
+    CHECK_STR(f.last_availability, "guest_room online");
+    /* The same description again changes nothing, so nothing is reported. */
+    reported = f.availability_count;
+    fake_speaker(inst, "uuid-1", "Guest Room", "10.0.0.51", false);
+    CHECK(f.availability_count == reported);
     fake_instance_free(inst);
 }
 
