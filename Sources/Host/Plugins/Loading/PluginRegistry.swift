@@ -60,13 +60,10 @@ public final class PluginRegistry: Sendable {
             for (path, fingerprint) in PluginRegistry.scan(settings.directories) {
                 await load(path: path, fingerprint: fingerprint)
             }
-            table.state.withLock { $0.loaded = true }
         }
         await directory.refresh()
         changed()
     }
-
-    var isLoaded: Bool { table.state.withLock { $0.loaded } }
 
     static func scan(_ directories: [String]) -> [(String, PluginFingerprint)] {
         var result: [(String, PluginFingerprint)] = []

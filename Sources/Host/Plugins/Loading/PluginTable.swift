@@ -25,7 +25,6 @@ final class PluginTable: SpeakerDrivers {
         var plugins: [String: Loaded] = [:]
         var files: [String: FileRecord] = [:]
         var generationCounter = 0
-        var loaded = false
     }
 
     let state = Mutex(State())

@@ -17,7 +17,10 @@ typedef struct sb_host_publish {
     uint32_t struct_size;
     /* [any-thread] Retained `<base>/<speaker>/state`; `state_json` is a JSON object. */
     sb_status (*speaker_state)(const sb_host *host, const char *speaker, const char *state_json);
-    /* [any-thread] Retained `<base>/<speaker>/availability`: "online" or "offline". */
+    /* [any-thread] Retained `<base>/<speaker>/availability`: "online" or "offline". It is also
+     * how the host learns that the speaker list changed (it reads `sb_plugin_speaker.count/get`
+     * again; there is no poll): report it whenever a speaker appears, goes, or changes its name,
+     * group or address, even when it stays online. */
     sb_status (*speaker_availability)(const sb_host *host, const char *speaker, bool online);
     /* [any-thread] `<base>/bridge/event/plugin/<plugin id>/<name>`; `event_json` is a JSON object. */
     sb_status (*event)(const sb_host *host, const char *name, const char *event_json);
