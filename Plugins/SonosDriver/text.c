@@ -1,7 +1,6 @@
-/* What the driver adds to the SDK's growable string (PluginSDK/helpers): NULL-safe appends, JSON
- * strings that survive bad UTF-8 from the network, XML escaping, and bounded copies. Nothing here
- * aborts: an allocation failure only sets `failed`, because one failed log line or SOAP body must
- * not take the whole daemon down with the plugin. */
+/* What the driver adds to the SDK's growable string (PluginSDK/helpers): NULL-safe appends, XML
+ * escaping, and bounded copies. Nothing here aborts: an allocation failure only sets `failed`,
+ * because one failed log line or SOAP body must not take the whole daemon down with the plugin. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "text.h"
@@ -23,74 +22,6 @@ void sn_text_puts(sn_text *t, const char *s)
 {
     if (t != NULL && s != NULL)
         sbh_text_append(t, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 sequence at `s` (at most `avail` bytes), or 0 when it is not one:
- * overlong forms, surrogates and values past U+10FFFF are rejected, as RFC 3629 requires. */
-size_t sn_utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-    size_t len;
-    uint32_t min;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    } else if ((s[0] & 0xE0) == 0xC0) {
-        len = 2, min = 0x80, *cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3, min = 0x800, *cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        len = 4, min = 0x10000, *cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > avail)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-void sn_text_json_string(sn_text *t, const char *s)
-{
-    if (s == NULL) {
-        sn_text_puts(t, "null");
-        return;
-    }
-    const unsigned char *p = (const unsigned char *)s;
-    size_t left = strlen(s);
-    sn_text_append(t, "\"", 1);
-    while (left > 0) {
-        uint32_t cp;
-        size_t n = sn_utf8_sequence(p, left, &cp);
-        if (n == 0) {
-            /* Speaker names and metadata come from the network; one bad byte must not make the
-             * whole JSON document unparseable for the consumer, so it becomes U+FFFD. */
-            sn_text_puts(t, "\\ufffd");
-            p++, left--;
-            continue;
-        }
-        switch (cp) {
-        case '"': sn_text_puts(t, "\\\""); break;
-        case '\\': sn_text_puts(t, "\\\\"); break;
-        case '\n': sn_text_puts(t, "\\n"); break;
-        case '\r': sn_text_puts(t, "\\r"); break;
-        case '\t': sn_text_puts(t, "\\t"); break;
-        case '\b': sn_text_puts(t, "\\b"); break;
-        case '\f': sn_text_puts(t, "\\f"); break;
-        default:
-            if (cp < 0x20)
-                sn_text_printf(t, "\\u%04x", (unsigned)cp);
-            else
-                sn_text_append(t, (const char *)p, n);
-        }
-        p += n, left -= n;
-    }
-    sn_text_append(t, "\"", 1);
 }
 
 void sn_text_xml_escaped(sn_text *t, const char *s)

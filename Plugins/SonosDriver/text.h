@@ -18,14 +18,12 @@ typedef sbh_text sn_text;
 /* NULL-safe: a NULL `t` or `s` appends nothing. */
 void sn_text_append(sn_text *t, const char *s, size_t n);
 void sn_text_puts(sn_text *t, const char *s);
-/* Length of the valid UTF-8 sequence at `s` (at most `avail` > 0 bytes) with its code point in
- * `*cp`, or 0 when it is not one: overlong forms, surrogates and values past U+10FFFF are
- * rejected, as RFC 3629 requires. */
-size_t sn_utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp);
+/* The SDK's UTF-8 decoder (RFC 3629: overlong forms, surrogates and values past U+10FFFF are 0). */
+#define sn_utf8_sequence sbh_utf8_sequence
 /* One code point (at most U+10FFFF, checked by the caller) as UTF-8. */
 void sn_text_utf8(sn_text *t, uint32_t cp);
-/* A JSON string literal with quotes; NULL appends `null`. */
-void sn_text_json_string(sn_text *t, const char *s);
+/* A JSON string literal with quotes; NULL appends `null`; bad UTF-8 becomes U+FFFD (the SDK's). */
+#define sn_text_json_string sbh_text_json_string
 /* XML character data / attribute value: & < > " ' escaped. NULL appends nothing. */
 void sn_text_xml_escaped(sn_text *t, const char *s);
 /* The text so far, "" when empty (never NULL). */

@@ -95,20 +95,72 @@ static inline void sbh_text_printf(sbh_text *t, const char *fmt, ...)
     va_end(ap);
 }
 
-/* `s` (UTF-8) as a JSON string literal, quotes included. Control characters and DEL are escaped;
- * everything else, UTF-8 included, passes through. NULL appends `null`. */
+/* Length of the valid UTF-8 sequence at `s` (at most `avail` bytes, avail > 0), its code point in
+ * `*cp`, or 0 when it is not one: overlong forms, surrogates and values past U+10FFFF are rejected,
+ * as RFC 3629 requires. */
+static inline size_t sbh_utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+    size_t len;
+    uint32_t min;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        len = 2, min = 0x80, *cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3, min = 0x800, *cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4, min = 0x10000, *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > avail) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3F);
+    }
+    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+/* `s` as a JSON string literal, quotes included; NULL appends `null`. Control characters and DEL
+ * are escaped. A byte that starts no valid UTF-8 sequence becomes U+FFFD: text from the network
+ * (speaker names, metadata) must not make the whole document unparseable for its consumer. */
 static inline void sbh_text_json_string(sbh_text *t, const char *s)
 {
     if (s == NULL) {
         sbh_text_puts(t, "null");
         return;
     }
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
     sbh_text_puts(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"') sbh_text_puts(t, "\\\"");
-        else if (*p == '\\') sbh_text_puts(t, "\\\\");
-        else if (*p < 0x20 || *p == 0x7f) sbh_text_printf(t, "\\u%04x", (unsigned)*p);
-        else sbh_text_append(t, p, 1);
+    while (left > 0) {
+        uint32_t cp;
+        size_t n = sbh_utf8_sequence(p, left, &cp);
+        if (n == 0) {
+            sbh_text_puts(t, "\\ufffd");
+            n = 1;
+        } else if (cp == '"') {
+            sbh_text_puts(t, "\\\"");
+        } else if (cp == '\\') {
+            sbh_text_puts(t, "\\\\");
+        } else if (cp == '\n') {
+            sbh_text_puts(t, "\\n");
+        } else if (cp == '\r') {
+            sbh_text_puts(t, "\\r");
+        } else if (cp == '\t') {
+            sbh_text_puts(t, "\\t");
+        } else if (cp == '\b') {
+            sbh_text_puts(t, "\\b");
+        } else if (cp == '\f') {
+            sbh_text_puts(t, "\\f");
+        } else if (cp < 0x20 || cp == 0x7f) {
+            sbh_text_printf(t, "\\u%04x", (unsigned)cp);
+        } else {
+            sbh_text_append(t, p, n);
+        }
+        p += n, left -= n;
     }
     sbh_text_puts(t, "\"");
 }
