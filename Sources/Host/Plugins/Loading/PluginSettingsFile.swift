@@ -33,7 +33,7 @@ enum PluginSettingsFile {
             throw .badSettings(path: path, problem: detail)
         }
         guard case .object = value else {
-            throw .badSettings(path: path, problem: "expected a JSON object, got \(kind(of: value))")
+            throw .badSettings(path: path, problem: "expected a JSON object, got \(PluginSettings.describe(value))")
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -49,17 +49,6 @@ enum PluginSettingsFile {
             case .emptyInput: return nil
             case .error: return offset
             }
-        }
-    }
-
-    private static func kind(of value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .number: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
         }
     }
 }
