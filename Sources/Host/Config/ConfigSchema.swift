@@ -102,6 +102,17 @@ struct ConfigSetting: Sendable {
         seconds("media.header_timeout", \.media.headerTimeout),
         int("media.max_callback_requests", \.media.maxCallbackRequests, 1...4096),
         int("announcements.max_queue", \.announcements.maxQueue, 1...100_000),
+        bool("homeassistant.enabled", \.homeAssistant.enabled),
+        text("homeassistant.discovery_prefix", \.homeAssistant.discoveryPrefix, check: topicProblem),
+        seconds("homeassistant.remove_after", \.homeAssistant.removeAfter),
+        ConfigSetting(key: "admin.bind", apply: { text, config in
+            // "" is a value: no admin listener.
+            let address = text.trimmingCharacters(in: .whitespaces)
+            if address.contains("\0") { return "must not contain NUL characters" }
+            config.admin.bind = address
+            return nil
+        }, show: { $0.admin.bind.isEmpty ? "(off)" : $0.admin.bind }),
+        int("admin.port", \.admin.port, 0...65535),
         ConfigSetting(key: "network.interface", apply: { text, config in
             // "" is a value here: the first multicast-capable interface. The interface itself is
             // looked up when a plugin opens a socket (interfaces come and go at run time).

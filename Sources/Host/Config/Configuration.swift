@@ -18,6 +18,8 @@ public struct Configuration: Sendable, Equatable {
     public var media = Media()
     public var network = Network()
     public var announcements = Announcements()
+    public var homeAssistant = HomeAssistant()
+    public var admin = Admin()
 
     public init() {}
 
@@ -174,6 +176,26 @@ public struct Configuration: Sendable, Equatable {
     public struct Announcements: Sendable, Equatable {
         /// Announcements queued per speaker at most; past it a new one fails with a reason.
         public var maxQueue: Int = 100
+        public init() {}
+    }
+
+    /// Home Assistant MQTT discovery: retained configs that make the bridge and every speaker appear
+    /// as devices with entities, without hand-written automations.
+    public struct HomeAssistant: Sendable, Equatable {
+        public var enabled: Bool = true
+        /// Home Assistant's `discovery_prefix`; its birth message is `<prefix>/status` = `online`.
+        public var discoveryPrefix: String = "homeassistant"
+        /// A speaker unseen this long (seconds) has its discovery configs removed.
+        public var removeAfter: Double = 7 * 24 * 3600
+        public init() {}
+    }
+
+    /// The admin HTTP listener (`/metrics`, `/healthz`), apart from the media server the LAN reaches.
+    public struct Admin: Sendable, Equatable {
+        /// "" switches the listener off.
+        public var bind: String = "127.0.0.1"
+        /// 0 picks a free port at start.
+        public var port: Int = 8180
         public init() {}
     }
 
