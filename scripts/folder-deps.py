@@ -39,7 +39,7 @@ LAYERS = {
     "Sources/Host": [
         "Support", "Config", "Storage", "Broker", "Session", "Speakers", "Media",
         ["Plugins", "Plugins/Commands", "Plugins/Services", "Plugins/ABI", "Plugins/Loading"],
-        "Announce", "MQTTContract", "Soak",
+        "Announce", "MQTTContract", "Soak", "Diagnostics",
     ],
 }
 
