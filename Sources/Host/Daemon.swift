@@ -9,6 +9,9 @@ import ServiceLifecycle
 public enum Daemon {
     public static func run(config: Configuration, logger: Logger) async throws {
         var config = config
+        // Before any child process starts: the variables are ours, not the embedded broker's.
+        let serviceEnvironment = ServiceManagerEnvironment.take()
+        let serviceManager = ServiceNotifier(environment: serviceEnvironment, logger: logger)
         let state = try StateDirectory(path: config.stateDirectory)
         let clientID = try config.mqtt.clientID ?? state.clientID()
         let wake = WakePipe()
@@ -54,7 +57,8 @@ public enum Daemon {
         if let embeddedBroker { brokerCheck = { embeddedBroker.listenerProblem() } }
         let session = MQTTSession(config: config, clientID: clientID, spool: spool, intake: intake, status: status,
                                   wake: wake, birth: { info.birthMessages($0) },
-                                  brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready, logger: logger)
+                                  brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready,
+                                  watchdog: ServiceWatchdog(environment: serviceEnvironment, notifier: serviceManager), logger: logger)
         let handlers: [any BridgeRequestHandler] = [
             HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
             InfoHandler(info: info, status: status),
@@ -71,7 +75,7 @@ public enum Daemon {
                                         do { try spool.publish([info.infoMessage(status.current)]) } catch {
                                             logger.error("cannot queue bridge/info: \(error)")
                                         }
-                                    }, logger: logger)
+                                    }, serviceManager: serviceManager, logger: logger)
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
                             announcer: SpeechAnnouncer(directory: registry.directory, backend: registry, spool: spool,
                                                        topics: topics, addressing: media,
@@ -84,6 +88,18 @@ public enum Daemon {
         services.append(.init(service: mediaServer))
         services.append(.init(service: plugins))
         services.append(.init(service: router))
+        if serviceManager.isListening {
+            // Last, so it is the first to hear of a shutdown and says STOPPING=1 at once.
+            services.append(.init(service: ServiceStateReporter(
+                notifier: serviceManager,
+                current: {
+                    let session = status.current
+                    return ServiceStatusLine(connected: session.connected, broker: session.broker,
+                                             lastProblem: session.lastDisconnect.map { "\($0.name): \($0.explanation)" },
+                                             pluginsLoaded: plugins.loaded.isReady, speakers: registry.directory.speakers.count)
+                },
+                changes: status.changes(), waitsFor: [plugins.loaded])))
+        }
         logger.info("speakerbridge \(SpeakerbridgeVersion.current) starting: base topic \(config.baseTopic), broker \(config.brokerHost):\(config.brokerPort)\(config.usesEmbeddedBroker ? " (embedded)" : ""), state in \(state.path)")
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))

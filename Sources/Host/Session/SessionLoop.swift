@@ -18,6 +18,9 @@ struct SessionContext: Sendable {
     /// Asked before every connect; a non-nil answer (why not) skips the attempt. The embedded
     /// broker uses it so our CONNECT and password never go to a program squatting its port.
     var brokerCheck: (@Sendable () -> String?)? = nil
+    /// systemd's watchdog, fed from this loop's own turns (at most 100 ms apart while connected,
+    /// 1 s while waiting to reconnect), so a wedged loop stops feeding it.
+    var watchdog: ServiceWatchdog? = nil
 
     var topics: Topics { Topics(base: config.baseTopic) }
 }
@@ -80,6 +83,7 @@ final class SessionLoop {
 
     private func runConnection() {
         let m = ctx.config.mqtt
+        ctx.watchdog?.pet()
         ctx.status.update { $0.connectAttempts += 1 }
         if let problem = ctx.brokerCheck?() {
             finishAttempt(DisconnectReason(code: -1, name: "unverified broker", explanation: problem))
@@ -141,6 +145,7 @@ final class SessionLoop {
                 pollfd(fd: ctx.wake.readFD, events: Int16(POLLIN), revents: 0),
             ]
             _ = poll(&fds, 2, 100)
+            ctx.watchdog?.pet()
             if fds[1].revents != 0 { ctx.wake.drain() }
             if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
                 if !step(mosquitto_loop_read(handle, 64)) { break }
@@ -250,6 +255,7 @@ final class SessionLoop {
             let ms = Int32(min(1000, max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
             var pfd = pollfd(fd: ctx.wake.readFD, events: Int16(POLLIN), revents: 0)
             if poll(&pfd, 1, ms) > 0 { ctx.wake.drain() }
+            ctx.watchdog?.pet()
         }
     }
 

@@ -28,7 +28,19 @@ public struct SessionStatus: Sendable, Equatable {
 /// Shared, thread-safe home of the status: written by the session thread, read by request handlers.
 public final class SessionStatusBox: Sendable {
     private let value: Mutex<SessionStatus>
+    private let watchers = Mutex<[AsyncStream<Void>.Continuation]>([])
     public init(_ initial: SessionStatus) { value = Mutex(initial) }
     public var current: SessionStatus { value.withLock { $0 } }
-    func update(_ body: (inout SessionStatus) -> Void) { value.withLock { body(&$0) } }
+    func update(_ body: (inout SessionStatus) -> Void) {
+        value.withLock { body(&$0) }
+        for watcher in watchers.withLock({ $0 }) { watcher.yield() }
+    }
+
+    /// Rings after changes (several in a row ring once), for whoever reports the status on
+    /// (the service manager's STATUS line) without polling.
+    public func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        watchers.withLock { $0.append(continuation) }
+        return stream
+    }
 }

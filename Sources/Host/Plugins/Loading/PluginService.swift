@@ -13,6 +13,7 @@ public final class PluginService: Service, Sendable {
     private let changes: AsyncStream<Void>
     private let publishInfo: @Sendable () -> Void
     private let startsAfter: Readiness<Int>?
+    private let serviceManager: ServiceNotifier?
     /// Opened once the first load is done (every plugin loaded or refused).
     public let loaded = Readiness<Void>()
 
@@ -21,8 +22,9 @@ public final class PluginService: Service, Sendable {
     /// URLs in `create`, so they need the media server's port.
     public init(registry: PluginRegistry, watch: Bool, interval: Double, changes: AsyncStream<Void>,
                 startsAfter: Readiness<Int>? = nil,
-                publishInfo: @escaping @Sendable () -> Void, logger: Logger) {
+                publishInfo: @escaping @Sendable () -> Void, serviceManager: ServiceNotifier? = nil, logger: Logger) {
         self.startsAfter = startsAfter
+        self.serviceManager = serviceManager
         self.changes = changes
         self.publishInfo = publishInfo
         self.registry = registry
@@ -38,10 +40,13 @@ public final class PluginService: Service, Sendable {
         await registry.loadAll()
         loaded.open()
         await withDiscardingTaskGroup { group in
-            group.addTask { [registry, logger] in
+            group.addTask { [registry, logger, serviceManager] in
                 for await _ in hangups.cancelOnGracefulShutdown() {
                     logger.notice("plugins: SIGHUP: reloading all plugins")
+                    // `systemctl reload` sends the SIGHUP: systemd shows "reloading" until READY=1.
+                    serviceManager?.reloading()
                     _ = await registry.reload()
+                    serviceManager?.reloaded()
                 }
             }
             group.addTask { [changes, publishInfo] in
