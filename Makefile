@@ -8,7 +8,16 @@ SOAK_ARGS ?= --chaos
 PLUGINS_DIR := $(CURDIR)/out/plugins
 SOAK_PLUGINS_DIR := $(CURDIR)/out/soak-plugins
 
-.PHONY: deps test-deps build plugins run test bench soak demo clean
+.PHONY: deps test-deps build plugins run test bench soak demo clean install
+
+# make install: where things go. PREFIX=/usr for a distribution package; DESTDIR stages the tree.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_PLUGINS := $(PREFIX)/lib/speakerbridge/plugins
+# The binary to install; empty: the release build (made first). The tests pass their debug build.
+INSTALL_BIN ?=
 
 deps:
 	@scripts/install-deps.sh
@@ -67,6 +76,31 @@ soak: build
 ## speakers (gmediarender "Kitchen" and "Office"); each says a sentence, recorded in out/demo/*.wav.
 demo:
 	@SWIFT=$(SWIFT) scripts/demo.sh
+
+## The release binary, the bundled plugins (with settings for the service: the TTS cache in
+## /var/cache/speakerbridge), the systemd unit and an example configuration. Settings files that
+## exist already (plugin NAME.json, /etc/speakerbridge/speakerbridge.yaml) are kept.
+## make install PREFIX=/usr DESTDIR=/tmp/stage
+install: plugins
+ifeq ($(INSTALL_BIN),)
+	$(MAKE) build
+endif
+	install -D -m 755 $(or $(INSTALL_BIN),.build/release/speakerbridge) $(DESTDIR)$(PREFIX)/bin/speakerbridge
+	install -d -m 755 $(DESTDIR)$(INSTALL_PLUGINS)
+	install -m 644 $(PLUGINS_DIR)/tts-espeak.so $(PLUGINS_DIR)/sonos.so $(DESTDIR)$(INSTALL_PLUGINS)/
+	@test -f $(DESTDIR)$(INSTALL_PLUGINS)/tts-espeak.json || printf '{"cache_dir": "/var/cache/speakerbridge/tts"}\n' > $(DESTDIR)$(INSTALL_PLUGINS)/tts-espeak.json
+	@test -f $(DESTDIR)$(INSTALL_PLUGINS)/sonos.json || printf '{}\n' > $(DESTDIR)$(INSTALL_PLUGINS)/sonos.json
+	chmod 644 $(DESTDIR)$(INSTALL_PLUGINS)/*.json
+	install -d -m 755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/|$(PREFIX)/|g' packaging/speakerbridge.service > $(DESTDIR)$(UNITDIR)/speakerbridge.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/speakerbridge.service
+	install -d -m 755 $(DESTDIR)$(SYSCONFDIR)/speakerbridge
+	@if test -f $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml (the new example is packaging/speakerbridge.yaml)"; \
+	else \
+	    sed 's|/usr/local/|$(PREFIX)/|g' packaging/speakerbridge.yaml > $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml && \
+	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml; \
+	fi
 
 clean:
 	rm -rf .build out
