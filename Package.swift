@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
         // TLS for plugins' WebSockets (already in the graph through AsyncHTTPClient).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // /metrics: the daemon records through swift-metrics types made by a Prometheus factory that
+        // is passed in (no global bootstrap); the admin listener renders the registry.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // libmosquitto (Debian: libmosquitto-dev), the MQTT client library the session is built on.
@@ -63,6 +67,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/Host"
         ),

@@ -37,7 +37,7 @@ ANY_TYPE = re.compile(r"\b(?:struct|class|enum|protocol|actor|typealias)\s+([A-Z
 # the ABI layer turns the C tables into service calls; loading builds generations on all of them.
 LAYERS = {
     "Sources/Host": [
-        "Support", "ServiceManager", "Config", "Storage", "Broker", "Session", "Speakers", "Media",
+        "Support", "ServiceManager", "Metrics", "Config", "Storage", "Broker", "Session", "Speakers", "Media",
         ["Plugins", "Plugins/Commands", "Plugins/Services", "Plugins/ABI", "Plugins/Loading"],
         "Announce", "MQTTContract", "Soak", "Diagnostics",
     ],
