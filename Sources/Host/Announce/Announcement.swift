@@ -12,6 +12,8 @@ actor Announcement {
     private let spool: Spool
     private let topics: Topics
     private let addressing: (any ClipAddressing)?
+    private let metrics: DaemonMetrics?
+    private let accepted = ContinuousClock.now
     private let logger: Logger
     private var results: [String: String] = [:]
     /// Per speaker: what its driver could not restore after a played announcement.
@@ -31,8 +33,10 @@ actor Announcement {
     }
 
     init(request: SpeakRequest, requestSeq: UInt64, speakers: [SpeakerHandle], backend: any AnnouncementBackend, spool: Spool,
-         topics: Topics, addressing: (any ClipAddressing)?, logger: Logger, stopping: @escaping @Sendable () -> Bool) {
+         topics: Topics, addressing: (any ClipAddressing)?, metrics: DaemonMetrics? = nil, logger: Logger,
+         stopping: @escaping @Sendable () -> Bool) {
         self.stopping = stopping
+        self.metrics = metrics
         self.request = request
         self.requestSeq = requestSeq
         self.speakers = speakers
@@ -48,7 +52,10 @@ actor Announcement {
             // A refusal by the media store after this point is why a failed synthesis failed: the
             // TTS plugin can only say that its put failed, the store knows why.
             let refusalsBefore = addressing?.refusalCount ?? 0
-            switch await backend.synthesize(tts) {
+            let synthesisStarted = ContinuousClock.now
+            let synthesized = await backend.synthesize(tts)
+            metrics?.synthesisTook(.now - synthesisStarted)
+            switch synthesized {
             case .error(let reason):
                 if let refusal = addressing?.refusal(since: refusalsBefore) {
                     return .failure(AnnouncementFailure(reason: refusal))
@@ -128,6 +135,8 @@ actor Announcement {
             id: request.id, state: failures.isEmpty ? .done : .failed, speakers: speakers.map(\.name),
             reason: failures.isEmpty ? nil : failures.joined(separator: "; "),
             extra: extra)
+        metrics?.announcementFinished(done: failures.isEmpty)
+        metrics?.announcementLasted(.now - accepted)
         do {
             try spool.complete(requestSeq, publishing: [event.message(topics)])
         } catch {

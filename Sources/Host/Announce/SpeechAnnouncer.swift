@@ -10,6 +10,7 @@ public final class SpeechAnnouncer: Announcer {
     private let topics: Topics
     private let addressing: (any ClipAddressing)?
     private let maxQueue: Int
+    private let metrics: DaemonMetrics?
     private let logger: Logger
     private let queues = Mutex<[String: SpeakerQueue]>([:])
     private let stopping = AtomicFlag()
@@ -17,8 +18,9 @@ public final class SpeechAnnouncer: Announcer {
     /// `addressing`: the media server, to keep the speech clip while it plays and to address it per
     /// speaker; nil plays every clip URL as the TTS plugin gave it.
     public init(directory: SpeakerDirectory, backend: any AnnouncementBackend, spool: Spool, topics: Topics,
-                addressing: (any ClipAddressing)? = nil, maxQueue: Int = 100, logger: Logger) {
+                addressing: (any ClipAddressing)? = nil, maxQueue: Int = 100, metrics: DaemonMetrics? = nil, logger: Logger) {
         self.maxQueue = maxQueue
+        self.metrics = metrics
         self.directory = directory
         self.backend = backend
         self.spool = spool
@@ -47,7 +49,7 @@ public final class SpeechAnnouncer: Announcer {
             logger.error("announce: cannot queue an event: \(error)")
         }
         let announcement = Announcement(request: request, requestSeq: requestSeq, speakers: targets, backend: backend,
-                                        spool: spool, topics: topics, addressing: addressing, logger: logger,
+                                        spool: spool, topics: topics, addressing: addressing, metrics: metrics, logger: logger,
                                         stopping: { [stopping] in stopping.isSet })
         for target in targets {
             await queue(for: target).enqueue(announcement, high: request.priority == .high, interrupt: request.interrupt)

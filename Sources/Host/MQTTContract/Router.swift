@@ -17,11 +17,13 @@ public final class Router: Service, Sendable {
     private let pluginsLoaded: Readiness<Void>?
     private let responses: ResponseTopicPolicy
     private let maxAttempts: Int
+    private let metrics: DaemonMetrics?
     private let logger: Logger
 
     public init(spool: Spool, intake: RequestIntake, topics: Topics, handlers: [any BridgeRequestHandler],
                 announcer: any Announcer, plugins: PluginRegistry? = nil, pluginsLoaded: Readiness<Void>? = nil,
-                responses: ResponseTopicPolicy? = nil, maxAttempts: Int = 2, logger: Logger) {
+                responses: ResponseTopicPolicy? = nil, maxAttempts: Int = 2, metrics: DaemonMetrics? = nil, logger: Logger) {
+        self.metrics = metrics
         self.plugins = plugins
         self.pluginsLoaded = pluginsLoaded
         self.responses = responses ?? ResponseTopicPolicy(topics: topics, filters: [])
@@ -142,6 +144,13 @@ public final class Router: Service, Sendable {
             } catch {
                 logger.info("router: rejected announcement on \(request.topic): \(error.reason)")
                 acceptance = .final([AnnouncementEvent(id: error.id, state: .failed, speakers: speaker.map { [$0] } ?? [], reason: error.reason)])
+            }
+            // Refused at once (bad request, unknown speaker, full queue): the announcer never saw
+            // it to the end, so it is counted here.
+            if acceptance.finished {
+                for event in acceptance.events where event.state == .done || event.state == .failed {
+                    metrics?.announcementFinished(done: event.state == .done)
+                }
             }
             return (acceptance.events.map { $0.message(topics) }, acceptance.finished)
         case .speakerCommand(let speaker):

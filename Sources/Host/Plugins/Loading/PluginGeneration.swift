@@ -49,9 +49,10 @@ final class PluginGeneration: @unchecked Sendable {
     static func start(library: PluginLibrary, number: Int, configJSON: String, callTimeout: Double, logger: Logger,
                       topics: Topics, publisher: any PluginPublisher, operations: OperationTable,
                       media: (any PluginMediaStore)?, network: PluginNetworkServices = .init(),
-                      speakersChanged: @escaping @Sendable () -> Void = {}) async throws(PluginRejection) -> PluginGeneration {
+                      speakersChanged: @escaping @Sendable () -> Void = {},
+                      metrics: DaemonMetrics? = nil) async throws(PluginRejection) -> PluginGeneration {
         let id = library.info.id
-        let executor = PluginExecutor(label: "\(id).\(number)")
+        let executor = PluginExecutor(label: "\(id).\(number)", timedOut: { metrics?.pluginCallTimedOut(plugin: id) })
         let context = PluginHostContext(pluginID: id, generation: number, logger: logger, topics: topics,
                                         publisher: publisher, executor: executor, operations: operations, media: media,
                                         network: network, settings: PluginSettings(json: configJSON),

@@ -32,11 +32,14 @@ public final class PluginRegistry: Sendable {
     /// reports refresh it.
     public let directory: SpeakerDirectory
     private let changed: @Sendable () -> Void
+    private let metrics: DaemonMetrics?
     /// Reloads and loads run one at a time.
     private let serial = SerialGate()
 
     public init(settings: Settings, topics: Topics, publisher: any PluginPublisher, media: (any PluginMediaStore)? = nil,
-                network: PluginNetworkServices = .init(), logger: Logger, changed: @escaping @Sendable () -> Void = {}) {
+                network: PluginNetworkServices = .init(), logger: Logger, changed: @escaping @Sendable () -> Void = {},
+                metrics: DaemonMetrics? = nil) {
+        self.metrics = metrics
         self.media = media
         self.network = network
         self.settings = settings
@@ -91,7 +94,7 @@ public final class PluginRegistry: Sendable {
         return try await PluginGeneration.start(
             library: library, number: number, configJSON: configJSON, callTimeout: settings.callTimeout,
             logger: logger, topics: topics, publisher: publisher, operations: operations, media: media, network: network,
-            speakersChanged: { [directory] in directory.driversChanged() })
+            speakersChanged: { [directory] in directory.driversChanged() }, metrics: metrics)
     }
 
     private func load(path: String, fingerprint: PluginFingerprint) async {
@@ -150,6 +153,7 @@ public final class PluginRegistry: Sendable {
             }
             return results
         }
+        for result in results { metrics?.pluginReloaded(outcome: result.outcome) }
         await directory.refresh()
         changed()
         return results
@@ -166,6 +170,7 @@ public final class PluginRegistry: Sendable {
             }
             return results
         }
+        for result in results { metrics?.pluginReloaded(outcome: result.outcome) }
         if !results.isEmpty {
             await directory.refresh()
             changed()

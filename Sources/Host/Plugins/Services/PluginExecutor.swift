@@ -27,9 +27,12 @@ final class PluginExecutor: Sendable {
 
     private let queue: DispatchQueue
     private let stuck = StuckSince()
+    /// Told of every call that missed its deadline (the metrics count them).
+    private let timedOut: @Sendable () -> Void
 
-    init(label: String) {
+    init(label: String, timedOut: @escaping @Sendable () -> Void = {}) {
         queue = DispatchQueue(label: "plugin.\(label)")
+        self.timedOut = timedOut
     }
 
     var isHung: Bool { stuck.value.withLock { $0 != nil } }
@@ -46,7 +49,7 @@ final class PluginExecutor: Sendable {
     func call<T: Sendable>(timeout: Double, _ body: @escaping @Sendable () -> T) async throws(CallError) -> T {
         if let since = stuck.value.withLock({ $0 }) { throw .hung(since: since) }
         let started = Once(), finished = Once()
-        let stuck = self.stuck
+        let stuck = self.stuck, timedOut = self.timedOut
         let result: Result<T, CallError> = await withCheckedContinuation { continuation in
             queue.async {
                 guard started.claim() else { return }
@@ -58,7 +61,10 @@ final class PluginExecutor: Sendable {
                         s = s ?? Date().timeIntervalSince1970 - timeout
                         return true
                     }
-                    if fire { continuation.resume(returning: .failure(.timedOut(seconds: timeout))) }
+                    if fire {
+                        timedOut()
+                        continuation.resume(returning: .failure(.timedOut(seconds: timeout)))
+                    }
                 }
                 let value = body()
                 let first = stuck.value.withLock { s in
