@@ -25,6 +25,8 @@ public enum Daemon {
                                    responses: responses, logger: logger)
         let status = SessionStatusBox(SessionStatus())
         let startedAt = Date()
+        // The metrics the parts record into, rendered by the admin listener at /metrics.
+        let export = PrometheusExport()
         let pluginRoutes = PluginRoutes(maxConcurrentRequests: config.media.maxCallbackRequests)
         let mediaServer = MediaServer(
             settings: .init(bindHosts: MediaListenAddresses.resolve(bind: config.media.bind, interface: config.network.interface, logger: logger),
@@ -40,7 +42,7 @@ public enum Daemon {
                             callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout),
             topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), media: media,
             network: PluginNetworkServices(defaultInterface: config.network.interface, routeHost: media), logger: logger,
-            changed: { pluginChanged.yield() })
+            changed: { pluginChanged.yield() }, metrics: export.metrics)
         let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
         // The embedded broker is up (or `run` has failed with the reason) before anything connects.
@@ -79,13 +81,17 @@ public enum Daemon {
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
                             announcer: SpeechAnnouncer(directory: registry.directory, backend: registry, spool: spool,
                                                        topics: topics, addressing: media,
-                                                       maxQueue: config.announcements.maxQueue, logger: logger),
-                            plugins: registry, pluginsLoaded: plugins.loaded, responses: responses, maxAttempts: config.journal.maxAttempts, logger: logger)
+                                                       maxQueue: config.announcements.maxQueue, metrics: export.metrics, logger: logger),
+                            plugins: registry, pluginsLoaded: plugins.loaded, responses: responses, maxAttempts: config.journal.maxAttempts, metrics: export.metrics, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let embeddedBroker { services.append(.init(service: embeddedBroker)) }
         services.append(.init(service: session))
         services.append(.init(service: mediaServer))
+        if !config.admin.bind.isEmpty {
+            services.append(.init(service: AdminServer(settings: .init(bind: config.admin.bind, port: config.admin.port), export: export,
+                                                       status: status, spool: spool, speakers: registry.directory, logger: logger)))
+        }
         services.append(.init(service: plugins))
         services.append(.init(service: router))
         if serviceManager.isListening {

@@ -27,8 +27,10 @@ public struct HealthHandler: BridgeRequestHandler {
             lastDisconnect = ["code": .number(Double(d.code)), "name": .string(d.name), "reason": .string(d.explanation),
                               "at": s.lastDisconnectAt.map { .timestamp($0) } ?? .null]
         }
+        let problems = s.healthProblems
         var o: [String: JSONValue] = [
-            "healthy": .bool(s.connected && !s.twinSuspected),
+            "healthy": .bool(problems.isEmpty),
+            "problems": .array(problems.map { .string($0) }),
             "connected": .bool(s.connected),
             "since": .timestamp(s.since),
             "uptime_s": .number((Date().timeIntervalSince(startedAt) * 10).rounded() / 10),

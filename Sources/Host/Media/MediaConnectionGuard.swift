@@ -29,6 +29,11 @@ public final class MediaConnectionLimits: Sendable {
         public var idleTimeout: Double = 30
         /// How often a refusal is logged at most, in seconds (they are all counted).
         public var refusalLogInterval: Double = 10
+        /// Who the limits guard and the settings behind them, for the refusal log lines (the admin
+        /// listener uses these limits too, with fixed values).
+        public var serverName = "media server"
+        public var maxConnectionsSource = "media.max_connections"
+        public var maxConnectionsPerHostSource = "media.max_connections_per_host"
 
         public init(maxConnections: Int = 256, maxConnectionsPerHost: Int = 32, headerTimeout: Double = 10,
                     idleTimeout: Double = 30) {
@@ -110,9 +115,9 @@ public final class MediaConnectionLimits: Sendable {
         case nil:
             return true
         case .full(let report?):
-            logger.warning("media server: \(settings.maxConnections) connections are open (media.max_connections); closed \(report) more at once since the last report, \(counts.refused) in all")
+            logger.warning("\(settings.serverName): \(settings.maxConnections) connections are open (\(settings.maxConnectionsSource)); closed \(report) more at once since the last report, \(counts.refused) in all")
         case .hostFull(let host, let report?):
-            logger.warning("media server: \(host) holds \(settings.maxConnectionsPerHost) connections (media.max_connections_per_host); closed \(report) more from hosts at their share at once since the last report, \(counts.refusedPerHost) in all")
+            logger.warning("\(settings.serverName): \(host) holds \(settings.maxConnectionsPerHost) connections (\(settings.maxConnectionsPerHostSource)); closed \(report) more from hosts at their share at once since the last report, \(counts.refusedPerHost) in all")
         case .full(nil), .hostFull(_, nil):
             break
         }
@@ -158,9 +163,12 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     let http1: HTTP1Channel
     let limits: MediaConnectionLimits
 
-    init(responder: @escaping HTTPChannelHandler.Responder, limits: MediaConnectionLimits) {
+    /// `decoder`: the request head's limits (the admin listener, which expects only short GETs,
+    /// keeps them smaller than HTTP's usual 80 KiB).
+    init(responder: @escaping HTTPChannelHandler.Responder, limits: MediaConnectionLimits,
+         decoder: HTTP1Channel.Configuration.DecoderConfiguration = .init()) {
         // No idle timeout of Hummingbird's: ours also counts bytes moving inside a long response.
-        http1 = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: nil))
+        http1 = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: nil, httpDecoderConfiguration: decoder))
         self.limits = limits
     }
 

@@ -109,6 +109,8 @@ final class SoakLab {
             "plugins.path": pluginPath, "mqtt.reconnect.min_delay": "0.2", "mqtt.reconnect.max_delay": "2",
             // Network safety: whatever else was asked for, nothing of this daemon leaves the machine.
             "network.interface": "lo", "media.bind": "127.0.0.1",
+            // Beside a daemon already running on this machine (which holds admin.port 8180).
+            "admin.port": "0",
         ]
         settings.merge(own) { _, ours in ours }
         return ["run", "--broker", "127.0.0.1:\(port)", "--state-dir", directory + "/state"]

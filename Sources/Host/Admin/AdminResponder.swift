@@ -1,0 +1,60 @@
+import Hummingbird
+import HummingbirdCore
+
+/// The admin listener's answers: `GET /metrics` (Prometheus text format) and `GET /healthz` (200
+/// or 503 with the reasons), HEAD of either, 405 for another method on them, 404 for anything else.
+/// The path is compared as raw bytes (a query string is ignored), so nothing else can match.
+struct AdminResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let scrape: MetricsScrape
+    let healthProblems: @Sendable () -> [String]
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        Self.answer(method: request.method, target: request.head.path ?? "", scrape: scrape, healthProblems: healthProblems)
+    }
+
+    enum Route { case metrics, healthz }
+
+    static func route(_ target: String) -> Route? {
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        switch path {
+        case "/metrics": return .metrics
+        case "/healthz": return .healthz
+        default: return nil
+        }
+    }
+
+    static func answer(method: HTTPRequest.Method, target: String, scrape: MetricsScrape,
+                       healthProblems: () -> [String]) -> Response {
+        guard let route = route(target) else { return text(.notFound, "not found: this listener serves /metrics and /healthz\n") }
+        guard method == .get || method == .head else {
+            var response = text(.methodNotAllowed, "method not allowed: use GET\n")
+            response.headers[.allow] = "GET, HEAD"
+            return response
+        }
+        let response: Response
+        switch route {
+        case .metrics:
+            response = text(.ok, scrape.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case .healthz:
+            let problems = healthProblems()
+            response = problems.isEmpty
+                ? text(.ok, "healthy\n")
+                : text(.serviceUnavailable, "unhealthy\n" + problems.map { "- \($0)\n" }.joined())
+        }
+        guard method == .head else { return response }
+        return Response(status: response.status, headers: response.headers, body: ResponseBody())
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain; charset=utf-8") -> Response {
+        text(status, Array(body.utf8), contentType: contentType)
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ bytes: [UInt8], contentType: String) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = contentType
+        fields[.contentLength] = String(bytes.count)
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

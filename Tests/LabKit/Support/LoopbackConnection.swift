@@ -1,0 +1,66 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain TCP connection to a port on 127.0.0.1, for talking HTTP by hand: whole requests,
+/// requests sent a byte at a time (slowloris), oversized heads. Blocking, with a receive timeout.
+/// Loopback only, like every probe here.
+public final class LoopbackConnection {
+    private var fd: Int32
+
+    public init(port: Int, host: String = "127.0.0.1") throws {
+        guard isLoopback(host) else { throw LabError("LoopbackConnection: \(host) is not a loopback address") }
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        _ = inet_pton(AF_INET, host, &addr.sin_addr)
+        let connected = withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw LabError("connect to \(host):\(port): \(reason)")
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Writes all of `bytes`; false when the peer has closed (or reset) the connection.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
+    @discardableResult
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// Everything the peer sends until it closes the connection or `timeout` seconds pass; `closed`
+    /// tells which.
+    public func readToEnd(timeout: Double) -> (bytes: [UInt8], closed: Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return (out, false) }
+            var tv = timeval(tv_sec: Int(left), tv_usec: Int((left - Double(Int(left))) * 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                out.append(contentsOf: buffer[0..<n])
+            } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                return (out, true)
+            }
+        }
+    }
+}
