@@ -100,6 +100,8 @@ final class DoctorCheckTests: XCTestCase {
         let silent = DaemonAnswers(notAsked: "the broker could not be used (see broker)")
         XCTAssertEqual(SessionCheck.check(c, silent, lock: .noLockFile).verdict, .fail)
         XCTAssertTrue(SessionCheck.check(c, silent, lock: .noLockFile).fix?.contains("speakerbridge run") ?? false)
+        XCTAssertEqual(SessionCheck.check(c, silent, lock: .heldBy(pid: 7)).verdict, .warn,
+                       "a daemon holds the lock but the doctor could not ask it: the broker check says why")
         XCTAssertEqual(VoicesCheck.check(c, silent).verdict, .warn)
         XCTAssertTrue(VoicesCheck.check(c, silent).summary.hasPrefix("not checked"))
 

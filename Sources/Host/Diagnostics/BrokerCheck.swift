@@ -39,10 +39,11 @@ enum BrokerCheck {
             return .fail(name, "\(at) answered, but the TLS handshake failed", details: [why],
                          fix: "see the tls check below")
         case .badCredentials(let text):
-            return .fail(name, "\(at) refused \(login): bad user name or password (\(text))", fix: credentialsFix)
+            return .fail(name, "\(at) refused \(login): bad user name or password", details: ["the broker's CONNACK: \(text)"], fix: credentialsFix)
         case .notAuthorised(let text):
-            return .fail(name, "\(at) refused \(login): not authorised (\(text))",
-                         details: ["the broker is reachable and speaks MQTT, but it does not accept this login: an unknown user, a wrong password, or a user who may not connect"],
+            return .fail(name, "\(at) refused \(login): not authorised",
+                         details: ["the broker's CONNACK: \(text)",
+                                   "it is reachable and speaks MQTT, but does not accept this login: an unknown user, a wrong password, or a user who may not connect"],
                          fix: credentialsFix)
         case .rejected(let code, let text):
             return .fail(name, "\(at) refused the connection: \(text) (code \(code))",

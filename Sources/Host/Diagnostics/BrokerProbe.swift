@@ -88,8 +88,8 @@ public enum BrokerProbe {
             mosquitto_disconnect(h)
             return classify(connack: Int(connack), v5: v5)
         }
-        let said = progress.libraryErrors.last.map { ": " + $0 } ?? ""
-        if rc == MOSQ_ERR_TLS.rawValue { return .tlsFailed(String(cString: mosquitto_strerror(rc)) + said) }
+        let said = progress.libraryErrors.last.map { "; libmosquitto said: " + $0 } ?? ""
+        if rc == MOSQ_ERR_TLS.rawValue { return .tlsFailed("MOSQ_ERR_TLS\(said)") }
         if rc == MOSQ_ERR_SUCCESS.rawValue { return .noAnswer("no CONNACK within \(timeout) s") }
         let text = rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(rc))
         return .noAnswer("the connection ended before the broker answered (\(text)\(said))")

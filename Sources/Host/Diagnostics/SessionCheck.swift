@@ -11,6 +11,10 @@ enum SessionCheck {
             if let said = daemon.state?["state"]?.stringValue, said == "offline" {
                 details.append("its last word on \(Topics(base: config.baseTopic).bridgeState) was offline (\(daemon.state?["reason"]?.stringValue ?? "no reason"))")
             }
+            if case .heldBy(let pid) = lock, daemon.notAsked != nil {
+                return .warn(name, "the daemon runs (process \(pid) holds the state directory's lock) but could not be asked",
+                             details: details, fix: nil)
+            }
             if case .heldBy(let pid) = lock {
                 details.append("process \(pid) holds the state directory's lock, yet nothing answered: it is starting, hung, or uses another broker or base_topic")
                 return .fail(name, "the daemon (process \(pid)) does not answer over MQTT", details: details,

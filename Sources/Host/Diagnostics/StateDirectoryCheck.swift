@@ -24,7 +24,9 @@ enum StateDirectoryCheck {
             let owner = st.st_uid == me ? "" : ", owned by uid \(st.st_uid) (this is uid \(me))"
             return .fail(name, "\(path) is not writable: \(problem)\(owner)",
                          details: ["the daemon writes its journal, outbound queue and lock here; it cannot start without them"],
-                         fix: st.st_uid == me ? "make it writable: chmod u+rwx \(path), or remount its file system read-write"
+                         fix: problem == String(cString: strerror(EROFS))
+                            ? "remount its file system read-write, or set state_dir to a writable place (systemd: StateDirectory=)"
+                            : st.st_uid == me ? "make it writable: chmod u+rwx \(path)"
                                               : "run as the directory's owner, or give it to the daemon's user: chown -R USER \(path)")
         }
         var details: [String] = []

@@ -11,7 +11,7 @@ enum VoicesCheck {
                 return .fail(name, "the TTS plugin lists no voices", fix: "install the engine's voice data (Debian: espeak-ng-data) and reload: speakerbridge plugins reload")
             }
             let languages = Set(voices.compactMap { $0["language"]?.stringValue }.filter { !$0.isEmpty })
-            let sample = voices.prefix(5).compactMap { $0["id"]?.stringValue ?? $0["name"]?.stringValue }.joined(separator: ", ")
+            let sample = voices.prefix(5).compactMap { $0["name"]?.stringValue ?? $0["id"]?.stringValue }.joined(separator: ", ")
             return .ok(name, "\(voices.count) voices in \(languages.count) languages (\(sample)\(voices.count > 5 ? ", …" : ""))")
         case .error(let message):
             return .fail(name, "the daemon has no voices: \(message)", details: ["announcements cannot be spoken without a TTS plugin"],
