@@ -155,6 +155,12 @@ static sb_status log_speaker_create(const sb_host *host, const char *config_json
     }
     sbh_log(host, inst->log, SB_LOG_INFO, "appending to %s, %" PRIu32 " speaker(s)", inst->log_path,
             inst->speaker_count);
+    /* The host learns a driver's speakers only from availability reports, and Home Assistant's
+     * entities follow the retained availability topic: a log file is always there, so each speaker
+     * is online from the start. */
+    for (uint32_t i = 0; inst->publish != NULL && i < inst->speaker_count; i++) {
+        inst->publish->speaker_availability(host, inst->speakers[i].id, true);
+    }
     *out_instance = inst;
     return SB_OK;
 }
