@@ -7,8 +7,9 @@ SOAK_ARGS ?= --chaos
 
 PLUGINS_DIR := $(CURDIR)/out/plugins
 SOAK_PLUGINS_DIR := $(CURDIR)/out/soak-plugins
+HA_VENV ?= $(CURDIR)/out/ha-venv
 
-.PHONY: deps test-deps build plugins run test bench soak demo clean install
+.PHONY: deps test-deps ha-env build plugins run test bench soak demo clean install
 
 # make install: where things go. PREFIX=/usr for a distribution package; DESTDIR stages the tree.
 PREFIX ?= /usr/local
@@ -24,6 +25,11 @@ deps:
 
 test-deps:
 	@scripts/install-deps.sh test
+
+## The pinned Home Assistant the integration tests run against (a Python 3.13 venv; reused while
+## Tests/HomeAssistant/requirements.txt is unchanged). Elsewhere: make test HA_VENV=~/.cache/sb-ha
+ha-env:
+	@scripts/ha-env.sh $(HA_VENV)
 
 build: deps
 	$(SWIFT) build -c release --product speakerbridge
@@ -46,12 +52,12 @@ run: build plugins
 ## The whole suite: the host folders' layering (no cycles, none used from below), the C plugins' unit
 ## tests (ASan/UBSan), then the Swift unit and integration tests against real mosquitto brokers and,
 ## as root, real gmediarender speakers in network namespaces.
-test: test-deps
+test: test-deps ha-env
 	python3 scripts/folder-deps.py --depth 2 --quiet
 	$(MAKE) -s -C Plugins/SonosDriver check
 	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests
-	SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
+	SPEAKERBRIDGE_HA_VENV=$(HA_VENV) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
 
 ## Benchmarks of the session issue and the Sonos driver: prints the numbers the README quotes
 ## (the driver's SSDP/UPnP parts need root: they run in network namespaces of their own).

@@ -7,13 +7,16 @@
 #                                   from -base, filesink from core, souphttpsrc from -good) and python3
 #                                   (the lab's stream server, GENA listener and M-SEARCH probe, and
 #                                   scripts/folder-deps.py, the host folders' layering check), and g++ (the
-#                                   plugin header is checked as C++ too)
+#                                   plugin header is checked as C++ too), libturbojpeg0 (the real Home
+#                                   Assistant of the integration tests loads it; its Python 3.13 venv is
+#                                   scripts/ha-env.sh's job)
 set -euo pipefail
 
 packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
 if [[ "${1:-}" == "test" ]]; then
     packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
-               gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++)
+               gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++
+               libturbojpeg0)
 fi
 
 missing=()
