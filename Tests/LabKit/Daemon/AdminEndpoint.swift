@@ -1,8 +1,8 @@
 import Foundation
 
-/// A daemon's admin listener (`/metrics`, `/healthz`). DaemonUnderTest starts every daemon with
-/// `admin.port=0`, so daemons started side by side never fight over the default 8180; the port the
-/// kernel chose is in the daemon's "admin: listening on http://127.0.0.1:PORT" line.
+/// A daemon's admin listener (`/metrics`, `/healthz`). DaemonProcess starts every daemon with
+/// `SPEAKERBRIDGE_ADMIN_PORT=0`, so daemons started side by side never fight over the default 8180;
+/// the port the kernel chose is in the daemon's "admin: listening on http://127.0.0.1:PORT" line.
 public struct AdminEndpoint: Sendable {
     public struct Answer: Sendable {
         public let status: Int

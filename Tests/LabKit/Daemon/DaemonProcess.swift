@@ -58,7 +58,11 @@ public final class DaemonProcess: Sendable {
             if current?.isRunning == true { throw LabError("daemon already running (pid \(current!.pid))") }
             var args = [bin] + arguments
             if let netns { args = ["/usr/bin/env", "ip", "netns", "exec", netns] + args }
-            let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            var env = ProcessInfo.processInfo.environment
+            // Daemons run side by side here (and beside other test runs): each admin listener takes a
+            // free port (see AdminEndpoint) instead of all fighting over 8180. A flag still wins.
+            env["SPEAKERBRIDGE_ADMIN_PORT"] = env["SPEAKERBRIDGE_ADMIN_PORT"] ?? "0"
+            env.merge(environment) { _, new in new }
             current = try ChildProcess(args, environment: env, outputPath: logPath)
         }
     }

@@ -24,9 +24,6 @@ public final class DaemonUnderTest: Sendable {
         self.base = base ?? "sbtest\(UInt32.random(in: 0...UInt32.max))"
         var all = defaults
         all["base_topic"] = self.base
-        // Daemons run side by side here: each admin listener takes a free port (see AdminEndpoint)
-        // instead of all fighting over 8180, unless the caller names one.
-        all["admin.port"] = all["admin.port"] ?? "0"
         all.merge(settings) { $1 }
         var args = ["run", "--broker", "\(brokerHost):\(brokerPort)", "--state-dir", state.path + "/state"]
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { args += ["--set", "\(k)=\(v)"] }
