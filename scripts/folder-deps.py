@@ -39,7 +39,7 @@ LAYERS = {
     "Sources/Host": [
         "Support", "ServiceManager", "Metrics", "Config", "Storage", "Broker", "Session", "Speakers", "Media",
         ["Plugins", "Plugins/Commands", "Plugins/Services", "Plugins/ABI", "Plugins/Loading"],
-        "Announce", "MQTTContract", "Admin", "Soak", "Diagnostics",
+        "Announce", "MQTTContract", "HomeAssistant", "Admin", "Soak", "Diagnostics",
     ],
 }
 

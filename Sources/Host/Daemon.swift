@@ -43,7 +43,12 @@ public enum Daemon {
             topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), media: media,
             network: PluginNetworkServices(defaultInterface: config.network.interface, routeHost: media), logger: logger,
             changed: { pluginChanged.yield() }, metrics: export.metrics)
-        let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry)
+        // Home Assistant discovery: its state for bridge/info, and the connects and births that make it re-publish.
+        let homeAssistant = config.homeAssistant
+        let haStatus = HomeAssistantStatus(enabled: homeAssistant.enabled, prefix: homeAssistant.discoveryPrefix)
+        let haTriggers = DiscoveryTriggers(status: haStatus)
+        let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry,
+                              homeAssistant: { haStatus.json })
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
         // The embedded broker is up (or `run` has failed with the reason) before anything connects.
         let embeddedBroker = brokerStatus.map {
@@ -57,10 +62,13 @@ public enum Daemon {
 
         var brokerCheck: (@Sendable () -> String?)? = nil
         if let embeddedBroker { brokerCheck = { embeddedBroker.listenerProblem() } }
-        let session = MQTTSession(config: config, clientID: clientID, spool: spool, intake: intake, status: status,
-                                  wake: wake, birth: { info.birthMessages($0) },
+        let session = MQTTSession(config: config, clientID: clientID, spool: spool,
+                                  intake: homeAssistant.enabled
+                                      ? BirthIntake(prefix: homeAssistant.discoveryPrefix, next: intake, birth: { haTriggers.birth() }) as any MessageIntake : intake,
+                                  status: status, wake: wake, birth: { haTriggers.connected(); return info.birthMessages($0) },
                                   brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready,
-                                  watchdog: ServiceWatchdog(environment: serviceEnvironment, notifier: serviceManager), logger: logger)
+                                  watchdog: ServiceWatchdog(environment: serviceEnvironment, notifier: serviceManager),
+                                  extraSubscriptions: homeAssistant.enabled ? ["\(homeAssistant.discoveryPrefix)/status"] : [], logger: logger)
         let handlers: [any BridgeRequestHandler] = [
             HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
             InfoHandler(info: info, status: status),
@@ -94,6 +102,17 @@ public enum Daemon {
         }
         services.append(.init(service: plugins))
         services.append(.init(service: router))
+        if homeAssistant.enabled {
+            services.append(.init(service: HomeAssistantDiscovery(
+                context: DiscoveryContext(prefix: homeAssistant.discoveryPrefix, baseTopic: config.baseTopic, clientID: clientID),
+                settings: .init(removeAfter: homeAssistant.removeAfter, ledgerPath: state.path + "/homeassistant.json"),
+                source: registry, spool: spool, status: haStatus, triggers: haTriggers, sourceReady: plugins.loaded,
+                publishInfo: {
+                    do { try spool.publish([info.infoMessage(status.current)]) } catch {
+                        logger.error("cannot queue bridge/info: \(error)")
+                    }
+                }, logger: logger)))
+        }
         if serviceManager.isListening {
             // Last, so it is the first to hear of a shutdown and says STOPPING=1 at once.
             services.append(.init(service: ServiceStateReporter(

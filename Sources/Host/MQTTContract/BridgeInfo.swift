@@ -7,12 +7,16 @@ public struct BridgeInfo: Sendable {
     public let clientID: String
     public let startedAt: Date
     public let plugins: PluginRegistry?
+    /// The `homeassistant` object (discovery's state), from the layer above that owns it.
+    public let homeAssistant: (@Sendable () -> JSONValue)?
 
-    public init(config: Configuration, clientID: String, startedAt: Date = Date(), plugins: PluginRegistry? = nil) {
+    public init(config: Configuration, clientID: String, startedAt: Date = Date(), plugins: PluginRegistry? = nil,
+                homeAssistant: (@Sendable () -> JSONValue)? = nil) {
         self.config = config
         self.clientID = clientID
         self.startedAt = startedAt
         self.plugins = plugins
+        self.homeAssistant = homeAssistant
     }
 
     public func stateDocument(_ status: SessionStatus) -> JSONValue {
@@ -38,6 +42,7 @@ public struct BridgeInfo: Sendable {
             "speakers": .array((plugins?.speakers ?? []).map { ["id": .string($0.id), "name": .string($0.name), "model": .string($0.model)] }),
         ]
         if let warning = status.twinWarning { o["warning"] = .string(warning) }
+        if let homeAssistant { o["homeassistant"] = homeAssistant() }
         return .object(o)
     }
 

@@ -20,7 +20,7 @@ public final class MQTTSession: Service, Sendable {
     public init(config: Configuration, clientID: String, spool: Spool, intake: any MessageIntake,
                 status: SessionStatusBox, wake: WakePipe, birth: @escaping @Sendable (SessionStatus) -> [OutboundMessage],
                 brokerCheck: (@Sendable () -> String?)? = nil, brokerReady: Readiness<Void>? = nil,
-                watchdog: ServiceWatchdog? = nil, logger: Logger) {
+                watchdog: ServiceWatchdog? = nil, extraSubscriptions: [String] = [], logger: Logger) {
         _ = MQTTSession.libraryReady
         self.brokerReady = brokerReady
         let stopFlag = self.stopFlag
@@ -31,7 +31,7 @@ public final class MQTTSession: Service, Sendable {
         }
         context = SessionContext(
             config: config, clientID: clientID, spool: spool, intake: intake, status: status, wake: wake,
-            logger: logger, birth: birth, subscriptions: Topics(base: config.baseTopic).subscriptions,
+            logger: logger, birth: birth, subscriptions: Topics(base: config.baseTopic).subscriptions + extraSubscriptions,
             stopRequested: { stopFlag.isSet }, brokerCheck: brokerCheck, watchdog: watchdog)
     }
 

@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Home Assistant MQTT discovery as one service the daemon starts and stops (as zigbee2mqtt runs
+/// its extensions): retained configs for the bridge and every speaker, through the outbound spool
+/// so nothing is lost while offline; re-published on every connect, a short random while after
+/// Home Assistant's birth message, and whenever the speakers or their drivers change; configs of a
+/// speaker gone for `remove_after` are cleared with empty retained messages.
+public final class HomeAssistantDiscovery: Service, Sendable {
+    public struct Settings: Sendable {
+        public var removeAfter: Double
+        /// The discovery ledger (`<state_dir>/homeassistant.json`).
+        public var ledgerPath: String
+
+        public init(removeAfter: Double, ledgerPath: String) {
+            self.removeAfter = removeAfter
+            self.ledgerPath = ledgerPath
+        }
+    }
+
+    let context: DiscoveryContext
+    let settings: Settings
+    let source: any HomeAssistantSpeakerSource
+    let spool: Spool
+    public let status: HomeAssistantStatus
+    let sourceReady: Readiness<Void>?
+    let publishInfo: @Sendable () -> Void
+    let logger: Logger
+    let triggers: DiscoveryTriggers
+
+    public init(context: DiscoveryContext, settings: Settings, source: any HomeAssistantSpeakerSource, spool: Spool,
+                status: HomeAssistantStatus, triggers: DiscoveryTriggers, sourceReady: Readiness<Void>? = nil,
+                publishInfo: @escaping @Sendable () -> Void = {}, logger: Logger) {
+        self.context = context
+        self.settings = settings
+        self.source = source
+        self.spool = spool
+        self.status = status
+        self.triggers = triggers
+        self.sourceReady = sourceReady
+        self.publishInfo = publishInfo
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        if let sourceReady { _ = try? await cancelWhenGracefulShutdown { try await sourceReady.wait() } }
+        var round = DiscoveryRound(context: context, removeAfter: settings.removeAfter,
+                                   ledger: DiscoveryLedger.load(path: settings.ledgerPath, logger: logger))
+        let started = ContinuousClock.now
+        // A gone speaker is not removed until its drivers had time to find it again after a start.
+        let grace = Duration.milliseconds(Int(min(settings.removeAfter, 60) * 1000))
+        var lastSave = ContinuousClock.now
+        var ticks = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let now = ContinuousClock.now
+            let (force, birthDone) = triggers.take(now: now)
+            if birthDone { logger.info("homeassistant: birth message on \(context.prefix)/status: discovery re-published") }
+            let result = round.next(speakers: source.discoveredSpeakers, now: Date().timeIntervalSince1970,
+                                    force: force, mayRemove: now - started >= grace,
+                                    pending: force || ticks % 4 == 0 ? PendingAnnouncements.count(in: spool, topics: context.topics) : nil)
+            for removed in result.removedSpeakers {
+                logger.notice("homeassistant: speaker \(removed) unseen for \(settings.removeAfter) s; its discovery configs are removed")
+            }
+            if result.messages.isEmpty {
+                round.commit()
+            } else {
+                do {
+                    try spool.publish(result.messages)
+                    round.commit()
+                } catch {
+                    // Not committed: the next round tries the same messages again.
+                    logger.error("homeassistant: cannot queue \(result.messages.count) discovery messages: \(error)")
+                }
+            }
+            if result.ledgerChanged || now - lastSave >= .seconds(60) {
+                do {
+                    try round.ledger.save(path: settings.ledgerPath)
+                    lastSave = now
+                } catch {
+                    logger.error("homeassistant: cannot save \(settings.ledgerPath): \(error)")
+                }
+            }
+            if status.setConfigs(round.configCount) || birthDone { publishInfo() }
+            ticks += 1
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+        do { try round.ledger.save(path: settings.ledgerPath) } catch {
+            logger.error("homeassistant: cannot save \(settings.ledgerPath): \(error)")
+        }
+    }
+}
