@@ -90,6 +90,29 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(run.summary("voices").hasPrefix("not checked"), run.output)
     }
 
+    func testAnUnknownNameAndASilentHostAreToldApart() throws {
+        try requireRoot("name lookup and a silent host inside a lab (no query or packet leaves it)")
+        let lab = try NetnsLab(hosts: 2)
+        let (me, peer) = (lab.hosts[0], lab.hosts[1])
+        let state = try TempDirectory(prefix: "sbdoctornet")
+        let inLab = ["ip", "netns", "exec", me.name]
+        let unknown = try doctor(["--broker", "no-such-broker.invalid", "--state-dir", state.file("state")], prefix: inLab)
+        XCTAssertEqual(unknown.status, 1, unknown.output)
+        XCTAssertTrue(unknown.summary("broker").hasPrefix("cannot resolve the broker's host name no-such-broker.invalid"), unknown.output)
+        XCTAssertTrue(unknown.fix("broker").contains("mqtt.host"), unknown.output)
+
+        // The peer's cable unplugged, its address kept in our neighbour table: the SYN goes out and
+        // nothing ever answers, as with a firewall that drops.
+        let mac = try lab.exec(host: peer, ["cat", "/sys/class/net/\(peer.interface)/address"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try lab.linkDown(host: peer)
+        try Shell.runChecked(["ip", "-n", me.name, "neigh", "replace", peer.address, "lladdr", mac, "dev", me.interface, "nud", "permanent"])
+        let silent = try doctor(["--broker", "\(peer.address):1883", "--state-dir", state.file("state"),
+                                 "--set", "mqtt.reconnect.connect_timeout=2"], prefix: inLab)
+        XCTAssertEqual(silent.status, 1, silent.output)
+        XCTAssertEqual(silent.summary("broker"), "no answer from \(peer.address):1883 within 2.0 s", silent.output)
+        XCTAssertTrue(silent.fix("broker").contains("port 1883 is open"), silent.output)
+    }
+
     func testAWrongPasswordIsNotAuthorisedNotRefused() throws {
         let dir = try TempDirectory(prefix: "sbdoctorpw")
         try Shell.runChecked(["mosquitto_passwd", "-b", "-c", dir.file("passwords"), "bridge", "right"])
