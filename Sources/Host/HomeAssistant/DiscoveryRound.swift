@@ -18,6 +18,12 @@ struct DiscoveryRound {
     private(set) var configCount = 0
     private var staged: (ledger: DiscoveryLedger, published: [String: [UInt8]], pending: Int?, count: Int)?
 
+    typealias Entry = (topic: String, payload: [UInt8])
+    typealias Built = (bridge: [Entry], speakers: [(id: String, entries: [Entry])])
+    /// The configs of the last speaker list seen: the service looks several times a second, and the
+    /// list seldom changes, so they are built (and serialised) only when it does.
+    private var cache: (speakers: [DiscoveredSpeaker], built: Built)?
+
     init(context: DiscoveryContext, removeAfter: Double, ledger: DiscoveryLedger) {
         self.context = context
         self.removeAfter = removeAfter
@@ -27,27 +33,22 @@ struct DiscoveryRound {
     mutating func next(speakers: [DiscoveredSpeaker], now: Double, force: Bool, mayRemove: Bool, pending: Int?) -> Result {
         var result = Result()
         var ledger = self.ledger
-        let (prefix, node) = (context.prefix, context.node)
-        var desired: [(topic: String, payload: [UInt8])] = []
-        func add(_ configs: [DiscoveryConfig]) -> [String] {
-            let entries = configs.map { (topic: $0.topic(prefix: prefix, node: node), payload: Array($0.payload.serialized().utf8)) }
-            desired += entries
-            return entries.map(\.topic)
-        }
-
-        let bridgeTopics = add(BridgeEntities.configs(context))
+        let built = configs(for: speakers)
+        let desired = built.bridge + built.speakers.flatMap(\.entries)
+        let bridgeTopics = built.bridge.map(\.topic)
         var clears = Set(ledger.bridgeTopics).subtracting(bridgeTopics)
         if ledger.bridgeTopics != bridgeTopics {
             ledger.bridgeTopics = bridgeTopics
             result.ledgerChanged = true
         }
         var present = Set<String>()
-        for speaker in speakers where present.insert(speaker.id).inserted {
-            let topics = add(SpeakerEntities.configs(speaker, context))
-            let old = ledger.speakers[speaker.id]?.topics ?? []
+        for (id, entries) in built.speakers {
+            present.insert(id)
+            let topics = entries.map(\.topic)
+            let old = ledger.speakers[id]?.topics ?? []
             clears.formUnion(Set(old).subtracting(topics))
             if old != topics { result.ledgerChanged = true }
-            ledger.speakers[speaker.id] = .init(lastSeen: now, topics: topics)
+            ledger.speakers[id] = .init(lastSeen: now, topics: topics)
         }
         for (id, entry) in ledger.speakers.sorted(by: { $0.key < $1.key }) where !present.contains(id) {
             guard mayRemove, now - entry.lastSeen >= removeAfter else { continue }
@@ -75,6 +76,19 @@ struct DiscoveryRound {
         }
         staged = (ledger, published, pendingNow, desired.count)
         return result
+    }
+
+    private mutating func configs(for speakers: [DiscoveredSpeaker]) -> Built {
+        if let cache, cache.speakers == speakers { return cache.built }
+        let (prefix, node) = (context.prefix, context.node)
+        func entries(_ configs: [DiscoveryConfig]) -> [Entry] {
+            configs.map { (topic: $0.topic(prefix: prefix, node: node), payload: Array($0.payload.serialized().utf8)) }
+        }
+        var seen = Set<String>()
+        let built: Built = (entries(BridgeEntities.configs(context)),
+                            speakers.filter { seen.insert($0.id).inserted }.map { ($0.id, entries(SpeakerEntities.configs($0, context))) })
+        cache = (speakers, built)
+        return built
     }
 
     mutating func commit() {

@@ -51,6 +51,7 @@ public final class HomeAssistantDiscovery: Service, Sendable {
         // A gone speaker is not removed until its drivers had time to find it again after a start.
         let grace = Duration.milliseconds(Int(min(settings.removeAfter, 60) * 1000))
         var lastSave = ContinuousClock.now
+        var retryAt = ContinuousClock.now
         var ticks = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = ContinuousClock.now
@@ -64,21 +65,21 @@ public final class HomeAssistantDiscovery: Service, Sendable {
             }
             if result.messages.isEmpty {
                 round.commit()
-            } else {
+            } else if now >= retryAt {
                 do {
                     try spool.publish(result.messages)
                     round.commit()
                 } catch {
-                    // Not committed: the next round tries the same messages again.
-                    logger.error("homeassistant: cannot queue \(result.messages.count) discovery messages: \(error)")
+                    // Not committed: a later round sends the same messages (a full disk must not
+                    // fill the log four times a second).
+                    logger.error("homeassistant: cannot queue \(result.messages.count) discovery messages, trying again in 10 s: \(error)")
+                    retryAt = now + .seconds(10)
                 }
             }
             if result.ledgerChanged || now - lastSave >= .seconds(60) {
-                do {
-                    try round.ledger.save(path: settings.ledgerPath)
-                    lastSave = now
-                } catch {
-                    logger.error("homeassistant: cannot save \(settings.ledgerPath): \(error)")
+                lastSave = now
+                do { try round.ledger.save(path: settings.ledgerPath) } catch {
+                    logger.error("homeassistant: cannot save \(settings.ledgerPath) (next try within a minute): \(error)")
                 }
             }
             if status.setConfigs(round.configCount) || birthDone { publishInfo() }
