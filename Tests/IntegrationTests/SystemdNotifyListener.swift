@@ -9,6 +9,8 @@ import Glibc
 struct ServiceNotification: Sendable {
     let at: ContinuousClock.Instant
     let lines: [String]
+    /// The sending process, from the kernel (SCM_CREDENTIALS), as systemd checks NotifyAccess=main.
+    let senderPID: Int32?
     func has(_ line: String) -> Bool { lines.contains(line) }
     func value(_ key: String) -> String? {
         lines.first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
@@ -48,6 +50,8 @@ final class SystemdNotifyListener: Sendable {
         // Reads wake up every 100 ms to notice `stop()`.
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size))
         self.fd = fd
         address = name
         let thread = Thread { [self] in self.receive() }
@@ -57,12 +61,33 @@ final class SystemdNotifyListener: Sendable {
 
     private func receive() {
         var buffer = [UInt8](repeating: 0, count: 8192)
+        var control = [UInt8](repeating: 0, count: 64)
         while !stopped.load(ordering: .acquiring) {
-            let n = recv(fd, &buffer, buffer.count, 0)
+            var sender: Int32?
+            let n = buffer.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { controlBytes in
+                    var iov = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &iov) { iovPointer in
+                        var message = msghdr()
+                        message.msg_iov = iovPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = controlBytes.baseAddress
+                        message.msg_controllen = controlBytes.count
+                        let n = recvmsg(fd, &message, 0)
+                        // struct cmsghdr { size_t len; int level; int type; } then struct ucred { pid; uid; gid }.
+                        if n > 0, message.msg_controllen >= 28,
+                           controlBytes.load(fromByteOffset: 8, as: Int32.self) == SOL_SOCKET,
+                           controlBytes.load(fromByteOffset: 12, as: Int32.self) == 2 /* SCM_CREDENTIALS */ {
+                            sender = controlBytes.load(fromByteOffset: 16, as: Int32.self)
+                        }
+                        return n
+                    }
+                }
+            }
             guard n > 0 else { continue }
             let text = String(decoding: buffer[0..<n], as: UTF8.self)
             let lines = text.split(separator: "\n").map(String.init)
-            received.withLock { $0.append(ServiceNotification(at: .now, lines: lines)) }
+            received.withLock { $0.append(ServiceNotification(at: .now, lines: lines, senderPID: sender)) }
         }
         finished.withLock { $0 = true }
     }

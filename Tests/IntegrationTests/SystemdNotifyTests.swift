@@ -152,6 +152,35 @@ final class SystemdNotifyTests: XCTestCase {
         }
     }
 
+    /// The embedded mosquitto is built with sd_notify (started with NOTIFY_SOCKET it says READY=1
+    /// the moment it listens, as the control below shows): the daemon takes the variables out of
+    /// the environment, so every notification comes from the daemon's own pid.
+    func testTheEmbeddedBrokerNeverSpeaksForTheDaemon() throws {
+        let control = try SystemdNotifyListener(path: nil)
+        defer { control.stop() }
+        let dirs = try TempDirectory(prefix: "sbnotify")
+        defer { dirs.remove() }
+        let port = freePort()
+        try "listener \(port) 127.0.0.1\nallow_anonymous true\nuser \(String(cString: getpwuid(geteuid())!.pointee.pw_name))\n"
+            .write(toFile: dirs.file("mosquitto.conf"), atomically: true, encoding: .utf8)
+        let bare = try Shell.run(["sh", "-c", "NOTIFY_SOCKET='\(control.address)' timeout 2 mosquitto -c \(dirs.file("mosquitto.conf")) 2>/dev/null; true"])
+        XCTAssertEqual(bare.status, 0)
+        XCTAssertTrue(control.notifications.contains { $0.has("READY=1") }, "mosquitto alone did not notify: the control proves nothing")
+
+        let listener = try SystemdNotifyListener(path: nil)
+        defer { listener.stop() }
+        let daemon = try NotifiedDaemon(brokerPort: nil, environment: ["NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"])
+        defer { daemon.stop() }
+        try daemon.process.start()
+        try listener.waitFor("READY=1") { $0.has("READY=1") }
+        XCTAssertTrue(daemon.log().contains("(embedded)"), daemon.log())
+        Thread.sleep(forTimeInterval: 1)
+        let pid = try XCTUnwrap(daemon.process.pid)
+        let others = listener.notifications.filter { $0.senderPID != pid }
+        XCTAssertTrue(others.isEmpty, "from other processes: \(others.map { "\($0.senderPID.map(String.init) ?? "?"): \($0.lines)" })")
+        XCTAssertEqual(listener.notifications.filter { $0.has("READY=1") }.count, 1, listener.transcript)
+    }
+
     /// A wedged session loop stops the pings, for real: the daemon's log goes into a pipe (a FIFO
     /// shrunk to one page) that the test stops reading, as a stuck journald or a full `docker logs`
     /// pipe would. With `log_level: trace` the session thread logs every MQTT packet, so requests
@@ -220,7 +249,8 @@ final class NotifiedDaemon: Sendable {
     let state: TempDirectory
     let plugins: TempDirectory
 
-    init(brokerPort: Int, environment: [String: String], settings: [String: String] = [:], logPath: String? = nil) throws {
+    /// `brokerPort` nil: the daemon runs its embedded broker (on a free port).
+    init(brokerPort: Int?, environment: [String: String], settings: [String: String] = [:], logPath: String? = nil) throws {
         state = try TempDirectory(prefix: "sbnotify-state")
         plugins = try TempDirectory(prefix: "sbnotify-plugins")
         try PluginBuild.logSpeaker(to: plugins.file("log-speaker.so"))
@@ -229,7 +259,9 @@ final class NotifiedDaemon: Sendable {
         var all = ["base_topic": base, "plugins.path": plugins.path, "plugins.watch": "false",
                    "mqtt.reconnect.min_delay": "0.2", "mqtt.reconnect.max_delay": "1", "mqtt.keepalive": "10"]
         all.merge(settings) { $1 }
-        var args = ["run", "--broker", "127.0.0.1:\(brokerPort)", "--state-dir", state.file("state")]
+        if brokerPort == nil { all["embedded_broker.port"] = String(freePort()) }
+        var args = ["run", "--state-dir", state.file("state")]
+        if let brokerPort { args += ["--broker", "127.0.0.1:\(brokerPort)"] }
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { args += ["--set", "\(k)=\(v)"] }
         process = DaemonProcess(arguments: args, environment: environment, logPath: logPath ?? state.file("daemon.log"))
     }
