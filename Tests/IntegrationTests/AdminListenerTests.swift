@@ -174,12 +174,18 @@ final class AdminListenerTests: XCTestCase {
         // Slowloris: a request head trickled a byte at a time never completes; the listener closes
         // it after its 5 s header timeout, and answers /metrics promptly meanwhile.
         let slow = try (0..<4).map { _ in try LoopbackConnection(port: admin.port) }
+        // And a request that announces a 1 GB body and keeps sending it: answered without reading it,
+        // then the bytes that follow count as the next request's head, which never completes.
+        let body = try LoopbackConnection(port: admin.port)
+        body.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n")
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 16 << 10)
         let started = Date()
         let trickle = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "s", count: 100)
         var closedAfter: Double?
         for byte in trickle.utf8 {
             var stillOpen = 0
             for connection in slow where connection.send([byte]) { stillOpen += 1 }
+            body.send(chunk)
             if stillOpen == 0 { closedAfter = Date().timeIntervalSince(started); break }
             let t0 = Date()
             XCTAssertEqual(try admin.get("/metrics").status, 200)
@@ -192,6 +198,9 @@ final class AdminListenerTests: XCTestCase {
             XCTAssertTrue(slow.allSatisfy { $0.readToEnd(timeout: 1).closed })
             closedAfter = Date().timeIntervalSince(started)
         }
+        let bodyAnswer = body.readToEnd(timeout: 2)
+        XCTAssertTrue(bodyAnswer.closed, "the endless body's connection was closed")
+        XCTAssertTrue(String(decoding: bodyAnswer.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"), "its request was answered first")
         let after = try XCTUnwrap(closedAfter)
         XCTAssertGreaterThanOrEqual(after, 4, "not before the header timeout")
         XCTAssertLessThan(after, 12, "closed by the header timeout (5 s)")
