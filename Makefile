@@ -108,5 +108,18 @@ endif
 	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml; \
 	fi
 
+## The container image (root, podman): `make image` builds it without a registry (a Debian base made
+## from the mirror, this machine's Swift toolchain bound into the build); `make image-test` (builds it
+## if missing) runs it with its embedded broker and no network: healthy, speaks, stops cleanly.
+.PHONY: image-deps image image-test
+image-deps:
+	@scripts/install-deps.sh image
+
+image: image-deps
+	@scripts/image-build.sh
+
+image-test: image-deps
+	@scripts/image-test.sh
+
 clean:
 	rm -rf .build out
