@@ -35,10 +35,6 @@ enum StateDirectoryCheck {
         case .stale(let pid): details.append("its lock is free (no daemon uses it now)" + (pid.map { "; process \($0) held it last" } ?? ""))
         case .noLockFile: details.append("no daemon has used it yet")
         }
-        if st.st_uid != me {
-            return .warn(name, "\(path) belongs to uid \(st.st_uid), not to this user (uid \(me))", details: details,
-                         fix: "run the daemon and the doctor as the same user, the directory's owner")
-        }
         if st.st_mode & 0o077 != 0 {
             return .warn(name, "\(path) is open to others (mode \(mode))", details: details + ["the embedded broker's password and the journal are in it"],
                          fix: "chmod 700 \(path)")
