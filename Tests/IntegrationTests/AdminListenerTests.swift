@@ -34,6 +34,7 @@ final class AdminListenerTests: XCTestCase {
         }, "speakerbridge_speakers_up never became 1 (the log speaker's Kitchen)")
         let before = try XCTUnwrap(loaded)
         XCTAssertEqual(before.types["speakerbridge_mqtt_connected"], "gauge")
+        XCTAssertEqual(Set(before.types.keys).subtracting(before.helped), [], "every family has its HELP line")
         XCTAssertEqual(before.types["speakerbridge_announcements_total"], "counter")
         XCTAssertEqual(before.types["speakerbridge_synthesis_duration_seconds"], "histogram")
         XCTAssertEqual(before.value("speakerbridge_mqtt_connected"), 1)
@@ -253,6 +254,7 @@ final class AdminListenerTests: XCTestCase {
             "a{x=\"\\t\"} 1\n",                                               // bad escape
             "a 1\na 2\n",                                                     // a series twice
             "a 1\n# TYPE a gauge\n",                                          // TYPE after samples
+            "# HELP a x\n# HELP a y\na 1\n",                                  // HELP twice
             "# TYPE a gauge\n# TYPE a gauge\na 1\n",                          // TYPE twice
             "a 1\nb 1\na{x=\"y\"} 1\n",                                       // a family split
             "# TYPE c counter\nc -1\n",                                       // negative counter

@@ -22,6 +22,8 @@ struct PrometheusText {
     }
 
     private(set) var types: [String: String] = [:]
+    /// Families with a `# HELP` line.
+    private(set) var helped: Set<String> = []
     private(set) var samples: [Sample] = []
 
     /// The value of the series `name` with exactly `labels`; nil when absent.
@@ -34,7 +36,6 @@ struct PrometheusText {
 
     init(_ text: String) throws {
         guard text.isEmpty || text.hasSuffix("\n") else { throw Invalid(description: "the text does not end with a newline") }
-        var help: Set<String> = []
         var seen: Set<String> = []
         var finishedFamilies: Set<String> = []
         var currentFamily: String?
@@ -56,7 +57,7 @@ struct PrometheusText {
                     }
                     types[name] = String(parts[3])
                 } else {
-                    guard help.insert(name).inserted else { throw Invalid(description: "\(where_): a second HELP for \(name)") }
+                    guard helped.insert(name).inserted else { throw Invalid(description: "\(where_): a second HELP for \(name)") }
                 }
                 continue
             }

@@ -36,6 +36,6 @@ final class MetricsScrape: Sendable {
                 logger.warning("admin: process_* metrics are not available: \(error)")
             }
         }
-        return export.registry.emitToBuffer()
+        return HelpLines.add(to: export.registry.emitToBuffer(), help: MetricName.help)
     }
 }

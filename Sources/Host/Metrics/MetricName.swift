@@ -21,4 +21,27 @@ public enum MetricName {
     public static let openFDs = "process_open_fds"
     public static let maxFDs = "process_max_fds"
     public static let startTime = "process_start_time_seconds"
+
+    /// The `# HELP` text of each, for the exposition (the factory route of swift-metrics carries none).
+    public static let help: [String: String] = [
+        connected: "1 while the MQTT broker session is up, else 0.",
+        reconnects: "Connections to the broker made again after one was lost.",
+        disconnects: "Connections to the broker lost, by libmosquitto reason name.",
+        journalPending: "Requests recorded in the journal and not yet finished.",
+        journalQuarantined: "Dead letters: requests quarantined after crashing the daemon.",
+        outboundPending: "Messages queued for the broker and not yet acknowledged.",
+        outboundDropped: "Events dropped past outbound.max_messages.",
+        announcements: "Announcements ended, by result (done or failed).",
+        synthesisDuration: "Speech synthesis by the TTS plugin, in seconds.",
+        announcementDuration: "Announcements from acceptance to the final event, in seconds.",
+        speakersUp: "Speakers the drivers report now.",
+        pluginCallTimeouts: "Calls into a plugin that missed plugins.call_timeout, by plugin id.",
+        pluginReloads: "Plugin files reloaded, by outcome.",
+        residentMemory: "Resident memory size in bytes.",
+        virtualMemory: "Virtual memory size in bytes.",
+        cpuSeconds: "Total user and system CPU time spent in seconds.",
+        openFDs: "Number of open file descriptors.",
+        maxFDs: "Maximum number of open file descriptors.",
+        startTime: "Start time of the process since unix epoch in seconds.",
+    ]
 }
