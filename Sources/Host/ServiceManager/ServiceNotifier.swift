@@ -47,12 +47,12 @@ public final class ServiceNotifier: Sendable {
     public func ready(status: String) {
         let send: Bool = state.withLock {
             guard !$0.ready else { return false }
+            $0.status = status
             if $0.reloading {
                 $0.readyAfterReload = true
                 return false
             }
             $0.ready = true
-            $0.status = status
             return true
         }
         guard send else { return }
@@ -78,18 +78,17 @@ public final class ServiceNotifier: Sendable {
     }
 
     /// Ends a reload: `READY=1` again if the daemon was ready (or became ready meanwhile), else
-    /// nothing (the first `READY=1` still waits for the broker).
+    /// only the status from before (the first `READY=1` still waits for the broker).
     public func reloaded() {
-        let (send, status): (Bool, String?) = state.withLock {
+        let lines: [String] = state.withLock {
             $0.reloading = false
             if $0.readyAfterReload {
                 $0.readyAfterReload = false
                 $0.ready = true
             }
-            return ($0.ready, $0.status)
+            return ($0.ready ? ["READY=1"] : []) + ($0.status.map { ["STATUS=" + ServiceNotifier.oneLine($0)] } ?? [])
         }
-        guard send else { return }
-        self.send(["READY=1"] + (status.map { ["STATUS=" + ServiceNotifier.oneLine($0)] } ?? []))
+        if !lines.isEmpty { send(lines) }
     }
 
     /// `STOPPING=1`: the shutdown has begun (systemd then waits for the exit, not for a watchdog).
