@@ -18,10 +18,15 @@ final class HomeAssistantRealTests: XCTestCase {
     ]
     static let speakerID = "log-kitchen"
     static let speakerEntities = ["\(speakerID)_announce": "notify", "\(speakerID)_volume": "number"]
+    /// A second speaker whose name (and so its id, `log-` + the name in ASCII lower case) has
+    /// quotes, template braces, a space and non-ASCII: HA must take its configs as they are and its
+    /// templates must not run the braces.
+    static let oddName = #"Küche "Süd" {{x}} 🔊"#
+    static let oddID = #"log-küche "süd" {{x}} 🔊"#
 
     func testDiscoveredEntitiesWorkInARealHomeAssistantAndComeBackAfterItsRestart() throws {
         let venv = try HomeAssistantVenv.prepare()
-        let lab = try PluginDaemon.speech(speakers: ["Kitchen"])
+        let lab = try PluginDaemon.speech(speakers: ["Kitchen", Self.oddName])
         defer { lab.daemon.stopAndRemoveState() }
         let played = lab.scratch.file("speakers.txt")
 
@@ -35,7 +40,8 @@ final class HomeAssistantRealTests: XCTestCase {
         // The entities appear, each in the domain its config asks for, and become available.
         let wanted = Self.bridgeEntities.merging(Self.speakerEntities) { a, _ in a }
         var ids = try waitForEntities(owner, wanted)
-        try waitUntilAvailable(owner, Array(ids.values))
+        var odd = try waitForDeviceEntities(owner, named: Self.oddName, domains: ["notify", "number"])
+        try waitUntilAvailable(owner, Array(ids.values) + Array(odd.values))
         XCTAssertEqual(try owner.state(ids["bridge_connected"]!)?["state"] as? String, "on")
         let info = json(try lab.client.waitFor("\(lab.base)/bridge/info", timeout: 10) { _ in true })
         XCTAssertEqual(try owner.state(ids["bridge_version"]!)?["state"] as? String, info["version"] as? String,
@@ -47,7 +53,7 @@ final class HomeAssistantRealTests: XCTestCase {
         // notify.send_message on the speaker's notify entity: the words reach the log speaker.
         let sentence = "The washing machine has finished."
         try owner.call("notify", "send_message", ["entity_id": ids["\(Self.speakerID)_announce"]!, "message": sentence])
-        let first = try waitForPlay(lab, played, count: 1)
+        let first = try waitForPlay(lab, played, speaker: Self.speakerID, count: 1)
         try assertClipSays(lab, url: first, sentence)
         let event = try waitForState(owner, ids["bridge_announcement"]!, "the announcement event entity shows `done`") {
             ($0["attributes"] as? [String: Any])?["event_type"] as? String == "done"
@@ -60,11 +66,13 @@ final class HomeAssistantRealTests: XCTestCase {
             lab.log(played).contains { $0.hasPrefix("command volume \(Self.speakerID) 37 ") }
         }, "the log speaker got `volume 37`: \(lab.log(played))")
 
-        // The bridge's reload button reloads the plugins (answered on the plugin-reload response).
-        lab.client.clearMessages()
-        try owner.call("button", "press", ["entity_id": ids["bridge_reload_plugins"]!])
-        let reloaded = try lab.client.waitFor("\(lab.base)/bridge/response/plugins/reload", timeout: 15) { _ in true }
-        XCTAssertEqual(json(reloaded)["status"] as? String, "ok", "\(json(reloaded))")
+        // The odd speaker works the same: its text and volume reach the driver under its exact id.
+        try owner.call("notify", "send_message", ["entity_id": odd["notify"]!, "message": "Odd names work."])
+        try assertClipSays(lab, url: try waitForPlay(lab, played, speaker: Self.oddID, count: 1), "Odd names work.")
+        try owner.call("number", "set_value", ["entity_id": odd["number"]!, "value": 12])
+        XCTAssertTrue(waitUntil(timeout: 15, interval: 0.1) {
+            lab.log(played).contains("command volume \(Self.oddID) 12 false")
+        }, "the log speaker got `volume 12` for \(Self.oddID): \(lab.log(played))")
 
         // HA restarts with the same configuration directory, and while it is down the broker loses
         // our retained configs (as a broker without persistence does when it restarts): only the
@@ -73,7 +81,8 @@ final class HomeAssistantRealTests: XCTestCase {
         let configFilter = "homeassistant/+/+/+/config", birth = "homeassistant/status"
         try lab.client.subscribe(configFilter)
         try lab.client.subscribe(birth)
-        let configTopics = Set(try lab.client.waitForCount(configFilter, count: wanted.count).map(\.topic))
+        // Six for the bridge, notify and number for each of the two speakers.
+        let configTopics = Set(try lab.client.waitForCount(configFilter, count: 10).map(\.topic))
         let before = try owner.entityRegistry().filter { $0["platform"] as? String == "mqtt" }.count
         ha.stop()
         for topic in configTopics { try lab.client.publishAndWait(topic: topic, payload: [], retain: true) }
@@ -81,16 +90,26 @@ final class HomeAssistantRealTests: XCTestCase {
         try ha.start()
         try owner.waitUntilRunning()
         ids = try waitForEntities(owner, wanted)
-        try waitUntilAvailable(owner, Array(ids.values))
+        odd = try waitForDeviceEntities(owner, named: Self.oddName, domains: ["notify", "number"])
+        try waitUntilAvailable(owner, Array(ids.values) + Array(odd.values))
         let online = try lab.client.waitFor(birth) { $0.text == "online" }
         let republished = lab.client.messages(on: configFilter).filter { !$0.payload.isEmpty }
         XCTAssertEqual(Set(republished.map(\.topic)), configTopics, "every config published again")
-        XCTAssertTrue(republished.allSatisfy { $0.receivedAt > online.receivedAt }, "after HA's birth message")
+        let early = republished.filter { $0.receivedAt < online.receivedAt }
+        XCTAssertEqual(early.map(\.topic), [], "published again only after HA's birth message; early by "
+                       + "\(early.map { online.receivedAt - $0.receivedAt })")
         XCTAssertEqual(try owner.entityRegistry().filter { $0["platform"] as? String == "mqtt" }.count, before,
                        "no entity registered twice after the restart")
         try owner.call("notify", "send_message", ["entity_id": ids["bridge_announce"]!, "message": "Back again."])
-        let second = try waitForPlay(lab, played, count: 2)
+        let second = try waitForPlay(lab, played, speaker: Self.speakerID, count: 2)
         try assertClipSays(lab, url: second, "Back again.")
+
+        // The bridge's reload button reloads the plugins (answered on the plugin-reload response).
+        // Pressed last, so that nothing a reload sets off can run while HA restarts above.
+        lab.client.clearMessages()
+        try owner.call("button", "press", ["entity_id": ids["bridge_reload_plugins"]!])
+        let reloaded = try lab.client.waitFor("\(lab.base)/bridge/response/plugins/reload", timeout: 15) { _ in true }
+        XCTAssertEqual(json(reloaded)["status"] as? String, "ok", "\(json(reloaded))")
 
         // HA found nothing to complain about in our configs, before or after the restart.
         let problems = ha.mqttProblems(mentioning: [lab.base, "speakerbridge"])
@@ -122,6 +141,21 @@ final class HomeAssistantRealTests: XCTestCase {
             XCTAssertTrue(entity.hasPrefix(wanted[key]! + "."), "\(key) became \(entity), expected a \(wanted[key]!)")
         }
         return found
+    }
+
+    /// The entities of the device called `name`, by domain, once there is exactly one of each of
+    /// `domains` on it and nothing else.
+    func waitForDeviceEntities(_ owner: HomeAssistantClient, named name: String, domains: Set<String>,
+                               timeout: Double = 30) throws -> [String: String] {
+        var found: [String] = []
+        let ok = waitUntil(timeout: timeout, interval: 0.5) {
+            guard let devices = try? owner.deviceRegistry(), let entities = try? owner.entityRegistry(),
+                  let device = devices.first(where: { $0["name"] as? String == name })?["id"] as? String else { return false }
+            found = entities.filter { $0["device_id"] as? String == device }.compactMap { $0["entity_id"] as? String }
+            return found.count == domains.count && Set(found.map { String($0.prefix { $0 != "." }) }) == domains
+        }
+        guard ok else { throw LabError("the device “\(name)” has \(found), expected one each of \(domains.sorted())") }
+        return Dictionary(uniqueKeysWithValues: found.map { (String($0.prefix { $0 != "." }), $0) })
     }
 
     func waitUntilAvailable(_ owner: HomeAssistantClient, _ entities: [String], timeout: Double = 30) throws {
@@ -171,14 +205,16 @@ final class HomeAssistantRealTests: XCTestCase {
         XCTAssertEqual(onSpeaker, Self.speakerEntities.keys.map { ids[$0]! }.sorted())
     }
 
-    /// The clip URL of the `count`th `play` line in the log speaker's file.
-    func waitForPlay(_ lab: PluginDaemon, _ played: String, count: Int) throws -> String {
+    /// The clip URL of the `count`th `play <speaker id> <url> <mime> <volume>` line in the log
+    /// speaker's file (an id may hold spaces, so the line is cut after it, not split).
+    func waitForPlay(_ lab: PluginDaemon, _ played: String, speaker: String, count: Int) throws -> String {
+        let prefix = "play \(speaker) "
         var plays: [String] = []
         guard waitUntil(timeout: 30, interval: 0.1, {
-            plays = lab.log(played).filter { $0.hasPrefix("play \(Self.speakerID) ") }
+            plays = lab.log(played).filter { $0.hasPrefix(prefix) }
             return plays.count >= count
-        }) else { throw LabError("the log speaker played \(plays.count) clips, expected \(count): \(lab.log(played))") }
-        return plays[count - 1].split(separator: " ").map(String.init)[2]
+        }) else { throw LabError("\(speaker) played \(plays.count) clips, expected \(count): \(lab.log(played))") }
+        return String(plays[count - 1].dropFirst(prefix.count).prefix { $0 != " " })
     }
 
     /// The clip is the sentence: it lasts what espeak-ng's own rendering of the text lasts (±5 %).
