@@ -89,6 +89,16 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertNil(try load(yaml, env: ["SPEAKERBRIDGE_MQTT_HOST": ""]).mqtt.host)
     }
 
+    func testAdminListenerTurnsOffByEveryLayer() throws {
+        XCTAssertEqual(try load().admin.bind, "127.0.0.1")
+        XCTAssertEqual(try load("admin:\n  bind: \"\"\n").admin.bind, "")
+        // An empty variable means "not set", so `off` is the word a container's environment can use.
+        XCTAssertEqual(try load(env: ["SPEAKERBRIDGE_ADMIN_BIND": ""]).admin.bind, "127.0.0.1")
+        XCTAssertEqual(try load(env: ["SPEAKERBRIDGE_ADMIN_BIND": "off"]).admin.bind, "")
+        XCTAssertEqual(try load(flags: ["admin.bind": "OFF"]).admin.bind, "")
+        XCTAssertEqual(try load(flags: ["admin.bind": "0.0.0.0"]).admin.bind, "0.0.0.0")
+    }
+
     func testOverrideRepairsBadFileValue() throws {
         let yaml = "mqtt:\n  keepalive: abc\n"
         XCTAssertEqual(try problems(yaml).map(\.key), ["mqtt.keepalive"])

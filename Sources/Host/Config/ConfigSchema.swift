@@ -106,10 +106,11 @@ struct ConfigSetting: Sendable {
         text("homeassistant.discovery_prefix", \.homeAssistant.discoveryPrefix, check: topicProblem),
         seconds("homeassistant.remove_after", \.homeAssistant.removeAfter),
         ConfigSetting(key: "admin.bind", apply: { text, config in
-            // "" is a value: no admin listener.
+            // "" is a value: no admin listener. An empty variable or flag reads as "not set", so
+            // `off` says the same where "" cannot be written (SPEAKERBRIDGE_ADMIN_BIND=off).
             let address = text.trimmingCharacters(in: .whitespaces)
             if address.contains("\0") { return "must not contain NUL characters" }
-            config.admin.bind = address
+            config.admin.bind = address.lowercased() == "off" ? "" : address
             return nil
         }, show: { $0.admin.bind.isEmpty ? "(off)" : $0.admin.bind }),
         int("admin.port", \.admin.port, 0...65535),
