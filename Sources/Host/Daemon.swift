@@ -49,6 +49,9 @@ public enum Daemon {
         let haTriggers = DiscoveryTriggers(status: haStatus)
         let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry,
                               homeAssistant: { haStatus.json })
+        let adminServer = config.admin.bind.isEmpty ? nil
+            : try AdminServer(settings: .init(bind: config.admin.bind, port: config.admin.port), export: export,
+                              status: status, spool: spool, speakers: registry.directory, logger: logger)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
         // The embedded broker is up (or `run` has failed with the reason) before anything connects.
         let embeddedBroker = brokerStatus.map {
@@ -96,10 +99,7 @@ public enum Daemon {
         if let embeddedBroker { services.append(.init(service: embeddedBroker)) }
         services.append(.init(service: session))
         services.append(.init(service: mediaServer))
-        if !config.admin.bind.isEmpty {
-            services.append(.init(service: AdminServer(settings: .init(bind: config.admin.bind, port: config.admin.port), export: export,
-                                                       status: status, spool: spool, speakers: registry.directory, logger: logger)))
-        }
+        if let adminServer { services.append(.init(service: adminServer)) }
         services.append(.init(service: plugins))
         services.append(.init(service: router))
         if homeAssistant.enabled {

@@ -224,6 +224,8 @@ final class AdminListenerTests: XCTestCase {
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(second.log().contains("admin listener: cannot listen on 127.0.0.1:\(taken) (admin.bind, admin.port)"), second.log())
         XCTAssertTrue(second.log().contains("Address already in use"), second.log())
+        // Before the session: a daemon that cannot serve its metrics never says `online`.
+        XCTAssertFalse(second.log().contains("mqtt: connected to"), second.log())
 
         // `bind: ""` in the file (an empty flag or variable means "not set" to the loader).
         let dir = try TempDirectory(prefix: "sbadmin")

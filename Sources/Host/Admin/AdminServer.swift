@@ -44,9 +44,20 @@ public final class AdminServer: Service, Sendable {
     /// Opened with the port once the listener is up (the kernel's choice when `admin.port` is 0).
     public let running = Readiness<Int>()
 
+    /// Holds a fixed `admin.port` from before the broker session starts until the listener is up.
+    private let reservation: PortReservation?
+
+    /// Takes a fixed port at once, so a taken one fails the start before the daemon connects and
+    /// says `online` (under systemd's Restart= such a daemon would flap online and offline).
     public init(settings: Settings, export: PrometheusExport, status: SessionStatusBox, spool: Spool,
-                speakers: SpeakerDirectory?, logger: Logger) {
+                speakers: SpeakerDirectory?, logger: Logger) throws {
         self.settings = settings
+        let numeric = settings.bind.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
+        do {
+            reservation = settings.port != 0 && numeric ? try PortReservation(hosts: [settings.bind], fixed: settings.port) : nil
+        } catch {
+            throw Self.cannotListen(settings, error)
+        }
         scrape = MetricsScrape(export: export, status: status, spool: spool, speakers: speakers, logger: logger)
         // The same verdict as the `health` request.
         healthProblems = { status.current.healthProblems }
@@ -64,7 +75,8 @@ public final class AdminServer: Service, Sendable {
         let application = Application(
             responder: AdminResponder(scrape: scrape, healthProblems: healthProblems), server: server,
             configuration: ApplicationConfiguration(address: .hostname(settings.bind, port: settings.port)),
-            onServerRunning: { [logger, running] channel in
+            onServerRunning: { [logger, running, reservation] channel in
+                reservation?.release()
                 let port = channel.localAddress?.port ?? 0
                 logger.info("admin: listening on http://\(host):\(port) (/metrics, /healthz)")
                 running.open(port)
@@ -73,10 +85,16 @@ public final class AdminServer: Service, Sendable {
         do {
             try await application.run()
         } catch {
+            reservation?.release()
             running.fail("\(error)")
-            throw AdminServerError(description: "admin listener: cannot listen on \(host):\(settings.port) (admin.bind, admin.port): \(error); set admin.port to a free port (0: any free one) or admin.bind to \"\" to turn the listener off")
+            throw Self.cannotListen(settings, error)
         }
+        reservation?.release()
         running.fail("the admin listener has stopped")
         logger.info("admin: stopped")
+    }
+
+    private static func cannotListen(_ settings: Settings, _ error: any Error) -> AdminServerError {
+        AdminServerError(description: "admin listener: cannot listen on \(MediaServer.urlHost(settings.bind)):\(settings.port) (admin.bind, admin.port): \(error); set admin.port to a free port (0: any free one) or admin.bind to \"off\" to turn the listener off")
     }
 }

@@ -14,11 +14,13 @@ final class PortReservation: Sendable {
     let port: Int
     private let descriptors: Mutex<[Int32]>
 
-    init(hosts: [String], attempts: Int = 20) throws {
+    /// `fixed` 0: any port free on every host; otherwise that port, or an error naming the host
+    /// that has it taken.
+    init(hosts: [String], fixed: Int = 0, attempts: Int = 20) throws {
         var lastError = "no attempt"
-        for _ in 0..<attempts {
+        for _ in 0..<(fixed == 0 ? attempts : 1) {
             var held: [Int32] = []
-            var port = 0
+            var port = fixed
             var failed = false
             for host in hosts {
                 switch Self.bind(host: host, port: port) {
@@ -38,6 +40,7 @@ final class PortReservation: Sendable {
             }
             for fd in held { close(fd) }
         }
+        if fixed != 0 { throw MediaServerError(description: lastError) }
         throw MediaServerError(description: "no port is free on all of \(hosts.joined(separator: ", ")): \(lastError)")
     }
 
