@@ -39,7 +39,9 @@ fi
 # The context carries SwiftPM's clones (.build/repositories); resolving here fills them from wherever
 # this machine's git finds the packages, so the build inside needs no network for Swift packages.
 step "swift package resolve (for .build/repositories)"
-"$swift" package resolve >/dev/null
+resolve_log=$(mktemp)
+trap 'rm -f "$resolve_log"' EXIT
+"$swift" package resolve >"$resolve_log" 2>&1 || { cat "$resolve_log" >&2; echo "image-build: swift package resolve failed" >&2; exit 1; }
 
 step "podman build $image (toolchain $toolchain; the release build takes minutes)"
 podman build --format docker \

@@ -7,6 +7,8 @@
 #   - `speakerbridge say … --wait` answers done; the log speaker (Examples/log-speaker, built here
 #     and mounted in, as a user would add a driver) played it; the clip it was handed is espeak-ng's
 #     WAV of the sentence (same length as this machine's espeak-ng says it, ±5 %)
+#   - a Swift plugin (Examples/SwiftEchoSpeaker, built here) loads: the image's shared Swift runtime
+#     is the one Swift plugins link (the reason the daemon is not built with --static-swift-stdlib)
 #   - `podman stop` ends it cleanly: exit 0, `offline` (reason shutdown) published retained
 # Fails with what went wrong and the container's log. IMAGE (default localhost/speakerbridge:latest).
 set -euo pipefail
@@ -24,7 +26,7 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "image-test: SKIPPED: needs root (podman and a bind-mounted /data owned by the image's user)" >&2
     exit 0
 fi
-for tool in podman nsenter mosquitto_sub curl espeak-ng soxi make cc; do
+for tool in podman nsenter mosquitto_sub curl espeak-ng soxi make cc swift; do
     command -v "$tool" >/dev/null || { echo "image-test: $tool is missing; run scripts/install-deps.sh image" >&2; exit 1; }
 done
 
@@ -67,6 +69,10 @@ mkdir -p "$data/plugins"
 make -s -C Examples/log-speaker OUT="$data/plugins/log-speaker.so" >/dev/null
 rm -f "$data/plugins/log-speaker.so.flags"
 printf '{"log": "/data/played.log", "speakers": ["Kitchen"]}\n' > "$data/plugins/log-speaker.json"
+step "Swift echo plugin built (swift build --product SwiftEchoSpeaker) into the volume too"
+swift build --product SwiftEchoSpeaker >"$work/swift-build.log" 2>&1 \
+    || { cat "$work/swift-build.log" >&2; fail "swift build --product SwiftEchoSpeaker failed"; }
+cp "$(swift build --show-bin-path)/libSwiftEchoSpeaker.so" "$data/plugins/swift-echo.so"
 chmod 755 "$data" "$data/plugins" && chmod 644 "$data/plugins"/*
 chown -R "$uid:$uid" "$data"
 
@@ -96,6 +102,19 @@ for proc in speakerbridge mosquitto; do
     [[ $user != root && $user != 0 ]] || fail "$proc runs as root"
 done
 step "PID 1 is tini; speakerbridge and mosquitto run as $(awk '$2 == "speakerbridge" { print $1; exit }' <<<"$processes")"
+
+# Healthy speaks of the broker session; the plugins may still be loading for a moment.
+wanted="org.speakerbridge.tts.espeak-ng org.speakerbridge.sonos org.speakerbridge.example.log-speaker
+        org.speakerbridge.example.swift-echo"
+for _ in $(seq 1 20); do
+    plugins=$(podman exec "$name" speakerbridge plugins list 2>&1) || fail "plugins list failed: $plugins"
+    missing=""
+    for plugin in $wanted; do grep -q "^$plugin " <<<"$plugins" || missing+=" $plugin"; done
+    [[ -z $missing ]] && break
+    sleep 0.5
+done
+[[ -z $missing ]] || fail "not loaded after 10 s:$missing; plugins list says: $plugins"
+step "plugins loaded: the bundled TTS and Sonos driver, the log speaker and the Swift echo plugin"
 
 step "say \"$sentence\" --speaker Kitchen --wait"
 answer=$(podman exec "$name" speakerbridge say "$sentence" --speaker Kitchen --wait --timeout 60 2>&1) \
