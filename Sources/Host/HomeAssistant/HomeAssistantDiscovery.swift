@@ -56,19 +56,18 @@ public final class HomeAssistantDiscovery: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = ContinuousClock.now
             let (force, birthDone) = triggers.take(now: now)
-            if birthDone { logger.info("homeassistant: birth message on \(context.prefix)/status: discovery re-published") }
             let result = round.next(speakers: source.discoveredSpeakers, now: Date().timeIntervalSince1970,
                                     force: force, mayRemove: now - started >= grace,
                                     pending: force || ticks % 4 == 0 ? PendingAnnouncements.count(in: spool, topics: context.topics) : nil)
-            for removed in result.removedSpeakers {
-                logger.notice("homeassistant: speaker \(removed) unseen for \(settings.removeAfter) s; its discovery configs are removed")
-            }
+            var committed = false
             if result.messages.isEmpty {
                 round.commit()
+                committed = true
             } else if now >= retryAt {
                 do {
                     try spool.publish(result.messages)
                     round.commit()
+                    committed = true
                 } catch {
                     // Not committed: a later round sends the same messages (a full disk must not
                     // fill the log four times a second).
@@ -76,7 +75,15 @@ public final class HomeAssistantDiscovery: Service, Sendable {
                     retryAt = now + .seconds(10)
                 }
             }
-            if result.ledgerChanged || now - lastSave >= .seconds(60) {
+            if committed {
+                for removed in result.removedSpeakers {
+                    logger.notice("homeassistant: speaker \(removed) unseen for \(settings.removeAfter) s; its discovery configs are removed")
+                }
+                if birthDone { logger.info("homeassistant: birth message on \(context.prefix)/status: discovery re-published") }
+            } else if force {
+                triggers.connected()  // the re-publish is still owed
+            }
+            if (committed && result.ledgerChanged) || now - lastSave >= .seconds(60) {
                 lastSave = now
                 do { try round.ledger.save(path: settings.ledgerPath) } catch {
                     logger.error("homeassistant: cannot save \(settings.ledgerPath) (next try within a minute): \(error)")
