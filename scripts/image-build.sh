@@ -51,5 +51,8 @@ podman build --format docker \
     --layers --force-rm \
     -t "$image" -f Containerfile .
 
+# Left behind: the builder stage (the release build tree, about 1.4 GB) and the layers of earlier
+# builds, all untagged. A build whose sources changed starts over from the base anyway, so they go.
+podman image prune -f >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$image")
 step "done: $image, $((size / 1000000)) MB"
