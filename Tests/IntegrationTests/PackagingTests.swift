@@ -99,6 +99,86 @@ final class PackagingTests: XCTestCase {
         }
     }
 
+    /// What the unit holds the daemon to, applied without systemd (the test machines have none as
+    /// PID 1): a user of its own with no groups, no capabilities, no new privileges (setpriv), and
+    /// MemoryDenyWriteExecute's rule, no memory both writable and executable (prctl PR_SET_MDWE, the
+    /// kernel's own form of it; the wrapper first proves that a W+X mapping is refused). The Swift
+    /// runtime, espeak-ng and libffi's typed commands must all work inside that.
+    func testTheDaemonWorksAsItsOwnUserWithoutCapabilitiesOrWritableCode() throws {
+        guard Shell.isRoot else {
+            print("SKIPPED \(name): needs root to start the daemon as another user")
+            throw XCTSkip("needs root")
+        }
+        let uid = 61_184 + Int.random(in: 0..<4000)  // systemd's DynamicUser range
+        let dir = try TempDirectory(prefix: "sbsandbox")
+        defer { dir.remove() }
+        let state = dir.file("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o700, .ownerAccountID: uid, .groupOwnerAccountID: uid])
+        let plugins = dir.file("plugins")
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        try PluginBuild.logSpeaker(to: plugins + "/log-speaker.so")
+        try #"{"log": "\#(state)/played.log", "speakers": ["Kitchen"]}"#.write(toFile: plugins + "/log-speaker.json", atomically: true, encoding: .utf8)
+        try PluginBuild.ttsPlugin(to: dir.file("tts-espeak.so"))
+        try PluginBuild.install(dir.file("tts-espeak.so"), as: plugins + "/tts-espeak.so")
+        try #"{"cache_dir": "\#(state)/tts"}"#.write(toFile: plugins + "/tts-espeak.json", atomically: true, encoding: .utf8)
+
+        let broker = try MosquittoBroker()
+        try broker.start()
+        let base = "sbsandbox\(UInt32.random(in: 0...UInt32.max))"
+        let client = try watcher(port: broker.port, ["\(base)/#"])
+        let mdwe = """
+            import ctypes, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit("PR_SET_MDWE: errno %d" % ctypes.get_errno())
+            libc.mmap.restype = ctypes.c_void_p
+            if libc.mmap(None, 4096, 7, 0x22, -1, 0) != ctypes.c_void_p(-1).value: sys.exit("a W+X mapping was allowed")
+            os.execv(sys.argv[1], sys.argv[1:])
+            """
+        let args = ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs",
+                    "--bounding-set=-all", "--inh-caps=-all", "--",
+                    "/usr/bin/python3", "-c", mdwe, try DaemonProcess.binaryPath(), "run", "--broker", "127.0.0.1:\(broker.port)",
+                    "--state-dir", state, "--set", "base_topic=\(base)", "--set", "plugins.path=\(plugins)"]
+        let log = dir.file("daemon.log")
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        daemon.arguments = args
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        daemon.standardOutput = output
+        daemon.standardError = output
+        try daemon.run()
+        defer {
+            if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+            daemon.waitUntilExit()
+        }
+        let daemonLog = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        XCTAssertNoThrow(try client.waitFor("\(base)/bridge/state", timeout: 30) { json($0)["state"] as? String == "online" },
+                         daemonLog())
+        let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
+        XCTAssertTrue(status.contains("\nUid:\t\(uid)\t"), status)
+        XCTAssertTrue(status.contains("\nCapEff:\t0000000000000000"), status)
+        XCTAssertTrue(status.contains("\nNoNewPrivs:\t1"), status)
+
+        // Speech (espeak-ng in the TTS plugin), the media server and a speaker.
+        try client.publish(topic: "\(base)/speak", payload: #"{"id":"s1","text":"hello from the sandbox","speakers":["Kitchen"]}"#)
+        let final = try client.waitFor("\(base)/bridge/event/announcement", timeout: 30) {
+            json($0)["id"] as? String == "s1" && ["done", "failed"].contains(json($0)["state"] as? String ?? "")
+        }
+        XCTAssertEqual(json(final)["state"] as? String, "done", "\(json(final))\n\(daemonLog())")
+        // A typed command: a call through libffi.
+        try client.publish(topic: "\(base)/Kitchen/set", payload: #"{"command":"volume","level":12,"transaction":"v1"}"#)
+        let answer = try client.waitFor("\(base)/Kitchen/set/response", timeout: 15) { json($0)["transaction"] as? String == "v1" }
+        XCTAssertEqual(json(answer)["status"] as? String, "ok", "\(json(answer))")
+        let played = (try? String(contentsOfFile: state + "/played.log", encoding: .utf8)) ?? ""
+        XCTAssertTrue(played.contains("command volume log-kitchen 12 false"), played)
+
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        XCTAssertEqual(daemon.terminationStatus, 0, daemonLog())
+    }
+
     private var systemdAnalyzeMissing: String? {
         (try? Shell.run(["systemd-analyze", "--version"]))?.status == 0 ? nil : "systemd-analyze is not installed"
     }
