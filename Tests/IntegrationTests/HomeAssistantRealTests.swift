@@ -111,6 +111,19 @@ final class HomeAssistantRealTests: XCTestCase {
         let reloaded = try lab.client.waitFor("\(lab.base)/bridge/response/plugins/reload", timeout: 15) { _ in true }
         XCTAssertEqual(json(reloaded)["status"] as? String, "ok", "\(json(reloaded))")
 
+        // The daemon stops cleanly (retained `offline` on bridge/state): HA shows the bridge
+        // disconnected and every other entity of ours unavailable, the speakers' included
+        // (availability_mode all over the bridge's state and the speaker's own).
+        lab.daemon.process.terminate()
+        XCTAssertEqual(lab.daemon.process.waitForExit(timeout: 20), 0)
+        try waitForState(owner, ids["bridge_connected"]!, "the connectivity sensor reads off") { $0["state"] as? String == "off" }
+        let others = ids.filter { $0.key != "bridge_connected" }.map(\.value) + Array(odd.values)
+        var states: [String: String] = [:]
+        XCTAssertTrue(waitUntil(timeout: 15, interval: 0.25) {
+            states = Dictionary(uniqueKeysWithValues: others.map { ($0, ((try? owner.state($0))??["state"] as? String) ?? "?") })
+            return states.values.allSatisfy { $0 == "unavailable" }
+        }, "unavailable once the bridge is offline: \(states)")
+
         // HA found nothing to complain about in our configs, before or after the restart.
         let problems = ha.mqttProblems(mentioning: [lab.base, "speakerbridge"])
         XCTAssertEqual(problems, [], "Home Assistant's log:\n" + problems.joined(separator: "\n"))
