@@ -14,7 +14,6 @@ HA_VENV ?= $(CURDIR)/out/ha-venv
 # make install: where things go. PREFIX=/usr for a distribution package; DESTDIR stages the tree.
 PREFIX ?= /usr/local
 DESTDIR ?=
-SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL_PLUGINS := $(PREFIX)/lib/speakerbridge/plugins
 # The binary to install; empty: the release build (made first). The tests pass their debug build.
@@ -100,12 +99,12 @@ endif
 	install -d -m 755 $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/|$(PREFIX)/|g' packaging/speakerbridge.service > $(DESTDIR)$(UNITDIR)/speakerbridge.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/speakerbridge.service
-	install -d -m 755 $(DESTDIR)$(SYSCONFDIR)/speakerbridge
-	@if test -f $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml; then \
-	    echo "kept $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml (the new example is packaging/speakerbridge.yaml)"; \
+	install -d -m 755 $(DESTDIR)/etc/speakerbridge
+	@if test -f $(DESTDIR)/etc/speakerbridge/speakerbridge.yaml; then \
+	    echo "kept $(DESTDIR)/etc/speakerbridge/speakerbridge.yaml (the new example is packaging/speakerbridge.yaml)"; \
 	else \
-	    sed 's|/usr/local/|$(PREFIX)/|g' packaging/speakerbridge.yaml > $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml && \
-	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/speakerbridge/speakerbridge.yaml; \
+	    sed 's|/usr/local/|$(PREFIX)/|g' packaging/speakerbridge.yaml > $(DESTDIR)/etc/speakerbridge/speakerbridge.yaml && \
+	    chmod 644 $(DESTDIR)/etc/speakerbridge/speakerbridge.yaml; \
 	fi
 
 ## The container image (root, podman): `make image` builds it without a registry (a Debian base made
