@@ -1,4 +1,3 @@
-import Logging
 import ServiceLifecycle
 
 /// Tells the service manager how the daemon is doing: `READY=1` once the broker session is up and
