@@ -100,11 +100,12 @@ final class PackagingTests: XCTestCase {
     }
 
     /// What the unit holds the daemon to, applied without systemd (the test machines have none as
-    /// PID 1): a user of its own with no groups, no capabilities, no new privileges (setpriv), and
+    /// PID 1): a user of its own with no groups, no capabilities, no new privileges (setpriv),
     /// MemoryDenyWriteExecute's rule, no memory both writable and executable (prctl PR_SET_MDWE, the
-    /// kernel's own form of it; the wrapper first proves that a W+X mapping is refused). The Swift
-    /// runtime, espeak-ng and libffi's typed commands must all work inside that.
-    func testTheDaemonWorksAsItsOwnUserWithoutCapabilitiesOrWritableCode() throws {
+    /// kernel's own form of it), and RestrictAddressFamilies (a seccomp filter on socket(2)); the
+    /// wrapper first proves that a W+X mapping and an AF_PACKET socket are refused. The Swift
+    /// runtime, SwiftNIO, espeak-ng and libffi's typed commands must all work inside that.
+    func testTheDaemonWorksAsItsOwnUserWithoutCapabilitiesWritableCodeOrOtherSockets() throws {
         guard Shell.isRoot else {
             print("SKIPPED \(name): needs root to start the daemon as another user")
             throw XCTSkip("needs root")
@@ -127,18 +128,42 @@ final class PackagingTests: XCTestCase {
         try broker.start()
         let base = "sbsandbox\(UInt32.random(in: 0...UInt32.max))"
         let client = try watcher(port: broker.port, ["\(base)/#"])
-        let mdwe = """
-            import ctypes, os, sys
+        // RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK as systemd does it: a seccomp
+        // filter that fails socket(2) for any other family with EAFNOSUPPORT.
+        let limits = """
+            import ctypes, os, socket, struct, sys
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit("PR_SET_MDWE: errno %d" % ctypes.get_errno())
             libc.mmap.restype = ctypes.c_void_p
             if libc.mmap(None, 4096, 7, 0x22, -1, 0) != ctypes.c_void_p(-1).value: sys.exit("a W+X mapping was allowed")
+            def op(code, k, jt=0, jf=0): return struct.pack("HBBI", code, jt, jf, k)
+            program = b"".join([
+                op(0x20, 0),                # A = syscall number
+                op(0x15, 41, 0, 5),         # socket(2)? else allow
+                op(0x20, 16),               # A = its family (args[0])
+                op(0x15, 1, 3), op(0x15, 2, 2), op(0x15, 10, 1), op(0x15, 16, 0, 1),
+                op(0x06, 0x7fff0000),       # allow
+                op(0x06, 0x00050000 | 97),  # EAFNOSUPPORT
+            ])
+            buffer = ctypes.create_string_buffer(program)
+            class Program(ctypes.Structure): _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+            fprog = Program(len(program) // 8, ctypes.addressof(buffer))
+            if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0: sys.exit("PR_SET_SECCOMP: errno %d" % ctypes.get_errno())
+            try:
+                socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+                sys.exit("an AF_PACKET socket was allowed")
+            except OSError as e:
+                if e.errno != 97: raise
+            socket.socket(socket.AF_NETLINK, socket.SOCK_RAW).close()
             os.execv(sys.argv[1], sys.argv[1:])
             """
         let args = ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--no-new-privs",
                     "--bounding-set=-all", "--inh-caps=-all", "--",
-                    "/usr/bin/python3", "-c", mdwe, try DaemonProcess.binaryPath(), "run", "--broker", "127.0.0.1:\(broker.port)",
-                    "--state-dir", state, "--set", "base_topic=\(base)", "--set", "plugins.path=\(plugins)"]
+                    "/usr/bin/python3", "-c", limits, try DaemonProcess.binaryPath(), "run", "--broker", "127.0.0.1:\(broker.port)",
+                    "--state-dir", state, "--set", "base_topic=\(base)", "--set", "plugins.path=\(plugins)",
+                    // Loopback only; the media server's address comes from the interface table
+                    // (getifaddrs, over netlink), so a lost AF_NETLINK shows as a warning below.
+                    "--set", "network.interface=lo", "--set", "admin.port=0"]
         let log = dir.file("daemon.log")
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -156,6 +181,7 @@ final class PackagingTests: XCTestCase {
 
         XCTAssertNoThrow(try client.waitFor("\(base)/bridge/state", timeout: 30) { json($0)["state"] as? String == "online" },
                          daemonLog())
+        XCTAssertFalse(daemonLog().contains("media server: listening on 127.0.0.1 only"), "the interface lookup failed:\n\(daemonLog())")
         let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
         XCTAssertTrue(status.contains("\nUid:\t\(uid)\t"), status)
         XCTAssertTrue(status.contains("\nCapEff:\t0000000000000000"), status)

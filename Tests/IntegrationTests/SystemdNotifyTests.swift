@@ -257,7 +257,9 @@ final class NotifiedDaemon: Sendable {
         try PluginBuild.logSpeaker(to: plugins.file("log-speaker.so"))
         try #"{"log": "\#(state.file("played.log"))", "speakers": ["Kitchen", "Office"]}"#
             .write(toFile: plugins.file("log-speaker.json"), atomically: true, encoding: .utf8)
+        // Listeners on loopback only: nothing of these tests reaches the machine's real interfaces.
         var all = ["base_topic": base, "plugins.path": plugins.path, "plugins.watch": "false",
+                   "network.interface": "lo", "media.bind": "127.0.0.1",
                    "mqtt.reconnect.min_delay": "0.2", "mqtt.reconnect.max_delay": "1", "mqtt.keepalive": "10"]
         all.merge(settings) { $1 }
         if brokerPort == nil { all["embedded_broker.port"] = String(freePort()) }
