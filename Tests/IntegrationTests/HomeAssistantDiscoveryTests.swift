@@ -202,4 +202,23 @@ final class HomeAssistantDiscoveryTests: XCTestCase {
         XCTAssertEqual(try retainedConfigs(port: lab.broker.port).count, 10, "the earlier configs stay")
         XCTAssertFalse(next.log().contains("homeassistant: birth message"), next.log())
     }
+
+    func testSwitchedOnInAResumedSessionItStillHearsTheBirthMessage() throws {
+        // The broker keeps the session of a daemon that ran without discovery; the filter for
+        // `<prefix>/status` is not in it, and the next daemon resumes that session.
+        let lab = try PluginDaemon.speech(settings: ["mqtt.client_id": clientID, "homeassistant.enabled": "false"], speakers: ["Kitchen"])
+        _ = try bridgeInfo(lab) { ($0["plugins"] as? [Any])?.isEmpty == false }
+        lab.daemon.process.terminate()
+        XCTAssertEqual(lab.daemon.process.waitForExit(timeout: 15), 0)
+        let next = try lab.daemon.sibling(brokerPort: lab.broker.port, settings: [
+            "plugins.path": lab.plugins.path, "media.bind": "127.0.0.1", "mqtt.client_id": clientID,
+        ])
+        try next.start()
+        defer { next.process.terminate(); _ = next.process.waitForExit(timeout: 15) }
+        _ = try waitForConfigs(port: lab.broker.port, count: 8)
+        XCTAssertTrue(next.log().contains("session resumed"), next.log())
+        try lab.client.publishAndWait(topic: "homeassistant/status", payload: "online", qos: 1)
+        let info = try bridgeInfo(lab) { (($0["homeassistant"] as? [String: Any])?["birth_seen"] as? String) != nil }
+        XCTAssertEqual((info["homeassistant"] as? [String: Any])?["enabled"] as? Bool, true)
+    }
 }

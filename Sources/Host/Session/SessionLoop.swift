@@ -355,14 +355,15 @@ final class SessionLoop {
         }
         log.info("mqtt: connected to \(brokerName) as \(ctx.clientID) (MQTT \(ctx.config.mqtt.protocolVersion.rawValue), session \(sessionPresent ? "resumed" : "new"))")
         guard let h = mosq else { return }
-        if !sessionPresent {
-            // The broker forgot us (first start, expired session, broker lost its state): subscribe again.
-            let options = ctx.config.mqtt.protocolVersion == .v5 ? Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue) : 0
-            for filter in ctx.subscriptions {
-                let rc = mosquitto_subscribe_v5(h, nil, filter, 1, options, nil)
-                if rc != MOSQ_ERR_SUCCESS.rawValue {
-                    log.error("mqtt: cannot subscribe to \(filter): \(String(cString: mosquitto_strerror(rc)))")
-                }
+        // Subscribe on every connect, a resumed session too: a new filter (an upgrade, or Home
+        // Assistant discovery switched on) is not in the session the broker kept. Subscribing again
+        // to a filter the session has only replaces it, without losing what was queued for it, and
+        // retained messages are not sent again (MQTT 5) or never acted on (retained requests).
+        let options = ctx.config.mqtt.protocolVersion == .v5 ? Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue) : 0
+        for filter in ctx.subscriptions {
+            let rc = mosquitto_subscribe_v5(h, nil, filter, 1, options, nil)
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                log.error("mqtt: cannot subscribe to \(filter): \(String(cString: mosquitto_strerror(rc)))")
             }
         }
         for message in ctx.birth(ctx.status.current) {
