@@ -72,6 +72,12 @@ public enum Daemon {
                                   brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready,
                                   watchdog: ServiceWatchdog(environment: serviceEnvironment, notifier: serviceManager),
                                   extraSubscriptions: homeAssistant.enabled ? ["\(homeAssistant.discoveryPrefix)/status"] : [], logger: logger)
+        // bridge/info again when what it says changes (plugins loaded, discovery published).
+        let publishInfo: @Sendable () -> Void = {
+            do { try spool.publish([info.infoMessage(status.current)]) } catch {
+                logger.error("cannot queue bridge/info: \(error)")
+            }
+        }
         let handlers: [any BridgeRequestHandler] = [
             HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
             InfoHandler(info: info, status: status),
@@ -84,11 +90,7 @@ public enum Daemon {
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
                                     changes: pluginChanges,
                                     startsAfter: mediaServer.running,
-                                    publishInfo: {
-                                        do { try spool.publish([info.infoMessage(status.current)]) } catch {
-                                            logger.error("cannot queue bridge/info: \(error)")
-                                        }
-                                    }, serviceManager: serviceManager, logger: logger)
+                                    publishInfo: publishInfo, serviceManager: serviceManager, logger: logger)
         let router = Router(spool: spool, intake: intake, topics: topics, handlers: handlers,
                             announcer: SpeechAnnouncer(directory: registry.directory, backend: registry, spool: spool,
                                                        topics: topics, addressing: media,
@@ -107,11 +109,7 @@ public enum Daemon {
                 context: DiscoveryContext(prefix: homeAssistant.discoveryPrefix, baseTopic: config.baseTopic, clientID: clientID),
                 settings: .init(removeAfter: homeAssistant.removeAfter, ledgerPath: state.path + "/homeassistant.json"),
                 source: registry, spool: spool, status: haStatus, triggers: haTriggers, sourceReady: plugins.loaded,
-                publishInfo: {
-                    do { try spool.publish([info.infoMessage(status.current)]) } catch {
-                        logger.error("cannot queue bridge/info: \(error)")
-                    }
-                }, logger: logger)))
+                publishInfo: publishInfo, logger: logger)))
         }
         if serviceManager.isListening {
             // Last, so it is the first to hear of a shutdown and says STOPPING=1 at once.
