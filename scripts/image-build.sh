@@ -2,7 +2,7 @@
 # make image: builds the container image with podman on a machine that reaches the Debian archive but
 # no container registry. The base image comes from the Debian mirror (packaging/container/debian-base.sh)
 # and serves as the builder too, with this machine's Swift toolchain bound in for the build step only.
-# With a registry, a plain `podman build .` or `docker build -f Containerfile .` does the same.
+# With a registry, a plain `podman build .` or `docker build .` (Dockerfile links to Containerfile) does the same.
 #
 #   scripts/image-build.sh              IMAGE (default localhost/speakerbridge:latest)
 #   BASE_IMAGE=…                        the base to use or make (default localhost/speakerbridge-base:bookworm)
