@@ -46,6 +46,8 @@ fail() {
         podman logs "$name" 2>&1 | tail -60 >&2
         echo "---- end of container log ----" >&2
     fi
+    # The plain closing line a CI log reader counts, like the suite's before it.
+    echo "image-test: 0 passed, 1 failed"
     exit 1
 }
 
@@ -157,3 +159,4 @@ grep '^1 ' "$work/state.log" | grep '"offline"' | grep -q '"shutdown"' \
     || fail "no retained offline/shutdown state before the stop; seen: $(cat "$work/state.log")"
 step "stopped: exit 0, retained $(grep -m1 '"offline"' "$work/state.log" | cut -d' ' -f2-)"
 step "passed"
+echo "image-test: 1 passed, 0 failed"
