@@ -56,7 +56,7 @@ test: test-deps ha-env
 	$(MAKE) -s -C Plugins/SonosDriver check
 	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests
-	SPEAKERBRIDGE_HA_VENV=$(HA_VENV) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
+	SB_TEST_HA_VENV=$(HA_VENV) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
 
 ## Benchmarks of the session issue and the Sonos driver: prints the numbers the README quotes
 ## (the driver's SSDP/UPnP parts need root: they run in network namespaces of their own).

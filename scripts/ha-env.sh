@@ -1,21 +1,21 @@
 #!/bin/bash
 # Creates (or reuses) the Python environment of the real Home Assistant the integration tests run.
-#   scripts/ha-env.sh [DIR]    DIR defaults to $SPEAKERBRIDGE_HA_VENV, else out/ha-venv
+#   scripts/ha-env.sh [DIR]    DIR defaults to $SB_TEST_HA_VENV, else out/ha-venv
 # It installs exactly Tests/HomeAssistant/requirements.txt (the whole environment, pinned) with
 # --no-deps into a Python 3.13 virtual environment, and reuses an existing one whose recorded hash
-# (requirements file + Python version) still matches. Python 3.13 comes from $SPEAKERBRIDGE_HA_PYTHON,
+# (requirements file + Python version) still matches. Python 3.13 comes from $SB_TEST_HA_PYTHON,
 # python3.13 on PATH, or pyenv's versions; without it this fails and says so (the tests need it).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 requirements="$root/Tests/HomeAssistant/requirements.txt"
-venv="${1:-${SPEAKERBRIDGE_HA_VENV:-$root/out/ha-venv}}"
+venv="${1:-${SB_TEST_HA_VENV:-$root/out/ha-venv}}"
 
 # A pyenv shim named python3.13 exists even when that version is not installed, so each candidate
 # must actually run and report 3.13.
 find_python() {
     local candidates=()
-    [[ -n "${SPEAKERBRIDGE_HA_PYTHON:-}" ]] && candidates+=("$SPEAKERBRIDGE_HA_PYTHON")
+    [[ -n "${SB_TEST_HA_PYTHON:-}" ]] && candidates+=("$SB_TEST_HA_PYTHON")
     command -v python3.13 >/dev/null 2>&1 && candidates+=("$(command -v python3.13)")
     local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
     for p in "$pyenv_root"/versions/3.13*/bin/python3.13; do
@@ -32,9 +32,9 @@ find_python() {
 
 if ! python="$(find_python)"; then
     cat >&2 <<EOF
-ha-env.sh: Python 3.13 was not found (tried \$SPEAKERBRIDGE_HA_PYTHON, python3.13 on PATH and
+ha-env.sh: Python 3.13 was not found (tried \$SB_TEST_HA_PYTHON, python3.13 on PATH and
 \${PYENV_ROOT:-~/.pyenv}/versions/3.13*). The Home Assistant tests need it: homeassistant 2025.4
-requires Python 3.13. Install it (e.g. \`pyenv install 3.13.0\`) or point SPEAKERBRIDGE_HA_PYTHON at it.
+requires Python 3.13. Install it (e.g. \`pyenv install 3.13.0\`) or point SB_TEST_HA_PYTHON at it.
 EOF
     exit 1
 fi

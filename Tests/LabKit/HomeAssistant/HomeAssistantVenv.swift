@@ -1,11 +1,11 @@
 import Foundation
 
 /// The Python environment holding the pinned Home Assistant (`Tests/HomeAssistant/requirements.txt`).
-/// `scripts/ha-env.sh` makes it; `make test` runs that first and exports `SPEAKERBRIDGE_HA_VENV`.
+/// `scripts/ha-env.sh` makes it; `make test` runs that first and exports `SB_TEST_HA_VENV`.
 public enum HomeAssistantVenv {
-    /// `$SPEAKERBRIDGE_HA_VENV`, else `out/ha-venv` in the repository (the script's default).
+    /// `$SB_TEST_HA_VENV`, else `out/ha-venv` in the repository (the script's default).
     public static var path: String {
-        let env = ProcessInfo.processInfo.environment["SPEAKERBRIDGE_HA_VENV"] ?? ""
+        let env = ProcessInfo.processInfo.environment["SB_TEST_HA_VENV"] ?? ""
         return env.isEmpty ? PluginBuild.root + "/out/ha-venv" : env
     }
 
