@@ -37,10 +37,11 @@ public enum Daemon {
             routes: pluginRoutes, logger: logger)
         let media = MediaPublishing(server: mediaServer, routes: pluginRoutes)
         let (pluginChanges, pluginChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let retainedStates = RetainedStates()
         let registry = PluginRegistry(
             settings: .init(directories: config.pluginDirectories, cacheDirectory: state.path + "/plugin-cache",
                             callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout),
-            topics: topics, publisher: SpoolPublisher(spool: spool, logger: logger), media: media,
+            topics: topics, publisher: SpoolPublisher(spool: spool, retained: retainedStates, logger: logger), media: media,
             network: PluginNetworkServices(defaultInterface: config.network.interface, routeHost: media), logger: logger,
             changed: { pluginChanged.yield() }, metrics: export.metrics)
         // Home Assistant discovery: its state for bridge/info, and the connects and births that make it re-publish.
@@ -109,7 +110,7 @@ public enum Daemon {
                 context: DiscoveryContext(prefix: homeAssistant.discoveryPrefix, baseTopic: config.baseTopic, clientID: clientID),
                 settings: .init(removeAfter: homeAssistant.removeAfter, ledgerPath: state.path + "/homeassistant.json"),
                 source: registry, spool: spool, status: haStatus, triggers: haTriggers, sourceReady: plugins.loaded,
-                publishInfo: publishInfo, logger: logger)))
+                publishInfo: publishInfo, states: { info.birthMessages(status.current) + retainedStates.all }, logger: logger)))
         }
         if serviceManager.isListening {
             // Last, so it is the first to hear of a shutdown and says STOPPING=1 at once.

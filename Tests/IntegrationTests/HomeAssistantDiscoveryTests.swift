@@ -118,12 +118,18 @@ final class HomeAssistantDiscoveryTests: XCTestCase {
     func testHomeAssistantsBirthMessageRepublishesEveryConfigAfterAShortDelay() throws {
         let lab = try PluginDaemon.speech(settings: ["mqtt.client_id": clientID], speakers: ["Kitchen"])
         _ = try waitForConfigs(port: lab.broker.port, count: 8)
-        let ha = try watcher(port: lab.broker.port, ["homeassistant/+/+/+/config"])
+        let ha = try watcher(port: lab.broker.port, ["homeassistant/+/+/+/config", "\(lab.base)/bridge/state", "\(lab.base)/+/availability"])
         Thread.sleep(forTimeInterval: 0.5)
         ha.clearMessages()
         let sent = ContinuousClock.now
         try lab.client.publishAndWait(topic: "homeassistant/status", payload: "online", qos: 1)
         let again = try ha.waitForCount("homeassistant/+/+/+/config", count: 8, timeout: 10)
+        // The states the entities read come again too (a broker may have lost its retained store):
+        // the bridge's, and the speaker's availability as its driver last reported it.
+        let bridgeState = try ha.waitFor("\(lab.base)/bridge/state", timeout: 10) { !$0.retain }
+        XCTAssertEqual(json(bridgeState)["state"] as? String, "online")
+        let availability = try ha.waitFor("\(lab.base)/log-kitchen/availability", timeout: 10) { !$0.retain }
+        XCTAssertEqual(String(decoding: availability.payload, as: UTF8.self), "online")
         XCTAssertEqual(Set(again.map(\.topic)).count, 8)
         XCTAssertTrue(again.allSatisfy { !$0.retain && !$0.payload.isEmpty }, "live re-publishes, not the retained copies")
         let delay = again.map(\.receivedAt).min()! - sent

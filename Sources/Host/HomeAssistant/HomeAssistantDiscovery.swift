@@ -26,12 +26,15 @@ public final class HomeAssistantDiscovery: Service, Sendable {
     public let status: HomeAssistantStatus
     let sourceReady: Readiness<Void>?
     let publishInfo: @Sendable () -> Void
+    /// The bridge's and the speakers' retained states, published again after a birth message.
+    let states: @Sendable () -> [OutboundMessage]
     let logger: Logger
     let triggers: DiscoveryTriggers
 
     public init(context: DiscoveryContext, settings: Settings, source: any HomeAssistantSpeakerSource, spool: Spool,
                 status: HomeAssistantStatus, triggers: DiscoveryTriggers, sourceReady: Readiness<Void>? = nil,
-                publishInfo: @escaping @Sendable () -> Void = {}, logger: Logger) {
+                publishInfo: @escaping @Sendable () -> Void = {}, states: @escaping @Sendable () -> [OutboundMessage] = { [] },
+                logger: Logger) {
         self.context = context
         self.settings = settings
         self.source = source
@@ -40,6 +43,7 @@ public final class HomeAssistantDiscovery: Service, Sendable {
         self.triggers = triggers
         self.sourceReady = sourceReady
         self.publishInfo = publishInfo
+        self.states = states
         self.logger = logger
     }
 
@@ -56,9 +60,11 @@ public final class HomeAssistantDiscovery: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = ContinuousClock.now
             let (force, birthDone) = triggers.take(now: now)
-            let result = round.next(speakers: source.discoveredSpeakers, now: Date().timeIntervalSince1970,
+            var result = round.next(speakers: source.discoveredSpeakers, now: Date().timeIntervalSince1970,
                                     force: force, mayRemove: now - started >= grace,
                                     pending: force || ticks % 4 == 0 ? PendingAnnouncements.count(in: spool, topics: context.topics) : nil)
+            // After the configs, so Home Assistant has subscribed to the state topics they name.
+            if birthDone { result.messages += states() }
             var committed = false
             if result.messages.isEmpty {
                 round.commit()
@@ -79,7 +85,7 @@ public final class HomeAssistantDiscovery: Service, Sendable {
                 for removed in result.removedSpeakers {
                     logger.notice("homeassistant: speaker \(removed) unseen for \(settings.removeAfter) s; its discovery configs are removed")
                 }
-                if birthDone { logger.info("homeassistant: birth message on \(context.prefix)/status: discovery re-published") }
+                if birthDone { logger.info("homeassistant: birth message on \(context.prefix)/status: discovery and states re-published") }
             } else if force {
                 triggers.connected()  // the re-publish is still owed
             }
