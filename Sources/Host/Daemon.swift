@@ -20,13 +20,13 @@ public enum Daemon {
                               logger: logger, outboundAvailable: { wake.wake() })
         let topics = Topics(base: config.baseTopic)
         let responses = ResponseTopicPolicy(topics: topics, filters: config.mqtt.responseTopics)
-        let intake = RequestIntake(spool: spool, topics: topics,
-                                   limits: .init(maxPayload: config.mqtt.maxPayload, maxPending: config.journal.maxPending),
-                                   responses: responses, logger: logger)
-        let status = SessionStatusBox(SessionStatus())
-        let startedAt = Date()
         // The metrics the parts record into, rendered by the admin listener at /metrics.
         let export = PrometheusExport()
+        let intake = RequestIntake(spool: spool, topics: topics,
+                                   limits: .init(maxPayload: config.mqtt.maxPayload, maxPending: config.journal.maxPending),
+                                   responses: responses, metrics: export.metrics, logger: logger)
+        let status = SessionStatusBox(SessionStatus())
+        let startedAt = Date()
         let pluginRoutes = PluginRoutes(maxConcurrentRequests: config.media.maxCallbackRequests)
         let mediaServer = MediaServer(
             settings: .init(bindHosts: MediaListenAddresses.resolve(bind: config.media.bind, interface: config.network.interface, logger: logger),

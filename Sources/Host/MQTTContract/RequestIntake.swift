@@ -21,17 +21,19 @@ public final class RequestIntake: MessageIntake {
     private let topics: Topics
     private let limits: Limits
     private let refusals: RequestRefusal
+    private let metrics: DaemonMetrics?
     private let logger: Logger
     private let bell: AsyncStream<Void>.Continuation
     /// Rings once per batch of newly recorded requests (and once at start for the journal's leftovers).
     public let doorbell: AsyncStream<Void>
 
     public init(spool: Spool, topics: Topics, limits: Limits = Limits(), responses: ResponseTopicPolicy? = nil,
-                logger: Logger) {
+                metrics: DaemonMetrics? = nil, logger: Logger) {
         self.spool = spool
         self.topics = topics
         self.limits = limits
         self.refusals = RequestRefusal(topics: topics, responses: responses ?? ResponseTopicPolicy(topics: topics, filters: []))
+        self.metrics = metrics
         self.logger = logger
         (doorbell, bell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         bell.yield()
@@ -82,6 +84,8 @@ public final class RequestIntake: MessageIntake {
         route: Topics.Route, topic: String, payload: C, responseTopic: String?, correlationData: [UInt8]?, reason: String
     ) -> Bool where C.Index == Int {
         logger.warning("intake: refused a message on \(topic): \(reason)")
+        // An announcement refused here never reaches the router, which counts the others.
+        if case .speak = route { metrics?.announcementFinished(done: false) }
         let messages = refusals.messages(route: route, payload: payload, responseTopic: responseTopic,
                                          correlationData: correlationData, reason: reason)
         do {
