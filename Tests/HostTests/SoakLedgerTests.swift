@@ -71,6 +71,21 @@ final class SoakLedgerTests: XCTestCase {
         XCTAssertTrue(r.passed, r.text)
     }
 
+    func testAQoS1PublicationIsAwaitedUntilItsAcknowledgementAndThenUntilItsFinalEvent() {
+        // Sent while the soak's own connection was down: not yet accepted, but the drain must not end
+        // before its PUBACK, or it ends just before the announcement becomes one to wait for.
+        var ledger = onlineLedger()
+        ledger.published(seq: 0, id: "late", qos: 1, at: 1)
+        XCTAssertEqual(ledger.awaitingAcknowledgement, 1)
+        XCTAssertEqual(ledger.unfinishedIDs, 0)
+        ledger.acknowledged(seq: 0)
+        XCTAssertEqual(ledger.awaitingAcknowledgement, 0)
+        XCTAssertEqual(ledger.unfinishedIDs, 1)
+        ledger.event(event("late", "done"), at: 2)
+        XCTAssertEqual(ledger.unfinishedIDs, 0)
+        XCTAssertTrue(ledger.report().passed)
+    }
+
     func testTwoDifferentFinalEventsForOneIDAreADuplicateButARedeliveredCopyIsNot() {
         var ledger = onlineLedger()
         ledger.published(seq: 0, id: "x", qos: 1, at: 1)

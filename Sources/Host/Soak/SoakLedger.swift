@@ -134,6 +134,13 @@ public struct SoakLedger: Sendable {
         }.count
     }
 
+    /// QoS 1 publications the broker has not acknowledged yet. A drain waits for them too: one sent
+    /// while the soak's own connection was down goes out on its reconnect, and is accepted (and then
+    /// awaited) only once its PUBACK is in.
+    public var awaitingAcknowledgement: Int {
+        publications.values.filter { $0.qos > 0 && !$0.acknowledged }.count
+    }
+
     /// Accepted announcements without an id minus their final events, at least 0.
     public var unfinishedIdless: Int {
         let accepted = publications.values.filter { $0.id == nil && acceptance($0) == .accepted }.count

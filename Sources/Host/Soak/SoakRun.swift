@@ -243,7 +243,7 @@ public final class SoakRun {
         var nextHealth = now
         while now < deadline {
             pump()
-            if ledger.unfinishedIDs == 0 && ledger.unfinishedIdless == 0 { break }
+            if ledger.unfinishedIDs == 0 && ledger.unfinishedIdless == 0 && ledger.awaitingAcknowledgement == 0 { break }
             if now >= nextHealth {
                 requestHealth()
                 nextHealth = now + 2
