@@ -29,6 +29,39 @@ final class SpeakerQueueTests: AnnouncerTestCase {
                        ["first", "urgent", "high", "normal"])
     }
 
+    func testAnInterruptRightAsTheClipStartsStillCutsIt() async throws {
+        // No pause between the clip starting and the interrupt: the driver's operation id may not
+        // have reached the queue yet, and the cut must wait for it rather than be forgotten.
+        let backend = RecordingBackend()
+        backend.hold()
+        let r = try await rig(["log": [kitchen]], backend: backend)
+        _ = try await r.say("i1", "first")
+        let playing = await eventually { backend.plays.count == 1 }
+        XCTAssertTrue(playing)
+        _ = try await r.say("i2", "urgent", interrupt: true)
+        let cut = await eventually { backend.cancelled == [1] && backend.plays.count == 2 }
+        XCTAssertTrue(cut, "cancelled \(backend.cancelled), plays \(backend.plays.count)")
+        backend.release()
+        let done = await eventually { r.states(of: "i2").contains("done") }
+        XCTAssertTrue(done)
+        // (This fake ends a cancelled play like any other; AnnouncementTests sees the real `failed`.)
+        XCTAssertEqual(backend.plays.map(\.url).map { URL(string: $0)!.deletingPathExtension().lastPathComponent }, ["first", "urgent"])
+    }
+
+    func testAnInterruptDuringSynthesisCutsThatAnnouncementAsSoonAsItStarts() async throws {
+        let backend = RecordingBackend()
+        backend.hold()
+        let r = try await rig(["log": [kitchen]], backend: backend)
+        _ = try await r.say("s1", "first")
+        _ = try await r.say("s2", "urgent", interrupt: true)
+        let cut = await eventually { backend.cancelled == [1] && backend.plays.count == 2 }
+        XCTAssertTrue(cut, "cancelled \(backend.cancelled), plays \(backend.plays.count)")
+        backend.release()
+        let done = await eventually { r.states(of: "s2").contains("done") }
+        XCTAssertTrue(done, "s2 \(r.states(of: "s2"))")
+        XCTAssertEqual(backend.plays.map(\.url).map { URL(string: $0)!.deletingPathExtension().lastPathComponent }, ["first", "urgent"])
+    }
+
     func testAFullQueueRefusesWithTheReason() async throws {
         let backend = RecordingBackend()
         backend.hold()

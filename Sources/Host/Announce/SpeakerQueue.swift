@@ -16,6 +16,10 @@ actor SpeakerQueue {
     private var running = false
     /// The operation playing now, so an interrupt can cancel it.
     private var currentOperation: UInt64?
+    /// An interrupt came while the current announcement had not started its clip yet (still being
+    /// synthesised, or `playing` already said but the driver's operation not yet known): its clip is
+    /// cut as soon as it starts.
+    private var interruptWhenStarted = false
     private var stopped = false
     private var currentItem = false
 
@@ -42,6 +46,8 @@ actor SpeakerQueue {
         if interrupt, let op = currentOperation {
             logger.info("announce: interrupting the clip playing on \(speaker.speaker.name)")
             await backend.cancel(operation: op, on: speaker)
+        } else if interrupt, currentItem {
+            interruptWhenStarted = true
         }
     }
 
@@ -62,9 +68,17 @@ actor SpeakerQueue {
             spool.endAttempt(item.announcement.requestSeq)
             currentItem = false
             currentOperation = nil
+            interruptWhenStarted = false
         }
         running = false
     }
 
-    private func started(_ operation: UInt64) { currentOperation = operation }
+    private func started(_ operation: UInt64) async {
+        currentOperation = operation
+        if interruptWhenStarted {
+            interruptWhenStarted = false
+            logger.info("announce: interrupting the clip that just started on \(speaker.speaker.name)")
+            await backend.cancel(operation: operation, on: speaker)
+        }
+    }
 }
