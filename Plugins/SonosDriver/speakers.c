@@ -58,6 +58,7 @@ sn_speaker *sn_speaker_add(sb_instance *inst, const char *uuid)
     if (s == NULL) return NULL;
     sn_copy(s->uuid, sizeof s->uuid, uuid);
     s->volume = -1;
+    s->crossfade = -1;
     s->mute = -1;
     inst->speakers[inst->speaker_count++] = s;
     return s;

@@ -72,6 +72,17 @@ struct sn_speaker {
     char coordinator[64]; /* uuid of the group coordinator ("" unknown: itself) */
     char group_id[160];
     char last_state_json[4096];
+    /* state.c, added for restores from events and the richer state. Events after the first carry
+     * only what changed: a field keeps its value until an event names it. */
+    char av_metadata[4096];   /* AVTransportURIMetaData as the event gave it (XML, unescaped) */
+    int crossfade;            /* CurrentCrossfadeMode: 0, 1, -1 unknown */
+    int track_number;         /* CurrentTrack (1-based in the queue), 0 unknown */
+    char track_duration[16];  /* CurrentTrackDuration "0:03:25", "" unknown */
+    char album_art[512];      /* upnp:albumArtURI, absolute (resolved against the location) */
+    char next_title[256];     /* NextTrackMetaData / r:NextTrackMetaData */
+    char next_artist[256];
+    uint64_t avt_event_ms;    /* when the last AVTransport event arrived, 0 never */
+    uint64_t rc_event_ms;     /* when the last RenderingControl event arrived, 0 never */
 
     /* audioclip.c: the local audioClip API, from GET /api/v1/players/local/info when the player
      * goes online. Players without it (S1, other renderers) keep audio_clip false. */

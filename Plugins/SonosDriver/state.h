@@ -14,6 +14,11 @@ void sn_state_apply_avt(sb_instance *inst, sn_speaker *s, const char *name, cons
 void sn_state_apply_rc(sb_instance *inst, sn_speaker *s, const char *name, const char *channel, const char *value);
 /* A ZoneGroupState document: coordinators, groups, satellites; unknown members are described. */
 void sn_state_apply_topology(sb_instance *inst, const char *zone_group_state);
+/* True when the speaker's AVTransport and RenderingControl subscriptions are live (a SID, not
+ * pending) and each has delivered its initial (complete) event since it was granted: then the
+ * record's transport, URI, metadata, play mode, crossfade, volume, mute and fixed output are
+ * current, and an announcement's snapshot need not ask for them again. */
+bool sn_state_fresh(const sn_speaker *s);
 /* Publishes the speaker's state when it changed since the last publish. */
 void sn_state_publish(sb_instance *inst, sn_speaker *s);
 

@@ -9,76 +9,8 @@ import XCTest
 final class SonosDriverTests: XCTestCase {
     static let pluginID = "org.speakerbridge.sonos"
 
-    struct Lab {
-        let household: FakeSonosHousehold
-        let daemon: PluginDaemon
-        var base: String { daemon.base }
-        var client: TestClient { daemon.client }
-
-        func say(_ id: String, _ text: String, to speakers: [String], volume: Int? = nil) throws {
-            var body: [String: Any] = ["id": id, "text": text, "speakers": speakers]
-            if let volume { body["volume"] = volume }
-            try client.publish(topic: "\(base)/speak", payload: try JSONSerialization.data(withJSONObject: body).map { $0 }, qos: 1)
-        }
-
-        @discardableResult
-        func final(_ id: String, timeout: Double = 30) throws -> [String: Any] {
-            json(try client.waitFor("\(base)/bridge/event/announcement", timeout: timeout) {
-                let j = json($0)
-                return j["id"] as? String == id && ["done", "failed"].contains(j["state"] as? String ?? "")
-            })
-        }
-
-        /// Waits for `value` on the speaker's availability, received after `after` (default: any).
-        func availability(_ speaker: String, _ value: String, after: ContinuousClock.Instant? = nil, timeout: Double = 15) throws {
-            _ = try client.waitFor("\(base)/\(speaker)/availability", timeout: timeout) {
-                $0.text == value && (after == nil || $0.receivedAt > after!)
-            }
-        }
-
-        func state(_ speaker: String, timeout: Double = 10, _ condition: @escaping ([String: Any]) -> Bool) throws -> [String: Any] {
-            do {
-                return json(try client.waitFor("\(base)/\(speaker)/state", timeout: timeout) { condition(json($0)) })
-            } catch {
-                let events = household.players.map { "\($0.name): \($0.eventsSent.map { "\($0.service)#\($0.seq)→\($0.status.map(String.init) ?? "-")" })" }
-                print("state of \(speaker) not reached; events sent: \(events)\n--- daemon log:\n\(daemon.daemon.log().suffix(4000))")
-                throw error
-            }
-        }
-
-        func set(_ speaker: String, _ body: [String: Any]) throws -> [String: Any] {
-            let transaction = "t-\(UUID().uuidString)"
-            var b = body
-            b["transaction"] = transaction
-            try client.publish(topic: "\(base)/\(speaker)/set", payload: try JSONSerialization.data(withJSONObject: b).map { $0 }, qos: 1)
-            return json(try client.waitFor("\(base)/\(speaker)/set/response", timeout: 10) { json($0)["transaction"] as? String == transaction })
-        }
-    }
-
-    /// `householdSettings`: settings that depend on the started household (its ephemeral ports).
-    func lab(_ players: [FakeSonosPlayerOptions], settings: [String: Any] = [:],
-             extraSpeakers: [String] = [],
-             householdSettings: ((FakeSonosHousehold) -> [String: Any])? = nil) async throws -> Lab {
-        let household = try await FakeSonosHousehold.start(players: players)
-        addTeardownBlock { await household.stop() }
-        let settings = settings.merging(householdSettings?(household) ?? [:]) { $1 }
-        let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60", "log_level": "debug"]) { dir, scratch in
-            try PluginBuild.ttsPlugin(to: dir + "/tts-espeak.so")
-            try writeJSON(["cache_dir": scratch + "/tts-cache"], to: dir + "/tts-espeak.json")
-            try PluginBuild.sonosDriver(to: dir + "/sonos.so")
-            var config: [String: Any] = ["discovery": false, "speakers": household.staticAddresses + extraSpeakers,
-                                         "search_interval": 5, "probe_interval": 1, "soap_timeout": 2,
-                                         "announce_margin": 1]
-            config.merge(settings) { $1 }
-            try writeJSON(config, to: dir + "/sonos.json")
-        }
-        try daemon.client.subscribe("\(daemon.base)/+/availability")
-        try daemon.client.subscribe("\(daemon.base)/+/state")
-        return Lab(household: household, daemon: daemon)
-    }
-
     func testPlayersAppearOnlineWithStateAndSatellitesStayHidden() async throws {
-        let lab = try await lab([.init(name: "Kitchen", volume: 25), .init(name: "Living Room"),
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 25), .init(name: "Living Room"),
                                  .init(name: "Sub", invisibleSatelliteOf: "Living Room")])
         try lab.availability("kitchen", "online")
         try lab.availability("living_room", "online")
@@ -98,7 +30,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testAnAnnouncementPutsTheQueueBackAtItsTrackPositionAndVolume() async throws {
-        let lab = try await lab([.init(name: "Kitchen", volume: 20)])
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20)])
         let kitchen = lab.household.players[0]
         let tracks = (1...5).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
         kitchen.setState(.queue(tracks: tracks, track: 3, position: 42), transport: .playing)
@@ -120,7 +52,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testLineInAndTVComeBackAfterAnAnnouncement() async throws {
-        let lab = try await lab([.init(name: "Den"), .init(name: "Living Room")])
+        let lab = try await sonosLab([.init(name: "Den"), .init(name: "Living Room")])
         let (den, living) = (lab.household.players[0], lab.household.players[1])
         den.setState(.lineIn)
         living.setState(.tv)
@@ -144,7 +76,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testAGroupMemberHearsTheClipAloneAndRejoinsItsCoordinator() async throws {
-        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")])
         let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
         kitchen.setState(.radio(uri: "x-sonosapi-stream:s12345?sid=254&flags=8224&sn=0", metadata: radioMetadata(title: "Jazz FM")))
         lab.household.join(office, to: kitchen)
@@ -163,7 +95,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testFixedVolumeIsLeftAloneAndACloudQueueIsReportedNotRestored() async throws {
-        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Port", fixedVolume: true)])
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Port", fixedVolume: true)])
         try lab.client.subscribe("\(lab.base)/bridge/event/plugin/#")
         let (kitchen, port) = (lab.household.players[0], lab.household.players[1])
         kitchen.setState(.cloudQueue(id: "spotify:playlist:37i9dQZF1DXcBWIGoYBM5M"))
@@ -187,7 +119,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testAUPnPFaultFailsTheAnnouncementWithItsMeaningAndTheNextOnePlays() async throws {
-        let lab = try await lab([.init(name: "Kitchen", volume: 20)])
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20)])
         let kitchen = lab.household.players[0]
         try lab.availability("kitchen", "online")
         kitchen.failNext(action: "SetAVTransportURI", upnpCode: 714)
@@ -202,7 +134,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testASlowSpeakerTimesOutGoesOfflineAndComesBack() async throws {
-        let lab = try await lab([.init(name: "Kitchen")])
+        let lab = try await sonosLab([.init(name: "Kitchen")])
         let kitchen = lab.household.players[0]
         try lab.availability("kitchen", "online")
         kitchen.respondSlowly(seconds: 3)
@@ -221,7 +153,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testASpeakerThatVanishesMidAnnouncementFailsItAndReturnsOnline() async throws {
-        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")])
         let kitchen = lab.household.players[0]
         try lab.availability("kitchen", "online")
         try lab.availability("office", "online")
@@ -246,7 +178,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testAPlayerThatMovesToANewAddressIsFollowed() async throws {
-        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")])
         let kitchen = lab.household.players[0]
         try lab.availability("kitchen", "online")
         try lab.availability("office", "online")
@@ -269,7 +201,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testCommandsGoToThePlayerAndTheStateFollows() async throws {
-        let lab = try await lab([.init(name: "Kitchen"), .init(name: "Office")])
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")])
         let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
         let tracks = (1...3).map { QueueTrack(uri: "x-sonos-http:t\($0).mp3", title: "Song \($0)") }
         kitchen.setState(.queue(tracks: tracks, track: 1, position: 0), transport: .playing)
@@ -306,7 +238,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testSubscriptionsAreRenewedAndStartedAgainAfterAReboot() async throws {
-        let lab = try await lab([.init(name: "Kitchen")], settings: ["subscription_timeout": 4])
+        let lab = try await sonosLab([.init(name: "Kitchen")], settings: ["subscription_timeout": 4])
         let kitchen = lab.household.players[0]
         try lab.availability("kitchen", "online")
         let ok3 = await kitchen.waitUntil { $0.subscriptions.count == 3 }
@@ -336,7 +268,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testAnAudioClipPlayerPlaysTheAnnouncementOverItsMusic() async throws {
-        let lab = try await lab([.init(name: "Kitchen", volume: 20, audioClip: true)]) {
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20, audioClip: true)]) {
             ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
         }
         let kitchen = lab.household.players[0]
@@ -369,7 +301,7 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testARefusedAudioClipFallsBackToUPnPAndRestores() async throws {
-        let lab = try await lab([.init(name: "Kitchen", volume: 20, audioClip: true)]) {
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20, audioClip: true)]) {
             ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
         }
         let kitchen = lab.household.players[0]
@@ -399,7 +331,7 @@ final class SonosDriverTests: XCTestCase {
         // Both players answer on 127.0.0.1; only the kitchen has the API. The office's probe
         // reaches the kitchen's port and gets the kitchen's playerId: the driver must not take
         // that for the office's.
-        let lab = try await lab([.init(name: "Kitchen", audioClip: true), .init(name: "Office", volume: 25)]) {
+        let lab = try await sonosLab([.init(name: "Kitchen", audioClip: true), .init(name: "Office", volume: 25)]) {
             ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
         }
         let (kitchen, office) = (lab.household.players[0], lab.household.players[1])

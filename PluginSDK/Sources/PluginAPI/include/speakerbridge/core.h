@@ -56,7 +56,7 @@ extern "C" {
 /* The ABI this header describes. A plugin records it in its descriptor; the host refuses a
  * different major and a minor newer than its own, and serves older minors as they were. */
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 1
+#define SB_ABI_MINOR 2
 
 /* The exported entry point's name. */
 #define SB_PLUGIN_ENTRY_SYMBOL "speakerbridge_plugin_entry"

@@ -29,7 +29,24 @@ typedef struct sb_clip {
     const char *mime;     /* "audio/wav", "audio/mpeg" */
     uint32_t duration_ms; /* 0 when unknown */
     int32_t volume;       /* 0..100, or -1 to keep the speaker's volume */
+    /* [since 1.2] The announcement this clip belongs to: the same id for every speaker it goes to
+     * (the MQTT request's `id`), or NULL. */
+    const char *announcement_id;
+    /* [since 1.2] SB_CLIP_* flags. */
+    uint32_t flags;
+    /* [since 1.2] With SB_CLIP_GROUP: the ids of every speaker of this instance the announcement
+     * goes to (this one included), in the request's order; the driver may play the clip once on a
+     * temporary group of them. `group_count` is 0 otherwise. */
+    const char *const *group;
+    uint32_t group_count;
 } sb_clip;
+
+/* Play only if the speaker is playing something now; otherwise complete at once with SB_OK and
+ * the detail {"skipped":"not playing"}. A driver that cannot tell plays the clip. */
+#define SB_CLIP_ONLY_WHEN_PLAYING (1u << 0)
+/* The announcement asked for one synchronised temporary group of its speakers (`mode: group`);
+ * a driver that cannot group plays the clip on each speaker as usual. */
+#define SB_CLIP_GROUP (1u << 1)
 typedef struct sb_plugin_speaker {
     uint32_t struct_size;
     /* [executor] The speakers this instance drives right now. `out->struct_size` is set by the

@@ -32,6 +32,9 @@ typedef struct sb_route_request {
     size_t header_count;
     const void *body;
     size_t body_size;
+    /* [since 1.2] The IP address the request came from ("192.168.1.30"), so a plugin can accept a
+     * callback only from the device it expects. */
+    const char *remote_address;
 } sb_route_request;
 /* Returns the HTTP status to answer with (200, 412 …); the answer has an empty body. A status
  * outside 200…599 is answered 500. Runs on the instance's executor; `request` lives for the call.
