@@ -38,6 +38,8 @@ public final class FakeSonosHousehold: Sendable {
     public let players: [FakeSonosPlayer]
     public let householdID: String
     let core: HouseholdCore
+    /// The real-player behaviours this household shows.
+    public var quirks: FakeSonosQuirks { core.quirks }
 
     private init(players: [FakeSonosPlayer], householdID: String, core: HouseholdCore) {
         self.players = players
@@ -45,7 +47,9 @@ public final class FakeSonosHousehold: Sendable {
         self.core = core
     }
 
-    public static func start(players options: [FakeSonosPlayerOptions]) async throws -> FakeSonosHousehold {
+    /// `quirks`: which real-player behaviours to show (`.kind`: none, the textbook device).
+    public static func start(players options: [FakeSonosPlayerOptions],
+                             quirks: FakeSonosQuirks = .kind) async throws -> FakeSonosHousehold {
         let seed = UInt32.random(in: 0...0xFFFFFF)
         var models: [PlayerModel] = []
         for (k, o) in options.enumerated() {
@@ -63,7 +67,7 @@ public final class FakeSonosHousehold: Sendable {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         let householdID = "Sonos_" + String((0..<28).map { _ in alphabet.randomElement()! })
         let core = HouseholdCore(model: HouseholdModel(players: models, ports: Array(repeating: 0, count: models.count),
-                                                       householdID: householdID))
+                                                       householdID: householdID, quirks: quirks))
         var handles: [FakeSonosPlayer] = []
         for (k, o) in options.enumerated() {
             let server = PlayerHTTPServer(group: core.group) { [core] request in await core.handle(player: k, request) }

@@ -17,6 +17,8 @@ struct HouseholdModel {
     var players: [PlayerModel]
     var ports: [Int]
     let householdID: String
+    /// Which real-player behaviours this household shows (fixed for its life).
+    let quirks: FakeSonosQuirks
     var groupCounter = 100
     var sidCounter = 400
     var effects: [Effect] = []
@@ -156,8 +158,11 @@ final class HouseholdCore: Sendable {
     let group: MultiThreadedEventLoopGroup
     let http: HTTPClient
     let clock = ContinuousClock()
+    /// The same as `model.quirks`, readable without the lock (AudioClip.swift reads it per message).
+    let quirks: FakeSonosQuirks
 
     init(model: HouseholdModel) {
+        self.quirks = model.quirks
         self.model = Mutex(model)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var config = HTTPClient.Configuration()

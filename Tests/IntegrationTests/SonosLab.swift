@@ -54,10 +54,11 @@ struct SonosLab {
 
 extension XCTestCase {
     /// `householdSettings`: settings that depend on the started household (its ephemeral ports).
+    /// `quirks`: which real-player behaviours the fake household shows (default none).
     func sonosLab(_ players: [FakeSonosPlayerOptions], settings: [String: Any] = [:],
-             extraSpeakers: [String] = [],
+             extraSpeakers: [String] = [], quirks: FakeSonosQuirks = .kind,
              householdSettings: ((FakeSonosHousehold) -> [String: Any])? = nil) async throws -> SonosLab {
-        let household = try await FakeSonosHousehold.start(players: players)
+        let household = try await FakeSonosHousehold.start(players: players, quirks: quirks)
         addTeardownBlock { await household.stop() }
         let settings = settings.merging(householdSettings?(household) ?? [:]) { $1 }
         let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60", "log_level": "debug"]) { dir, scratch in
