@@ -12,6 +12,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "gena.h"
+#include "household.h"
 #include "instance.h"
 #include "state.h"
 #include "text.h"
@@ -86,6 +87,7 @@ static sb_status sonos_create(const sb_host *host, const char *config_json, sb_i
     sn_gena_init(inst);
     sn_audio_clip_init(inst);
     sn_announce_init(inst);
+    sn_household_init(inst);
     sn_state_init(inst);
     sn_discovery_start(inst);
     *out_instance = inst;

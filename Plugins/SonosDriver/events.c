@@ -119,6 +119,10 @@ int sn_didl_parse(const char *xml, size_t size, sn_didl_item *out) {
         sn_copy_trimmed(out->album, sizeof out->album, sn_xml_child_text(item, "album"));
         sn_copy_trimmed(out->upnp_class, sizeof out->upnp_class, sn_xml_child_text(item, "class"));
         sn_copy_trimmed(out->stream_content, sizeof out->stream_content, sn_xml_child_text(item, "streamContent"));
+        /* A URL: whole or not at all (a cut one would point elsewhere). */
+        if (sn_copy_trimmed_exact(out->album_art, sizeof out->album_art, sn_xml_child_text(item, "albumArtURI")) != 0) {
+            out->album_art[0] = '\0';
+        }
     }
     sn_xml_free(root);
     return 0;

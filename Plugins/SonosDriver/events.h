@@ -24,6 +24,7 @@ typedef struct sn_didl_item {
     char album[256];
     char upnp_class[128];
     char stream_content[256]; /* r:streamContent (radio "now playing"), Sonos */
+    char album_art[512];      /* upnp:albumArtURI as given (Sonos: a path, "/getaa?s=1&u=…") */
 } sn_didl_item;
 
 /* 0 (fields missing are "") or -1 when the text is not DIDL-Lite XML. */

@@ -6,6 +6,7 @@
 
 #include "gena.h"
 #include "events.h"
+#include "household.h"
 #include "state.h"
 #include "text.h"
 
@@ -35,7 +36,7 @@ static void apply_property(void *user, const char *name, const char *value)
                    sn_service_name(sub->kind), why);
         }
     } else if (strcmp(name, "ZoneGroupState") == 0 && sub->kind == SN_ZGT) {
-        sn_state_apply_topology(sub->inst, value);
+        sn_household_apply_topology(sub->inst, value);
     }
 }
 

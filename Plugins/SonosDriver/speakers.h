@@ -83,6 +83,10 @@ struct sn_speaker {
     char next_artist[256];
     uint64_t avt_event_ms;    /* when the last AVTransport event arrived, 0 never */
     uint64_t rc_event_ms;     /* when the last RenderingControl event arrived, 0 never */
+    /* The subscription SID each service's last event came under: a new SID (a new subscription)
+     * makes the record stale until its initial, complete event arrives (sn_state_fresh). */
+    char avt_event_sid[160];
+    char rc_event_sid[160];
 
     /* audioclip.c: the local audioClip API, from GET /api/v1/players/local/info when the player
      * goes online. Players without it (S1, other renderers) keep audio_clip false. */

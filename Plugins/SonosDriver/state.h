@@ -1,19 +1,16 @@
 /* What each speaker is doing, from its events, and the retained `<base>/<speaker>/state` built from
- * it; the household's topology (groups, bonded satellites). */
+ * it. The household's topology is in household.h. */
 #ifndef SONOS_STATE_H
 #define SONOS_STATE_H
 
 #include "instance.h"
 
-/* Registers on the hub: NEEDS_TOPOLOGY asks the player for its household's topology (and brings
- * it online when it is a room); ONLINE and OFFLINE publish the state. Register it after the other
+/* Registers on the hub: ONLINE and OFFLINE publish the state. Register it after the other
  * feature modules, so the published state is the one after they reacted. */
 void sn_state_init(sb_instance *inst);
 /* One variable of an AVTransport or RenderingControl LastChange event. */
 void sn_state_apply_avt(sb_instance *inst, sn_speaker *s, const char *name, const char *value);
 void sn_state_apply_rc(sb_instance *inst, sn_speaker *s, const char *name, const char *channel, const char *value);
-/* A ZoneGroupState document: coordinators, groups, satellites; unknown members are described. */
-void sn_state_apply_topology(sb_instance *inst, const char *zone_group_state);
 /* True when the speaker's AVTransport and RenderingControl subscriptions are live (a SID, not
  * pending) and each has delivered its initial (complete) event since it was granted: then the
  * record's transport, URI, metadata, play mode, crossfade, volume, mute and fixed output are

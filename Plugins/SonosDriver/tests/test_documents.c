@@ -734,6 +734,8 @@ static void test_avtransport_event(void) {
     CHECK_STR(item.album, "A Night at the Opera (2011 Remaster)");
     CHECK_STR(item.upnp_class, "object.item.audioItem.musicTrack");
     CHECK_STR(item.stream_content, "");
+    CHECK_STR(item.album_art, "/getaa?s=1&u=x-sonosapi-hls-static%3aALkSOiH");
+    CHECK_STR(seen_value(&vars, "CurrentCrossfadeMode", NULL), "0");
 
     meta = seen_value(&vars, "EnqueuedTransportURIMetaData", NULL);
     CHECK(meta != NULL && sn_didl_parse(meta, strlen(meta), &item) == 0);

@@ -7,6 +7,7 @@
 #include "discovery.h"
 #include "fake_devices.h"
 #include "gena.h"
+#include "household.h"
 #include "state.h"
 
 static fake_host f;
@@ -29,6 +30,7 @@ int main(void)
     sb_instance *inst = fake_instance(&f, "{\"subscription_timeout\": 1200}");
     sn_discovery_init(inst);
     sn_gena_init(inst);
+    sn_household_init(inst);
     sn_state_init(inst);
     fake_listen(&f, inst);
     sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);

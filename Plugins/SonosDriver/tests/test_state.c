@@ -7,6 +7,7 @@
 #include "discovery.h"
 #include "fake_devices.h"
 #include "state.h"
+#include "text.h"
 
 static fake_host f;
 
@@ -42,6 +43,111 @@ static void test_events_to_state(void)
 
     sn_speaker_set_online(inst, s, false, "gone");
     CHECK(f.state_count == 3 && has(f.last_state, "\"state\":\"offline\""));
+    fake_instance_free(inst);
+}
+
+static const char TRACK_META[] =
+    "<DIDL-Lite xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:upnp=\"urn:schemas-upnp-org:metadata-1-0/upnp/\" "
+    "xmlns=\"urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/\"><item><dc:title>Song</dc:title><dc:creator>Band</dc:creator>"
+    "<upnp:album>Record</upnp:album><upnp:albumArtURI>/getaa?s=1&amp;u=x-sonos-http%3atrack</upnp:albumArtURI></item></DIDL-Lite>";
+static const char NEXT_META[] =
+    "<DIDL-Lite xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><item><dc:title>Next</dc:title><dc:creator>Other</dc:creator>"
+    "</item></DIDL-Lite>";
+static const char QUEUE_META[] = "<DIDL-Lite><item id=\"Q:0\"><dc:title>Queue</dc:title></item></DIDL-Lite>";
+
+/* Real players send everything in the initial event and then only what changed (often without
+ * AVTransportURI): a variable an event leaves out keeps its value, one sent empty clears it. */
+static void test_partial_events(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_state_init(inst);
+    sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    /* The initial event. */
+    sn_state_apply_avt(inst, s, "TransportState", "PLAYING");
+    sn_state_apply_avt(inst, s, "AVTransportURI", "x-rincon-queue:uuid-1#0");
+    sn_state_apply_avt(inst, s, "AVTransportURIMetaData", QUEUE_META);
+    sn_state_apply_avt(inst, s, "CurrentPlayMode", "SHUFFLE");
+    sn_state_apply_avt(inst, s, "CurrentCrossfadeMode", "1");
+    sn_state_apply_avt(inst, s, "CurrentTrack", "3");
+    sn_state_apply_avt(inst, s, "CurrentTrackDuration", "0:03:25");
+    sn_state_apply_avt(inst, s, "CurrentTrackMetaData", TRACK_META);
+    sn_state_apply_avt(inst, s, "NextTrackMetaData", NEXT_META);
+    CHECK_STR(s->av_metadata, QUEUE_META);
+    CHECK(s->crossfade == 1 && s->track_number == 3);
+    CHECK_STR(s->track_duration, "0:03:25");
+    CHECK_STR(s->album, "Record");
+    /* The art is a path on the player: made absolute against its description's address. */
+    CHECK_STR(s->album_art, "http://10.0.0.5:49152/getaa?s=1&u=x-sonos-http%3atrack");
+    CHECK_STR(s->next_title, "Next");
+    CHECK_STR(s->next_artist, "Other");
+    CHECK(s->avt_event_ms > 0);
+
+    /* A later event: paused, nothing else named. */
+    sn_state_apply_avt(inst, s, "TransportState", "PAUSED_PLAYBACK");
+    CHECK_STR(s->transport, "PAUSED_PLAYBACK");
+    CHECK_STR(s->av_uri, "x-rincon-queue:uuid-1#0");
+    CHECK_STR(s->av_metadata, QUEUE_META);
+    CHECK_STR(s->play_mode, "SHUFFLE");
+    CHECK(s->crossfade == 1 && s->track_number == 3);
+    CHECK_STR(s->title, "Song");
+    CHECK_STR(s->album_art, "http://10.0.0.5:49152/getaa?s=1&u=x-sonos-http%3atrack");
+
+    /* Empty values clear: the queue ended, no next track. */
+    sn_state_apply_avt(inst, s, "NextTrackMetaData", "");
+    sn_state_apply_avt(inst, s, "CurrentTrackMetaData", "");
+    sn_state_apply_avt(inst, s, "CurrentTrackDuration", "");
+    sn_state_apply_avt(inst, s, "AVTransportURIMetaData", "");
+    CHECK_STR(s->next_title, "");
+    CHECK_STR(s->title, "");
+    CHECK_STR(s->album_art, "");
+    CHECK_STR(s->track_duration, "");
+    CHECK_STR(s->av_metadata, "");
+    CHECK_STR(s->av_uri, "x-rincon-queue:uuid-1#0");
+    /* Crossfade and the track number read as unknown from anything but a number. */
+    sn_state_apply_avt(inst, s, "CurrentCrossfadeMode", "NOT_IMPLEMENTED");
+    sn_state_apply_avt(inst, s, "CurrentTrack", "");
+    CHECK(s->crossfade == -1 && s->track_number == 0);
+    /* Metadata too long to keep whole is dropped, not cut. */
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sn_state_apply_avt(inst, s, "AVTransportURIMetaData", big);
+    CHECK_STR(s->av_metadata, "");
+    fake_instance_free(inst);
+}
+
+/* Fresh: both subscriptions granted (not pending) and each has delivered an event under its SID. */
+static void test_freshness(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_state_init(inst);
+    sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    CHECK(!sn_state_fresh(s)); /* no subscriptions */
+    sn_copy(s->subs[SN_AVT].sid, sizeof s->subs[SN_AVT].sid, "uuid:sid-avt-1");
+    sn_copy(s->subs[SN_RC].sid, sizeof s->subs[SN_RC].sid, "uuid:sid-rc-1");
+    CHECK(!sn_state_fresh(s)); /* granted, no event yet */
+    sn_state_apply_avt(inst, s, "TransportState", "PLAYING");
+    CHECK(!sn_state_fresh(s)); /* RenderingControl has not spoken */
+    sn_state_apply_rc(inst, s, "Volume", "Master", "20");
+    CHECK(sn_state_fresh(s));
+    CHECK(s->rc_event_ms > 0);
+
+    /* An event that overtook the SUBSCRIBE answer: the subscription is still pending. */
+    s->subs[SN_RC].pending = true;
+    CHECK(!sn_state_fresh(s));
+    s->subs[SN_RC].pending = false;
+
+    /* A new subscription (renewal refused, speaker moved): stale until its own initial event. */
+    sn_copy(s->subs[SN_AVT].sid, sizeof s->subs[SN_AVT].sid, "uuid:sid-avt-2");
+    CHECK(!sn_state_fresh(s));
+    sn_state_apply_avt(inst, s, "TransportState", "STOPPED");
+    CHECK(sn_state_fresh(s));
+
+    /* Offline: the subscriptions are dropped, and the state with them. */
+    s->subs[SN_AVT].sid[0] = '\0';
+    CHECK(!sn_state_fresh(s));
     fake_instance_free(inst);
 }
 
@@ -95,6 +201,8 @@ static void test_topology(void)
 int main(void)
 {
     test_events_to_state();
+    test_partial_events();
+    test_freshness();
     test_topology();
     return CHECK_DONE("test_state");
 }
