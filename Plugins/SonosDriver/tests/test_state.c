@@ -1,6 +1,5 @@
 /* Speaker state (state.c over discovery, soap_call and the model, with a fake host): the retained
- * state from events, published only on change; a Sonos player placed by its household's topology
- * before it goes online; satellites that are no rooms. */
+ * state from events, published only on change. The topology is in test_household.c. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "check.h"
@@ -151,58 +150,10 @@ static void test_freshness(void)
     fake_instance_free(inst);
 }
 
-static const char TOPOLOGY[] =
-    "<ZoneGroupState><ZoneGroups><ZoneGroup Coordinator=\"RINCON_A\" ID=\"RINCON_A:1\">"
-    "<ZoneGroupMember UUID=\"RINCON_A\" Location=\"http://10.0.0.9:1400/xml/device_description.xml\" ZoneName=\"Kitchen\"/>"
-    "<ZoneGroupMember UUID=\"RINCON_B\" Location=\"http://10.0.0.10:1400/xml/device_description.xml\" ZoneName=\"Hall\"/>"
-    "<ZoneGroupMember UUID=\"RINCON_S\" Location=\"http://10.0.0.11:1400/xml/device_description.xml\" ZoneName=\"Kitchen\" Invisible=\"1\"/>"
-    "</ZoneGroup></ZoneGroups></ZoneGroupState>";
-
-static void test_topology(void)
-{
-    fake_host_init(&f);
-    sb_instance *inst = fake_instance(&f, "{}");
-    sn_discovery_init(inst);
-    sn_state_init(inst);
-    fake_listen(&f, inst);
-    sn_speaker *a = fake_speaker(inst, "RINCON_A", "Kitchen", "10.0.0.9", true);
-    CHECK(!a->online);
-    fake_request *r = fake_http_find(&f, "POST", "10.0.0.9:1400/ZoneGroupTopology/Control");
-    CHECK(r != NULL && strcmp(fake_soap_action(r), "GetZoneGroupState") == 0);
-    if (r == NULL) return;
-    fake_soap_answer(&f, r, (const char *const[]){ "ZoneGroupState", TOPOLOGY, NULL });
-    CHECK(a->online);
-    CHECK_STR(a->id, "kitchen");
-    CHECK(has(f.events, "online:kitchen:found;"));
-    CHECK_STR(a->coordinator, "RINCON_A");
-    CHECK(has(f.last_state, "\"group\":{\"coordinator\":\"kitchen\",\"members\":[\"kitchen\"]}"));
-    /* The topology names the household's other players: one static address finds them all. */
-    CHECK(fake_http_find(&f, "GET", "http://10.0.0.10:1400/xml/device_description.xml") != NULL);
-    /* Satellites are not rooms: not described for their own sake. */
-    CHECK(fake_http_find(&f, "GET", "10.0.0.11") == NULL);
-
-    /* A bonded satellite found some other way stays out of the list. */
-    sn_speaker *sat = fake_speaker(inst, "RINCON_S", "Kitchen", "10.0.0.11", true);
-    r = fake_http_find(&f, "POST", "10.0.0.11:1400/ZoneGroupTopology/Control");
-    CHECK(r != NULL);
-    if (r != NULL) fake_soap_answer(&f, r, (const char *const[]){ "ZoneGroupState", TOPOLOGY, NULL });
-    CHECK(sat->invisible && !sat->online);
-    CHECK(inst->visible_count == 1);
-
-    /* A player that does not answer its topology request is asked again later, not guessed. */
-    sn_speaker *b = fake_speaker(inst, "RINCON_C", "Den", "10.0.0.12", true);
-    r = fake_http_find(&f, "POST", "10.0.0.12:1400/ZoneGroupTopology/Control");
-    if (r != NULL) fake_http_fail(&f, r, "timed out");
-    CHECK(!b->online && !b->awaiting_topology);
-    CHECK(fake_logged(&f, "Den did not answer its topology request; trying again later"));
-    fake_instance_free(inst);
-}
-
 int main(void)
 {
     test_events_to_state();
     test_partial_events();
     test_freshness();
-    test_topology();
     return CHECK_DONE("test_state");
 }
