@@ -581,9 +581,10 @@ static void clip_done(void *ctx, const sn_clip_result *result)
     a->clip = NULL;
     switch (result->outcome) {
     case SN_CLIP_PLAYED:
+        /* Unconfirmed (no DONE) it is still done: the player took the clip and its length has
+         * passed; the result says "confirmed":false instead of claiming it was heard. */
         a->played_by_clip = true;
         a->clip_confirmed = result->confirmed;
-        a->clip_dismissed = result->dismissed;
         a->play_acked_ms = result->ack_ms > 0 ? a->started_ms + result->ack_ms : 0;
         finish(a, SB_OK, NULL);
         return;
@@ -593,6 +594,9 @@ static void clip_done(void *ctx, const sn_clip_result *result)
         start_upnp(a);
         return;
     case SN_CLIP_FAILED:
+    case SN_CLIP_INTERRUPTED:
+        /* Cut by another clip or dismissed on the player: not heard to its end, so not played;
+         * playing it again over UPnP would come after whatever cut it. */
         sn_copy(a->failure, sizeof a->failure, result->reason);
         finish(a, SB_ERR_FAILED, a->failure);
         return;
@@ -655,8 +659,9 @@ sb_status sn_announce_cancel(sb_instance *inst, uint64_t operation_id)
         if (a->operation != operation_id) continue;
         a->cancelled = true;
         if (a->clip != NULL) {
-            /* Closing the socket is all the API offers us; the player ends the clip itself. */
-            sn_audio_clip_free(a->clip);
+            /* cancelAudioClip stops it on the player (closing the socket would not); the
+             * operation is cancelled now, the socket closes once the player confirms. */
+            sn_audio_clip_cancel(a->clip);
             a->clip = NULL;
             finish(a, SB_ERR_CANCELLED, "cancelled");
             return SB_OK;

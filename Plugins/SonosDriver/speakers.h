@@ -37,6 +37,7 @@ typedef struct sn_subscription {
 } sn_subscription;
 
 struct sn_announcement;
+struct sn_audio_clip;
 
 struct sn_speaker {
     char id[64];        /* MQTT id: the room name as a slug ("living_room") */
@@ -94,6 +95,13 @@ struct sn_speaker {
     char player_id[128];   /* the API's playerId (RINCON_…, the same as the uuid) */
     char ws_url[256];      /* wss://<address>:1443/websocket/api */
     uint32_t clip_probe;   /* numbers the info requests: only the newest answer counts */
+    struct sn_audio_clip *clip;   /* the clip playing now (its announcement owns it), or NULL */
+    sb_instance *clip_inst;       /* for the clip sockets' and timers' callbacks, which get the speaker */
+    /* A cancelled clip's socket stays open a moment after its announcement ended: long enough to
+     * send cancelAudioClip (once the clip's id is known) and hear the player confirm it. */
+    uint64_t clip_cancel_socket;
+    uint64_t clip_cancel_timer;
+    char clip_cancel_id[128];     /* "" while the answer to loadAudioClip is still due */
 
     /* announce.c */
     struct sn_announcement *announcement; /* the one playing now, or NULL */

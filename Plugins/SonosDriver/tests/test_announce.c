@@ -127,6 +127,17 @@ static void test_refusals_and_ends(void)
     fake_instance_free(inst);
 }
 
+/* The audioClip socket of a started announcement through subscribe to the player's clip `id`. */
+static void clip_loaded(fake_socket *ws, const char *id)
+{
+    char answer[200];
+    fake_ws_event(&f, ws, SB_WS_OPEN, "v1.api.smartspeaker.audio");
+    fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"response\":\"subscribe\",\"cmdId\":\"1\",\"success\":true},{}]");
+    snprintf(answer, sizeof answer, "[{\"response\":\"loadAudioClip\",\"cmdId\":\"2\",\"success\":true},"
+                                    "{\"_objectType\":\"audioClip\",\"id\":\"%s\"}]", id);
+    fake_ws_event(&f, ws, SB_WS_TEXT, answer);
+}
+
 static void test_audio_clip_first(void)
 {
     sb_instance *inst = setup();
@@ -144,9 +155,7 @@ static void test_audio_clip_first(void)
     fake_socket *ws = fake_ws_last(&f);
     CHECK(ws != NULL);
     if (ws == NULL) return;
-    fake_ws_event(&f, ws, SB_WS_OPEN, "v1.api.smartspeaker.audio");
-    fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"response\":\"loadAudioClip\",\"cmdId\":\"1\",\"success\":true},"
-                                      "{\"_objectType\":\"audioClip\",\"id\":\"c1\"}]");
+    clip_loaded(ws, "c1");
     fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"type\":\"audioClipStatus\"},{\"audioClips\":[{\"id\":\"c1\",\"status\":\"DONE\"}]}]");
     CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
     CHECK(has(f.completed_detail, "\"source\":\"audio_clip\",\"soap_calls\":0"));
@@ -170,12 +179,27 @@ static void test_audio_clip_first(void)
     CHECK(f.complete_count == 2 && f.completed_op == 10 && f.completed_status == SB_OK);
     CHECK(has(f.completed_detail, "\"audio_clip_fallback\":\"the audioClip connection closed: connection refused\""));
 
-    /* A cancel while the clip plays closes the socket and completes at once. */
+    /* A cancel while the clip plays completes at once and sends cancelAudioClip (closing the
+     * socket would not stop it on a real player); the player's answer closes the socket. */
     CHECK(sn_announce_start(inst, "kitchen", &CLIP, 11, err, sizeof err) == SB_OK);
     ws = fake_ws_last(&f);
+    if (ws == NULL) return;
+    clip_loaded(ws, "c2");
     CHECK(sn_announce_cancel(inst, 11) == SB_OK);
-    CHECK(ws != NULL && !ws->open);
     CHECK(f.complete_count == 3 && f.completed_status == SB_ERR_CANCELLED);
+    CHECK(ws->open && has(ws->sent, "\"command\":\"cancelAudioClip\"") && has(ws->sent, "\"id\":\"c2\""));
+    fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"response\":\"cancelAudioClip\",\"cmdId\":\"3\",\"success\":true},{}]");
+    CHECK(!ws->open);
+
+    /* Cut by another clip: failed, with the reason, and the speaker is free for the next one. */
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 12, err, sizeof err) == SB_OK);
+    ws = fake_ws_last(&f);
+    if (ws == NULL) return;
+    clip_loaded(ws, "c3");
+    fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"type\":\"audioClipStatus\"},{\"audioClips\":[{\"id\":\"c3\",\"status\":"
+                                      "\"INTERRUPTED\"},{\"id\":\"x\",\"status\":\"ACTIVE\"}]}]");
+    CHECK(f.complete_count == 4 && f.completed_status == SB_ERR_FAILED && has(f.completed_detail, "interrupted by another clip"));
+    CHECK(s->announcement == NULL);
     fake_instance_free(inst);
 }
 
