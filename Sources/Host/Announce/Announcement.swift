@@ -103,8 +103,17 @@ actor Announcement {
             }
             let url = speech.clip.flatMap { addressing?.url(for: $0, speaker: speaker) } ?? speech.url
             clips.append(SpeakerClip(url: url, mime: "audio/wav", durationMs: speech.durationMs, volume: volume))
+            let group = request.mode == .group ? groupMates(of: target) : nil
+            for i in clips.indices {
+                clips[i].announcementID = request.id
+                clips[i].group = group
+            }
+            // Only the first clip asks: once the chime played, the speaker was playing, and the
+            // speech that follows it belongs to the same announcement.
+            clips[0].onlyWhenPlaying = request.onlyWhenPlaying
             var failure: String? = nil
-            for (i, clip) in clips.enumerated() where failure == nil {
+            var skipped: String? = nil
+            for (i, clip) in clips.enumerated() where failure == nil && skipped == nil {
                 switch await backend.play(clip, on: target, onStarted: { op in Task { await started(op) } }) {
                 case .error(let reason):
                     failure = (i == 0 && clips.count == 2) ? "the chime did not play: \(reason)" : reason
@@ -112,9 +121,11 @@ actor Announcement {
                     // A driver that played the clip but could not put the speaker back as it was
                     // says so; the announcement is done, and the note travels with its result.
                     if let note = data["not_restored"]?.stringValue { notes[speaker.id] = note }
+                    // Not played on purpose (only_when_playing and the speaker was idle): no failure.
+                    if let why = data["skipped"] { skipped = why.stringValue ?? "skipped" }
                 }
             }
-            outcome = failure ?? "done"
+            outcome = failure ?? skipped.map { "skipped: \($0)" } ?? "done"
         }
         results[speaker.id] = outcome
         if results.count == speakers.count { finish() }
@@ -124,7 +135,9 @@ actor Announcement {
         releaseClip()
         guard !stopping() else { return }  // left unfinished in the journal: announced again after the restart
         let speakers = self.speakers.map(\.speaker)
-        let failures = speakers.compactMap { s in results[s.id].flatMap { $0 == "done" ? nil : "\(s.name): \($0)" } }
+        let failures = speakers.compactMap { s in
+            results[s.id].flatMap { $0 == "done" || Announcement.isSkip($0) ? nil : "\(s.name): \($0)" }
+        }
         // Results by name for people; two speakers with one name (two drivers) stay apart by id.
         var byName: [String: JSONValue] = [:]
         for s in speakers { byName[byName[s.name] == nil ? s.name : "\(s.name) (\(s.id))"] = .string(results[s.id] ?? "") }
@@ -142,6 +155,14 @@ actor Announcement {
         } catch {
             logger.error("announce: cannot record the end of announcement \(request.id ?? "-"): \(error)")
         }
+    }
+
+    static func isSkip(_ outcome: String) -> Bool { outcome.hasPrefix("skipped: ") }
+
+    /// Group mode: the speakers of `target`'s driver this announcement goes to, in the request's
+    /// order. A driver groups only its own speakers; those of other drivers play on their own.
+    private func groupMates(of target: SpeakerHandle) -> [String] {
+        speakers.filter { $0.driver == target.driver }.map(\.speaker.id)
     }
 
     /// Every speaker is done with the clip: the media store may expire or evict it again. Through

@@ -2,6 +2,9 @@
 /// contract, or plain text.
 public struct SpeakRequest: Sendable, Equatable {
     public enum Priority: String, Sendable { case normal, high }
+    /// How several speakers hear it: each on its own at once (parallel), or as one synchronised
+    /// temporary group where the driver can make one (group).
+    public enum Mode: String, Sendable { case parallel, group }
 
     public var id: String?
     public var text: String
@@ -18,10 +21,13 @@ public struct SpeakRequest: Sendable, Equatable {
     public var pitch: Int?
     /// The text is espeak-ng's SSML subset.
     public var ssml = false
+    public var mode: Mode = .parallel
+    /// Only speakers that are playing something hear it; the others are skipped (not failed).
+    public var onlyWhenPlaying = false
 
     public static let maxTextLength = 10_000
     static let fields: Set<String> = ["id", "text", "speakers", "speaker", "volume", "voice", "priority", "interrupt", "chime",
-                                      "rate", "pitch", "ssml"]
+                                      "rate", "pitch", "ssml", "mode", "only_when_playing"]
 
     public struct Invalid: Error, Sendable {
         public let reason: String
@@ -118,6 +124,16 @@ public struct SpeakRequest: Sendable, Equatable {
         case nil, .null?: break
         case .bool(let b)?: r.ssml = b
         default: throw fail("ssml must be true or false")
+        }
+        switch o["mode"] {
+        case nil, .null?: break
+        case .string(let m)? where Mode(rawValue: m) != nil: r.mode = Mode(rawValue: m)!
+        default: throw fail("mode must be \"parallel\" or \"group\"")
+        }
+        switch o["only_when_playing"] {
+        case nil, .null?: break
+        case .bool(let b)?: r.onlyWhenPlaying = b
+        default: throw fail("only_when_playing must be true or false")
         }
         return r
     }

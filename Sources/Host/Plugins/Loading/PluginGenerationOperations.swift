@@ -18,11 +18,27 @@ extension PluginGeneration {
             c.struct_size = UInt32(MemoryLayout<sb_clip>.size)
             c.duration_ms = clip.durationMs
             c.volume = clip.volume
-            return clip.url.withCString { url in
-                clip.mime.withCString { mime in
-                    c.url = url
-                    c.mime = mime
-                    return speakerID.withCString { playFn.value(inst.value, $0, &c, operationID, err, 1024) }
+            c.flags = (clip.onlyWhenPlaying ? UInt32(SB_CLIP_ONLY_WHEN_PLAYING) : 0) | (clip.group != nil ? UInt32(SB_CLIP_GROUP) : 0)
+            // The group's ids as C strings that live until play_clip returns (the driver copies
+            // what it keeps).
+            let group = (clip.group ?? []).map { strdup($0) }
+            defer { group.forEach { free($0) } }
+            let groupPointers: [UnsafePointer<CChar>?] = group.map { UnsafePointer($0) }
+            return groupPointers.withUnsafeBufferPointer { members in
+                if clip.group != nil {
+                    c.group = members.baseAddress
+                    c.group_count = UInt32(members.count)
+                }
+                return clip.url.withCString { url in
+                    clip.mime.withCString { mime in
+                        c.url = url
+                        c.mime = mime
+                        func call(_ announcement: UnsafePointer<CChar>?) -> Int32 {
+                            c.announcement_id = announcement
+                            return speakerID.withCString { playFn.value(inst.value, $0, &c, operationID, err, 1024) }
+                        }
+                        return clip.announcementID.map { $0.withCString { call($0) } } ?? call(nil)
+                    }
                 }
             }
         }
