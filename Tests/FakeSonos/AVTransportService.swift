@@ -18,6 +18,24 @@ struct AVTView {
     init(_ m: HouseholdModel, player i: Int, now: ContinuousClock.Instant) {
         let o = m.players[m.transportOwner(of: i)]
         let own = m.players[i]
+        if m.quirks.memberReportsCoordinator, m.transportOwner(of: i) != i, own.satelliteOf == nil {
+            // A real member plays the coordinator's group stream: it reports that stream as its
+            // track, NOT_IMPLEMENTED for everything about the music, and PLAYING whatever the
+            // coordinator does (SoCo#944, node-sonos#234, node-sonos-ts#145; a member's
+            // get_current_track_info in smartgic/skill-sonos-controller#11).
+            transport = .playing
+            playMode = "NORMAL"
+            numberOfTracks = 1
+            track = 1
+            uri = "x-rincon:\(o.uuid)"
+            uriMetadata = ""
+            trackURI = uri
+            trackMetadata = "NOT_IMPLEMENTED"
+            trackDuration = "NOT_IMPLEMENTED"
+            relTime = "NOT_IMPLEMENTED"
+            transportActions = "Set"
+            return
+        }
         transport = o.transport
         playMode = o.playMode
         numberOfTracks = o.numberOfTracks
@@ -56,6 +74,9 @@ enum AVTransportService {
         guard known.contains(action) else { throw UPnPError(401) }
         do { try a.instanceZero() } catch { throw error as? UPnPError ?? UPnPError(402) }
 
+        if m.quirks.realFaultCodes, let code = realFault(action, player: i, model: m) {
+            throw UPnPError(code.code, violation: code.violation)
+        }
         if coordinatorOnly.contains(action), !m.isCoordinator(i) {
             throw UPnPError(800, violation: "\(action) sent to a group member (\(m.players[i].name)); transport "
                             + "commands go to the coordinator \(m.players[m.transportOwner(of: i)].name)")
@@ -115,6 +136,23 @@ enum AVTransportService {
             throw UPnPError(402)
         }
         return []
+    }
+
+    /// The codes real players answer where the textbook fake says 800: Seek on a member 701,
+    /// SetPlayMode on a member or without an active queue 712 (svrooij/node-sonos-ts,
+    /// src/services/av-transport.service.ts, the remarks on Seek and SetPlayMode).
+    private static func realFault(_ action: String, player i: Int, model m: HouseholdModel) -> (code: Int, violation: String?)? {
+        let member = !m.isCoordinator(i)
+        switch action {
+        case "Seek" where member:
+            return (701, "Seek sent to a group member (\(m.players[i].name)); it goes to the coordinator")
+        case "SetPlayMode" where member:
+            return (712, "SetPlayMode sent to a group member (\(m.players[i].name)); it goes to the coordinator")
+        case "SetPlayMode" where m.players[i].sourceKind != .queue:
+            return (712, nil)
+        default:
+            return nil
+        }
     }
 
     private static func setURI(_ a: ActionArgs, player i: Int, model m: inout HouseholdModel,

@@ -11,14 +11,21 @@ public struct FakeSonosPlayerOptions: Sendable {
     public var invisibleSatelliteOf: String?
     /// Lists AUDIO_CLIP in its capabilities and serves the local audioClip API (see AudioClip.swift).
     public var audioClip: Bool
+    /// The product (description, Server header, HTControl/AudioIn, Boost). Default Era 100.
+    public var model: FakeSonosModel
+    /// Makes this player the right speaker of a stereo pair whose left speaker is the player with
+    /// that name: invisible, ChannelMapSet on both, following the left one's group.
+    public var stereoPairOf: String?
 
     public init(name: String, fixedVolume: Bool = false, volume: Int = 20, invisibleSatelliteOf: String? = nil,
-                audioClip: Bool = false) {
+                audioClip: Bool = false, model: FakeSonosModel = .era100, stereoPairOf: String? = nil) {
         self.name = name
         self.fixedVolume = fixedVolume
         self.volume = volume
         self.invisibleSatelliteOf = invisibleSatelliteOf
         self.audioClip = audioClip
+        self.model = model
+        self.stereoPairOf = stereoPairOf
     }
 }
 
@@ -26,7 +33,7 @@ public enum FakeSonosError: Error, CustomStringConvertible {
     case unknownSatelliteMain(String)
     public var description: String {
         switch self {
-        case .unknownSatelliteMain(let name): return "invisibleSatelliteOf: no player named \(name)"
+        case .unknownSatelliteMain(let name): return "invisibleSatelliteOf/stereoPairOf: no player named \(name)"
         }
     }
 }
@@ -48,31 +55,38 @@ public final class FakeSonosHousehold: Sendable {
     }
 
     /// `quirks`: which real-player behaviours to show (`.kind`: none, the textbook device).
-    public static func start(players options: [FakeSonosPlayerOptions],
-                             quirks: FakeSonosQuirks = .kind) async throws -> FakeSonosHousehold {
+    /// `addressing`: where the players listen (`.ephemeral`: 127.0.0.1 at random ports).
+    public static func start(players options: [FakeSonosPlayerOptions], quirks: FakeSonosQuirks = .kind,
+                             addressing: FakeSonosAddressing = .ephemeral) async throws -> FakeSonosHousehold {
         let seed = UInt32.random(in: 0...0xFFFFFF)
         var models: [PlayerModel] = []
         for (k, o) in options.enumerated() {
             var main: Int?
-            if let mainName = o.invisibleSatelliteOf {
-                guard let m = options.firstIndex(where: { $0.name == mainName && $0.invisibleSatelliteOf == nil }) else {
+            if let mainName = o.invisibleSatelliteOf ?? o.stereoPairOf {
+                guard let m = options.firstIndex(where: {
+                    $0.name == mainName && $0.invisibleSatelliteOf == nil && $0.stereoPairOf == nil
+                }) else {
                     throw FakeSonosError.unknownSatelliteMain(mainName)
                 }
                 main = m
             }
-            var p = PlayerModel(index: k, options: o, uuid: SonosIdentity.uuid(seed: seed, index: k), satelliteOf: main)
+            var p = PlayerModel(index: k, options: o, uuid: SonosIdentity.uuid(seed: seed, index: k), satelliteOf: main,
+                                bond: o.stereoPairOf != nil && o.invisibleSatelliteOf == nil ? .stereoRight : .satellite)
             p.uri = p.queueURI
             models.append(p)
         }
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         let householdID = "Sonos_" + String((0..<28).map { _ in alphabet.randomElement()! })
+        let hosts = options.indices.map { addressing.host(of: $0) }
         let core = HouseholdCore(model: HouseholdModel(players: models, ports: Array(repeating: 0, count: models.count),
-                                                       householdID: householdID, quirks: quirks))
+                                                       hosts: hosts, householdID: householdID, quirks: quirks))
         var handles: [FakeSonosPlayer] = []
         for (k, o) in options.enumerated() {
-            let server = PlayerHTTPServer(group: core.group) { [core] request in await core.handle(player: k, request) }
+            let server = PlayerHTTPServer(group: core.group, host: hosts[k], serverHeader: o.model.serverHeader) { [core] request in
+                await core.handle(player: k, request)
+            }
             let port: Int
-            do { port = try await server.start() } catch {
+            do { port = try await server.start(port: addressing.port) } catch {
                 for h in handles { await h.stopServers() }
                 await core.shutdown()
                 throw error
@@ -98,7 +112,7 @@ public final class FakeSonosHousehold: Sendable {
 
     public func player(named name: String) -> FakeSonosPlayer? { players.first { $0.name == name } }
 
-    /// "127.0.0.1:<port>" for every player: the driver's static address list.
+    /// "<host>:<port>" for every player: the driver's static address list.
     public var staticAddresses: [String] { players.map(\.address) }
 
     /// What GetZoneGroupState answers right now (unescaped).
@@ -107,6 +121,14 @@ public final class FakeSonosHousehold: Sendable {
     /// Groups `member` with `coordinator` (as the Sonos app would), with topology events.
     public func join(_ member: FakeSonosPlayer, to coordinator: FakeSonosPlayer) {
         core.mutate { $0.join(member.index, to: coordinator.index, now: core.now) }
+    }
+
+    /// The player drops out of the household as a real one does when it is switched off or goes
+    /// to sleep: it stops answering and the topology lists it under VanishedDevices with
+    /// `reason` ("powered off", "sleeping", …). `comeBack()` brings it back.
+    public func vanish(_ player: FakeSonosPlayer, reason: String) async {
+        core.mutate { $0.players[player.index].vanishedReason = reason }
+        await player.goOffline()
     }
 
     /// Makes `player` a standalone group again.
@@ -154,10 +176,14 @@ public final class FakeSonosPlayer: Sendable {
         await audioClipServer?.stop()
     }
 
-    /// "127.0.0.1:<port>"
-    public var address: String { "127.0.0.1:\(port)" }
-    /// http://127.0.0.1:<port>/xml/device_description.xml
-    public var location: String { "http://127.0.0.1:\(port)/xml/device_description.xml" }
+    /// The address it listens on: 127.0.0.1, or its own (FakeSonosAddressing.loopback).
+    public var host: String { core.read { $0.hosts[index] } }
+    /// "<host>:<port>"
+    public var address: String { "\(host):\(port)" }
+    /// http://<host>:<port>/xml/device_description.xml
+    public var location: String { "http://\(address)/xml/device_description.xml" }
+    /// The product it is.
+    public var model: FakeSonosModel { read(\.model) }
 
     private func read<R: Sendable>(_ body: (PlayerModel) -> R) -> R { core.read { body($0.players[index]) } }
 
@@ -286,6 +312,7 @@ public final class FakeSonosPlayer: Sendable {
                 m.players[index].setTransport(.stopped, at: core.now)
             }
             m.players[index].online = true
+            m.players[index].vanishedReason = nil
         }
     }
 }

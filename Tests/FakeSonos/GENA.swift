@@ -169,8 +169,17 @@ enum GENA {
                 let body = eventBody(m, player: i, service: service, now: now)
                 guard m.players[i].lastEventBodies[service] != body else { continue }
                 m.players[i].lastEventBodies[service] = body
+                var changeBody = body
+                if service == .avTransport {
+                    let variables = avTransportVariables(m, player: i, now: now)
+                    if m.quirks.partialEvents {
+                        let before = m.players[i].lastAVTVariables
+                        changeBody = propertySet([("LastChange", avTransportLastChange(variables.filter { before[$0.0] != $0.1 }))])
+                    }
+                    m.players[i].lastAVTVariables = Dictionary(variables, uniquingKeysWith: { $1 })
+                }
                 for (sid, sub) in m.players[i].subscriptions where sub.service == service && sub.initialSent {
-                    send(&m, player: i, sid: sid, body: body)
+                    send(&m, player: i, sid: sid, body: changeBody)
                 }
             }
         }
@@ -243,28 +252,38 @@ enum GENA {
         }
     }
 
-    static func avTransportLastChange(_ m: HouseholdModel, player i: Int, now: ContinuousClock.Instant) -> String {
+    /// Every AVTransport state variable of the player's LastChange, in the order Sonos sends them.
+    static func avTransportVariables(_ m: HouseholdModel, player i: Int, now: ContinuousClock.Instant) -> [(String, String)] {
         let v = AVTView(m, player: i, now: now)
-        func e(_ name: String, _ value: String) -> String { "<\(name) val=\"\(xmlEscape(value))\"/>" }
-        return "<Event xmlns=\"urn:schemas-upnp-org:metadata-1-0/AVT/\" xmlns:r=\"urn:schemas-rinconnetworks-com:metadata-1-0/\">"
-            + "<InstanceID val=\"0\">"
-            + e("TransportState", v.transport.rawValue) + e("CurrentPlayMode", v.playMode) + e("CurrentCrossfadeMode", "0")
-            + e("NumberOfTracks", String(v.numberOfTracks)) + e("CurrentTrack", String(v.track)) + e("CurrentSection", "0")
-            + e("CurrentTrackURI", v.trackURI) + e("CurrentTrackDuration", v.trackDuration)
-            + e("CurrentTrackMetaData", v.trackMetadata) + e("r:NextTrackURI", "") + e("r:NextTrackMetaData", "")
-            + e("r:EnqueuedTransportURI", "") + e("r:EnqueuedTransportURIMetaData", "")
-            + e("PlaybackStorageMedium", v.uri.isEmpty ? "NONE" : "NETWORK")
-            + e("AVTransportURI", v.uri) + e("AVTransportURIMetaData", v.uriMetadata)
-            + e("NextAVTransportURI", "") + e("NextAVTransportURIMetaData", "")
-            + e("CurrentTransportActions", v.transportActions)
-            + e("r:CurrentValidPlayModes", "SHUFFLE,REPEAT,REPEAT_ONE,CROSSFADE")
-            + e("r:DirectControlClientID", "") + e("r:DirectControlIsSuspended", "0") + e("r:DirectControlAccountID", "")
-            + e("TransportStatus", "OK") + e("r:SleepTimerGeneration", "0") + e("r:AlarmRunning", "0")
-            + e("r:SnoozeRunning", "0") + e("r:RestartPending", "0") + e("TransportPlaySpeed", "1")
-            + e("CurrentMediaDuration", "NOT_IMPLEMENTED") + e("RecordStorageMedium", "NOT_IMPLEMENTED")
-            + e("PossiblePlaybackStorageMedia", "NONE, NETWORK") + e("PossibleRecordStorageMedia", "NOT_IMPLEMENTED")
-            + e("RecordMediumWriteStatus", "NOT_IMPLEMENTED") + e("CurrentRecordQualityMode", "NOT_IMPLEMENTED")
-            + e("PossibleRecordQualityModes", "NOT_IMPLEMENTED")
+        return [
+            ("TransportState", v.transport.rawValue), ("CurrentPlayMode", v.playMode), ("CurrentCrossfadeMode", "0"),
+            ("NumberOfTracks", String(v.numberOfTracks)), ("CurrentTrack", String(v.track)), ("CurrentSection", "0"),
+            ("CurrentTrackURI", v.trackURI), ("CurrentTrackDuration", v.trackDuration),
+            ("CurrentTrackMetaData", v.trackMetadata), ("r:NextTrackURI", ""), ("r:NextTrackMetaData", ""),
+            ("r:EnqueuedTransportURI", ""), ("r:EnqueuedTransportURIMetaData", ""),
+            ("PlaybackStorageMedium", v.uri.isEmpty ? "NONE" : "NETWORK"),
+            ("AVTransportURI", v.uri), ("AVTransportURIMetaData", v.uriMetadata),
+            ("NextAVTransportURI", ""), ("NextAVTransportURIMetaData", ""),
+            ("CurrentTransportActions", v.transportActions),
+            ("r:CurrentValidPlayModes", "SHUFFLE,REPEAT,REPEAT_ONE,CROSSFADE"),
+            ("r:DirectControlClientID", ""), ("r:DirectControlIsSuspended", "0"), ("r:DirectControlAccountID", ""),
+            ("TransportStatus", "OK"), ("r:SleepTimerGeneration", "0"), ("r:AlarmRunning", "0"),
+            ("r:SnoozeRunning", "0"), ("r:RestartPending", "0"), ("TransportPlaySpeed", "1"),
+            ("CurrentMediaDuration", "NOT_IMPLEMENTED"), ("RecordStorageMedium", "NOT_IMPLEMENTED"),
+            ("PossiblePlaybackStorageMedia", "NONE, NETWORK"), ("PossibleRecordStorageMedia", "NOT_IMPLEMENTED"),
+            ("RecordMediumWriteStatus", "NOT_IMPLEMENTED"), ("CurrentRecordQualityMode", "NOT_IMPLEMENTED"),
+            ("PossibleRecordQualityModes", "NOT_IMPLEMENTED"),
+        ]
+    }
+
+    static func avTransportLastChange(_ m: HouseholdModel, player i: Int, now: ContinuousClock.Instant) -> String {
+        avTransportLastChange(avTransportVariables(m, player: i, now: now))
+    }
+
+    /// The LastChange document for these variables (all of them, or only the changed ones).
+    static func avTransportLastChange(_ variables: [(String, String)]) -> String {
+        "<Event xmlns=\"urn:schemas-upnp-org:metadata-1-0/AVT/\" xmlns:r=\"urn:schemas-rinconnetworks-com:metadata-1-0/\">"
+            + "<InstanceID val=\"0\">" + variables.map { "<\($0.0) val=\"\(xmlEscape($0.1))\"/>" }.joined()
             + "</InstanceID></Event>"
     }
 

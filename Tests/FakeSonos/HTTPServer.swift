@@ -45,6 +45,10 @@ final class PlayerHTTPServer: Sendable {
 
     private let group: EventLoopGroup
     private let handler: Handler
+    /// The address it binds: 127.0.0.1, or the player's own loopback address (FakeSonosAddressing).
+    let host: String
+    /// `Linux UPnP/1.0 Sonos/… (ZP<model>)`, on every answer as a real player sends it.
+    private let serverHeader: String
     private let running = Mutex<Running?>(nil)
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -56,18 +60,20 @@ final class PlayerHTTPServer: Sendable {
 
     private struct Stopping: Error {}
 
-    init(group: EventLoopGroup, handler: @escaping Handler) {
+    init(group: EventLoopGroup, host: String = "127.0.0.1", serverHeader: String = FakeSonosModel.era100.serverHeader, handler: @escaping Handler) {
         self.group = group
+        self.host = host
+        self.serverHeader = serverHeader
         self.handler = handler
     }
 
-    /// Binds 127.0.0.1:`port` (0 = ephemeral) and returns the bound port.
+    /// Binds `host`:`port` (0 = ephemeral) and returns the bound port.
     func start(port: Int = 0) async throws -> Int {
         stopping.withLock { $0 = false }
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: port) { channel in
+            .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if self.stopping.withLock({ $0 }) { throw Stopping() }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -87,7 +93,7 @@ final class PlayerHTTPServer: Sendable {
                         self.accepted.withLock { _ = $0.removeValue(forKey: id) }
                         self.connections.withLock { $0[id] = connection.channel }
                         group.addTask {
-                            try? await Self.serve(connection, handler: handler)
+                            try? await Self.serve(connection, serverHeader: self.serverHeader, handler: handler)
                             self.connections.withLock { $0[id] = nil }
                         }
                     }
@@ -128,7 +134,7 @@ final class PlayerHTTPServer: Sendable {
         }
     }
 
-    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, serverHeader: String,
                               handler: Handler) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
@@ -150,7 +156,7 @@ final class PlayerHTTPServer: Sendable {
                     // initial event of the subscription it granted.
                     defer { response.afterSend?() }
                     var headers = response.headers
-                    headers.replaceOrAdd(name: "Server", value: SonosIdentity.serverHeader)
+                    headers.replaceOrAdd(name: "Server", value: serverHeader)
                     headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
                     if !h.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
                     try await outbound.write(.head(HTTPResponseHead(version: h.version, status: response.status,

@@ -16,6 +16,8 @@ enum Effect {
 struct HouseholdModel {
     var players: [PlayerModel]
     var ports: [Int]
+    /// The address each player listens on (FakeSonosAddressing).
+    let hosts: [String]
     let householdID: String
     /// Which real-player behaviours this household shows (fixed for its life).
     let quirks: FakeSonosQuirks
@@ -30,7 +32,7 @@ struct HouseholdModel {
 
     func isCoordinator(_ i: Int) -> Bool { players[i].satelliteOf == nil && players[i].coordinator == players[i].uuid }
 
-    func location(of i: Int) -> String { "http://127.0.0.1:\(ports[i])/xml/device_description.xml" }
+    func location(of i: Int) -> String { "http://\(hosts[i]):\(ports[i])/xml/device_description.xml" }
 
     /// The name a player shows: a satellite shows its main player's room.
     func roomName(of i: Int) -> String { players[i].satelliteOf.map { players[$0].name } ?? players[i].name }
@@ -119,8 +121,14 @@ struct HouseholdModel {
         for c in players.indices where isCoordinator(c) && players[c].online {
             xml += "<ZoneGroup Coordinator=\"\(players[c].uuid)\" ID=\"\(players[c].groupID)\">"
             for m in groupMembers(ofCoordinator: c) {
-                let sats = players.indices.filter { players[$0].satelliteOf == m && players[$0].online }
-                xml += "<ZoneGroupMember " + memberAttributes(m)
+                let bonded = players.indices.filter { players[$0].satelliteOf == m && players[$0].online }
+                let sats = bonded.filter { players[$0].bond == .satellite }
+                // A stereo pair: two ZoneGroupMembers with the same ChannelMapSet, the right one
+                // Invisible (svrooij/node-sonos-ts, src/tests/services/responses/
+                // zone-group.GroupState.ChannelMapSet.stereo.xml; SoCo, soco/zonegroupstate.py).
+                let right = bonded.first { players[$0].bond == .stereoRight }
+                let pairMap = right.map { " ChannelMapSet=\"\(players[m].uuid):LF,LF;\(players[$0].uuid):RF,RF\"" } ?? ""
+                xml += "<ZoneGroupMember " + memberAttributes(m) + pairMap
                 if sats.isEmpty {
                     xml += "/>"
                 } else {
@@ -131,17 +139,30 @@ struct HouseholdModel {
                     for s in sats { xml += "<Satellite " + memberAttributes(s) + "/>" }
                     xml += "</ZoneGroupMember>"
                 }
+                if let right { xml += "<ZoneGroupMember " + memberAttributes(right) + pairMap + "/>" }
             }
             xml += "</ZoneGroup>"
         }
-        return xml + "</ZoneGroups><VanishedDevices></VanishedDevices></ZoneGroupState>"
+        xml += "</ZoneGroups><VanishedDevices>"
+        // Players switched off or asleep, with the reason the household gives (home-assistant/core,
+        // homeassistant/components/sonos/speaker.py, reads UUID, ZoneName and Reason of each Device).
+        for i in players.indices where !players[i].online {
+            if let reason = players[i].vanishedReason {
+                xml += "<Device UUID=\"\(players[i].uuid)\" ZoneName=\"\(xmlEscape(roomName(of: i)))\" Reason=\"\(xmlEscape(reason))\"/>"
+            }
+        }
+        return xml + "</VanishedDevices></ZoneGroupState>"
     }
 
     private func memberAttributes(_ i: Int) -> String {
         let p = players[i]
+        // A Boost/Bridge: invisible, IsZoneBridge="1", the zone-extender icon (SoCo,
+        // soco/zonegroupstate.py's example payload).
+        let icon = p.model.isZoneBridge ? "x-rincon-roomicon:zoneextender" : "x-rincon-roomicon:living"
         var a = "UUID=\"\(p.uuid)\" Location=\"\(location(of: i))\" ZoneName=\"\(xmlEscape(roomName(of: i)))\" "
-            + "Icon=\"x-rincon-roomicon:living\" Configuration=\"1\" "
-        if p.satelliteOf != nil { a += "Invisible=\"1\" " }
+            + "Icon=\"\(icon)\" Configuration=\"1\" "
+        if p.satelliteOf != nil || p.model.isZoneBridge { a += "Invisible=\"1\" " }
+        if p.model.isZoneBridge { a += "IsZoneBridge=\"1\" " }
         a += "SoftwareVersion=\"\(SonosIdentity.softwareVersion)\" SWGen=\"2\" MinCompatibleVersion=\"79.0-00000\" "
             + "LegacyCompatibleVersion=\"58.0-00000\" BootSeq=\"42\" TVConfigurationError=\"0\" HdmiCecAvailable=\"0\" "
             + "WirelessMode=\"1\" WirelessLeafOnly=\"0\" ChannelFreq=\"2437\" BehindWifiExtender=\"0\" WifiEnabled=\"1\" "

@@ -88,8 +88,13 @@ struct PlayerModel {
     let uuid: String
     let fixedVolume: Bool
     let audioClip: Bool
-    /// Index of the player this one is an invisible satellite (surround/sub) of.
+    let model: FakeSonosModel
+    /// Index of the player this one is an invisible satellite (surround/sub) or the right
+    /// speaker of a stereo pair of (`bond` says which).
     let satelliteOf: Int?
+    let bond: Bond
+
+    enum Bond { case satellite, stereoRight }
 
     // RenderingControl
     var volume = 20
@@ -118,6 +123,8 @@ struct PlayerModel {
 
     // Faults
     var online = true
+    /// Why the household lists it in VanishedDevices ("powered off", "sleeping"); nil: not vanished.
+    var vanishedReason: String?
     var responseDelay: TimeInterval = 0
     var pendingFaults: [String: [Int]] = [:]
 
@@ -130,14 +137,18 @@ struct PlayerModel {
     // GENA
     var subscriptions: [String: Subscription] = [:]
     var lastEventBodies: [UPnPService: String] = [:]
+    /// The AVTransport variables of the last event, to send only what changed (partialEvents).
+    var lastAVTVariables: [String: String] = [:]
 
-    init(index: Int, options: FakeSonosPlayerOptions, uuid: String, satelliteOf: Int?) {
+    init(index: Int, options: FakeSonosPlayerOptions, uuid: String, satelliteOf: Int?, bond: Bond = .satellite) {
         self.index = index
         self.name = options.name
         self.uuid = uuid
         self.fixedVolume = options.fixedVolume
         self.audioClip = options.audioClip
+        self.model = options.model
         self.satelliteOf = satelliteOf
+        self.bond = bond
         self.coordinator = uuid
         self.groupID = "\(uuid):1"
         self.volume = options.fixedVolume ? 100 : options.volume

@@ -6,8 +6,10 @@ public struct FakeSonosQuirks: Sendable, Equatable {
     /// AVTransport LastChange events after the initial one carry only the variables that changed
     /// (often without AVTransportURI), as real players send them.
     public var partialEvents: Bool
-    /// A group member reports `x-rincon:<coordinator>` as its AVTransportURI, and its transport
-    /// state follows the coordinator's, instead of a copy of the coordinator's track.
+    /// A group member reports `x-rincon:<coordinator>` as its AVTransportURI and track URI,
+    /// NOT_IMPLEMENTED for track metadata, duration and position, and PLAYING as its transport
+    /// state whatever the coordinator does (it plays the group's stream), instead of a copy of the
+    /// coordinator's track and state.
     public var memberReportsCoordinator: Bool
     /// The fault codes real players answer: Seek on a member 701, SetPlayMode on a member or without
     /// an active queue 712, GroupRenderingControl on a member 701 ("Player isn't the coordinator").

@@ -85,7 +85,9 @@ enum GroupRenderingControlService {
         guard known.contains(action) else { throw UPnPError(401) }
         try a.instanceZero()
         guard m.isCoordinator(i) else {
-            throw UPnPError(800, violation: "\(action) sent to group member \(m.players[i].name); group "
+            // Real players: 701 "Player isn't the coordinator" (svrooij/node-sonos-ts,
+            // src/services/group-rendering-control.service.ts).
+            throw UPnPError(m.quirks.realFaultCodes ? 701 : 800, violation: "\(action) sent to group member \(m.players[i].name); group "
                             + "rendering commands go to the coordinator")
         }
         switch action {
@@ -120,6 +122,9 @@ enum ZoneGroupTopologyService {
     static func call(_ action: String, _ a: ActionArgs, player i: Int, model m: inout HouseholdModel) throws -> [(String, String)] {
         switch action {
         case "GetZoneGroupState":
+            // Large households: real players refuse with 501, the topology only comes in
+            // ZoneGroupTopology events (SoCo, soco/zonegroupstate.py, falls back to an event then).
+            if let limit = m.quirks.zoneGroupStateLimit, m.players.count > limit { throw UPnPError(501) }
             return [("ZoneGroupState", m.zoneGroupState())]
         case "GetZoneGroupAttributes":
             let c = m.transportOwner(of: i)

@@ -9,12 +9,12 @@ extension HouseholdCore {
         switch request.method {
         case .GET, .HEAD:
             guard request.path == "/xml/device_description.xml" else { return .status(.notFound) }
-            return .xml(read { deviceDescription(player: $0.players[i], roomName: $0.roomName(of: i), host: "127.0.0.1") })
+            return .xml(read { deviceDescription(player: $0.players[i], roomName: $0.roomName(of: i), host: $0.hosts[i]) })
         case .POST:
-            guard let service = UPnPService.byControlURL(request.path) else { return .status(.notFound) }
+            guard let service = UPnPService.byControlURL(request.path, model: read { $0.players[i].model }) else { return .status(.notFound) }
             return soap(player: i, service: service, request)
         case .SUBSCRIBE, .UNSUBSCRIBE:
-            guard let service = UPnPService.byEventURL(request.path) else { return .status(.notFound) }
+            guard let service = UPnPService.byEventURL(request.path, model: read { $0.players[i].model }) else { return .status(.notFound) }
             return GENA.handle(core: self, player: i, service: service, request: request)
         default:
             return .status(.methodNotAllowed)

@@ -84,7 +84,7 @@ final class FakeSonosTests: XCTestCase {
     // MARK: -
 
     func testDeviceDescriptionHasTheSonosShape() async throws {
-        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen"), .init(name: "Office")])
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen", model: .one), .init(name: "Office")])
         addTeardownBlock { await household.stop() }
         let kitchen = household.players[0]
         XCTAssertNotNil(kitchen.uuid.range(of: "^RINCON_[0-9A-F]{12}01400$", options: .regularExpression), kitchen.uuid)
@@ -94,7 +94,7 @@ final class FakeSonosTests: XCTestCase {
         let reply = try await request(kitchen.location)
         XCTAssertEqual(reply.status, 200)
         XCTAssertEqual(reply.header("Content-Type"), "text/xml; charset=\"utf-8\"")
-        XCTAssertTrue(reply.header("Server")?.contains("Sonos/") ?? false)
+        XCTAssertTrue(reply.header("Server")?.hasSuffix("(ZPS13)") ?? false, reply.header("Server") ?? "no Server header")
         let xml = reply.body
         for needle in ["<deviceType>urn:schemas-upnp-org:device:ZonePlayer:1</deviceType>", "<roomName>Kitchen</roomName>",
                        "<modelName>Sonos One</modelName>", "<modelNumber>S13</modelNumber>", "<UDN>uuid:\(kitchen.uuid)</UDN>",
@@ -404,5 +404,213 @@ final class FakeSonosTests: XCTestCase {
         _ = try await request(kitchen.location)
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.45)
         kitchen.respondSlowly(seconds: 0)
+    }
+
+    // MARK: - Real players' quirks (each switch by itself)
+
+    /// The TransportState values of every AVTransport event the sink got, and the event bodies.
+    func avtEvents(_ sink: LoopbackRecorder, path: String = "/avt") -> [String] {
+        sink.requests.filter { $0.path == path }.map(\.text)
+    }
+
+    func testPartialEventsCarryOnlyWhatChanged() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen")],
+                                                           quirks: FakeSonosQuirks(partialEvents: true))
+        let sink = try await LoopbackRecorder.start()
+        addTeardownBlock { await household.stop(); await sink.stop() }
+        let kitchen = household.players[0]
+        kitchen.setState(.lineIn, transport: .playing)
+        _ = try await request("http://\(kitchen.address)/MediaRenderer/AVTransport/Event", method: "SUBSCRIBE",
+                              headers: ["CALLBACK": "<\(sink.url("/avt"))>", "NT": "upnp:event", "TIMEOUT": "Second-60"])
+        _ = await sink.waitFor { $0.path == "/avt" }
+        // The initial event is complete: the URI is there.
+        let initial = try XCTUnwrap(avtEvents(sink).first)
+        XCTAssertTrue(initial.contains("AVTransportURI val=&quot;x-rincon-stream:\(kitchen.uuid)&quot;"), initial)
+        XCTAssertTrue(initial.contains("TransportState val=&quot;PLAYING&quot;"), initial)
+
+        let pause = try await soap(kitchen, "AVTransport", "Pause", [("InstanceID", "0")])
+        XCTAssertEqual(pause.status, 200)
+        let events = await sink.waitFor(2) { $0.path == "/avt" }
+        XCTAssertEqual(events.count, 2)
+        let change = try XCTUnwrap(events.last?.text)
+        XCTAssertTrue(change.contains("&lt;TransportState val=&quot;PAUSED_PLAYBACK&quot;/&gt;"), change)
+        for absent in ["AVTransportURI", "CurrentTrackURI", "CurrentPlayMode", "NumberOfTracks"] {
+            XCTAssertFalse(change.contains(absent), "\(absent) did not change, yet it is in the event: \(change)")
+        }
+        XCTAssertEqual(events.last?.headers["seq"], "1")
+
+        // A new URI: the URI variables come, the unchanged transport state does not.
+        _ = try await soap(kitchen, "AVTransport", "SetAVTransportURI", [("InstanceID", "0"),
+            ("CurrentURI", "x-sonosapi-stream:s12345?sid=254&flags=8224&sn=0"), ("CurrentURIMetaData", "")])
+        let third = await sink.waitFor(3) { $0.path == "/avt" }
+        let uriChange = try XCTUnwrap(third.last?.text)
+        XCTAssertTrue(uriChange.contains("AVTransportURI val=&quot;x-sonosapi-stream:s12345"), uriChange)
+        XCTAssertTrue(uriChange.contains("TransportState val=&quot;STOPPED&quot;"), uriChange)
+    }
+
+    func testMemberReportsTheGroupStreamAndPlaying() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen"), .init(name: "Office")],
+                                                           quirks: FakeSonosQuirks(memberReportsCoordinator: true))
+        addTeardownBlock { await household.stop() }
+        let kitchen = household.players[0], office = household.players[1]
+        household.join(office, to: kitchen)
+        kitchen.setState(.queue(tracks: [QueueTrack(uri: "http://music/1.mp3", title: "One")], track: 1, position: 10),
+                         transport: .pausedPlayback)
+        XCTAssertEqual(office.coordinatorUUID, kitchen.uuid)
+
+        let info = try await soap(office, "AVTransport", "GetTransportInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentTransportState", in: info.body), "PLAYING", "a member plays the group stream")
+        let own = try await soap(kitchen, "AVTransport", "GetTransportInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentTransportState", in: own.body), "PAUSED_PLAYBACK")
+        let position = try await soap(office, "AVTransport", "GetPositionInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("TrackURI", in: position.body), "x-rincon:\(kitchen.uuid)")
+        XCTAssertEqual(value("TrackMetaData", in: position.body), "NOT_IMPLEMENTED")
+        XCTAssertEqual(value("RelTime", in: position.body), "NOT_IMPLEMENTED")
+        XCTAssertEqual(value("TrackDuration", in: position.body), "NOT_IMPLEMENTED")
+        let media = try await soap(office, "AVTransport", "GetMediaInfo", [("InstanceID", "0")])
+        XCTAssertEqual(value("CurrentURI", in: media.body), "x-rincon:\(kitchen.uuid)")
+        XCTAssertEqual(value("NrTracks", in: media.body), "1")
+        XCTAssertEqual(office.transportState, .playing)
+    }
+
+    func testRealFaultCodes() async throws {
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen"), .init(name: "Office")],
+                                                           quirks: FakeSonosQuirks(realFaultCodes: true))
+        addTeardownBlock { await household.stop() }
+        let kitchen = household.players[0], office = household.players[1]
+        household.join(office, to: kitchen)
+        let seek = try await soap(office, "AVTransport", "Seek", [("InstanceID", "0"), ("Unit", "REL_TIME"), ("Target", "0:00:05")])
+        XCTAssertEqual(seek.body, fault(701))
+        let mode = try await soap(office, "AVTransport", "SetPlayMode", [("InstanceID", "0"), ("NewPlayMode", "SHUFFLE")])
+        XCTAssertEqual(mode.body, fault(712))
+        let group = try await soap(office, "GroupRenderingControl", "GetGroupVolume", [("InstanceID", "0")])
+        XCTAssertEqual(group.body, fault(701))
+        XCTAssertEqual(office.violations.map(\.action), ["Seek", "SetPlayMode", "GetGroupVolume"])
+        // Transport commands other than these stay 800 on a member.
+        let pause = try await soap(office, "AVTransport", "Pause", [("InstanceID", "0")])
+        XCTAssertEqual(pause.body, fault(800))
+
+        // SetPlayMode on a coordinator: 712 without an active queue, fine with one.
+        kitchen.setState(.radio(uri: "x-sonosapi-stream:s1?sid=254", metadata: radioMetadata(title: "R")))
+        let radio = try await soap(kitchen, "AVTransport", "SetPlayMode", [("InstanceID", "0"), ("NewPlayMode", "REPEAT_ALL")])
+        XCTAssertEqual(radio.body, fault(712))
+        kitchen.setState(.queue(tracks: [QueueTrack(uri: "http://music/1.mp3")], track: 1, position: 0))
+        let queue = try await soap(kitchen, "AVTransport", "SetPlayMode", [("InstanceID", "0"), ("NewPlayMode", "REPEAT_ALL")])
+        XCTAssertEqual(queue.status, 200)
+        XCTAssertEqual(kitchen.playMode, "REPEAT_ALL")
+        XCTAssertTrue(kitchen.violations.isEmpty, "\(kitchen.violations)")
+    }
+
+    func testZoneGroupStateRefusedOnLargeHouseholdsTopologyInEvents() async throws {
+        let household = try await FakeSonosHousehold.start(
+            players: [.init(name: "Kitchen"), .init(name: "Office"), .init(name: "Bedroom")],
+            quirks: FakeSonosQuirks(zoneGroupStateLimit: 2))
+        let sink = try await LoopbackRecorder.start()
+        addTeardownBlock { await household.stop(); await sink.stop() }
+        let kitchen = household.players[0]
+        let state = try await soap(kitchen, "ZoneGroupTopology", "GetZoneGroupState")
+        XCTAssertEqual(state.status, 500)
+        XCTAssertEqual(state.body, fault(501))
+        let attributes = try await soap(kitchen, "ZoneGroupTopology", "GetZoneGroupAttributes")
+        XCTAssertEqual(value("CurrentZoneGroupName", in: attributes.body), "Kitchen")
+        // The topology still comes, complete, in the ZoneGroupTopology event.
+        _ = try await request("http://\(kitchen.address)/ZoneGroupTopology/Event", method: "SUBSCRIBE",
+                              headers: ["CALLBACK": "<\(sink.url("/zgt"))>", "NT": "upnp:event", "TIMEOUT": "Second-60"])
+        let zgtEvents = await sink.waitFor { $0.path == "/zgt" }
+        let event = try XCTUnwrap(zgtEvents.first?.text)
+        for p in household.players {
+            XCTAssertTrue(event.contains("UUID=&amp;quot;\(p.uuid)&amp;quot;") || event.contains("UUID=&quot;\(p.uuid)&quot;"),
+                          "\(p.name) missing from the topology event")
+        }
+        // Small households answer as before.
+        let small = try await FakeSonosHousehold.start(players: [.init(name: "Den")], quirks: FakeSonosQuirks(zoneGroupStateLimit: 2))
+        addTeardownBlock { await small.stop() }
+        let ok = try await soap(small.players[0], "ZoneGroupTopology", "GetZoneGroupState")
+        XCTAssertEqual(ok.status, 200)
+    }
+
+    func testModelsStereoPairBoostAndVanishedPlayers() async throws {
+        let household = try await FakeSonosHousehold.start(players: [
+            .init(name: "Living Room"), .init(name: "Living Room R", stereoPairOf: "Living Room"),
+            .init(name: "TV Room", model: .beam), .init(name: "Sub", invisibleSatelliteOf: "TV Room"),
+            .init(name: "BOOST", model: .boost), .init(name: "Studio", model: .play5)])
+        addTeardownBlock { await household.stop() }
+        let living = household.players[0], right = household.players[1], tv = household.players[2]
+        let boost = household.players[4], studio = household.players[5]
+
+        // One model per player, the same in the description and the Server header.
+        let era = try await request(living.location)
+        XCTAssertTrue(era.body.contains("<modelNumber>S38</modelNumber>") && era.body.contains("<modelName>Sonos Era 100</modelName>"))
+        XCTAssertEqual(era.header("Server"), "Linux UPnP/1.0 Sonos/80.1-55240 (ZPS38)")
+        XCTAssertFalse(era.body.contains("HTControl") || era.body.contains("AudioIn"))
+        let beam = try await request(tv.location)
+        XCTAssertTrue(beam.body.contains("<modelNumber>S14</modelNumber>"))
+        XCTAssertTrue(beam.body.contains("<serviceType>urn:schemas-upnp-org:service:HTControl:1</serviceType>"
+            + "<serviceId>urn:upnp-org:serviceId:HTControl</serviceId><controlURL>/HTControl/Control</controlURL>"))
+        let five = try await request(studio.location)
+        XCTAssertTrue(five.body.contains("<controlURL>/AudioIn/Control</controlURL>"))
+        XCTAssertFalse(five.body.contains("HTControl"))
+        let noAudioIn = try await request("http://\(living.address)/AudioIn/Control", method: "POST", body: "")
+        XCTAssertEqual(noAudioIn.status, 404)
+
+        // A Boost has no media devices and answers no AVTransport.
+        let bridge = try await request(boost.location)
+        XCTAssertTrue(bridge.body.contains("<modelName>Sonos Boost</modelName>"))
+        XCTAssertFalse(bridge.body.contains("MediaRenderer"))
+        XCTAssertTrue(XMLParser(data: Data(bridge.body.utf8)).parse())
+        let avt = try await request("http://\(boost.address)/MediaRenderer/AVTransport/Control", method: "POST",
+                                    headers: ["SOAPACTION": "\"urn:schemas-upnp-org:service:AVTransport:1#Play\""], body: "")
+        XCTAssertEqual(avt.status, 404)
+
+        // The topology: stereo pair with ChannelMapSet on both (right invisible), the Boost as a bridge.
+        let zgs = household.zoneGroupState
+        let map = "ChannelMapSet=\"\(living.uuid):LF,LF;\(right.uuid):RF,RF\""
+        XCTAssertEqual(zgs.components(separatedBy: map).count - 1, 2, zgs)
+        XCTAssertNotNil(zgs.range(of: "<ZoneGroupMember UUID=\"\(right.uuid)\"[^>]*ZoneName=\"Living Room\"[^>]*Invisible=\"1\"",
+                                  options: .regularExpression), zgs)
+        XCTAssertNil(zgs.range(of: "<ZoneGroupMember UUID=\"\(living.uuid)\"[^>]*Invisible", options: .regularExpression))
+        XCTAssertNotNil(zgs.range(of: "<ZoneGroupMember UUID=\"\(boost.uuid)\"[^>]*Invisible=\"1\" IsZoneBridge=\"1\"",
+                                  options: .regularExpression), zgs)
+        XCTAssertTrue(zgs.contains("<VanishedDevices></VanishedDevices>"))
+        // The right speaker follows the left one and takes no transport commands.
+        XCTAssertEqual(right.coordinatorUUID, living.uuid)
+        let rightPlay = try await soap(right, "AVTransport", "Play", [("InstanceID", "0"), ("Speed", "1")])
+        XCTAssertEqual(rightPlay.body, fault(800))
+
+        // A player switched off: gone from the groups, listed with its reason; back: listed no more.
+        await household.vanish(studio, reason: "powered off")
+        let gone = household.zoneGroupState
+        XCTAssertTrue(gone.contains("<VanishedDevices><Device UUID=\"\(studio.uuid)\" ZoneName=\"Studio\" Reason=\"powered off\"/>"
+                                    + "</VanishedDevices>"), gone)
+        XCTAssertFalse(gone.contains("<ZoneGroupMember UUID=\"\(studio.uuid)\""))
+        do {
+            _ = try await request(studio.location)
+            XCTFail("a vanished player must not answer")
+        } catch {}
+        try await studio.comeBack()
+        XCTAssertTrue(household.zoneGroupState.contains("<ZoneGroupMember UUID=\"\(studio.uuid)\""))
+        XCTAssertTrue(household.zoneGroupState.contains("<VanishedDevices></VanishedDevices>"))
+        await household.vanish(studio, reason: "sleeping")
+        XCTAssertTrue(household.zoneGroupState.contains("Reason=\"sleeping\""))
+    }
+
+    func testLoopbackAddressingOnPort1400() async throws {
+        let addressing = FakeSonosAddressing.randomLoopback()
+        guard case .loopback(let prefix) = addressing else { return XCTFail("not a loopback addressing") }
+        let household = try await FakeSonosHousehold.start(players: [.init(name: "Kitchen"), .init(name: "Office")],
+                                                           addressing: addressing)
+        addTeardownBlock { await household.stop() }
+        XCTAssertEqual(household.staticAddresses, ["\(prefix).1:1400", "\(prefix).2:1400"])
+        let office = household.players[1]
+        XCTAssertEqual(office.location, "http://\(prefix).2:1400/xml/device_description.xml")
+        let reply = try await request(office.location)
+        XCTAssertEqual(reply.status, 200)
+        XCTAssertTrue(reply.body.contains("<friendlyName>\(prefix).2 - Sonos Era 100 - \(office.uuid)</friendlyName>"), reply.body)
+        XCTAssertTrue(household.zoneGroupState.contains("Location=\"http://\(prefix).1:1400/xml/device_description.xml\""))
+        // Nothing listens on the other address at that port.
+        do {
+            _ = try await request("http://\(prefix).3:1400/xml/device_description.xml")
+            XCTFail("only the household's players listen")
+        } catch {}
     }
 }
