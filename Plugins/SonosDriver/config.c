@@ -29,6 +29,7 @@ static const seconds_key seconds_keys[] = {
     { "subscription_timeout", offsetof(sn_config, subscription_s), 1800, 2, 86400, 1 },
     { "soap_timeout", offsetof(sn_config, soap_timeout_ms), 5, 0.1, 120, 1000 },
     { "announce_margin", offsetof(sn_config, announce_margin_ms), 2, 0, 60, 1000 },
+    { "forget_after", offsetof(sn_config, forget_after_ms), 3600, 60, 30 * 86400, 1000 },
 };
 
 typedef struct bool_key {
@@ -79,7 +80,7 @@ static int refuse_unknown_keys(const char *config_json, char *err, size_t err_si
         if (known_key(root->keys[i])) continue;
         sn_set_err(err, err_size, "settings: unknown setting \"%s\" (known: discovery, interface, household, speakers, "
                                   "renderers, search_interval, probe_interval, offline_after, subscription_timeout, "
-                                  "soap_timeout, announce_margin, interrupt_unrestorable, audio_clip, api_key, "
+                                  "soap_timeout, announce_margin, forget_after, interrupt_unrestorable, audio_clip, api_key, "
                                   "audio_clip_port)", root->keys[i]);
         rc = -1;
     }

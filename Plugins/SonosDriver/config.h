@@ -20,6 +20,7 @@ typedef struct sn_config {
     uint32_t search_interval_ms;  /* M-SEARCH rounds */
     uint32_t probe_interval_ms;   /* offline speakers are probed this often */
     uint32_t offline_after_ms;    /* not seen (SSDP, events, answers) for this long: probe it */
+    uint32_t forget_after_ms;     /* offline and unseen this long: its table slot may go to a new device */
     uint32_t subscription_s;      /* GENA TIMEOUT asked for */
     uint32_t soap_timeout_ms;
     uint32_t announce_margin_ms;  /* wait past the clip's duration before giving up on STOPPED */

@@ -14,24 +14,61 @@
 
 #define DESCRIPTION_MAX (256u * 1024u)
 
-typedef struct describe_ctx {
+typedef struct sn_describe_ctx {
     char location[512];
-    char household[128];
+    char host[256];      /* the location's host: fetch slots are counted per host */
+    char household[128]; /* X-RINCON-HOUSEHOLD of the SSDP message that named it, "" otherwise */
+    bool from_ssdp;      /* named by an SSDP message, which any LAN host can send */
 } describe_ctx;
 
-/* Locations being fetched right now: a burst of SSDP answers for one device (root device,
- * MediaRenderer, repeated rounds) must cause one fetch, not several. `claim` returns false when a
- * fetch is already running (or the table is full). */
-static bool claim_fetch(sb_instance *inst, const char *location)
+static void start_fetch(sb_instance *inst, describe_ctx *ctx);
+
+static bool is_fetching(const sb_instance *inst, const char *location)
 {
-    int free_slot = -1;
     for (int i = 0; i < SN_MAX_FETCHING; i++) {
-        if (strcmp(inst->fetching[i], location) == 0) return false;
-        if (inst->fetching[i][0] == '\0' && free_slot < 0) free_slot = i;
+        if (strcmp(inst->fetching[i], location) == 0) return true;
     }
-    if (free_slot < 0) return false;
-    sn_copy(inst->fetching[free_slot], sizeof inst->fetching[free_slot], location);
-    return true;
+    return false;
+}
+
+/* A free fetch slot for a location on `host`, or -1: all slots are busy, or this host has
+ * SN_FETCHES_PER_HOST fetches running already (a slow or hostile description server delays only
+ * its own descriptions). */
+static int free_slot_for(const sb_instance *inst, const char *host)
+{
+    int free_slot = -1, same_host = 0;
+    for (int i = 0; i < SN_MAX_FETCHING; i++) {
+        if (inst->fetching[i][0] == '\0') {
+            if (free_slot < 0) free_slot = i;
+            continue;
+        }
+        sn_url u;
+        if (sn_url_parse(inst->fetching[i], &u) && strcmp(u.host, host) == 0) same_host++;
+    }
+    return same_host >= SN_FETCHES_PER_HOST ? -1 : free_slot;
+}
+
+static bool is_queued(const sb_instance *inst, const char *location)
+{
+    for (size_t i = 0; i < inst->fetch_queued; i++) {
+        if (strcmp(inst->fetch_queue[i]->location, location) == 0) return true;
+    }
+    return false;
+}
+
+/* Starts the oldest waiting fetches that have a slot now. */
+static void pump_queue(sb_instance *inst)
+{
+    for (size_t i = 0; i < inst->fetch_queued;) {
+        describe_ctx *ctx = inst->fetch_queue[i];
+        if (free_slot_for(inst, ctx->host) < 0) {
+            i++;
+            continue;
+        }
+        memmove(&inst->fetch_queue[i], &inst->fetch_queue[i + 1], (inst->fetch_queued - i - 1) * sizeof ctx);
+        inst->fetch_queued--;
+        start_fetch(inst, ctx);
+    }
 }
 
 static void release_fetch(sb_instance *inst, const char *location)
@@ -39,6 +76,18 @@ static void release_fetch(sb_instance *inst, const char *location)
     for (int i = 0; i < SN_MAX_FETCHING; i++) {
         if (strcmp(inst->fetching[i], location) == 0) inst->fetching[i][0] = '\0';
     }
+}
+
+/* A known player's UDN at a new location is followed (a new DHCP lease) unless the claim came by
+ * SSDP from another household, or without one, for a player whose household we know: anyone on
+ * the LAN can announce any UDN, and following it would send that player's announcements, state
+ * and commands to them. Claims from the topology, the static list or a reload come from the
+ * household itself or the user. */
+static bool claim_refused(const sn_speaker *s, const describe_ctx *ctx)
+{
+    if (!ctx->from_ssdp || !s->described || strcmp(s->location, ctx->location) == 0) return false;
+    if (s->household[0] == '\0') return false;
+    return strcmp(ctx->household, s->household) != 0;
 }
 
 static void describe_done(sb_instance *inst, void *user, const sb_http_response *response)
@@ -63,6 +112,7 @@ static void describe_done(sb_instance *inst, void *user, const sb_http_response 
         free(d);
         free(ctx);
         if (known != NULL) sn_speaker_set_online(inst, known, false, "its description is no longer valid");
+        pump_queue(inst);
         return;
     }
     if (why[0] != '\0') {
@@ -73,6 +123,7 @@ static void describe_done(sb_instance *inst, void *user, const sb_http_response 
             sn_log(inst, SB_LOG_DEBUG, "no description from %s: %s", ctx->location, why);
         }
         free(ctx);
+        pump_queue(inst);
         return;
     }
     if (!d->is_sonos && !inst->config.renderers) {
@@ -81,28 +132,70 @@ static void describe_done(sb_instance *inst, void *user, const sb_http_response 
         sn_log(inst, SB_LOG_INFO, "%s (%s) has no AVTransport service: not a speaker", d->friendly_name, ctx->location);
     } else {
         sn_speaker *s = sn_speaker_by_uuid(inst, d->udn);
-        if (s == NULL) s = sn_speaker_add(inst, d->udn);
-        if (s != NULL) {
-            if (ctx->household[0] != '\0') sn_copy(s->household, sizeof s->household, ctx->household);
-            sn_speaker_apply_description(inst, s, d, ctx->location);
+        if (s != NULL && claim_refused(s, ctx)) {
+            sn_log(inst, SB_LOG_WARNING, "%s at %s claims to be %s (at %s), but its household is \"%s\", not \"%s\": ignored",
+                   d->friendly_name, ctx->location, s->id[0] != '\0' ? s->id : s->uuid, s->location, ctx->household,
+                   s->household);
+        } else {
+            if (s == NULL) s = sn_speaker_add(inst, d->udn);
+            if (s != NULL) {
+                if (ctx->household[0] != '\0') sn_copy(s->household, sizeof s->household, ctx->household);
+                sn_speaker_apply_description(inst, s, d, ctx->location);
+            }
         }
     }
     free(d);
     free(ctx);
+    pump_queue(inst);
 }
 
-void sn_describe(sb_instance *inst, const char *location, const char *household)
+static void start_fetch(sb_instance *inst, describe_ctx *ctx)
 {
-    if (!claim_fetch(inst, location)) return;
-    describe_ctx *ctx = calloc(1, sizeof *ctx);
-    if (ctx == NULL) return;
-    sn_copy(ctx->location, sizeof ctx->location, location);
-    sn_copy(ctx->household, sizeof ctx->household, household != NULL ? household : "");
+    int slot = free_slot_for(inst, ctx->host);
+    if (slot < 0) {
+        free(ctx);
+        return;
+    }
+    sn_copy(inst->fetching[slot], sizeof inst->fetching[slot], ctx->location);
+    char location[512];
+    sn_copy(location, sizeof location, ctx->location);
     if (!sn_http(inst, "GET", location, NULL, 0, NULL, 0, inst->config.soap_timeout_ms, DESCRIPTION_MAX,
                  describe_done, ctx, free)) {
         release_fetch(inst, location);
         free(ctx);
     }
+}
+
+/* A burst of SSDP answers for one device (root device, MediaRenderer, repeated rounds) must cause
+ * one fetch, not several: a location being fetched or waiting is not asked again. */
+static void describe(sb_instance *inst, const char *location, const char *household, bool from_ssdp)
+{
+    if (is_fetching(inst, location) || is_queued(inst, location)) return;
+    sn_url u;
+    if (!sn_url_parse(location, &u)) {
+        sn_log(inst, SB_LOG_DEBUG, "not a description URL: %s", location);
+        return;
+    }
+    describe_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) return;
+    sn_copy(ctx->location, sizeof ctx->location, location);
+    sn_copy(ctx->host, sizeof ctx->host, u.host);
+    sn_copy(ctx->household, sizeof ctx->household, household != NULL ? household : "");
+    ctx->from_ssdp = from_ssdp;
+    if (free_slot_for(inst, ctx->host) >= 0) {
+        start_fetch(inst, ctx);
+    } else if (inst->fetch_queued < SN_MAX_FETCH_QUEUE) {
+        inst->fetch_queue[inst->fetch_queued++] = ctx;
+    } else {
+        /* The next search round or probe asks again. */
+        sn_log(inst, SB_LOG_DEBUG, "%d description fetches waiting: %s is not fetched now", SN_MAX_FETCH_QUEUE, location);
+        free(ctx);
+    }
+}
+
+void sn_describe(sb_instance *inst, const char *location, const char *household)
+{
+    describe(inst, location, household, false);
 }
 
 /* Something suggests the speaker is gone (a request to it got no answer): its description,
@@ -147,23 +240,28 @@ static void on_datagram(void *user, const char *from, uint16_t port, const void 
     }
     if (inst->config.household[0] != '\0' && zoneplayer && m.household[0] == '\0') return;
     if (m.byebye) {
-        for (size_t i = 0; i < inst->speaker_count; i++) {
-            sn_speaker *s = inst->speakers[i];
-            if (strncmp(m.uuid, s->uuid, strlen(s->uuid)) == 0) sn_speaker_set_online(inst, s, false, "it said goodbye (ssdp:byebye)");
+        /* The exact UDN (a prefix would let "uuid:R" take every RINCON_… offline), and from the
+         * speaker's own address: a goodbye in someone else's name is ignored. */
+        sn_speaker *s = sn_speaker_by_uuid(inst, m.uuid);
+        if (s == NULL) return;
+        if (s->address[0] != '\0' && strcmp(from, s->address) != 0) {
+            sn_log(inst, SB_LOG_DEBUG, "a goodbye for %s from %s, not from its address %s: ignored", s->uuid, from, s->address);
+            return;
         }
+        sn_speaker_set_online(inst, s, false, "it said goodbye (ssdp:byebye)");
         return;
     }
     for (size_t i = 0; i < inst->speaker_count; i++) {
         sn_speaker *s = inst->speakers[i];
         if (s->described && strcmp(s->location, m.location) == 0) {
             s->last_seen_ms = sn_now_ms();
-            if (!s->online) sn_describe(inst, m.location, m.household);
+            if (!s->online) describe(inst, m.location, m.household, true);
             return;
         }
     }
     /* New, or a known player at a new address (DHCP gave it another IP): describe it; the
-     * description's UDN says which. */
-    sn_describe(inst, m.location, m.household);
+     * description's UDN says which, and its household whether to follow it (claim_refused). */
+    describe(inst, m.location, m.household, true);
 }
 
 static void search(sb_instance *inst)
@@ -242,4 +340,6 @@ void sn_discovery_stop(sb_instance *inst)
         if (inst->notify_socket != 0) inst->udp->close(inst->host, inst->notify_socket);
     }
     inst->search_socket = inst->notify_socket = 0;
+    for (size_t i = 0; i < inst->fetch_queued; i++) free(inst->fetch_queue[i]);
+    inst->fetch_queued = 0;
 }

@@ -10,6 +10,8 @@
 #include "state.h"
 #include "text.h"
 
+#include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,22 +42,35 @@ static void apply_property(void *user, const char *name, const char *value)
     }
 }
 
-static int32_t on_notify(void *user, const sb_route_request *request)
+/* The address a request came from when the host tells (ABI 1.2); NULL from older hosts. */
+static const char *remote_address(const sb_route_request *request)
 {
-    sn_subscription *sub = user;
+    if (request->struct_size < offsetof(sb_route_request, remote_address) + sizeof request->remote_address) return NULL;
+    return request->remote_address;
+}
+
+/* True when `address` is an IP literal: only then can it be compared with a peer's address (a
+ * description URL with a host name cannot be, and is not). */
+static bool is_ip_literal(const char *address)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, address, buf) == 1 || inet_pton(AF_INET6, address, buf) == 1;
+}
+
+static void forget_early(sn_subscription *sub)
+{
+    free(sub->early_body);
+    sub->early_body = NULL;
+    sub->early_size = 0;
+    sub->early_sid[0] = '\0';
+}
+
+/* Applies one event's body to the speaker: state, the hub, the published state. */
+static int apply_event(sn_subscription *sub, const void *body, size_t size)
+{
     sb_instance *inst = sub->inst;
-    if (request->method == NULL || strcasecmp(request->method, "NOTIFY") != 0) return 405;
-    const char *sid = sn_header(request->headers, request->header_count, "SID");
-    const char *nts = sn_header(request->headers, request->header_count, "NTS");
-    if (sid == NULL || nts == NULL || strcmp(nts, "upnp:propchange") != 0) return 400;
-    /* The first event can overtake the answer to our SUBSCRIBE, so a pending subscription takes
-     * it; otherwise an SID we do not hold is an old subscription: 412 tells the device to drop it. */
-    if (strcmp(sid, sub->sid) != 0) {
-        if (!sub->pending) return 412;
-        sn_copy(sub->sid, sizeof sub->sid, sid);
-    }
     char why[200];
-    if (sn_event_properties(request->body, request->body_size, apply_property, sub, why, sizeof why) != 0) {
+    if (sn_event_properties(body, size, apply_property, sub, why, sizeof why) != 0) {
         sn_log(inst, SB_LOG_WARNING, "%s: unreadable %s event: %s", sub->speaker->id, sn_service_name(sub->kind), why);
         return 400;
     }
@@ -63,6 +78,42 @@ static int32_t on_notify(void *user, const sb_route_request *request)
     if (sub->kind == SN_AVT) sn_lifecycle_emit(&inst->hub, inst, SN_EV_TRANSPORT_CHANGED, sub->speaker, "event");
     sn_state_publish(inst, sub->speaker);
     return 200;
+}
+
+/* Trust: anyone on the LAN can send a NOTIFY to the callback URL. An event is applied only when it
+ * comes from the speaker's own address and carries the exact SID the speaker granted this
+ * subscription; an empty SID, a subscription without an SID (offline, failed, never granted) or
+ * an old SID match nothing and get 412, which also tells a device holding an old subscription to
+ * drop it (UPnP DA 1.1 §4.2.1). */
+static int32_t on_notify(void *user, const sb_route_request *request)
+{
+    sn_subscription *sub = user;
+    sb_instance *inst = sub->inst;
+    sn_speaker *s = sub->speaker;
+    if (request->method == NULL || strcasecmp(request->method, "NOTIFY") != 0) return 405;
+    const char *sid = sn_header(request->headers, request->header_count, "SID");
+    const char *nts = sn_header(request->headers, request->header_count, "NTS");
+    if (sid == NULL || nts == NULL || strcmp(nts, "upnp:propchange") != 0) return 400;
+    const char *from = remote_address(request);
+    if (from != NULL && is_ip_literal(s->address) && strcmp(from, s->address) != 0) {
+        sn_log(inst, SB_LOG_DEBUG, "%s: a %s event from %s, not from the speaker (%s): refused", s->id,
+               sn_service_name(sub->kind), from, s->address);
+        return 412;
+    }
+    if (sid[0] == '\0') return 412;
+    if (sub->pending) {
+        /* Our SUBSCRIBE is unanswered, so no SID is known yet: keep the event (the first one only)
+         * until the answer says whether this SID is ours. */
+        if (sub->early_body != NULL || request->body_size == 0) return 412;
+        sub->early_body = malloc(request->body_size);
+        if (sub->early_body == NULL) return 503;
+        memcpy(sub->early_body, request->body, request->body_size);
+        sub->early_size = request->body_size;
+        sn_copy(sub->early_sid, sizeof sub->early_sid, sid);
+        return 200;
+    }
+    if (sub->sid[0] == '\0' || strcmp(sid, sub->sid) != 0) return 412;
+    return apply_event(sub, request->body, request->body_size);
 }
 
 static void renew_tick(void *user, uint64_t timer_id)
@@ -93,10 +144,23 @@ static void subscribe_done(sb_instance *inst, void *user, const sb_http_response
     sn_subscription *sub = user;
     sub->pending = false;
     sn_speaker *s = sub->speaker;
-    if (!s->online) return;
+    if (!s->online) {
+        forget_early(sub);
+        return;
+    }
     if (response->status == SB_OK && response->http_status == 200) {
         const char *sid = sn_header(response->headers, response->header_count, "SID");
         if (sid != NULL) sn_copy(sub->sid, sizeof sub->sid, sid);
+        /* The event that overtook this answer counts only under the SID just granted. */
+        if (sub->early_body != NULL && sub->sid[0] != '\0' && strcmp(sub->early_sid, sub->sid) == 0) {
+            char *body = sub->early_body;
+            size_t size = sub->early_size;
+            sub->early_body = NULL;
+            forget_early(sub);
+            apply_event(sub, body, size);
+            free(body);
+        }
+        forget_early(sub);
         uint32_t timeout = parse_timeout(sn_header(response->headers, response->header_count, "TIMEOUT"),
                                          inst->config.subscription_s);
         /* Renew at half the lifetime: one lost renewal still leaves time for another. */
@@ -104,6 +168,7 @@ static void subscribe_done(sb_instance *inst, void *user, const sb_http_response
         s->last_seen_ms = sn_now_ms();
         return;
     }
+    forget_early(sub);
     bool renewal = sub->sid[0] != '\0';
     sub->sid[0] = '\0';
     if (response->status == SB_OK) {
@@ -197,6 +262,7 @@ static void drop_all(sb_instance *inst, sn_speaker *s, const char *why, void *us
         sn_timer_cancel(inst, &sub->renew_timer);
         sub->sid[0] = '\0';
         sub->pending = false;
+        forget_early(sub);
     }
 }
 
@@ -207,8 +273,19 @@ static void resubscribe(sb_instance *inst, sn_speaker *s, const char *why, void 
     if (s->online) subscribe_all(inst, s, why, user);
 }
 
+/* The record is about to be freed: its routes (whose user is a slot in it) go first. */
+static void forget_routes(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    drop_all(inst, s, why, user);
+    for (int k = 0; k < SN_SERVICE_COUNT; k++) {
+        if (s->subs[k].route_id != 0 && inst->routes != NULL) inst->routes->remove(inst->host, s->subs[k].route_id);
+        s->subs[k].route_id = 0;
+    }
+}
+
 void sn_gena_init(sb_instance *inst)
 {
+    sn_lifecycle_on(&inst->hub, SN_EV_FORGOTTEN, forget_routes, NULL);
     sn_lifecycle_on(&inst->hub, SN_EV_ONLINE, subscribe_all, NULL);
     sn_lifecycle_on(&inst->hub, SN_EV_OFFLINE, drop_all, NULL);
     sn_lifecycle_on(&inst->hub, SN_EV_MOVED, resubscribe, NULL);
@@ -216,12 +293,5 @@ void sn_gena_init(sb_instance *inst)
 
 void sn_gena_stop(sb_instance *inst)
 {
-    for (size_t i = 0; i < inst->speaker_count; i++) {
-        sn_speaker *s = inst->speakers[i];
-        drop_all(inst, s, "", NULL);
-        for (int k = 0; k < SN_SERVICE_COUNT; k++) {
-            if (s->subs[k].route_id != 0 && inst->routes != NULL) inst->routes->remove(inst->host, s->subs[k].route_id);
-            s->subs[k].route_id = 0;
-        }
-    }
+    for (size_t i = 0; i < inst->speaker_count; i++) forget_routes(inst, inst->speakers[i], "", NULL);
 }

@@ -15,8 +15,11 @@
 #include <stdint.h>
 
 #define SN_MAX_FETCHING 16
+#define SN_FETCHES_PER_HOST 2
+#define SN_MAX_FETCH_QUEUE 128
 
 struct sn_announcement;
+struct sn_describe_ctx;
 
 struct sb_instance {
     const sb_host *host;
@@ -37,6 +40,7 @@ struct sb_instance {
     /* The list handed to the host by count/get: visible speakers only, rebuilt on change. */
     sn_speaker *visible[SN_MAX_SPEAKERS];
     uint32_t visible_count;
+    uint32_t refused_full;     /* new speakers refused because the table was full of live ones */
 
     /* discovery.c */
     uint64_t search_socket;    /* 0 when discovery is off or failed */
@@ -45,6 +49,10 @@ struct sb_instance {
     uint64_t probe_timer;
     uint32_t search_round;
     char fetching[SN_MAX_FETCHING][512]; /* description URLs being fetched */
+    /* Fetches waiting for a slot: at most SN_FETCHES_PER_HOST run per host at once, so one slow
+     * or hostile description server cannot hold every slot. Oldest first. */
+    struct sn_describe_ctx *fetch_queue[SN_MAX_FETCH_QUEUE];
+    size_t fetch_queued;
 
     /* hostapi.c */
     sn_call *calls;            /* in-flight HTTP requests */

@@ -48,15 +48,56 @@ sn_speaker *sn_speaker_find(sb_instance *inst, const char *key)
     return NULL;
 }
 
+/* The speaker longest gone among those offline and unseen for forget_after (none waiting for
+ * an answer about its topology), or NULL. */
+static sn_speaker *long_gone(sb_instance *inst)
+{
+    uint64_t now = sn_now_ms();
+    sn_speaker *oldest = NULL;
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        sn_speaker *s = inst->speakers[i];
+        if (s->online || s->awaiting_topology || now - s->last_seen_ms < inst->config.forget_after_ms) continue;
+        if (oldest == NULL || s->last_seen_ms < oldest->last_seen_ms) oldest = s;
+    }
+    return oldest;
+}
+
+static void forget(sb_instance *inst, sn_speaker *s)
+{
+    sn_lifecycle_emit(&inst->hub, inst, SN_EV_FORGOTTEN, s, "its slot is given to a new device");
+    size_t n = 0;
+    for (size_t i = 0; i < inst->speaker_count; i++) {
+        if (inst->speakers[i] != s) inst->speakers[n++] = inst->speakers[i];
+    }
+    inst->speaker_count = n;
+    free(s);
+    sn_speakers_rebuild_visible(inst);
+}
+
 sn_speaker *sn_speaker_add(sb_instance *inst, const char *uuid)
 {
     if (inst->speaker_count >= SN_MAX_SPEAKERS) {
-        sn_log(inst, SB_LOG_WARNING, "more than %d speakers: %s is ignored", SN_MAX_SPEAKERS, uuid);
-        return NULL;
+        /* The table keeps speakers that went away, so they come back under their id; but one
+         * that has been gone for long gives its slot up, or a network with many devices coming
+         * and going (or a host announcing fake ones) would lock new speakers out for good. */
+        sn_speaker *old = long_gone(inst);
+        if (old == NULL) {
+            /* Live devices only: refused, and said so, but not once per SSDP message of a flood. */
+            if (inst->refused_full++ % 100 == 0) {
+                sn_log(inst, SB_LOG_WARNING, "%d speakers, all online or seen within forget_after: %s is ignored "
+                       "(%u refused so far)", SN_MAX_SPEAKERS, uuid, (unsigned)inst->refused_full);
+            }
+            return NULL;
+        }
+        sn_log(inst, SB_LOG_INFO, "forgetting %s (%s, %s), offline and unseen for %u s, for the new device %s",
+               old->id[0] != '\0' ? old->id : old->uuid, old->name, old->address,
+               (unsigned)((sn_now_ms() - old->last_seen_ms) / 1000), uuid);
+        forget(inst, old);
     }
     sn_speaker *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     sn_copy(s->uuid, sizeof s->uuid, uuid);
+    s->last_seen_ms = sn_now_ms();
     s->volume = -1;
     s->crossfade = -1;
     s->mute = -1;

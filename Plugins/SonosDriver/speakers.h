@@ -34,6 +34,11 @@ typedef struct sn_subscription {
     uint64_t renew_timer;
     bool pending;    /* a SUBSCRIBE is in flight */
     uint32_t seq;
+    /* The first NOTIFY can overtake the answer to our SUBSCRIBE: while it is pending, one event is
+     * kept (its SID and body) and applied only if the answer grants that very SID. */
+    char early_sid[160];
+    char *early_body;
+    size_t early_size;
 } sn_subscription;
 
 struct sn_announcement;

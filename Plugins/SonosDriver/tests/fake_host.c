@@ -509,6 +509,12 @@ fake_route *fake_route_find(fake_host *f, const char *path_end)
 
 int32_t fake_route_call(fake_host *f, const char *path_end, const char *method, const char *headers, const char *body)
 {
+    return fake_route_call_from(f, path_end, NULL, method, headers, body);
+}
+
+int32_t fake_route_call_from(fake_host *f, const char *path_end, const char *from, const char *method,
+                             const char *headers, const char *body)
+{
     fake_route *r = fake_route_find(f, path_end);
     if (r == NULL) return 404;
     char copy[1024];
@@ -522,6 +528,7 @@ int32_t fake_route_call(fake_host *f, const char *path_end, const char *method, 
         .header_count = count,
         .body = body,
         .body_size = body != NULL ? strlen(body) : 0,
+        .remote_address = from,
     };
     return r->fn(r->user, &request);
 }

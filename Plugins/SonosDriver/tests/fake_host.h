@@ -115,6 +115,10 @@ void fake_timer_fire(fake_host *f, fake_timer *t);
 
 /* Calls the route whose path ends with `path_end`; returns its status, or 404 when none. */
 int32_t fake_route_call(fake_host *f, const char *path_end, const char *method, const char *headers, const char *body);
+/* The same from peer address `from` (the route request's remote_address; NULL: an older host's
+ * request, which does not say). */
+int32_t fake_route_call_from(fake_host *f, const char *path_end, const char *from, const char *method,
+                             const char *headers, const char *body);
 fake_route *fake_route_find(fake_host *f, const char *path_end);
 
 /* The newest open WebSocket (NULL when none); events are delivered to it by fake_ws_event. */

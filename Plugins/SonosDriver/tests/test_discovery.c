@@ -113,9 +113,112 @@ static void test_ssdp(void)
     fake_instance_free(inst);
 }
 
+/* An ssdp:alive for a ZonePlayer, with an X-RINCON-HOUSEHOLD header unless `household` is NULL. */
+static void alive(fake_socket *sock, const char *from, const char *location, const char *uuid, const char *household)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg,
+             "NOTIFY * HTTP/1.1\r\nLOCATION: %s\r\nNT: urn:schemas-upnp-org:device:ZonePlayer:1\r\nNTS: ssdp:alive\r\n"
+             "USN: uuid:%s::urn:schemas-upnp-org:device:ZonePlayer:1\r\n%s%s%s\r\n",
+             location, uuid, household != NULL ? "X-RINCON-HOUSEHOLD: " : "", household != NULL ? household : "",
+             household != NULL ? "\r\n" : "");
+    fake_udp_deliver(&f, sock, from, msg);
+}
+
+static void byebye(fake_socket *sock, const char *from, const char *usn_uuid)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "NOTIFY * HTTP/1.1\r\nNT: urn:schemas-upnp-org:device:ZonePlayer:1\r\nNTS: ssdp:byebye\r\n"
+             "USN: uuid:%s::urn:schemas-upnp-org:device:ZonePlayer:1\r\n\r\n", usn_uuid);
+    fake_udp_deliver(&f, sock, from, msg);
+}
+
+/* Trust on the LAN: goodbyes only for the exact UDN and from the speaker's address; a known UDN
+ * claimed from a new address by SSDP followed only within the speaker's household. */
+static void test_lan_trust(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_discovery_init(inst);
+    fake_listen(&f, inst);
+    sn_discovery_start(inst);
+    fake_socket *notify = fake_udp_find(&f, SN_SSDP_PORT);
+    CHECK(notify != NULL);
+    if (notify == NULL) return;
+    alive(notify, "10.0.0.6", "http://10.0.0.6:1400/d.xml", "RINCON_A1400", "Sonos_H");
+    answer_description("10.0.0.6", "RINCON_A1400", "Hall");
+    sn_speaker *s = sn_speaker_find(inst, "hall");
+    CHECK(s != NULL && s->online);
+    if (s == NULL) return;
+    CHECK_STR(s->household, "Sonos_H");
+
+    byebye(notify, "10.0.0.6", "RINCON_A"); /* a prefix of its UDN */
+    CHECK(s->online);
+    byebye(notify, "10.0.0.66", "RINCON_A1400"); /* the UDN, from another host */
+    CHECK(s->online);
+    CHECK(fake_logged(&f, "a goodbye for RINCON_A1400 from 10.0.0.66, not from its address 10.0.0.6: ignored"));
+    byebye(notify, "10.0.0.6", "RINCON_A1400");
+    CHECK(!s->online);
+    alive(notify, "10.0.0.6", "http://10.0.0.6:1400/d.xml", "RINCON_A1400", "Sonos_H");
+    answer_description("10.0.0.6", "RINCON_A1400", "Hall");
+    CHECK(s->online);
+
+    /* Another household's device, and one that names none, claiming the UDN: not followed. */
+    alive(notify, "10.0.0.66", "http://10.0.0.66:1400/d.xml", "RINCON_A1400", "Sonos_Other");
+    answer_description("10.0.0.66", "RINCON_A1400", "Hall");
+    CHECK_STR(s->location, "http://10.0.0.6:1400/d.xml");
+    CHECK(fake_logged(&f, "claims to be hall (at http://10.0.0.6:1400/d.xml), but its household is \"Sonos_Other\", not \"Sonos_H\": ignored"));
+    alive(notify, "10.0.0.67", "http://10.0.0.67:1400/d.xml", "RINCON_A1400", NULL);
+    answer_description("10.0.0.67", "RINCON_A1400", "Hall");
+    CHECK_STR(s->location, "http://10.0.0.6:1400/d.xml");
+    CHECK(s->online && strcmp(f.events, "") != 0 && strstr(f.events, "moved") == NULL);
+    /* Its own household at a new address (a new DHCP lease): followed. */
+    alive(notify, "10.0.0.7", "http://10.0.0.7:1400/d.xml", "RINCON_A1400", "Sonos_H");
+    answer_description("10.0.0.7", "RINCON_A1400", "Hall");
+    CHECK_STR(s->location, "http://10.0.0.7:1400/d.xml");
+    CHECK_STR(s->address, "10.0.0.7");
+    sn_discovery_stop(inst);
+    fake_instance_free(inst);
+}
+
+/* Description fetches: at most two per host at once, the rest wait their turn; another host's
+ * fetch starts at once. */
+static void test_fetch_slots_per_host(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_discovery_init(inst);
+    fake_listen(&f, inst);
+    for (int port = 1; port <= 20; port++) {
+        char location[64];
+        snprintf(location, sizeof location, "http://10.0.0.66:%d/slow.xml", port);
+        sn_describe(inst, location, NULL);
+    }
+    CHECK(fake_http_open_count(&f) == 2);
+    CHECK(inst->fetch_queued == 18);
+    sn_describe(inst, "http://10.0.0.66:5/slow.xml", NULL); /* waiting already: not queued twice */
+    CHECK(inst->fetch_queued == 18);
+    sn_describe(inst, "http://10.0.0.9:1400/d.xml", NULL);
+    CHECK(fake_http_open_count(&f) == 3);
+    answer_description("10.0.0.9", "RINCON_B1400", "Den");
+    CHECK(sn_speaker_find(inst, "den") != NULL);
+    /* A slow fetch ends (timed out): the next one of that host starts. */
+    fake_request *r = fake_http_find(&f, "GET", "10.0.0.66:1/");
+    CHECK(r != NULL);
+    if (r != NULL) fake_http_fail(&f, r, "timed out");
+    CHECK(fake_http_open_count(&f) == 2 && inst->fetch_queued == 17);
+    CHECK(fake_http_find(&f, "GET", "10.0.0.66:3/") != NULL);
+    sn_discovery_stop(inst);
+    CHECK(inst->fetch_queued == 0);
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_static_list();
     test_ssdp();
+    test_lan_trust();
+    test_fetch_slots_per_host();
     return CHECK_DONE("test_discovery");
 }

@@ -57,6 +57,19 @@ int main(void)
     CHECK(fake_route_call(&f, "/avt", "GET", NULL, NULL) == 405);
     CHECK(fake_route_call(&f, "/avt", "NOTIFY", "SID: uuid:sub-avt\nNTS: upnp:propchange", "<not xml") == 400);
 
+    /* Trust: a NOTIFY from another address, even with the right SID, changes nothing; an empty SID
+     * matches no subscription, not even one still without an SID (RenderingControl's, pending). */
+    transport_event(body, sizeof body, "PAUSED_PLAYBACK");
+    CHECK(fake_route_call_from(&f, "/avt", "10.0.0.66", "NOTIFY", "SID: uuid:sub-avt\nNTS: upnp:propchange", body) == 412);
+    CHECK_STR(s->transport, "PLAYING");
+    CHECK(fake_route_call_from(&f, "/avt", "10.0.0.5", "NOTIFY", "SID: \nNTS: upnp:propchange", body) == 412);
+    CHECK(fake_route_call_from(&f, "/rc", "10.0.0.5", "NOTIFY", "SID: \nNTS: upnp:propchange", body) == 412);
+    CHECK_STR(s->transport, "PLAYING");
+    CHECK(fake_route_call_from(&f, "/avt", "10.0.0.5", "NOTIFY", "SID: uuid:sub-avt\nNTS: upnp:propchange", body) == 200);
+    CHECK_STR(s->transport, "PAUSED_PLAYBACK");
+    transport_event(body, sizeof body, "PLAYING");
+    CHECK(fake_route_call_from(&f, "/avt", "10.0.0.5", "NOTIFY", "SID: uuid:sub-avt\nNTS: upnp:propchange", body) == 200);
+
     /* A subscription without an answer: the speaker is UNREACHABLE, discovery describes it again. */
     fake_http_fail(&f, rc, "timed out");
     CHECK(has(f.events, "unreachable:study:timed out;"));
@@ -70,11 +83,17 @@ int main(void)
     if (avt != NULL) fake_http_answer(&f, avt, 412, NULL, NULL);
     avt = fake_http_find(&f, "SUBSCRIBE", "/AVTransport/Event");
     CHECK(avt != NULL && has(avt->headers, "CALLBACK: <"));
-    /* The first event may overtake the SUBSCRIBE's answer: a pending subscription takes its SID. */
+    /* The first event may overtake the SUBSCRIBE's answer: it is kept, and applied once the answer
+     * grants that very SID. A second one meanwhile is refused. */
     transport_event(body, sizeof body, "STOPPED");
     CHECK(fake_route_call(&f, "/avt", "NOTIFY", "SID: uuid:sub-new\nNTS: upnp:propchange", body) == 200);
-    CHECK_STR(s->subs[SN_AVT].sid, "uuid:sub-new");
+    CHECK_STR(s->transport, "PLAYING"); /* not yet */
+    CHECK(s->subs[SN_AVT].sid[0] == '\0');
+    CHECK(fake_route_call(&f, "/avt", "NOTIFY", "SID: uuid:sub-other\nNTS: upnp:propchange", body) == 412);
     if (avt != NULL) fake_http_answer(&f, avt, 200, "SID: uuid:sub-new\nTIMEOUT: Second-600", NULL);
+    CHECK_STR(s->subs[SN_AVT].sid, "uuid:sub-new");
+    CHECK_STR(s->transport, "STOPPED");
+    CHECK(s->subs[SN_AVT].early_body == NULL);
 
     /* Moved: subscribed again at the new address. */
     fake_speaker(inst, "uuid-1", "Study", "10.0.0.50", false);
@@ -84,6 +103,16 @@ int main(void)
     sn_speaker_set_online(inst, s, false, "gone");
     CHECK(fake_timer_find(&f, 300000, 0) == NULL && fake_timer_find(&f, 30000, 0) == NULL);
     CHECK(s->subs[SN_AVT].sid[0] == '\0');
+    /* An offline speaker's subscriptions hold no SID: neither an empty nor its last one matches. */
+    transport_event(body, sizeof body, "PLAYING");
+    CHECK(fake_route_call(&f, "/avt", "NOTIFY", "SID: \nNTS: upnp:propchange", body) == 412);
+    CHECK(fake_route_call(&f, "/avt", "NOTIFY", "SID: uuid:sub-new\nNTS: upnp:propchange", body) == 412);
+    CHECK_STR(s->transport, "STOPPED");
+
+    /* Forgotten (its table slot went to a new device): the routes go with it. */
+    sn_lifecycle_emit(&inst->hub, inst, SN_EV_FORGOTTEN, s, "test");
+    CHECK(fake_route_find(&f, "/avt") == NULL && fake_route_find(&f, "/rc") == NULL);
+    CHECK(s->subs[SN_AVT].route_id == 0);
 
     /* Destroy: the routes go. */
     sn_gena_stop(inst);

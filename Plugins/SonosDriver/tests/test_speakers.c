@@ -123,10 +123,19 @@ static void test_moved(void)
     fake_instance_free(inst);
 }
 
+static void forgotten(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    (void)inst;
+    (void)why;
+    snprintf(user, 128, "%s", s->uuid);
+}
+
 static void test_coordinator_and_limits(void)
 {
     fake_host_init(&f);
-    sb_instance *inst = fake_instance(&f, "{}");
+    sb_instance *inst = fake_instance(&f, "{\"forget_after\": 60}");
+    char forgot[128] = "";
+    sn_lifecycle_on(&inst->hub, SN_EV_FORGOTTEN, forgotten, forgot);
     sn_speaker *a = fake_speaker(inst, "uuid-a", "A", "10.0.0.1", false);
     sn_speaker *b = fake_speaker(inst, "uuid-b", "B", "10.0.0.2", false);
     CHECK(sn_speaker_coordinator(inst, b) == b);
@@ -141,8 +150,22 @@ static void test_coordinator_and_limits(void)
         snprintf(uuid, sizeof uuid, "uuid-%zu", inst->speaker_count);
         CHECK(sn_speaker_add(inst, uuid) != NULL);
     }
+    /* A table of live devices (online, or offline but seen within forget_after) refuses more. */
+    sn_speaker_set_online(inst, b, false, "gone");
     CHECK(sn_speaker_add(inst, "uuid-too-many") == NULL);
-    CHECK(fake_logged(&f, "more than 64 speakers: uuid-too-many is ignored"));
+    CHECK(fake_logged(&f, "64 speakers, all online or seen within forget_after: uuid-too-many is ignored"));
+    CHECK(sn_speaker_by_uuid(inst, "uuid-b") == b);
+    /* One gone for longer gives its slot up; the hub hears it first; the online one is kept even
+     * when it has been quiet longer. */
+    a->last_seen_ms = sn_now_ms() - 600000;
+    b->last_seen_ms = sn_now_ms() - 61000;
+    sn_speaker *c = sn_speaker_add(inst, "uuid-new");
+    CHECK(c != NULL && inst->speaker_count == SN_MAX_SPEAKERS);
+    CHECK_STR(forgot, "uuid-b");
+    CHECK(sn_speaker_by_uuid(inst, "uuid-b") == NULL && sn_speaker_by_uuid(inst, "uuid-a") == a);
+    CHECK(sn_speaker_by_uuid(inst, "uuid-new") == c);
+    CHECK(fake_logged(&f, "forgetting b (B, 10.0.0.2), offline and unseen for 61 s, for the new device uuid-new"));
+    for (uint32_t i = 0; i < inst->visible_count; i++) CHECK(strcmp(inst->visible[i]->uuid, "uuid-b") != 0);
     fake_instance_free(inst);
 }
 
