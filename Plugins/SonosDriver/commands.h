@@ -1,4 +1,4 @@
-/* Typed commands (`<speaker>/set`, plugin requests): one SOAP action each. */
+/* Typed commands (`<speaker>/set`, plugin requests): the table the host reads. */
 #ifndef SONOS_COMMANDS_H
 #define SONOS_COMMANDS_H
 

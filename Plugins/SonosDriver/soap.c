@@ -66,12 +66,19 @@ static const char *service_of_action(const char *action) {
         "DelegateGroupCoordinationTo", "ConfigureSleepTimer", "GetRemainingSleepTimerDuration",
         "SetCrossfadeMode", "GetCrossfadeMode", "SnoozeAlarm", "GetRunningAlarmProperties",
         "NotifyDeletedURI", NULL};
+    static const char *const alarm_clock[] = {"ListAlarms", "CreateAlarm", "UpdateAlarm", "DestroyAlarm",
+                                              "GetTimeNow", "SetTimeNow", "GetTimeZone", "SetTimeZone",
+                                              "GetTimeServer", "SetTimeServer", "GetFormat", "SetFormat",
+                                              "GetDailyIndexRefreshTime", "SetDailyIndexRefreshTime",
+                                              "GetHouseholdTimeAtStamp", "GetTimeZoneAndRule",
+                                              "GetTimeZoneRule", NULL};
     static const struct {
         const char *service;
         const char *const *actions;
     } table[] = {{"AVTransport", transport},           {"RenderingControl", rendering},
                  {"GroupRenderingControl", group_rendering}, {"ZoneGroupTopology", topology},
-                 {"ConnectionManager", connection},    {"ContentDirectory", content}};
+                 {"ConnectionManager", connection},    {"ContentDirectory", content},
+                 {"AlarmClock", alarm_clock}};
     if (action == NULL) return NULL;
     for (size_t t = 0; t < sizeof table / sizeof table[0]; t++) {
         for (const char *const *a = table[t].actions; *a != NULL; a++) {
@@ -146,10 +153,15 @@ const char *sn_upnp_error_text(const char *service, int code) {
         {717, "play speed not supported"},
         {718, "invalid InstanceID"},
     };
-    /* RenderingControl:1 service template §2.4 (GroupRenderingControl, Sonos, follows it). */
+    /* RenderingControl:1 service template §2.4. */
     static const code_name rendering[] = {
         {701, "invalid name"},
         {702, "invalid InstanceID"},
+    };
+    /* Sonos's GroupRenderingControl (node-sonos-ts's error table): 701 is its answer on a group
+     * member, not RenderingControl's "invalid name". */
+    static const code_name group_rendering[] = {
+        {701, "player isn't the coordinator"},
     };
     /* ConnectionManager:1 §2.4. */
     static const code_name connection[] = {
@@ -188,17 +200,43 @@ const char *sn_upnp_error_text(const char *service, int code) {
     if (text != NULL) return text;
     if (code >= 700 && code < 800) {
         if (service_is(service, "AVTransport")) text = LOOKUP(avtransport, code);
-        else if (service_is(service, "RenderingControl") || service_is(service, "GroupRenderingControl"))
-            text = LOOKUP(rendering, code);
+        else if (service_is(service, "RenderingControl")) text = LOOKUP(rendering, code);
+        else if (service_is(service, "GroupRenderingControl")) text = LOOKUP(group_rendering, code);
         else if (service_is(service, "ConnectionManager")) text = LOOKUP(connection, code);
         else if (service_is(service, "ContentDirectory")) text = LOOKUP(content, code);
         return text != NULL ? text : "service-specific error";
     }
     /* Sonos answers 800 to commands a player cannot take in its role: transport commands sent to a
-     * group member instead of the coordinator, volume on a fixed-level line output. */
+     * group member instead of the coordinator (node-sonos-ts words AVTransport's 800 so), volume
+     * on a fixed-level line output. */
+    if (code == 800 && service_is(service, "AVTransport")) return "command not supported or not a coordinator";
     if (code == 800) return "not possible on this player in its current role (e.g. a group member or fixed-volume output)";
+    /* AlarmClock (node-sonos-ts's error table). */
+    if (code == 801 && service_is(service, "AlarmClock")) return "duplicate alarm time";
     if (code >= 800 && code < 900) return "vendor-specific error";
     return "unknown error";
+}
+
+/* What a code means for one action where Sonos gives it a meaning of its own (the service's
+ * table would mislead): NULL when the action has none. */
+static const char *action_error_text(const char *action, int code) {
+    static const struct {
+        const char *action;
+        int code;
+        const char *text;
+    } table[] = {
+        /* A group member answers Seek with 701 on real players: only the coordinator seeks. */
+        {"Seek", 701, "transition not available (a group member cannot seek: its coordinator does)"},
+        /* 712 on a member, or when the group plays no queue (a stream has no play mode). */
+        {"SetPlayMode", 712, "play mode not supported (a group member, or no queue is playing)"},
+        /* node-sonos-ts: "If queue is already empty it throw error 804". */
+        {"RemoveAllTracksFromQueue", 804, "the queue is already empty"},
+    };
+    if (action == NULL) return NULL;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (table[i].code == code && strcmp(table[i].action, action) == 0) return table[i].text;
+    }
+    return NULL;
 }
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -258,7 +296,8 @@ static void read_fault(const sn_xml_node *fault, int http_status, const char *ac
     }
     out->upnp_code = code;
     const char *service = service_of_action(action);
-    const char *meaning = sn_upnp_error_text(service, code);
+    const char *meaning = action_error_text(action, code);
+    if (meaning == NULL) meaning = sn_upnp_error_text(service, code);
     /* Our table is the reliable source (devices often send no or a useless description); the
      * device's own words are shown only for codes the table cannot name. */
     if ((strcmp(meaning, "unknown error") == 0 || strcmp(meaning, "service-specific error") == 0 ||

@@ -28,7 +28,10 @@ const char *sn_soap_out(const sn_soap_result *r, const char *name);
 
 /* Readable meaning of a UPnP error code for a service ("AVTransport", "RenderingControl", …);
  * the UDA common codes (401, 402, 501 …) and AVTransport 7xx ones (701 transition not available,
- * 714 illegal MIME type …), Sonos-specific 800-series where known. Never NULL. */
+ * 714 illegal MIME type …), Sonos-specific ones where known (GroupRenderingControl 701 "player
+ * isn't the coordinator", 800, AlarmClock 801). A fault's reason prefers what the code means for
+ * its action where Sonos gives it one (Seek 701 and SetPlayMode 712 on a group member,
+ * RemoveAllTracksFromQueue 804). Never NULL. */
 const char *sn_upnp_error_text(const char *service, int code);
 
 #endif

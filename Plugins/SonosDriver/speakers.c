@@ -21,6 +21,17 @@ const char *sn_service_name(sn_service_kind kind)
     case SN_RC: return "RenderingControl";
     case SN_GRC: return "GroupRenderingControl";
     case SN_ZGT: return "ZoneGroupTopology";
+    case SN_CD: return "ContentDirectory";
+    case SN_ALARM: return "AlarmClock";
+    case SN_DP: return "DeviceProperties";
+    case SN_MS: return "MusicServices";
+    case SN_SP: return "SystemProperties";
+    case SN_QUEUE: return "Queue";
+    case SN_AUDIOIN: return "AudioIn";
+    case SN_HT: return "HTControl";
+    case SN_VLI: return "VirtualLineIn";
+    case SN_GM: return "GroupManagement";
+    case SN_CM: return "ConnectionManager";
     default: return "?";
     }
 }

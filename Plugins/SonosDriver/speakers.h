@@ -18,8 +18,14 @@
 
 #define SN_MAX_SPEAKERS 64
 
-/* The services a speaker is driven through, by short name (see sn_speaker.services). */
-typedef enum { SN_AVT, SN_RC, SN_GRC, SN_ZGT, SN_SERVICE_COUNT } sn_service_kind;
+/* The services a speaker is driven through, by short name (see sn_speaker.services). The first
+ * four carry announcements, state and topology; the rest are reached by the typed commands and the
+ * raw `upnp` command (all but ConnectionManager are Sonos's own: a plain renderer lacks them). */
+typedef enum {
+    SN_AVT, SN_RC, SN_GRC, SN_ZGT,
+    SN_CD, SN_ALARM, SN_DP, SN_MS, SN_SP, SN_QUEUE, SN_AUDIOIN, SN_HT, SN_VLI, SN_GM, SN_CM,
+    SN_SERVICE_COUNT
+} sn_service_kind;
 
 typedef struct sn_speaker sn_speaker;
 
@@ -110,6 +116,9 @@ struct sn_speaker {
 
     /* announce.c */
     struct sn_announcement *announcement; /* the one playing now, or NULL */
+
+    /* commands_group.c */
+    bool paused_by_pauseall;  /* pauseall paused this coordinator; resumeall plays it again */
 };
 
 /* "AVTransport", "RenderingControl" …: the service type's name in descriptions and logs. */
