@@ -21,6 +21,13 @@
 
 static void subscribe(sn_subscription *sub, bool renew);
 
+/* Online speakers are subscribed; a player waiting for its place in a large household (no
+ * GetZoneGroupState there) has its ZoneGroupTopology events only, which bring that place. */
+static bool may_subscribe(const sn_subscription *sub)
+{
+    return sub->speaker->online || (sub->kind == SN_ZGT && sub->speaker->awaiting_topology);
+}
+
 static void apply_lastchange(void *user, const char *name, const char *channel, const char *value)
 {
     sn_subscription *sub = user;
@@ -144,7 +151,7 @@ static void subscribe_done(sb_instance *inst, void *user, const sb_http_response
     sn_subscription *sub = user;
     sub->pending = false;
     sn_speaker *s = sub->speaker;
-    if (!s->online) {
+    if (!may_subscribe(sub)) {
         forget_early(sub);
         return;
     }
@@ -193,7 +200,7 @@ static void subscribe(sn_subscription *sub, bool renew)
     sb_instance *inst = sub->inst;
     sn_speaker *s = sub->speaker;
     const sn_service *service = s->services[sub->kind];
-    if (service == NULL || service->event_url[0] == '\0' || !s->online || sub->pending) return;
+    if (service == NULL || service->event_url[0] == '\0' || !may_subscribe(sub) || sub->pending) return;
     char timeout[32];
     snprintf(timeout, sizeof timeout, "Second-%u", (unsigned)inst->config.subscription_s);
     char callback[560];
@@ -230,6 +237,23 @@ static bool ensure_route(sb_instance *inst, sn_speaker *s, sn_subscription *sub)
         return false;
     }
     return true;
+}
+
+static void subscribe_topology(sb_instance *inst, sn_speaker *s, const char *why, void *user)
+{
+    (void)why;
+    (void)user;
+    sn_subscription *sub = &s->subs[SN_ZGT];
+    sub->inst = inst;
+    sub->speaker = s;
+    sub->kind = SN_ZGT;
+    if (inst->routes == NULL || s->services[SN_ZGT] == NULL || !ensure_route(inst, s, sub)) {
+        sn_log(inst, SB_LOG_WARNING, "%s: no topology events to wait for (no callback routes): taken as a room", s->name);
+        s->awaiting_topology = false;
+        sn_speaker_set_online(inst, s, true, "found");
+        return;
+    }
+    if (sub->sid[0] == '\0') subscribe(sub, false);
 }
 
 static void subscribe_all(sb_instance *inst, sn_speaker *s, const char *why, void *user)
@@ -289,6 +313,7 @@ void sn_gena_init(sb_instance *inst)
     sn_lifecycle_on(&inst->hub, SN_EV_ONLINE, subscribe_all, NULL);
     sn_lifecycle_on(&inst->hub, SN_EV_OFFLINE, drop_all, NULL);
     sn_lifecycle_on(&inst->hub, SN_EV_MOVED, resubscribe, NULL);
+    sn_lifecycle_on(&inst->hub, SN_EV_TOPOLOGY_BY_EVENTS, subscribe_topology, NULL);
 }
 
 void sn_gena_stop(sb_instance *inst)

@@ -24,6 +24,9 @@ typedef enum {
     SN_EV_TRANSPORT_CHANGED, /* an event changed its transport state (speaker->transport) */
     SN_EV_NEEDS_TOPOLOGY,    /* a Sonos player was described while offline: its household's
                               * topology says whether it is a room or a bonded satellite */
+    SN_EV_TOPOLOGY_BY_EVENTS, /* its household answers no GetZoneGroupState (501: households of
+                              * about 20 players and more): its ZoneGroupTopology events, whose
+                              * first carries the whole topology, have to place it */
     SN_EV_FORGOTTEN,         /* it leaves the speaker table (offline and unseen for forget_after,
                               * its slot wanted by a new device): drop every reference to it; the
                               * record is freed right after the handlers ran */

@@ -27,6 +27,11 @@ static int read_member(const sn_xml_node *node, bool satellite, sn_zone_member *
     /* A satellite (surround, sub of a home theatre) is never a room of its own, whatever its
      * Invisible attribute says. */
     m->invisible = satellite || (n == 1 && inv[0] == '1') || (n == 4 && strncmp(inv, "true", 4) == 0);
+    /* A Boost or Bridge only extends the network: no speaker, never a room (SoCo's
+     * zonegroupstate.py reads the same attribute as is_bridge). */
+    const char *bridge = sn_trimmed(sn_xml_attr_value(node, "IsZoneBridge"), &n);
+    m->bridge = n == 1 && bridge[0] == '1';
+    if (m->bridge) m->invisible = true;
     return 0;
 }
 
@@ -110,6 +115,23 @@ int sn_topology_parse(const char *xml, size_t size, sn_topology *out, char *err,
         if (r == 0) t.group_count++;
         else if (r < 0) rc = -1;
     }
+    /* Newer firmware lists players the household lost, with why, beside the groups. */
+    const sn_xml_node *vanished = strcmp(root->name, "ZoneGroupState") == 0 ? sn_xml_child(root, "VanishedDevices") : NULL;
+    size_t devices = 0;
+    for (size_t i = 0; vanished != NULL && i < vanished->child_count; i++) devices += strcmp(vanished->children[i]->name, "Device") == 0;
+    if (devices > MAX_MEMBERS) devices = MAX_MEMBERS;
+    if (rc == 0 && devices > 0) {
+        t.vanished = calloc(devices, sizeof *t.vanished);
+        if (t.vanished == NULL) rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && vanished != NULL && i < vanished->child_count && t.vanished_count < devices; i++) {
+        const sn_xml_node *d = vanished->children[i];
+        if (strcmp(d->name, "Device") != 0) continue;
+        sn_vanished *v = &t.vanished[t.vanished_count];
+        if (sn_copy_trimmed_exact(v->uuid, sizeof v->uuid, sn_xml_attr_value(d, "UUID")) != 0 || v->uuid[0] == '\0') continue;
+        sn_copy_trimmed(v->reason, sizeof v->reason, sn_xml_attr_value(d, "Reason"));
+        t.vanished_count++;
+    }
     sn_xml_free(root);
     if (rc != 0) {
         sn_topology_free(&t);
@@ -130,6 +152,9 @@ void sn_topology_free(sn_topology *t) {
     free(t->groups);
     t->groups = NULL;
     t->group_count = 0;
+    free(t->vanished);
+    t->vanished = NULL;
+    t->vanished_count = 0;
 }
 
 const sn_zone_group *sn_topology_group_of(const sn_topology *t, const char *uuid) {

@@ -11,8 +11,17 @@ typedef struct sn_zone_member {
     char uuid[64];
     char name[128];      /* ZoneName */
     char location[512];  /* its description URL */
-    bool invisible;      /* Invisible="1": bonded satellites/subwoofers, not rooms of their own */
+    bool invisible;      /* Invisible="1": bonded satellites/subwoofers, the right speaker of a
+                          * stereo pair, bridges: not rooms of their own */
+    bool bridge;         /* IsZoneBridge="1": a Boost or Bridge (no speaker; also invisible) */
 } sn_zone_member;
+
+/* A player the household lost: <VanishedDevices><Device UUID=… Reason="powered off"/> (newer
+ * firmware; Home Assistant's sonos integration reads the same). */
+typedef struct sn_vanished {
+    char uuid[64];
+    char reason[64];     /* "powered off", "sleeping" …; "" when none given */
+} sn_vanished;
 
 typedef struct sn_zone_group {
     char id[160];
@@ -24,6 +33,8 @@ typedef struct sn_zone_group {
 typedef struct sn_topology {
     sn_zone_group *groups;
     size_t group_count;
+    sn_vanished *vanished;
+    size_t vanished_count;
 } sn_topology;
 
 /* `xml` is the ZoneGroupState value (already unescaped once from the SOAP/GENA envelope).

@@ -24,8 +24,48 @@ static void transport_event(char *out, size_t size, const char *state)
              "</LastChange></e:property></e:propertyset>", state);
 }
 
+/* A large household answers GetZoneGroupState with 501: the player's ZoneGroupTopology events are
+ * subscribed while it waits, and the first one (the whole topology) brings it online. */
+static void test_topology_by_events(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_discovery_init(inst);
+    sn_gena_init(inst);
+    sn_household_init(inst);
+    sn_state_init(inst);
+    fake_listen(&f, inst);
+    sn_speaker *s = fake_speaker(inst, "RINCON_D", "Den", "10.0.0.25", true);
+    fake_request *r = fake_http_find(&f, "POST", "10.0.0.25:1400/ZoneGroupTopology/Control");
+    CHECK(r != NULL);
+    if (r != NULL) fake_soap_fault(&f, r, 501);
+    CHECK(!s->online && s->awaiting_topology);
+    fake_request *zgt = fake_http_find(&f, "SUBSCRIBE", "/ZoneGroupTopology/Event");
+    CHECK(zgt != NULL && fake_http_find(&f, "SUBSCRIBE", "/AVTransport/Event") == NULL);
+    if (zgt == NULL) return;
+    fake_http_answer(&f, zgt, 200, "SID: uuid:zgt-1\nTIMEOUT: Second-600", NULL);
+    static const char EVENT[] =
+        "<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\"><e:property><ZoneGroupState>"
+        "&lt;ZoneGroupState&gt;&lt;ZoneGroups&gt;&lt;ZoneGroup Coordinator=&quot;RINCON_D&quot; ID=&quot;RINCON_D:1&quot;&gt;"
+        "&lt;ZoneGroupMember UUID=&quot;RINCON_D&quot; Location=&quot;http://10.0.0.25:1400/xml/device_description.xml&quot; "
+        "ZoneName=&quot;Den&quot;/&gt;&lt;/ZoneGroup&gt;&lt;/ZoneGroups&gt;&lt;/ZoneGroupState&gt;"
+        "</ZoneGroupState></e:property></e:propertyset>";
+    /* Forged first: from another host, nothing happens. */
+    CHECK(fake_route_call_from(&f, "/zgt", "10.0.0.66", "NOTIFY", "SID: uuid:zgt-1\nNTS: upnp:propchange", EVENT) == 412);
+    CHECK(!s->online);
+    CHECK(fake_route_call_from(&f, "/zgt", "10.0.0.25", "NOTIFY", "SID: uuid:zgt-1\nNTS: upnp:propchange", EVENT) == 200);
+    CHECK(s->online && !s->awaiting_topology);
+    CHECK_STR(s->id, "den");
+    /* Online: the other services are subscribed, the topology one is kept. */
+    CHECK(fake_http_find(&f, "SUBSCRIBE", "/AVTransport/Event") != NULL);
+    CHECK_STR(s->subs[SN_ZGT].sid, "uuid:zgt-1");
+    sn_gena_stop(inst);
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
+    test_topology_by_events();
     fake_host_init(&f);
     sb_instance *inst = fake_instance(&f, "{\"subscription_timeout\": 1200}");
     sn_discovery_init(inst);
