@@ -3,12 +3,20 @@
  * step, so the instance's executor is never blocked and a cancel or a vanished speaker can cut
  * in between any two steps.
  *
- *   snapshot: GetMediaInfo, GetTransportInfo, GetPositionInfo, GetVolume, GetMute, GetOutputFixed
- *   play:     [BecomeCoordinatorOfStandaloneGroup] SetVolume, SetMute 0, SetAVTransportURI, Play
+ *   snapshot: from the speaker record when its events are current (sn_state_fresh), asking only
+ *             GetPositionInfo for a queue or a file; else GetTransportInfo, GetMediaInfo,
+ *             GetPositionInfo, GetVolume, GetMute, GetOutputFixed, and for a queue
+ *             GetTransportSettings and GetCrossfadeMode
+ *   play:     [BecomeCoordinatorOfStandaloneGroup] SetAVTransportURI, SetVolume, SetMute 0, Play:
+ *             the URI first, so music still playing never jumps to the announcement's volume
  *   wait:     STOPPED by GENA event or by a poll of GetTransportInfo; the clip's duration plus a
  *             margin at the latest
- *   restore:  SetAVTransportURI (queue, stream + metadata, line-in, TV, or x-rincon: back to the
- *             group), Seek track and time, SetVolume, SetMute, Play if it was playing
+ *   restore:  SetAVTransportURI (queue, stream + metadata rebuilt where the player's is refused,
+ *             line-in, TV, or x-rincon: back to the group), Seek track and time, SetPlayMode,
+ *             SetCrossfadeMode, SetVolume, SetMute, Play if it was playing
+ *
+ * With SB_CLIP_ONLY_WHEN_PLAYING a speaker that is not playing is left alone. With SB_CLIP_GROUP
+ * the rooms of one announcement form a temporary group for the clip (see "Group mode" below).
  *
  * Sources UPnP cannot give back (a cloud queue such as Spotify Connect, AirPlay) are named in the
  * result instead of being silently broken.
@@ -21,7 +29,11 @@
 #include "announce.h"
 #include "audioclip.h"
 #include "soap_call.h"
+#include "sources.h"
+#include "state.h"
 #include "text.h"
+
+#include <stddef.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,16 +43,18 @@
 #define POLL_MS 1000u
 #define UNKNOWN_DURATION_WAIT_MS 120000u
 
-typedef enum {
-    SRC_NONE, SRC_QUEUE, SRC_STREAM, SRC_LINE_IN, SRC_TV, SRC_GROUP, SRC_CLOUD, SRC_AIRPLAY, SRC_FILE
-} source_kind;
+/* How long the rooms of a group-mode announcement are collected before the clip starts: the host
+ * calls play_clip for each room within a few milliseconds; one that comes later plays alone. */
+#define GATHER_MS 500u
+/* A group member waits for its leader's clip at most this long past the clip's own wait. */
+#define MEMBER_SLACK_MS 10000u
 
-static const char *const source_names[] = { "none", "queue", "stream", "line_in", "tv", "group", "cloud_queue",
-                                            "airplay", "file" };
+typedef sn_source_kind source_kind;
 
 typedef enum {
-    A_MEDIA, A_TRANSPORT, A_POSITION, A_VOLUME, A_MUTE, A_FIXED, A_UNGROUP, A_SET_VOLUME, A_UNMUTE, A_SET_URI,
-    A_PLAY, A_WAIT, R_URI, R_SEEK_TRACK, R_SEEK_TIME, R_VOLUME, R_MUTE, R_PLAY, A_DONE
+    A_GATHER, A_TRANSPORT, A_ONLY_WHEN_PLAYING, A_MEDIA, A_POSITION, A_VOLUME, A_MUTE, A_FIXED, A_PLAY_MODE,
+    A_CROSSFADE, A_UNGROUP, A_LEAD_WAIT, A_SET_URI, A_SET_VOLUME, A_UNMUTE, A_PLAY, A_WAIT, R_URI, R_SEEK_TRACK,
+    R_SEEK_TIME, R_PLAY_MODE, R_CROSSFADE, R_VOLUME, R_MUTE, R_PLAY, A_DONE
 } step;
 
 typedef struct sn_announcement {
@@ -64,6 +78,11 @@ typedef struct sn_announcement {
     int prior_volume;
     int prior_mute;
     bool fixed;
+    char prior_play_mode[32];   /* "" unknown or not a queue */
+    int prior_crossfade;        /* -1 unknown */
+    bool from_state;            /* the snapshot came from the speaker record (its events) */
+    bool only_when_playing;
+    bool skipped;               /* not playing: left alone */
     bool changed_volume;
     bool changed_mute;
     bool ungrouped;
@@ -93,10 +112,20 @@ typedef struct sn_announcement {
     sb_status final_status;
     char final_reason[400];
 
+    /* group mode */
+    struct sn_gathering *gathering; /* the rooms collected with this one; NULL when it plays alone */
+    size_t group_index;             /* its place in the request's list of rooms */
+    bool member;                    /* joins the leader's group instead of playing the clip */
+    struct sn_announcement *leader; /* a member's leader while both run */
+    unsigned joining;               /* a leader: members still on their way into its group */
+    bool joined;                    /* a member: counted as in (or out of) the leader's group */
+
     struct sn_announcement *next;
 } sn_announcement;
 
 static void advance(sn_announcement *a);
+static void leader_done(sn_announcement *leader);
+static void gathering_leave(sn_announcement *a);
 
 static void unlink_announcement(sb_instance *inst, sn_announcement *a)
 {
@@ -111,6 +140,7 @@ static void unlink_announcement(sb_instance *inst, sn_announcement *a)
 static void release(sn_announcement *a)
 {
     sb_instance *inst = a->inst;
+    gathering_leave(a);
     sn_timer_cancel(inst, &a->fallback_timer);
     sn_timer_cancel(inst, &a->poll_timer);
     sn_timer_cancel(inst, &a->retry_timer);
@@ -126,15 +156,21 @@ static void complete(sn_announcement *a, sb_status status, const char *reason)
 {
     sb_instance *inst = a->inst;
     sn_text detail = { 0 };
-    if (status == SB_OK && a->played_by_clip) {
+    if (status == SB_OK && a->skipped) {
+        sn_text_puts(&detail, "{\"skipped\":\"not playing\"}");
+    } else if (status == SB_OK && a->played_by_clip) {
         sn_text_printf(&detail, "{\"restored\":true,\"source\":\"audio_clip\",\"soap_calls\":0,\"play_ack_ms\":%llu,"
                                 "\"confirmed\":%s%s}",
                        (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0),
                        a->clip_confirmed ? "true" : "false", a->clip_dismissed ? ",\"dismissed\":true" : "");
     } else if (status == SB_OK) {
-        sn_text_printf(&detail, "{\"restored\":%s,\"source\":\"%s\",\"soap_calls\":%u,\"play_ack_ms\":%llu",
-                       a->not_restored[0] == '\0' ? "true" : "false", source_names[a->source], (unsigned)a->soap_calls,
-                       (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0));
+        sn_text_printf(&detail, "{\"restored\":%s,\"source\":\"%s\",\"soap_calls\":%u,\"play_ack_ms\":%llu,"
+                                "\"snapshot\":\"%s\"",
+                       a->not_restored[0] == '\0' ? "true" : "false", sn_source_name(a->source), (unsigned)a->soap_calls,
+                       (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0),
+                       a->from_state ? "events" : "soap");
+        if (a->member) sn_text_puts(&detail, ",\"group\":\"member\"");
+        else if (a->gathering != NULL) sn_text_puts(&detail, ",\"group\":\"leader\"");
         if (a->not_restored[0] != '\0') {
             sn_text_puts(&detail, ",\"not_restored\":");
             sn_text_json_string(&detail, a->not_restored);
@@ -178,28 +214,6 @@ static void finish(sn_announcement *a, sb_status status, const char *reason)
     complete(a, a->final_status, a->final_status == SB_OK ? NULL : a->final_reason);
 }
 
-static source_kind classify(const char *uri, const char *metadata)
-{
-    if (uri[0] == '\0') return SRC_NONE;
-    if (strncmp(uri, "x-rincon-queue:", 15) == 0) return SRC_QUEUE;
-    if (strncmp(uri, "x-rincon-stream:", 16) == 0) return SRC_LINE_IN;
-    if (strncmp(uri, "x-sonos-htastream:", 18) == 0) return SRC_TV;
-    if (strncmp(uri, "x-rincon:", 9) == 0) return SRC_GROUP;
-    if (strncmp(uri, "x-sonos-vli:", 12) == 0) {
-        /* Cloud-controlled sessions: the app that started them owns the queue. */
-        return strstr(uri, "airplay") != NULL ? SRC_AIRPLAY : SRC_CLOUD;
-    }
-    if (strncmp(uri, "x-rincon-airplay:", 17) == 0 || strstr(uri, "airplay:") != NULL) return SRC_AIRPLAY;
-    if (strncmp(uri, "x-sonosapi-stream:", 18) == 0 || strncmp(uri, "x-sonosapi-radio:", 17) == 0 ||
-        strncmp(uri, "x-rincon-mp3radio:", 18) == 0 || strncmp(uri, "aac:", 4) == 0 || strncmp(uri, "hls-radio:", 10) == 0 ||
-        strncmp(uri, "x-sonosapi-hls:", 15) == 0) {
-        return SRC_STREAM;
-    }
-    /* A plain URL: a file when the metadata says it is a track, a stream (radio) otherwise. */
-    if (metadata != NULL && strstr(metadata, "audioItem.audioBroadcast") != NULL) return SRC_STREAM;
-    return SRC_FILE;
-}
-
 static bool is_stopped(const char *transport)
 {
     return strcmp(transport, "STOPPED") == 0 || strcmp(transport, "NO_MEDIA_PRESENT") == 0;
@@ -210,6 +224,7 @@ static void start_restore(sn_announcement *a)
     sn_timer_cancel(a->inst, &a->fallback_timer);
     sn_timer_cancel(a->inst, &a->poll_timer);
     a->step = R_URI;
+    leader_done(a); /* before advance: that may complete (and free) `a` */
     if (!a->in_call) advance(a);
 }
 
@@ -218,7 +233,7 @@ static void start_restore(sn_announcement *a)
  * the first event arrives). */
 static void check_finished(sn_announcement *a, const char *transport)
 {
-    if (a->step != A_WAIT) return;
+    if (a->step != A_WAIT || a->member) return; /* a member hears the end from its leader */
     if (strcmp(transport, "PLAYING") == 0 || strcmp(transport, "TRANSITIONING") == 0) a->saw_playing = true;
     uint64_t elapsed = sn_now_ms() - a->play_acked_ms;
     if (is_stopped(transport) && (a->saw_playing || (a->duration_ms > 0 && elapsed + 200 >= a->duration_ms))) {
@@ -290,7 +305,7 @@ static void keep(sn_announcement *a, step done_step, sn_soap_result *r)
         sn_copy(a->prior_uri, sizeof a->prior_uri, (v = sn_soap_out(r, "CurrentURI")) != NULL ? v : "");
         free(a->prior_metadata);
         a->prior_metadata = sn_strdup((v = sn_soap_out(r, "CurrentURIMetaData")) != NULL ? v : "");
-        a->source = classify(a->prior_uri, a->prior_metadata);
+        a->source = sn_source_classify(a->prior_uri, a->prior_metadata);
         break;
     case A_TRANSPORT:
         sn_copy(a->prior_transport, sizeof a->prior_transport, (v = sn_soap_out(r, "CurrentTransportState")) != NULL ? v : "");
@@ -308,6 +323,12 @@ static void keep(sn_announcement *a, step done_step, sn_soap_result *r)
         break;
     case A_FIXED:
         a->fixed = (v = sn_soap_out(r, "CurrentFixed")) != NULL && strcmp(v, "1") == 0;
+        break;
+    case A_PLAY_MODE:
+        sn_copy(a->prior_play_mode, sizeof a->prior_play_mode, (v = sn_soap_out(r, "PlayMode")) != NULL ? v : "");
+        break;
+    case A_CROSSFADE:
+        a->prior_crossfade = (v = sn_soap_out(r, "CrossfadeMode")) != NULL ? atoi(v) : -1;
         break;
     default:
         break;
@@ -342,9 +363,10 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
         if (done_step == A_UNGROUP) a->ungrouped = true;
         if (done_step == A_SET_URI) a->changed_uri = true;
         if (done_step == A_PLAY) a->play_acked_ms = sn_now_ms();
-    } else if (done_step <= A_FIXED) {
+    } else if (done_step <= A_CROSSFADE) {
         /* Snapshot: GetOutputFixed is Sonos-only and GetMute/GetVolume may be missing on simple
-         * renderers; without media and transport info we cannot promise a restore. */
+         * renderers (play mode and crossfade are then simply not restored); without media and
+         * transport info we cannot promise a restore. */
         if (done_step == A_MEDIA || done_step == A_TRANSPORT) {
             char why[400];
             snprintf(why, sizeof why, "could not read the speaker's state before the announcement: %s", result->reason);
@@ -375,10 +397,12 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
             return;
         }
     } else if (done_step >= R_URI && done_step <= R_PLAY) {
-        if (done_step != R_SEEK_TIME || a->source == SRC_QUEUE) {
+        if (done_step != R_SEEK_TIME || a->source == SN_SRC_QUEUE) {
             char what[400];
             snprintf(what, sizeof what, "%s could not be restored: %s",
-                     done_step == R_VOLUME ? "the volume" : done_step == R_MUTE ? "mute" : source_names[a->source],
+                     done_step == R_VOLUME ? "the volume" : done_step == R_MUTE ? "mute"
+                     : done_step == R_PLAY_MODE ? "the play mode" : done_step == R_CROSSFADE ? "crossfade"
+                     : sn_source_name(a->source),
                      result->reason);
             note_not_restored(a, what);
         }
@@ -428,6 +452,185 @@ static bool was_playing(const sn_announcement *a)
     return strcmp(a->prior_transport, "PLAYING") == 0 || strcmp(a->prior_transport, "TRANSITIONING") == 0;
 }
 
+/* ---- Group mode (SB_CLIP_GROUP) ------------------------------------------------------------
+ * As node-sonos-http-api's `sayall`: the rooms of one announcement form a temporary group. The
+ * host calls play_clip once per room, a few milliseconds apart, so the calls are collected by
+ * announcement id for GATHER_MS (or until every room of the request that this driver can play on
+ * has arrived). Then the first of them in the request's order leads: it snapshots, waits until
+ * the others have joined it and plays the clip. Each other room snapshots, joins the leader
+ * (SetAVTransportURI x-rincon:<leader>, its own volume) and waits for the leader's clip to end;
+ * then every room restores itself (its own source, group, volume). A room that arrives after the
+ * collection closed plays alone, as in parallel mode. */
+
+typedef struct sn_gathering {
+    sb_instance *inst;
+    char id[128];
+    sn_announcement *rooms[SN_MAX_SPEAKERS];
+    size_t count;
+    size_t expected;
+    uint64_t timer;
+    bool closed;
+    bool starting;   /* close() is starting the rooms: a room leaving must not free it */
+} sn_gathering;
+
+static bool gathering_closed(const sn_gathering *g) { return g->closed; }
+
+static bool in_gathering(const sn_gathering *g, const sn_announcement *a)
+{
+    for (size_t i = 0; i < g->count; i++) {
+        if (g->rooms[i] == a) return true;
+    }
+    return false;
+}
+
+/* A member is in the leader's group (or will never be): the leader may play once all are. */
+static void member_in(sn_announcement *a)
+{
+    sn_announcement *leader = a->leader;
+    if (a->joined || leader == NULL) return;
+    a->joined = true;
+    if (leader->joining > 0) leader->joining--;
+    if (leader->joining == 0 && leader->step == A_LEAD_WAIT && !leader->in_call && !leader->finishing &&
+        (leader->gathering == NULL || !leader->gathering->starting)) {
+        advance(leader);
+    }
+}
+
+/* A member is done with its leader (restoring, failed, gone). */
+static void member_out(sn_announcement *a)
+{
+    if (!a->member) return;
+    member_in(a);
+    a->leader = NULL;
+}
+
+/* The leader's clip is over (or the leader is gone): every member that joined restores itself. */
+static void leader_done(sn_announcement *leader)
+{
+    sn_gathering *g = leader->gathering;
+    if (g == NULL || leader->member) return;
+    sn_announcement *rooms[SN_MAX_SPEAKERS];
+    size_t n = g->count;
+    memcpy(rooms, g->rooms, n * sizeof rooms[0]);
+    for (size_t i = 0; i < n; i++) {
+        sn_announcement *r = rooms[i];
+        if (!in_gathering(g, r) || r->leader != leader) continue;
+        r->leader = NULL;
+        if (r->step == A_WAIT) start_restore(r);
+    }
+}
+
+/* Takes `a` out of its gathering (release); frees the gathering with its last room. */
+static void gathering_leave(sn_announcement *a)
+{
+    sn_gathering *g = a->gathering;
+    if (g == NULL) return;
+    if (a->member) member_out(a);
+    else leader_done(a);
+    for (size_t i = 0; i < g->count; i++) {
+        if (g->rooms[i] == a) {
+            g->rooms[i] = g->rooms[--g->count];
+            break;
+        }
+    }
+    a->gathering = NULL;
+    if (g->count == 0 && !g->starting) {
+        sn_timer_cancel(g->inst, &g->timer);
+        free(g);
+    }
+}
+
+/* Picks the leader and starts every room's snapshot. */
+static void gathering_close(sn_gathering *g)
+{
+    sn_timer_cancel(g->inst, &g->timer);
+    g->closed = true;
+    if (g->count == 0) {
+        free(g);
+        return;
+    }
+    sn_announcement *leader = g->rooms[0];
+    for (size_t i = 1; i < g->count; i++) {
+        if (g->rooms[i]->group_index < leader->group_index) leader = g->rooms[i];
+    }
+    for (size_t i = 0; i < g->count; i++) {
+        sn_announcement *r = g->rooms[i];
+        if (r == leader) continue;
+        r->member = true;
+        r->leader = leader;
+        leader->joining++;
+    }
+    if (g->count > 1) {
+        sn_log(g->inst, SB_LOG_INFO, "announcement %s: %s leads a group of %zu rooms", g->id, leader->speaker->id, g->count);
+    }
+    sn_announcement *rooms[SN_MAX_SPEAKERS];
+    size_t n = g->count;
+    memcpy(rooms, g->rooms, n * sizeof rooms[0]);
+    g->starting = true;
+    for (size_t i = 0; i < n; i++) {
+        if (in_gathering(g, rooms[i]) && rooms[i]->step == A_GATHER) {
+            rooms[i]->step = A_TRANSPORT;
+            advance(rooms[i]);
+        }
+    }
+    g->starting = false;
+    if (g->count == 0) {
+        free(g);
+        return;
+    }
+    /* Members that failed at once have left; the leader may not need to wait any more. */
+    if (in_gathering(g, leader) && leader->joining == 0 && leader->step == A_LEAD_WAIT && !leader->in_call &&
+        !leader->finishing) {
+        advance(leader);
+    }
+}
+
+static void gather_tick(void *user, uint64_t timer_id)
+{
+    (void)timer_id;
+    sn_gathering *g = user;
+    g->timer = 0;
+    gathering_close(g);
+}
+
+/* Adds a group-mode announcement to the open gathering of its id (or a new one). False when it
+ * plays alone: no other room can come, or the gathering of its id has closed already. */
+static bool gathering_join(sn_announcement *a, const sb_clip *clip)
+{
+    sb_instance *inst = a->inst;
+    const char *id = clip->announcement_id;
+    for (sn_announcement *o = inst->announcements; o != NULL; o = o->next) {
+        if (o == a || o->gathering == NULL || strcmp(o->gathering->id, id) != 0) continue;
+        if (o->gathering->closed) return false; /* late: plays alone */
+        sn_gathering *g = o->gathering;
+        if (g->count >= SN_MAX_SPEAKERS) return false;
+        g->rooms[g->count++] = a;
+        a->gathering = g;
+        return true; /* sn_announce_start closes it when this was the last room */
+    }
+    /* The rooms that can still come: known, online and not busy with another announcement. */
+    size_t expected = 1;
+    for (uint32_t i = 0; i < clip->group_count; i++) {
+        sn_speaker *s = clip->group[i] != NULL ? sn_speaker_find(inst, clip->group[i]) : NULL;
+        if (s != NULL && s != a->speaker && s->online && s->announcement == NULL) expected++;
+    }
+    if (expected < 2 || strlen(id) >= sizeof ((sn_gathering *)0)->id) return false;
+    sn_gathering *g = calloc(1, sizeof *g);
+    if (g == NULL) return false;
+    g->inst = inst;
+    sn_copy(g->id, sizeof g->id, id);
+    g->expected = expected;
+    g->rooms[g->count++] = a;
+    a->gathering = g;
+    g->timer = sn_timer_start(inst, GATHER_MS, 0, gather_tick, g);
+    if (g->timer == 0) {
+        a->gathering = NULL;
+        free(g);
+        return false;
+    }
+    return true;
+}
+
 static void advance(sn_announcement *a)
 {
     char number[16];
@@ -441,30 +644,58 @@ static void advance(sn_announcement *a)
             a->step = R_URI;
         }
         switch (a->step) {
+        case A_GATHER:
+            if (a->gathering != NULL && !gathering_closed(a->gathering)) return; /* the gathering starts it */
+            break;
+        case A_TRANSPORT:
+            if (a->from_state) break;
+            if (call(a, SN_AVT, "GetTransportInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            finish(a, SB_ERR_FAILED, "could not ask the speaker for its transport state");
+            return;
+        case A_ONLY_WHEN_PLAYING:
+            if (a->only_when_playing && !was_playing(a)) {
+                a->skipped = true;
+                sn_log(a->inst, SB_LOG_INFO, "%s is not playing (%s): announcement skipped", a->speaker->id,
+                       a->prior_transport[0] != '\0' ? a->prior_transport : "unknown");
+                finish(a, SB_OK, NULL);
+                return;
+            }
+            break;
         case A_MEDIA:
+            if (a->from_state) break;
             if (call(a, SN_AVT, "GetMediaInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
             finish(a, SB_ERR_FAILED, "could not ask the speaker for its media");
             return;
-        case A_TRANSPORT:
-            if (call(a, SN_AVT, "GetTransportInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
-            break;
         case A_POSITION:
-            if (call(a, SN_AVT, "GetPositionInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            /* Events carry the track but not the position: asked only where it is restored. */
+            if ((!a->from_state || a->source == SN_SRC_QUEUE || a->source == SN_SRC_FILE) &&
+                call(a, SN_AVT, "GetPositionInfo", (const char *const[]){ "InstanceID", "0", NULL })) return;
             break;
         case A_VOLUME:
+            if (a->from_state && a->prior_volume >= 0) break;
             if (call(a, SN_RC, "GetVolume", (const char *const[]){ "InstanceID", "0", "Channel", "Master", NULL })) return;
             break;
         case A_MUTE:
+            if (a->from_state && a->prior_mute >= 0) break;
             if (call(a, SN_RC, "GetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", NULL })) return;
             break;
         case A_FIXED:
-            if (a->speaker->desc.is_sonos &&
+            if (!a->from_state && a->speaker->desc.is_sonos &&
                 call(a, SN_RC, "GetOutputFixed", (const char *const[]){ "InstanceID", "0", NULL })) return;
             break;
+        case A_PLAY_MODE:
+            /* Play mode and crossfade belong to the queue (SoCo's snapshot saves them with it). */
+            if (!a->from_state && a->source == SN_SRC_QUEUE &&
+                call(a, SN_AVT, "GetTransportSettings", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            break;
+        case A_CROSSFADE:
+            if (!a->from_state && a->source == SN_SRC_QUEUE && a->speaker->desc.is_sonos &&
+                call(a, SN_AVT, "GetCrossfadeMode", (const char *const[]){ "InstanceID", "0", NULL })) return;
+            break;
         case A_UNGROUP:
-            if ((a->source == SRC_CLOUD || a->source == SRC_AIRPLAY) && !a->inst->config.interrupt_unrestorable &&
+            if ((a->source == SN_SRC_CLOUD || a->source == SN_SRC_AIRPLAY) && !a->inst->config.interrupt_unrestorable &&
                 was_playing(a)) {
-                finish(a, SB_ERR_FAILED, a->source == SRC_CLOUD
+                finish(a, SB_ERR_FAILED, a->source == SN_SRC_CLOUD
                              ? "the speaker plays a cloud queue (e.g. Spotify Connect), which UPnP cannot restore; "
                                "not interrupted (interrupt_unrestorable is off)"
                              : "the speaker plays AirPlay, which UPnP cannot restore; not interrupted "
@@ -472,10 +703,38 @@ static void advance(sn_announcement *a)
                 return;
             }
             /* A group member cannot play on its own: it leaves the group for the clip and joins
-             * its coordinator again afterwards. */
-            if (a->source == SRC_GROUP &&
+             * its coordinator again afterwards. A member of group mode moves straight into the
+             * leader's group instead. */
+            if (a->source == SN_SRC_GROUP && !a->member &&
                 call(a, SN_AVT, "BecomeCoordinatorOfStandaloneGroup", (const char *const[]){ "InstanceID", "0", NULL })) return;
             break;
+        case A_LEAD_WAIT:
+            if (a->joining > 0) return; /* member_in() moves on */
+            break;
+        case A_SET_URI: {
+            if (a->member && a->leader == NULL) {
+                /* The leader is gone before this room joined: it plays the clip itself. */
+                a->member = false;
+            }
+            sn_text meta = { 0 };
+            char target[160];
+            bool started;
+            if (a->member) {
+                snprintf(target, sizeof target, "x-rincon:%s", a->leader->speaker->uuid);
+                started = call(a, SN_AVT, "SetAVTransportURI",
+                               (const char *const[]){ "InstanceID", "0", "CurrentURI", target, "CurrentURIMetaData", "", NULL });
+            } else {
+                clip_metadata(a, &meta);
+                started = !meta.failed &&
+                          call(a, SN_AVT, "SetAVTransportURI",
+                               (const char *const[]){ "InstanceID", "0", "CurrentURI", a->url, "CurrentURIMetaData", meta.data, NULL });
+            }
+            sn_text_free(&meta);
+            if (started) return;
+            sn_copy(a->failure, sizeof a->failure, a->member ? "could not join the group" : "could not send the clip to the speaker");
+            a->step = R_URI;
+            continue;
+        }
         case A_SET_VOLUME:
             if (a->volume >= 0 && a->fixed) {
                 sn_log(a->inst, SB_LOG_INFO, "%s has a fixed volume: the clip plays at its level", a->speaker->id);
@@ -489,19 +748,20 @@ static void advance(sn_announcement *a)
             if (a->prior_mute == 1 &&
                 call(a, SN_RC, "SetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredMute", "0", NULL })) return;
             break;
-        case A_SET_URI: {
-            sn_text meta = { 0 };
-            clip_metadata(a, &meta);
-            bool started = !meta.failed &&
-                           call(a, SN_AVT, "SetAVTransportURI",
-                                (const char *const[]){ "InstanceID", "0", "CurrentURI", a->url, "CurrentURIMetaData", meta.data, NULL });
-            sn_text_free(&meta);
-            if (started) return;
-            sn_copy(a->failure, sizeof a->failure, "could not send the clip to the speaker");
-            a->step = R_URI;
-            continue;
-        }
         case A_PLAY:
+            if (a->member) {
+                /* In the leader's group: the leader's Play is this room's too. */
+                if (a->leader == NULL) {
+                    a->step = R_URI;
+                    continue;
+                }
+                a->step = A_WAIT;
+                uint32_t wait = (a->duration_ms > 0 ? a->duration_ms + a->inst->config.announce_margin_ms
+                                                    : UNKNOWN_DURATION_WAIT_MS) + MEMBER_SLACK_MS;
+                a->fallback_timer = sn_timer_start(a->inst, wait, 0, fallback_tick, a);
+                member_in(a);
+                return;
+            }
             if (call(a, SN_AVT, "Play", (const char *const[]){ "InstanceID", "0", "Speed", "1", NULL })) return;
             sn_copy(a->failure, sizeof a->failure, "could not start playback");
             a->step = R_URI;
@@ -509,38 +769,62 @@ static void advance(sn_announcement *a)
         case A_WAIT:
             return;
         case R_URI:
+            member_out(a);
             if (!a->changed_uri && !a->ungrouped) {
                 a->step = R_VOLUME;
                 continue;
             }
-            if (a->source == SRC_CLOUD || a->source == SRC_AIRPLAY) {
-                note_not_restored(a, a->source == SRC_CLOUD
-                                         ? "a cloud queue (e.g. Spotify Connect) cannot be restored over UPnP; "
-                                           "start it again from its app"
-                                         : "an AirPlay session cannot be restored over UPnP");
+            if (a->source == SN_SRC_NONE || a->source == SN_SRC_CLOUD || a->source == SN_SRC_AIRPLAY) {
+                if (a->source != SN_SRC_NONE) {
+                    note_not_restored(a, a->source == SN_SRC_CLOUD
+                                             ? "a cloud queue (e.g. Spotify Connect) cannot be restored over UPnP; "
+                                               "start it again from its app"
+                                             : "an AirPlay session cannot be restored over UPnP");
+                }
+                /* A room that joined a group-mode leader leaves that group again. */
                 a->step = R_VOLUME;
+                if (a->member &&
+                    call(a, SN_AVT, "BecomeCoordinatorOfStandaloneGroup", (const char *const[]){ "InstanceID", "0", NULL })) return;
                 continue;
             }
-            if (a->source == SRC_NONE) {
-                a->step = R_VOLUME;
-                continue;
+            {
+                sn_text meta = { 0 };
+                if (a->source != SN_SRC_GROUP && sn_source_restore_metadata(a->prior_uri, a->prior_metadata, &meta)) {
+                    sn_log(a->inst, SB_LOG_DEBUG, "%s: the stream's metadata rebuilt from its URI", a->speaker->id);
+                }
+                bool started = !meta.failed &&
+                               call(a, SN_AVT, "SetAVTransportURI",
+                                    (const char *const[]){ "InstanceID", "0", "CurrentURI", a->prior_uri, "CurrentURIMetaData",
+                                                           a->source == SN_SRC_GROUP ? "" : sn_text_str(&meta), NULL });
+                sn_text_free(&meta);
+                if (started) return;
             }
-            if (call(a, SN_AVT, "SetAVTransportURI",
-                     (const char *const[]){ "InstanceID", "0", "CurrentURI", a->prior_uri, "CurrentURIMetaData",
-                                            a->source == SRC_GROUP || a->prior_metadata == NULL ? "" : a->prior_metadata, NULL })) return;
             note_not_restored(a, "could not send the previous source back");
             a->step = R_VOLUME;
             continue;
         case R_SEEK_TRACK:
-            if (a->source == SRC_QUEUE && atoi(a->prior_track) > 0 &&
+            if (a->source == SN_SRC_QUEUE && atoi(a->prior_track) > 0 &&
                 call(a, SN_AVT, "Seek", (const char *const[]){ "InstanceID", "0", "Unit", "TRACK_NR", "Target", a->prior_track, NULL })) return;
             break;
         case R_SEEK_TIME:
             /* The position within the track: for the queue, and for a plain file that had one. */
-            if ((a->source == SRC_QUEUE || a->source == SRC_FILE) && a->prior_time[0] != '\0' &&
+            if ((a->source == SN_SRC_QUEUE || a->source == SN_SRC_FILE) && a->prior_time[0] != '\0' &&
                 strcmp(a->prior_time, "0:00:00") != 0 && strcmp(a->prior_time, "NOT_IMPLEMENTED") != 0 &&
                 strcmp(a->prior_duration, "0:00:00") != 0 && a->prior_duration[0] != '\0' &&
                 call(a, SN_AVT, "Seek", (const char *const[]){ "InstanceID", "0", "Unit", "REL_TIME", "Target", a->prior_time, NULL })) return;
+            break;
+        case R_PLAY_MODE:
+            /* Only with the queue put back, and only when the player (as far as its events tell)
+             * is not in that mode already: SetPlayMode without a queue is a fault on Sonos (712). */
+            if (a->source == SN_SRC_QUEUE && a->changed_uri && a->prior_play_mode[0] != '\0' &&
+                !(a->from_state && strcmp(a->speaker->play_mode, a->prior_play_mode) == 0) &&
+                call(a, SN_AVT, "SetPlayMode", (const char *const[]){ "InstanceID", "0", "NewPlayMode", a->prior_play_mode, NULL })) return;
+            break;
+        case R_CROSSFADE:
+            snprintf(number, sizeof number, "%d", a->prior_crossfade);
+            if (a->source == SN_SRC_QUEUE && a->changed_uri && a->prior_crossfade >= 0 && a->speaker->desc.is_sonos &&
+                !(a->from_state && a->speaker->crossfade == a->prior_crossfade) &&
+                call(a, SN_AVT, "SetCrossfadeMode", (const char *const[]){ "InstanceID", "0", "CrossfadeMode", number, NULL })) return;
             break;
         case R_VOLUME:
             if (a->changed_volume && a->prior_volume >= 0) {
@@ -554,7 +838,7 @@ static void advance(sn_announcement *a)
                 call(a, SN_RC, "SetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredMute", "1", NULL })) return;
             break;
         case R_PLAY:
-            if (a->source != SRC_GROUP && a->source != SRC_NONE && a->source != SRC_CLOUD && a->source != SRC_AIRPLAY &&
+            if (a->source != SN_SRC_GROUP && a->source != SN_SRC_NONE && a->source != SN_SRC_CLOUD && a->source != SN_SRC_AIRPLAY &&
                 was_playing(a) && call(a, SN_AVT, "Play", (const char *const[]){ "InstanceID", "0", "Speed", "1", NULL })) return;
             break;
         case A_DONE:
@@ -603,6 +887,54 @@ static void clip_done(void *ctx, const sn_clip_result *result)
     }
 }
 
+/* The snapshot from the speaker record, when its events are current: only what events never
+ * carry is asked then (the position, for a queue or a file). */
+static void snapshot_from_state(sn_announcement *a)
+{
+    sn_speaker *s = a->speaker;
+    if (!sn_state_fresh(s)) return;
+    a->from_state = true;
+    sn_copy(a->prior_uri, sizeof a->prior_uri, s->av_uri);
+    free(a->prior_metadata);
+    a->prior_metadata = sn_strdup(s->av_metadata);
+    a->source = sn_source_classify(a->prior_uri, a->prior_metadata);
+    sn_copy(a->prior_transport, sizeof a->prior_transport, s->transport);
+    if (a->source == SN_SRC_GROUP) {
+        /* A group member's own transport says little: its coordinator's tells whether it plays. */
+        sn_speaker *c = sn_speaker_by_uuid(a->inst, a->prior_uri + strlen("x-rincon:"));
+        if (c != NULL && sn_state_fresh(c)) sn_copy(a->prior_transport, sizeof a->prior_transport, c->transport);
+    }
+    if (a->source == SN_SRC_QUEUE) {
+        sn_copy(a->prior_play_mode, sizeof a->prior_play_mode, s->play_mode);
+        a->prior_crossfade = s->crossfade;
+    }
+    a->prior_volume = s->volume;
+    a->prior_mute = s->mute;
+    a->fixed = s->output_fixed;
+    if (s->track_number > 0) snprintf(a->prior_track, sizeof a->prior_track, "%d", s->track_number);
+}
+
+/* The ABI 1.2 options of the clip (a 1.0/1.1 host's clip ends before them). */
+static void take_options(sn_announcement *a, const sb_clip *clip)
+{
+    if (clip->struct_size < offsetof(sb_clip, group_count) + sizeof clip->group_count) return;
+    a->only_when_playing = (clip->flags & SB_CLIP_ONLY_WHEN_PLAYING) != 0;
+    if ((clip->flags & SB_CLIP_GROUP) == 0 || clip->announcement_id == NULL || clip->group == NULL ||
+        clip->group_count < 2) {
+        return;
+    }
+    a->group_index = clip->group_count;
+    for (uint32_t i = 0; i < clip->group_count; i++) {
+        if (clip->group[i] != NULL && sn_speaker_find(a->inst, clip->group[i]) == a->speaker) {
+            a->group_index = i;
+            break;
+        }
+    }
+    if (!gathering_join(a, clip)) {
+        sn_log(a->inst, SB_LOG_INFO, "%s: announcement %s plays here on its own", a->speaker->id, clip->announcement_id);
+    }
+}
+
 sb_status sn_announce_start(sb_instance *inst, const char *speaker_id, const sb_clip *clip,
                             uint64_t operation_id, char *err, size_t err_size)
 {
@@ -637,11 +969,21 @@ sb_status sn_announce_start(sb_instance *inst, const char *speaker_id, const sb_
     a->volume = clip->volume;
     a->prior_volume = -1;
     a->prior_mute = -1;
+    a->prior_crossfade = -1;
     a->started_ms = sn_now_ms();
     a->next = inst->announcements;
     inst->announcements = a;
     s->announcement = a;
-    if (sn_audio_clip_usable(inst, s)) {
+    take_options(a, clip);
+    snapshot_from_state(a);
+    if (a->gathering != NULL) {
+        /* Group mode plays over UPnP: the gathering starts every room's snapshot. */
+        if (a->gathering->count >= a->gathering->expected) gathering_close(a->gathering);
+        return SB_OK;
+    }
+    /* Whether a speaker plays is known before the audioClip API is asked only from its events. */
+    bool upnp_only = a->only_when_playing && !(a->from_state && was_playing(a));
+    if (!upnp_only && sn_audio_clip_usable(inst, s)) {
         char why[200];
         a->clip = sn_audio_clip_play(inst, s, a->url, a->volume, a->duration_ms, clip_done, a, why, sizeof why);
         if (a->clip != NULL) return SB_OK;
@@ -667,6 +1009,7 @@ sb_status sn_announce_cancel(sb_instance *inst, uint64_t operation_id)
             return SB_OK;
         }
         if (a->step == A_WAIT) start_restore(a);
+        else if (a->step == A_GATHER) finish(a, SB_ERR_CANCELLED, "cancelled before the clip started");
         return SB_OK;
     }
     return SB_ERR_NOT_FOUND;

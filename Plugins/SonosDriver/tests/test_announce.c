@@ -1,25 +1,29 @@
-/* Announcements (announce.c over audioclip, soap_call and the model, with a fake host): the UPnP
- * path from snapshot to restore, its ends (cancel, the speaker going offline), refusals before
- * anything starts, and the audioClip API first where the player has it. */
+/* Announcements (announce.c over audioclip, soap_call, state and the model, with a fake host): the
+ * UPnP path from snapshot to restore, its ends (cancel, the speaker going offline), refusals before
+ * anything starts, the audioClip API first where the player has it; the restore rules (stream
+ * metadata rebuilt, cloud queues, play mode and crossfade, the clip's URI before its volume), the
+ * snapshot from events, only-when-playing and group mode; sources.c's rules on their own. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "announce.h"
 #include "audioclip.h"
 #include "check.h"
 #include "fake_devices.h"
+#include "sources.h"
 
 static fake_host f;
 
 static bool has(const char *text, const char *part) { return strstr(text, part) != NULL; }
 
-static const sb_clip CLIP = { sizeof(sb_clip), "http://10.0.0.1:8080/media/a.wav", "audio/wav", 2000, 40 };
+static const sb_clip CLIP = { sizeof(sb_clip), "http://10.0.0.1:8080/media/a.wav", "audio/wav", 2000, 40, NULL, 0, NULL, 0 };
 
-/* Answers the next SOAP request, which must be `action`; returns its body ("" when none). */
-static const char *answer(const char *action, const char *const *out_args)
+/* Answers the next SOAP request to the speaker at `ip` (NULL: any), which must be `action`; returns
+ * its body ("" when none). */
+static const char *answer_at(const char *ip, const char *action, const char *const *out_args)
 {
     static char body[8192];
     body[0] = '\0';
-    fake_request *r = fake_http_find(&f, "POST", NULL);
+    fake_request *r = fake_http_find(&f, "POST", ip);
     CHECK(r != NULL);
     if (r == NULL) return body;
     CHECK_STR(fake_soap_action(r), action);
@@ -27,6 +31,8 @@ static const char *answer(const char *action, const char *const *out_args)
     fake_soap_answer(&f, r, out_args);
     return body;
 }
+
+static const char *answer(const char *action, const char *const *out_args) { return answer_at(NULL, action, out_args); }
 
 static sb_instance *setup(void)
 {
@@ -40,13 +46,14 @@ static sb_instance *setup(void)
 /* Snapshot and play of a renderer playing a file at volume 20, up to the wait for STOPPED. */
 static void play_until_wait(void)
 {
-    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "http://nas/song.flac", "CurrentURIMetaData", "", NULL });
     answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PLAYING", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "http://nas/song.flac", "CurrentURIMetaData", "", NULL });
     answer("GetPositionInfo", (const char *const[]){ "Track", "1", "RelTime", "0:01:00", "TrackDuration", "0:03:00", NULL });
     answer("GetVolume", (const char *const[]){ "CurrentVolume", "20", NULL });
     answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
-    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>40</DesiredVolume>"));
+    /* The clip's URI before its volume: the music still playing never gets loud. */
     CHECK(has(answer("SetAVTransportURI", NULL), "<CurrentURI>http://10.0.0.1:8080/media/a.wav</CurrentURI>"));
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>40</DesiredVolume>"));
     answer("Play", NULL);
 }
 
@@ -96,7 +103,7 @@ static void test_refusals_and_ends(void)
     /* Cancelled before anything audible happened: nothing to put back. */
     CHECK(sn_announce_start(inst, "study", &CLIP, 2, err, sizeof err) == SB_OK);
     CHECK(sn_announce_cancel(inst, 2) == SB_OK);
-    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "STOPPED", NULL });
     CHECK(f.complete_count == 1 && f.completed_status == SB_ERR_CANCELLED);
     CHECK(sn_announce_cancel(inst, 2) == SB_ERR_NOT_FOUND);
 
@@ -165,14 +172,14 @@ static void test_audio_clip_first(void)
     /* The socket does not open: the same announcement goes the UPnP way, and says why. */
     CHECK(sn_announce_start(inst, "kitchen", &CLIP, 10, err, sizeof err) == SB_OK);
     fake_ws_event(&f, fake_ws_last(&f), SB_WS_CLOSED, "connection refused");
-    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
     answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "STOPPED", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
     answer("GetPositionInfo", NULL);
     answer("GetVolume", (const char *const[]){ "CurrentVolume", "40", NULL });
     answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
     answer("GetOutputFixed", (const char *const[]){ "CurrentFixed", "0", NULL });
     answer("SetAVTransportURI", NULL);
-    answer("Play", NULL);
+    answer("Play", NULL); /* the volume was 40 already */
     transport(inst, s, "PLAYING");
     transport(inst, s, "STOPPED");
     /* Nothing was playing: only the transport URI had changed, and there was none to put back. */
@@ -203,10 +210,349 @@ static void test_audio_clip_first(void)
     fake_instance_free(inst);
 }
 
+/* sources.c: which URIs are cloud queues, and the metadata a real player takes back. */
+static void test_sources(void)
+{
+    CHECK(sn_source_classify("x-rincon-queue:RINCON_000E5859E5A601400#0", NULL) == SN_SRC_QUEUE);
+    CHECK(sn_source_classify("x-rincon-queue:RINCON_000E5859E5A601400#6", NULL) == SN_SRC_CLOUD);
+    CHECK(sn_source_classify("x-sonosapi-stream:s24939?sid=254&flags=8224&sn=0", NULL) == SN_SRC_STREAM);
+    CHECK(sn_source_classify("x-rincon:RINCON_2", NULL) == SN_SRC_GROUP);
+    CHECK_STR(sn_source_name(SN_SRC_CLOUD), "cloud_queue");
+
+    /* TuneIn as the player reports it (item id -1): rebuilt, the station's title kept. */
+    sn_text t = { 0 };
+    CHECK(sn_source_restore_metadata("x-sonosapi-stream:s24939?sid=254&flags=8224&sn=0",
+                                     "<DIDL-Lite xmlns=\"urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/\" "
+                                     "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><item id=\"-1\" parentID=\"-1\">"
+                                     "<dc:title>1LIVE &amp; more</dc:title></item></DIDL-Lite>", &t));
+    CHECK(has(sn_text_str(&t), "<item id=\"F00092020s24939\" parentID=\"L\" restricted=\"true\">"));
+    CHECK(has(sn_text_str(&t), "<dc:title>1LIVE &amp; more</dc:title>"));
+    CHECK(has(sn_text_str(&t), "<upnp:class>object.item.audioItem.audioBroadcast</upnp:class>"));
+    CHECK(has(sn_text_str(&t), ">SA_RINCON65031_</desc>"));
+    sn_text_free(&t);
+
+    /* No metadata at all: rebuilt with a placeholder title; another service's descriptor. */
+    sn_text u = { 0 };
+    CHECK(sn_source_restore_metadata("x-sonosapi-radio:spotify%3aartistRadio%3a1?sid=12&flags=8300&sn=5", "", &u));
+    CHECK(has(sn_text_str(&u), "id=\"100c206cspotify%3aartistRadio%3a1\""));
+    CHECK(has(sn_text_str(&u), ">SA_RINCON3079_</desc>"));
+    CHECK(has(sn_text_str(&u), "<dc:title>Radio</dc:title>"));
+    sn_text_free(&u);
+
+    sn_text v = { 0 };
+    CHECK(sn_source_restore_metadata("x-rincon-mp3radio://radio.example/live.mp3", NULL, &v));
+    CHECK(has(sn_text_str(&v), "<item id=\"R:0/0/0\" parentID=\"R:0/0\""));
+    sn_text_free(&v);
+
+    /* A real item id, or a source that is no service stream: the player's own metadata. */
+    const char *good = "<DIDL-Lite><item id=\"F00092020s1\" parentID=\"L\"><dc:title>A</dc:title></item></DIDL-Lite>";
+    sn_text w = { 0 };
+    CHECK(!sn_source_restore_metadata("x-sonosapi-stream:s1?sid=254", good, &w));
+    CHECK_STR(sn_text_str(&w), good);
+    sn_text_free(&w);
+    sn_text x = { 0 };
+    CHECK(!sn_source_restore_metadata("http://nas/song.flac", "<DIDL-Lite><item id=\"-1\"/></DIDL-Lite>", &x));
+    CHECK_STR(sn_text_str(&x), "<DIDL-Lite><item id=\"-1\"/></DIDL-Lite>");
+    sn_text_free(&x);
+}
+
+/* A Sonos player, online, with the audioClip API off (no probe request in the way). */
+static sn_speaker *sonos_player(sb_instance *inst, const char *uuid, const char *room, const char *ip)
+{
+    sn_speaker *s = fake_speaker(inst, uuid, room, ip, true);
+    s->awaiting_topology = false;
+    sn_speaker_set_online(inst, s, true, "found");
+    return s;
+}
+
+/* Its events are current: both subscriptions live and their initial events seen. */
+static void make_fresh(sn_speaker *s)
+{
+    snprintf(s->subs[SN_AVT].sid, sizeof s->subs[SN_AVT].sid, "uuid:avt-%s", s->uuid);
+    snprintf(s->avt_event_sid, sizeof s->avt_event_sid, "%s", s->subs[SN_AVT].sid);
+    snprintf(s->subs[SN_RC].sid, sizeof s->subs[SN_RC].sid, "uuid:rc-%s", s->uuid);
+    snprintf(s->rc_event_sid, sizeof s->rc_event_sid, "%s", s->subs[SN_RC].sid);
+    s->subs[SN_AVT].pending = s->subs[SN_RC].pending = false;
+}
+
+/* TuneIn with the player's ItemId -1 metadata comes back with metadata rebuilt from its URI. */
+static void test_radio_restored_with_rebuilt_metadata(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{\"audio_clip\":false}");
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_speaker *s = sonos_player(inst, "RINCON_1", "Kitchen", "10.0.0.9");
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PLAYING", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "x-sonosapi-stream:s24939?sid=254&flags=8224&sn=0",
+                                                  "CurrentURIMetaData",
+                                                  "<DIDL-Lite xmlns=\"urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/\" "
+                                                  "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><item id=\"-1\" parentID=\"-1\" "
+                                                  "restricted=\"true\"><dc:title>1LIVE</dc:title></item></DIDL-Lite>", NULL });
+    answer("GetPositionInfo", (const char *const[]){ "Track", "1", "RelTime", "0:00:00", "TrackDuration", "0:00:00", NULL });
+    answer("GetVolume", (const char *const[]){ "CurrentVolume", "40", NULL });
+    answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    answer("GetOutputFixed", (const char *const[]){ "CurrentFixed", "0", NULL });
+    answer("SetAVTransportURI", NULL);
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    const char *restore = answer("SetAVTransportURI", NULL);
+    CHECK(has(restore, "<CurrentURI>x-sonosapi-stream:s24939?sid=254&amp;flags=8224&amp;sn=0</CurrentURI>"));
+    CHECK(has(restore, "item id=&quot;F00092020s24939&quot; parentID=&quot;L&quot;"));
+    CHECK(has(restore, "SA_RINCON65031_"));
+    CHECK(has(restore, "&lt;dc:title&gt;1LIVE&lt;/dc:title&gt;"));
+    answer("Play", NULL); /* no Seek for a stream; the volume was the clip's already */
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"restored\":true,\"source\":\"stream\""));
+    fake_instance_free(inst);
+}
+
+/* An Alexa / Spotify Connect cloud queue (#N, N≠0): played over, named in not_restored. */
+static void test_cloud_queue_not_restored(void)
+{
+    sb_instance *inst = setup();
+    sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "study", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PLAYING", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "x-rincon-queue:RINCON_1#6", NULL });
+    answer("GetPositionInfo", (const char *const[]){ "Track", "3", "RelTime", "0:01:00", "TrackDuration", "0:03:00", NULL });
+    answer("GetVolume", (const char *const[]){ "CurrentVolume", "40", NULL });
+    answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    answer("SetAVTransportURI", NULL); /* no GetTransportSettings: not the room's own queue */
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    CHECK(fake_http_open_count(&f) == 0); /* no SetAVTransportURI of the cloud queue, no Seek, no Play */
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"restored\":false,\"source\":\"cloud_queue\""));
+    CHECK(has(f.completed_detail, "\"not_restored\":\"a cloud queue (e.g. Spotify Connect) cannot be restored"));
+    CHECK(has(f.last_event, "not_restored"));
+    fake_instance_free(inst);
+}
+
+/* The queue's play mode and crossfade, saved with it and set again after it came back. */
+static void test_play_mode_and_crossfade_restored(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{\"audio_clip\":false}");
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_speaker *s = sonos_player(inst, "RINCON_1", "Kitchen", "10.0.0.9");
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PLAYING", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "x-rincon-queue:RINCON_1#0", NULL });
+    answer("GetPositionInfo", (const char *const[]){ "Track", "3", "RelTime", "0:01:10", "TrackDuration", "0:03:00", NULL });
+    answer("GetVolume", (const char *const[]){ "CurrentVolume", "20", NULL });
+    answer("GetMute", (const char *const[]){ "CurrentMute", "1", NULL });
+    answer("GetOutputFixed", (const char *const[]){ "CurrentFixed", "0", NULL });
+    answer("GetTransportSettings", (const char *const[]){ "PlayMode", "SHUFFLE_NOREPEAT", "RecQualityMode", "", NULL });
+    answer("GetCrossfadeMode", (const char *const[]){ "CrossfadeMode", "1", NULL });
+    answer("SetAVTransportURI", NULL);
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>40</DesiredVolume>"));
+    CHECK(has(answer("SetMute", NULL), "<DesiredMute>0</DesiredMute>"));
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    CHECK(has(answer("SetAVTransportURI", NULL), "<CurrentURI>x-rincon-queue:RINCON_1#0</CurrentURI>"));
+    CHECK(has(answer("Seek", NULL), "<Target>3</Target>"));
+    CHECK(has(answer("Seek", NULL), "<Target>0:01:10</Target>"));
+    CHECK(has(answer("SetPlayMode", NULL), "<NewPlayMode>SHUFFLE_NOREPEAT</NewPlayMode>"));
+    CHECK(has(answer("SetCrossfadeMode", NULL), "<CrossfadeMode>1</CrossfadeMode>"));
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>20</DesiredVolume>"));
+    CHECK(has(answer("SetMute", NULL), "<DesiredMute>1</DesiredMute>"));
+    answer("Play", NULL);
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"restored\":true,\"source\":\"queue\",\"soap_calls\":20"));
+    fake_instance_free(inst);
+}
+
+/* With current events the snapshot asks only for the position; the play mode the events show
+ * already is not sent again. */
+static void test_snapshot_from_events(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{\"audio_clip\":false}");
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_speaker *s = sonos_player(inst, "RINCON_1", "Kitchen", "10.0.0.9");
+    make_fresh(s);
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+    snprintf(s->av_uri, sizeof s->av_uri, "x-rincon-queue:RINCON_1#0");
+    snprintf(s->play_mode, sizeof s->play_mode, "REPEAT_ALL");
+    s->crossfade = 0;
+    s->volume = 15;
+    s->mute = 0;
+    s->track_number = 2;
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("GetPositionInfo", (const char *const[]){ "Track", "2", "RelTime", "0:00:30", "TrackDuration", "0:03:00", NULL });
+    answer("SetAVTransportURI", NULL);
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(fake_http_open_count(&f) == 0);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    answer("SetAVTransportURI", NULL);
+    answer("Seek", NULL);
+    answer("Seek", NULL);
+    /* The events say REPEAT_ALL and crossfade off still: nothing to set. */
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>15</DesiredVolume>"));
+    answer("Play", NULL);
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"soap_calls\":9"));
+    CHECK(has(f.completed_detail, "\"snapshot\":\"events\""));
+
+    /* A radio from events: not even the position is asked; three calls to the clip's Play. */
+    snprintf(s->av_uri, sizeof s->av_uri, "x-sonosapi-stream:s1?sid=254");
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 2, err, sizeof err) == SB_OK);
+    answer("SetAVTransportURI", NULL);
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(fake_http_open_count(&f) == 0);
+    sn_announce_free_all(inst);
+    fake_instance_free(inst);
+}
+
+static const char *const STUDY_ONLY[] = { "study" };
+
+/* Only when playing: a stopped speaker is left alone, a playing one gets the clip. */
+static void test_only_when_playing(void)
+{
+    sb_instance *inst = setup();
+    sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    sb_clip clip = CLIP;
+    clip.announcement_id = "a1";
+    clip.flags = SB_CLIP_ONLY_WHEN_PLAYING;
+    clip.group = STUDY_ONLY;
+    clip.group_count = 1;
+    char err[200] = "";
+
+    /* Stopped, from its events: done at once, nothing sent. */
+    make_fresh(s);
+    snprintf(s->transport, sizeof s->transport, "STOPPED");
+    CHECK(sn_announce_start(inst, "study", &clip, 1, err, sizeof err) == SB_OK);
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK_STR(f.completed_detail, "{\"skipped\":\"not playing\"}");
+    CHECK(fake_http_open_count(&f) == 0 && s->announcement == NULL);
+
+    /* Without current events: one GetTransportInfo decides. */
+    s->subs[SN_AVT].sid[0] = '\0';
+    CHECK(sn_announce_start(inst, "study", &clip, 2, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PAUSED_PLAYBACK", NULL });
+    CHECK(f.complete_count == 2 && f.completed_op == 2);
+    CHECK_STR(f.completed_detail, "{\"skipped\":\"not playing\"}");
+    CHECK(fake_http_open_count(&f) == 0);
+
+    /* Playing: the usual announcement. */
+    CHECK(sn_announce_start(inst, "study", &clip, 3, err, sizeof err) == SB_OK);
+    play_until_wait();
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    answer("SetAVTransportURI", NULL);
+    answer("Seek", NULL);
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(f.complete_count == 3 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"restored\":true"));
+
+    /* A 1.1 host's clip ends before the flags: they are not read. */
+    clip.struct_size = (uint32_t)offsetof(sb_clip, announcement_id);
+    snprintf(s->transport, sizeof s->transport, "STOPPED");
+    make_fresh(s);
+    CHECK(sn_announce_start(inst, "study", &clip, 4, err, sizeof err) == SB_OK);
+    CHECK(f.complete_count == 3 && fake_http_open_count(&f) == 1); /* it goes on to the clip */
+    sn_http_cancel_all(inst);
+    sn_announce_free_all(inst);
+    fake_instance_free(inst);
+}
+
+static const char *const ROOMS[] = { "kitchen", "office" };
+
+/* Group mode: the rooms gather, the first leads, the other joins it and waits for its clip;
+ * then each restores itself. */
+static void test_group_mode(void)
+{
+    sb_instance *inst = setup();
+    sn_speaker *kitchen = fake_speaker(inst, "uuid-k", "Kitchen", "10.0.0.5", false);
+    (void)fake_speaker(inst, "uuid-o", "Office", "10.0.0.6", false);
+    sb_clip clip = CLIP;
+    clip.announcement_id = "g1";
+    clip.flags = SB_CLIP_GROUP;
+    clip.group = ROOMS;
+    clip.group_count = 2;
+    char err[200] = "";
+
+    /* The office's call comes first; nothing starts before the kitchen's arrived. */
+    CHECK(sn_announce_start(inst, "office", &clip, 2, err, sizeof err) == SB_OK);
+    CHECK(fake_http_open_count(&f) == 0 && fake_timer_find(&f, 500, 0) != NULL);
+    CHECK(sn_announce_start(inst, "kitchen", &clip, 1, err, sizeof err) == SB_OK);
+    CHECK(fake_timer_find(&f, 500, 0) == NULL);
+
+    /* Both snapshot. */
+    const char *const stopped[] = { "CurrentTransportState", "STOPPED", NULL };
+    const char *const playing[] = { "CurrentTransportState", "PLAYING", NULL };
+    answer_at("10.0.0.5", "GetTransportInfo", stopped);
+    answer_at("10.0.0.6", "GetTransportInfo", playing);
+    answer_at("10.0.0.5", "GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
+    answer_at("10.0.0.6", "GetMediaInfo", (const char *const[]){ "CurrentURI", "http://nas/song.flac", NULL });
+    answer_at("10.0.0.5", "GetPositionInfo", NULL);
+    answer_at("10.0.0.6", "GetPositionInfo", (const char *const[]){ "Track", "1", "RelTime", "0:01:00", "TrackDuration", "0:03:00", NULL });
+    answer_at("10.0.0.5", "GetVolume", (const char *const[]){ "CurrentVolume", "10", NULL });
+    answer_at("10.0.0.6", "GetVolume", (const char *const[]){ "CurrentVolume", "30", NULL });
+    answer_at("10.0.0.5", "GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    answer_at("10.0.0.6", "GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    /* The leader (kitchen, first in the request) waits until the office is in its group. */
+    CHECK(fake_http_find(&f, "POST", "10.0.0.5") == NULL);
+    CHECK(has(answer_at("10.0.0.6", "SetAVTransportURI", NULL), "<CurrentURI>x-rincon:uuid-k</CurrentURI>"));
+    CHECK(fake_http_find(&f, "POST", "10.0.0.5") == NULL);
+    CHECK(has(answer_at("10.0.0.6", "SetVolume", NULL), "<DesiredVolume>40</DesiredVolume>"));
+    CHECK(has(answer_at("10.0.0.5", "SetAVTransportURI", NULL), "<CurrentURI>http://10.0.0.1:8080/media/a.wav</CurrentURI>"));
+    answer_at("10.0.0.5", "SetVolume", NULL);
+    answer_at("10.0.0.5", "Play", NULL);
+    CHECK(fake_http_open_count(&f) == 0); /* the member sends no Play of its own */
+
+    /* The leader's clip ends: both restore themselves. */
+    transport(inst, kitchen, "PLAYING");
+    transport(inst, kitchen, "STOPPED");
+    answer_at("10.0.0.5", "SetVolume", NULL); /* nothing was loaded before: only the volume */
+    CHECK(has(answer_at("10.0.0.6", "SetAVTransportURI", NULL), "<CurrentURI>http://nas/song.flac</CurrentURI>"));
+    answer_at("10.0.0.6", "Seek", NULL);
+    CHECK(has(answer_at("10.0.0.6", "SetVolume", NULL), "<DesiredVolume>30</DesiredVolume>"));
+    answer_at("10.0.0.6", "Play", NULL);
+    CHECK(f.complete_count == 2 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"group\":\"member\""));
+    CHECK(fake_http_open_count(&f) == 0 && fake_timer_active_count(&f) == 0);
+
+    /* Alone within the window (the office's call never comes): the kitchen plays on its own. */
+    clip.announcement_id = "g2";
+    CHECK(sn_announce_start(inst, "kitchen", &clip, 3, err, sizeof err) == SB_OK);
+    CHECK(fake_http_open_count(&f) == 0);
+    fake_timer_fire(&f, fake_timer_find(&f, 500, 0));
+    answer_at("10.0.0.5", "GetTransportInfo", stopped);
+    /* The office arrives late: it plays alone too, at once. */
+    CHECK(sn_announce_start(inst, "office", &clip, 4, err, sizeof err) == SB_OK);
+    CHECK(fake_http_find(&f, "POST", "10.0.0.6") != NULL);
+    sn_http_cancel_all(inst);
+    sn_announce_free_all(inst);
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_upnp_round_trip();
     test_refusals_and_ends();
     test_audio_clip_first();
+    test_sources();
+    test_radio_restored_with_rebuilt_metadata();
+    test_cloud_queue_not_restored();
+    test_play_mode_and_crossfade_restored();
+    test_snapshot_from_events();
+    test_only_when_playing();
+    test_group_mode();
     return CHECK_DONE("test_announce");
 }
