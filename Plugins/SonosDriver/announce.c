@@ -169,6 +169,7 @@ static void complete(sn_announcement *a, sb_status status, const char *reason)
                        a->not_restored[0] == '\0' ? "true" : "false", sn_source_name(a->source), (unsigned)a->soap_calls,
                        (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0),
                        a->from_state ? "events" : "soap");
+        if (a->play_retried) sn_text_puts(&detail, ",\"play_retried\":true");
         if (a->member) sn_text_puts(&detail, ",\"group\":\"member\"");
         else if (a->gathering != NULL) sn_text_puts(&detail, ",\"group\":\"leader\"");
         if (a->not_restored[0] != '\0') {
@@ -293,7 +294,7 @@ static void retry_play(void *user, uint64_t timer_id)
     (void)timer_id;
     sn_announcement *a = user;
     a->retry_timer = 0;
-    advance(a); /* still at A_PLAY (or a cancel arrived meanwhile: advance handles it) */
+    advance(a); /* at A_SET_URI again (or a cancel arrived meanwhile: advance handles it) */
 }
 
 /* Keeps the answer of a snapshot step. */
@@ -374,14 +375,20 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
             return;
         }
     } else if (done_step <= A_PLAY) {
-        if (done_step == A_PLAY && !a->play_retried && (result->upnp_code == 501 || result->upnp_code == 701)) {
-            /* gmediarender (and some TVs) refuse a Play that comes while the previous stream is
-             * still being torn down ("action failed" / "transition not available"); a moment
-             * later it works. One retry, then the failure stands. */
+        if (done_step == A_PLAY && !a->play_retried &&
+            (result->upnp_code == 501 || result->upnp_code == 701 || result->upnp_code == 704)) {
+            /* Some renderers refuse a Play that comes while the previous stream is still being torn
+             * down ("transition not available"). gmediarender 0.1 fails the first Play after a clip
+             * that ended on its own (GStreamer's state change from end-of-stream fails: 501, its log
+             * says 704) and loses the URI in that attempt: its about-to-finish handler has replaced
+             * the current URI with the (empty) next one. A second Play alone fails the same way, so
+             * the retry sends the clip's URI again, then Play. Once; then the failure stands. */
             a->play_retried = true;
-            sn_log(inst, SB_LOG_INFO, "%s: %s; trying Play once more", a->speaker->id, result->reason);
-            a->retry_timer = sn_timer_start(inst, 300, 0, retry_play, a);
+            sn_log(inst, SB_LOG_INFO, "%s: %s; sending the clip and Play once more", a->speaker->id, result->reason);
+            a->step = A_SET_URI;
+            a->retry_timer = sn_timer_start(inst, 100, 0, retry_play, a);
             if (a->retry_timer != 0) return;
+            a->step = A_PLAY;
         }
         if (done_step == A_SET_VOLUME || done_step == A_UNMUTE) {
             sn_log(inst, SB_LOG_WARNING, "%s: %s (the clip plays at the current level)", a->speaker->id, result->reason);
@@ -736,6 +743,7 @@ static void advance(sn_announcement *a)
             continue;
         }
         case A_SET_VOLUME:
+            if (a->changed_volume) break; /* set already: Play's retry sends the clip again */
             if (a->volume >= 0 && a->fixed) {
                 sn_log(a->inst, SB_LOG_INFO, "%s has a fixed volume: the clip plays at its level", a->speaker->id);
             } else if (a->volume >= 0 && a->volume != a->prior_volume) {
@@ -745,7 +753,7 @@ static void advance(sn_announcement *a)
             }
             break;
         case A_UNMUTE:
-            if (a->prior_mute == 1 &&
+            if (a->prior_mute == 1 && !a->changed_mute &&
                 call(a, SN_RC, "SetMute", (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredMute", "0", NULL })) return;
             break;
         case A_PLAY:

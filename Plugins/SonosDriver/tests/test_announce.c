@@ -542,6 +542,52 @@ static void test_group_mode(void)
     fake_instance_free(inst);
 }
 
+/* gmediarender fails the first Play after a clip that ended on its own, and forgets the URI in
+ * that attempt: the retry sends the clip's URI again, then Play (the volume is set already). */
+static void test_play_retried_with_the_uri(void)
+{
+    sb_instance *inst = setup();
+    sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "study", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "STOPPED", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
+    answer("GetPositionInfo", NULL);
+    answer("GetVolume", (const char *const[]){ "CurrentVolume", "20", NULL });
+    answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    answer("SetAVTransportURI", NULL);
+    answer("SetVolume", NULL);
+    fake_request *play = fake_http_find(&f, "POST", NULL);
+    CHECK(play != NULL && strcmp(fake_soap_action(play), "Play") == 0);
+    if (play == NULL) return;
+    fake_soap_fault(&f, play, 501);
+    CHECK(fake_http_open_count(&f) == 0);
+    fake_timer_fire(&f, fake_timer_find(&f, 100, 0));
+    CHECK(has(answer("SetAVTransportURI", NULL), "<CurrentURI>http://10.0.0.1:8080/media/a.wav</CurrentURI>"));
+    answer("Play", NULL); /* no second SetVolume */
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>20</DesiredVolume>"));
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"play_retried\":true"));
+
+    /* A second refusal stands. */
+    CHECK(sn_announce_start(inst, "study", &CLIP, 2, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "STOPPED", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
+    answer("GetPositionInfo", NULL);
+    answer("GetVolume", (const char *const[]){ "CurrentVolume", "40", NULL });
+    answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    answer("SetAVTransportURI", NULL);
+    fake_soap_fault(&f, fake_http_find(&f, "POST", NULL), 704);
+    fake_timer_fire(&f, fake_timer_find(&f, 100, 0));
+    answer("SetAVTransportURI", NULL);
+    fake_soap_fault(&f, fake_http_find(&f, "POST", NULL), 501);
+    CHECK(f.complete_count == 2 && f.completed_status == SB_ERR_FAILED);
+    CHECK(has(f.completed_detail, "501"));
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_upnp_round_trip();
@@ -554,5 +600,6 @@ int main(void)
     test_snapshot_from_events();
     test_only_when_playing();
     test_group_mode();
+    test_play_retried_with_the_uri();
     return CHECK_DONE("test_announce");
 }
