@@ -83,7 +83,7 @@ struct sn_speaker {
     char play_mode[32];
     char coordinator[64]; /* uuid of the group coordinator ("" unknown: itself) */
     char group_id[160];
-    char last_state_json[4096];
+    char last_state_json[8192];
     /* state.c, added for restores from events and the richer state. Events after the first carry
      * only what changed: a field keeps its value until an event names it. */
     char av_metadata[4096];   /* AVTransportURIMetaData as the event gave it (XML, unescaped) */
@@ -99,6 +99,12 @@ struct sn_speaker {
      * makes the record stale until its initial, complete event arrives (sn_state_fresh). */
     char avt_event_sid[160];
     char rc_event_sid[160];
+    /* The play position: RelTime in seconds as of position_at_ms (it runs on from there while
+     * playing; position_at_ms 0: unknown), read with GetPositionInfo every 10 s while a
+     * coordinator plays. */
+    int position_s;
+    uint64_t position_at_ms;
+    uint64_t position_timer;
 
     /* audioclip.c: the local audioClip API, from GET /api/v1/players/local/info when the player
      * goes online. Players without it (S1, other renderers) keep audio_clip false. */

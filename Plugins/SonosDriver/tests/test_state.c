@@ -150,10 +150,136 @@ static void test_freshness(void)
     fake_instance_free(inst);
 }
 
+/* The richer state: album art, position and duration, track number, source, next track, play
+ * mode, crossfade. The position comes from GetPositionInfo while a coordinator plays (once when it
+ * starts, then every 10 s), and is published only when an answer or a transition moves it. */
+static void test_richer_state_and_position(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_state_init(inst);
+    sn_speaker *s = fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    s->subs[SN_AVT].inst = inst; /* as gena.c sets it when it subscribes */
+    sn_state_apply_avt(inst, s, "AVTransportURI", "x-rincon-queue:uuid-1#0");
+    sn_state_apply_avt(inst, s, "CurrentTrackURI", "http://music.example/song.flac");
+    sn_state_apply_avt(inst, s, "CurrentTrack", "4");
+    sn_state_apply_avt(inst, s, "CurrentTrackDuration", "0:03:25");
+    sn_state_apply_avt(inst, s, "CurrentTrackMetaData", TRACK_META);
+    sn_state_apply_avt(inst, s, "NextTrackMetaData", NEXT_META);
+    sn_state_apply_avt(inst, s, "CurrentPlayMode", "REPEAT_ALL");
+    sn_state_apply_avt(inst, s, "CurrentCrossfadeMode", "1");
+    sn_state_apply_avt(inst, s, "TransportState", "STOPPED");
+    sn_state_publish(inst, s);
+    CHECK(has(f.last_state, "\"album_art\":\"http://10.0.0.5:49152/getaa?s=1&u=x-sonos-http%3atrack\""));
+    CHECK(has(f.last_state, "\"duration\":205") && has(f.last_state, "\"track\":4"));
+    CHECK(has(f.last_state, "\"source\":\"queue\"") && has(f.last_state, "\"play_mode\":\"REPEAT_ALL\""));
+    CHECK(has(f.last_state, "\"crossfade\":true"));
+    CHECK(has(f.last_state, "\"next\":{\"title\":\"Next\",\"artist\":\"Other\"}"));
+    /* Stopped: nobody asks where it is. */
+    CHECK(fake_http_find(&f, "POST", "AVTransport") == NULL);
+    CHECK(s->position_timer == 0);
+
+    sn_state_apply_avt(inst, s, "TransportState", "PLAYING");
+    sn_state_publish(inst, s);
+    fake_request *r = fake_http_find(&f, "POST", "10.0.0.5:49152/MediaRenderer/AVTransport");
+    CHECK(r != NULL && strcmp(fake_soap_action(r), "GetPositionInfo") == 0);
+    CHECK(fake_timer_find(&f, 10000, 10000) != NULL);
+    if (r != NULL) fake_soap_answer(&f, r, (const char *const[]){ "RelTime", "0:01:05", "TrackDuration", "0:03:25", NULL });
+    CHECK(has(f.last_state, "\"state\":\"playing\"") && has(f.last_state, "\"position\":65"));
+    unsigned published = f.state_count;
+    /* An event that changes nothing publishes nothing: the position is not run on per event. */
+    sn_state_apply_avt(inst, s, "TransportState", "PLAYING");
+    sn_state_publish(inst, s);
+    CHECK(f.state_count == published);
+    CHECK(fake_http_find(&f, "POST", "AVTransport") == NULL); /* no second request meanwhile */
+    /* The timer asks again. */
+    fake_timer *tick = fake_timer_find(&f, 10000, 10000);
+    if (tick != NULL) fake_timer_fire(&f, tick);
+    r = fake_http_find(&f, "POST", "10.0.0.5:49152/MediaRenderer/AVTransport");
+    CHECK(r != NULL);
+    if (r != NULL) fake_soap_answer(&f, r, (const char *const[]){ "RelTime", "0:01:15", NULL });
+    CHECK(has(f.last_state, "\"position\":75"));
+
+    /* Paused: the polling stops. Another track: from its start, without asking. */
+    sn_state_apply_avt(inst, s, "TransportState", "PAUSED_PLAYBACK");
+    sn_state_publish(inst, s);
+    CHECK(s->position_timer == 0 && fake_timer_active_count(&f) == 0);
+    CHECK(has(f.last_state, "\"state\":\"paused\""));
+    sn_state_apply_avt(inst, s, "CurrentTrackURI", "http://music.example/next.flac");
+    sn_state_publish(inst, s);
+    CHECK(has(f.last_state, "\"position\":0"));
+
+    /* Sources from the URI's scheme. */
+    const struct { const char *uri; const char *word; } sources[] = {
+        { "x-sonosapi-stream:s24896?sid=254&flags=8224&sn=0", "radio" },
+        { "x-rincon-stream:RINCON_X01400", "line_in" },
+        { "x-sonos-htastream:RINCON_X01400:spdif", "tv" },
+        { "x-rincon-queue:uuid-1#8", "cloud" },
+        { "", "none" },
+    };
+    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
+        sn_state_apply_avt(inst, s, "AVTransportURI", sources[i].uri);
+        sn_state_publish(inst, s);
+        char want[64];
+        snprintf(want, sizeof want, "\"source\":\"%s\"", sources[i].word);
+        CHECK(has(f.last_state, want));
+    }
+    sn_speaker_set_online(inst, s, false, "gone");
+    fake_instance_free(inst);
+}
+
+/* A real group member reports `x-rincon:<coordinator>`, no metadata and PLAYING whatever happens:
+ * its state shows the coordinator's music, follows it, and the member itself is never polled. */
+static void test_member_shows_coordinator(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{}");
+    sn_state_init(inst);
+    sn_speaker *c = fake_speaker(inst, "RINCON_C", "Kitchen", "10.0.0.9", false);
+    sn_speaker *m = fake_speaker(inst, "RINCON_M", "Office", "10.0.0.10", false);
+    m->subs[SN_AVT].inst = inst;
+    sn_state_apply_avt(inst, c, "TransportState", "PAUSED_PLAYBACK");
+    sn_state_apply_avt(inst, c, "AVTransportURI", "x-rincon-queue:RINCON_C#0");
+    sn_state_apply_avt(inst, c, "CurrentTrackURI", "http://music.example/song.flac");
+    sn_state_apply_avt(inst, c, "CurrentTrackDuration", "0:03:25");
+    sn_state_apply_avt(inst, c, "CurrentTrackMetaData", TRACK_META);
+    sn_state_publish(inst, c);
+    sn_state_apply_avt(inst, m, "TransportState", "PLAYING");
+    sn_state_apply_avt(inst, m, "AVTransportURI", "x-rincon:RINCON_C");
+    sn_state_apply_avt(inst, m, "CurrentTrackURI", "x-rincon:RINCON_C");
+    sn_state_apply_avt(inst, m, "CurrentTrackMetaData", "NOT_IMPLEMENTED");
+    sn_state_apply_rc(inst, m, "Volume", "Master", "12");
+    sn_state_publish(inst, m);
+    CHECK_STR(f.last_state_speaker, "office");
+    CHECK(has(f.last_state, "\"state\":\"paused\"")); /* the coordinator's, not the member's PLAYING */
+    CHECK(has(f.last_state, "\"title\":\"Song\"") && has(f.last_state, "\"artist\":\"Band\""));
+    CHECK(has(f.last_state, "\"album\":\"Record\"") && has(f.last_state, "\"duration\":205"));
+    CHECK(has(f.last_state, "\"source\":\"queue\"") && has(f.last_state, "\"volume\":12"));
+    CHECK(has(f.last_state, "\"uri\":\"x-rincon:RINCON_C\""));
+    CHECK(fake_http_find(&f, "POST", "10.0.0.10") == NULL && m->position_timer == 0);
+
+    /* The coordinator's next event republishes the member too. */
+    sn_state_apply_avt(inst, c, "CurrentTrackMetaData", NEXT_META);
+    sn_state_publish(inst, c);
+    CHECK_STR(f.last_state_speaker, "office");
+    CHECK(has(f.last_state, "\"title\":\"Next\""));
+
+    /* Known from the topology (the member's own URI not yet read) works the same. */
+    sn_state_apply_avt(inst, m, "AVTransportURI", "");
+    sn_copy(m->coordinator, sizeof m->coordinator, "RINCON_C");
+    sn_state_apply_avt(inst, c, "TransportState", "STOPPED");
+    sn_state_publish(inst, c);
+    CHECK_STR(f.last_state_speaker, "office");
+    CHECK(has(f.last_state, "\"state\":\"stopped\"") && has(f.last_state, "\"title\":\"Next\""));
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_events_to_state();
     test_partial_events();
     test_freshness();
+    test_richer_state_and_position();
+    test_member_shows_coordinator();
     return CHECK_DONE("test_state");
 }
