@@ -16,9 +16,22 @@ import Synchronization
 //
 // A clip plays over the music: the player ducks, its UPnP transport (queue, track, position) is
 // not touched and sends no event. The clip is fetched like a real player does (ClipFetcher),
-// then ACTIVE, and DONE after its duration (ERROR when it cannot be fetched or decoded).
+// then ACTIVE, and DONE after its duration (ERROR with ERROR_AUDIO_CLIP_MEDIA_ERROR when it
+// cannot be fetched or decoded). What real players do, from Sonos's control API reference
+// (audioClip namespace) and the clients music-assistant/aiosonos and jjlawren/sonos-websocket:
+//
+//   subscribe / unsubscribe     audioClipStatus events go to subscribed connections only
+//                               (quirk audioClipSubscribeBeforeEvents; off: also to the loader)
+//   audioClipStatus             no `success` in its header (replies have it); lists every clip the
+//                               player knows, other apps' clips too
+//   priorities                  HIGH interrupts LOW at once and HIGH after 10 s (INTERRUPTED);
+//                               LOW interrupts LOW; otherwise the clip waits its turn
+//   cancelAudioClip {id}        DISMISSED; ERROR_AUDIO_CLIP_ID_NOT_FOUND for an ended clip
+//   closing the socket          leaves the clip playing (quirk audioClipOutlivesSocket; off: the
+//                               clip stops with the socket, DISMISSED)
 
-/// One loadAudioClip the player accepted (or refused, with `failAudioClip`).
+/// One clip the player got: a loadAudioClip it accepted (or refused, with `failAudioClip`), or
+/// another app's clip (`loadForeignAudioClip`).
 public struct AudioClipRecord: Sendable, Equatable {
     public let id: String
     public let url: String
@@ -26,10 +39,52 @@ public struct AudioClipRecord: Sendable, Equatable {
     public let priority: String?
     public let clipType: String?
     public let appId: String?
-    /// ACTIVE, DONE, ERROR; REFUSED when the player answered success:false.
+    /// PENDING (loaded, being fetched or waiting its turn), ACTIVE, DONE, INTERRUPTED (a clip of
+    /// higher priority took over), DISMISSED (cancelAudioClip, or its socket closed on the
+    /// textbook player), ERROR; REFUSED when the player answered success:false.
     public var status: String
-    /// The fetch of `url` (nil until it is done, and for refused clips).
+    /// The fetch of `url` (nil until it is done, for refused clips and other apps' clips).
     public var fetched: FetchedClip?
+    /// With ERROR: the error code the status event carries.
+    public var errorCode: String?
+    /// cancelAudioClip named it while it played or waited.
+    public var cancelled = false
+    /// How long it plays (the fetched clip's duration; another app's clip: as loaded).
+    public var seconds: TimeInterval?
+    /// The connection that loaded it (nil: another app's clip).
+    var loadedBy: ObjectIdentifier?
+
+    public init(id: String, url: String, volume: Int?, priority: String?, clipType: String?, appId: String?,
+                status: String, fetched: FetchedClip?) {
+        self.id = id
+        self.url = url
+        self.volume = volume
+        self.priority = priority
+        self.clipType = clipType
+        self.appId = appId
+        self.status = status
+        self.fetched = fetched
+    }
+
+    /// The clip as audioClipStatus lists it.
+    var statusJSON: [String: Any] {
+        var clip: [String: Any] = ["id": id, "name": appId == "org.speakerbridge" ? "speakerbridge" : "clip",
+                                   "appId": appId ?? "", "priority": priority ?? "LOW", "clipType": clipType ?? "CHIME",
+                                   "status": status]
+        if let errorCode { clip["errorCode"] = errorCode }
+        return clip
+    }
+}
+
+/// One command a client sent on the socket (in order), with the clip id it named.
+public struct AudioClipCommand: Sendable, Equatable {
+    public let command: String
+    public let clipID: String?
+
+    public init(command: String, clipID: String?) {
+        self.command = command
+        self.clipID = clipID
+    }
 }
 
 /// The well-known key every local-API client sends.
@@ -38,8 +93,20 @@ public let sonosLocalAPIKey = "123e4567-e89b-12d3-a456-426655440000"
 struct AudioClipState {
     var clips: [AudioClipRecord] = []
     var fail = false
+    var failFetch = false
     var infoRequests = 0
     var rejectedHandshakes: [String] = []
+    var commands: [AudioClipCommand] = []
+    /// Connections that sent subscribe (and not unsubscribe since).
+    var subscribers: Set<ObjectIdentifier> = []
+    /// The clip the player plays now, since when, and the clips waiting their turn.
+    var playing: String?
+    var playingSince: Date?
+    var playGeneration = 0
+    var waiting: [String] = []
+    /// A HIGH clip interrupts a HIGH clip that has played longer than this (10 s on real players).
+    var highInterruptsHighAfter: TimeInterval = 10
+    var eventsSent = 0
 }
 
 /// The TLS context all fake players share: a throw-away certificate (LabKit's test PKI) made
@@ -112,7 +179,10 @@ final class AudioClipServer: Sendable {
     private func configure(_ channel: Channel, tls: NIOSSLContext) throws {
         let id = ObjectIdentifier(channel)
         connections.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { [self] _ in _ = connections.withLock { $0.removeValue(forKey: id) } }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = connections.withLock { $0.removeValue(forKey: id) }
+            connectionClosed(id)
+        }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(NIOSSLServerHandler(context: tls))
         let http = LocalAPIHTTPHandler(server: self)
@@ -179,7 +249,9 @@ final class AudioClipServer: Sendable {
 
     // MARK: Messages
 
-    /// One text message from a client; returns what to answer (in order).
+    /// One text message from a client, answered on `channel`. Replies carry `success` and the
+    /// command's `cmdId`; events (audioClipStatus) never carry `success` (Sonos control API,
+    /// music-assistant/aiosonos tells the two apart by exactly that).
     func message(_ text: String, on channel: Channel) {
         guard let array = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [Any], array.count == 2,
               let header = array[0] as? [String: Any], let body = array[1] as? [String: Any] else {
@@ -190,70 +262,219 @@ final class AudioClipServer: Sendable {
         let cmdId = header["cmdId"] as? String
         let namespace = header["namespace"] as? String ?? ""
         let command = header["command"] as? String ?? ""
+        let (uuid, household) = core.read { ($0.players[index].uuid, $0.householdID) }
+        state.withLock { $0.commands.append(AudioClipCommand(command: command, clipID: (header["id"] ?? body["id"]) as? String)) }
+        func reply(_ body: [String: Any], type: String? = nil) {
+            var h: [String: Any] = ["namespace": namespace, "response": command, "success": true, "cmdId": cmdId as Any,
+                                    "householdId": household, "playerId": uuid]
+            if let type { h["type"] = type }
+            send(channel, [h, body])
+        }
         func error(_ code: String) {
             send(channel, [["namespace": namespace, "response": command, "success": false, "type": "globalError",
                             "cmdId": cmdId as Any],
                            ["_objectType": "globalError", "errorCode": code]])
         }
-        let uuid = core.read { $0.players[index].uuid }
-        guard namespace == "audioClip:1", command == "loadAudioClip" else { return error("ERROR_INVALID_COMMAND") }
+        guard namespace == "audioClip:1" else { return error("ERROR_INVALID_COMMAND") }
         guard header["playerId"] as? String == uuid else { return error("ERROR_INVALID_PLAYER") }
-        guard let url = body["streamUrl"] as? String, let appId = body["appId"] as? String, !appId.isEmpty,
-              body["name"] is String else { return error("ERROR_INVALID_PARAMETER") }
-        let id = "clip-\(UUID().uuidString.prefix(8).lowercased())"
-        var record = AudioClipRecord(id: id, url: url, volume: body["volume"] as? Int, priority: body["priority"] as? String,
-                                     clipType: body["clipType"] as? String, appId: appId, status: "ACTIVE", fetched: nil)
-        let refused = state.withLock { s -> Bool in
-            if s.fail { record.status = "REFUSED" }
-            s.clips.append(record)
-            return s.fail
+        let connection = ObjectIdentifier(channel)
+        switch command {
+        case "subscribe":
+            state.withLock { _ = $0.subscribers.insert(connection) }
+            reply([:])
+        case "unsubscribe":
+            state.withLock { _ = $0.subscribers.remove(connection) }
+            reply([:])
+        case "cancelAudioClip":
+            // The clip's id: a path parameter in the REST form (…/audioClip/{id}); taken from the
+            // header or the body.
+            guard let id = (header["id"] ?? body["id"]) as? String, cancel(id) else {
+                return error("ERROR_AUDIO_CLIP_ID_NOT_FOUND")
+            }
+            reply([:])
+        case "loadAudioClip":
+            guard let url = body["streamUrl"] as? String, let appId = body["appId"] as? String, !appId.isEmpty,
+                  body["name"] is String else { return error("ERROR_INVALID_PARAMETER") }
+            let id = "clip-\(UUID().uuidString.prefix(8).lowercased())"
+            var record = AudioClipRecord(id: id, url: url, volume: body["volume"] as? Int,
+                                         priority: body["priority"] as? String, clipType: body["clipType"] as? String,
+                                         appId: appId, status: "PENDING", fetched: nil)
+            record.loadedBy = connection
+            let refused = state.withLock { s -> Bool in
+                if s.fail { record.status = "REFUSED" }
+                s.clips.append(record)
+                return s.fail
+            }
+            if refused { return error("ERROR_AUDIO_CLIP_DO_NOT_DISTURB") }
+            reply(["_objectType": "audioClip", "id": id, "name": body["name"] as Any, "appId": appId,
+                   "priority": record.priority ?? "LOW", "clipType": record.clipType ?? "CHIME", "status": "PENDING"],
+                  type: "audioClip")
+            Task { await self.fetchAndSchedule(id: id, url: url) }
+        default:
+            error("ERROR_INVALID_COMMAND")
         }
-        if refused { return error("ERROR_AUDIO_CLIP_DO_NOT_DISTURB") }
-        send(channel, [["namespace": "audioClip:1", "response": "loadAudioClip", "success": true, "type": "audioClip",
-                        "cmdId": cmdId as Any, "householdId": core.read { $0.householdID }, "playerId": uuid],
-                       ["_objectType": "audioClip", "id": id, "name": body["name"] as Any, "appId": appId,
-                        "priority": record.priority ?? "LOW", "clipType": record.clipType ?? "CHIME", "status": "ACTIVE"]])
-        Task { await self.play(id: id, url: url, channel: channel) }
     }
 
-    /// Fetches and "plays" the clip; the status events go to the connection that loaded it (a
-    /// real player sends them to every subscriber; the driver's connection is the only one).
-    private func play(id: String, url: String, channel: Channel) async {
-        let fetched = await ClipFetcher.fetch(core: core, url: url)
+    /// Fetches the clip as a player does (ClipFetcher); one it cannot fetch or decode is an ERROR
+    /// before it ever played, with the error code real players give.
+    private func fetchAndSchedule(id: String, url: String) async {
+        let failFetch = state.withLock { $0.failFetch }
+        var fetched = await ClipFetcher.fetch(core: core, url: url)
+        if failFetch {
+            fetched = FetchedClip(url: url, httpStatus: nil, bytes: 0, contentType: nil, duration: nil,
+                                  error: "failAudioClipFetch")
+        }
         let playable = fetched.error == nil && fetched.duration != nil
-        update(id) {
-            $0.fetched = fetched
-            $0.status = playable ? "ACTIVE" : "ERROR"
+        let changed = state.withLock { s -> [String] in
+            guard let k = s.clips.firstIndex(where: { $0.id == id }), s.clips[k].status == "PENDING" else { return [] }
+            s.clips[k].fetched = fetched
+            s.clips[k].seconds = fetched.duration
+            guard playable else {
+                s.clips[k].status = "ERROR"
+                s.clips[k].errorCode = "ERROR_AUDIO_CLIP_MEDIA_ERROR"
+                return [id]
+            }
+            return s.schedule(id, now: Date())
         }
-        guard playable, let duration = fetched.duration else {
-            sendStatus(channel, id: id, status: "ERROR", errorCode: "ERROR_AUDIO_CLIP_MEDIA_ERROR")
-            return
-        }
-        sendStatus(channel, id: id, status: "ACTIVE")
-        try? await Task.sleep(for: .milliseconds(Int(duration * 1000)))
-        update(id) { $0.status = "DONE" }
-        sendStatus(channel, id: id, status: "DONE")
+        afterChange(changed)
     }
 
-    private func update(_ id: String, _ change: (inout AudioClipRecord) -> Void) {
-        state.withLock { s in
-            if let k = s.clips.firstIndex(where: { $0.id == id }) { change(&s.clips[k]) }
+    /// Another app's clip (a doorbell, a voice assistant) loaded on this player now: it plays by
+    /// the priority rules like ours, and status events list it beside ours.
+    func loadForeign(priority: String, seconds: TimeInterval) -> String {
+        let id = "foreign-\(UUID().uuidString.prefix(8).lowercased())"
+        let changed = state.withLock { s -> [String] in
+            var record = AudioClipRecord(id: id, url: "", volume: nil, priority: priority, clipType: "CHIME",
+                                         appId: "com.example.doorbell", status: "PENDING", fetched: nil)
+            record.seconds = seconds
+            s.clips.append(record)
+            return s.schedule(id, now: Date())
+        }
+        afterChange(changed)
+        return id
+    }
+
+    /// cancelAudioClip: a playing or waiting clip is DISMISSED; false for an id the player does
+    /// not know or that has ended (ERROR_AUDIO_CLIP_ID_NOT_FOUND).
+    private func cancel(_ id: String) -> Bool {
+        let changed = state.withLock { s -> [String]? in
+            guard let k = s.clips.firstIndex(where: { $0.id == id }), ["ACTIVE", "PENDING"].contains(s.clips[k].status) else {
+                return nil
+            }
+            s.clips[k].cancelled = true
+            return s.stop(id, as: "DISMISSED", now: Date())
+        }
+        guard let changed else { return false }
+        afterChange(changed)
+        return true
+    }
+
+    /// The connection that loaded clips went away. A real player plays a loaded clip on
+    /// (`audioClipOutlivesSocket`); the textbook player stops them with the socket.
+    func connectionClosed(_ connection: ObjectIdentifier) {
+        let outlives = core.quirks.audioClipOutlivesSocket
+        let changed = state.withLock { s -> [String] in
+            s.subscribers.remove(connection)
+            guard !outlives else { return [] }
+            var changed: [String] = []
+            for clip in s.clips where clip.loadedBy == connection && ["ACTIVE", "PENDING"].contains(clip.status) {
+                changed += s.stop(clip.id, as: "DISMISSED", now: Date())
+            }
+            return changed
+        }
+        afterChange(changed)
+    }
+
+    /// Sends the event for `changed` clips, and times the end of each clip that became ACTIVE.
+    private func afterChange(_ changed: [String]) {
+        guard !changed.isEmpty else { return }
+        sendStatus(changed)
+        let started = state.withLock { s in
+            changed.compactMap { id -> (String, Int, TimeInterval)? in
+                guard let clip = s.clips.first(where: { $0.id == id }), clip.status == "ACTIVE" else { return nil }
+                return (id, s.playGeneration, clip.seconds ?? 0)
+            }
+        }
+        for (id, generation, seconds) in started {
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                let ended = self.state.withLock { s -> [String] in
+                    guard s.playing == id, s.playGeneration == generation else { return [] }
+                    return s.stop(id, as: "DONE", now: Date())
+                }
+                self.afterChange(ended)
+            }
         }
     }
 
-    private func sendStatus(_ channel: Channel, id: String, status: String, errorCode: String? = nil) {
-        var clip: [String: Any] = ["id": id, "status": status]
-        if let errorCode { clip["errorCode"] = errorCode }
+    /// audioClipStatus: the changed clips and every clip still playing or waiting. It goes to the
+    /// connections that subscribed; the textbook player (no `audioClipSubscribeBeforeEvents`)
+    /// also tells the connection that loaded a clip, subscribed or not.
+    private func sendStatus(_ changed: [String]) {
+        let subscribeFirst = core.quirks.audioClipSubscribeBeforeEvents
+        let (clips, recipients) = state.withLock { s -> ([[String: Any]], Set<ObjectIdentifier>) in
+            let listed = s.clips.filter { changed.contains($0.id) || ["ACTIVE", "PENDING"].contains($0.status) }
+            var recipients = s.subscribers
+            if !subscribeFirst { recipients.formUnion(listed.filter { changed.contains($0.id) }.compactMap(\.loadedBy)) }
+            s.eventsSent += 1
+            return (listed.map(\.statusJSON), recipients)
+        }
         let (uuid, household) = core.read { ($0.players[index].uuid, $0.householdID) }
-        send(channel, [["namespace": "audioClip:1", "type": "audioClipStatus", "playerId": uuid, "householdId": household,
-                        "sessionId": "S_fake", "success": true],
-                       ["_objectType": "audioClipStatus", "audioClips": [clip]]])
+        let channels = connections.withLock { c in recipients.compactMap { c[$0] } }
+        for channel in channels {
+            send(channel, [["namespace": "audioClip:1", "type": "audioClipStatus", "playerId": uuid,
+                            "householdId": household, "sessionId": "S_fake"],
+                           ["_objectType": "audioClipStatus", "audioClips": clips]])
+        }
     }
 
     private func send(_ channel: Channel, _ message: [[String: Any]]) {
         guard let data = try? JSONSerialization.data(withJSONObject: message) else { return }
         let buffer = channel.allocator.buffer(bytes: data)
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+    }
+}
+
+extension AudioClipState {
+    /// The priority rules of loadAudioClip (Sonos control API): a HIGH clip interrupts a LOW one at
+    /// any time and a HIGH one that has played for more than 10 s; a LOW clip interrupts a LOW
+    /// one; otherwise the new clip waits its turn. Returns the clips whose status changed.
+    mutating func schedule(_ id: String, now: Date) -> [String] {
+        guard let new = clips.first(where: { $0.id == id }) else { return [] }
+        guard let current = playing, let k = clips.firstIndex(where: { $0.id == current }) else {
+            return start(id, now: now)
+        }
+        let newHigh = new.priority == "HIGH"
+        let currentHigh = clips[k].priority == "HIGH"
+        let playedFor = now.timeIntervalSince(playingSince ?? now)
+        let interrupts = newHigh ? (!currentHigh || playedFor > highInterruptsHighAfter) : !currentHigh
+        guard interrupts else {
+            waiting.append(id)
+            return []
+        }
+        clips[k].status = "INTERRUPTED"
+        playing = nil
+        return [current] + start(id, now: now)
+    }
+
+    private mutating func start(_ id: String, now: Date) -> [String] {
+        guard let k = clips.firstIndex(where: { $0.id == id }) else { return [] }
+        clips[k].status = "ACTIVE"
+        playing = id
+        playingSince = now
+        playGeneration += 1
+        return [id]
+    }
+
+    /// Ends `id` (DONE, DISMISSED) and starts the next waiting clip.
+    mutating func stop(_ id: String, as status: String, now: Date) -> [String] {
+        guard let k = clips.firstIndex(where: { $0.id == id }) else { return [] }
+        clips[k].status = status
+        waiting.removeAll { $0 == id }
+        guard playing == id else { return [id] }
+        playing = nil
+        guard !waiting.isEmpty else { return [id] }
+        return [id] + start(waiting.removeFirst(), now: now)
     }
 }
 
@@ -335,5 +556,38 @@ private final class AudioClipSocketHandler: ChannelInboundHandler {
         default:
             _ = frame
         }
+    }
+}
+
+// MARK: - Test hooks on a player with the API (players made with `audioClip: true`)
+
+extension FakeSonosPlayer {
+    /// Every command clients sent on the player's audioClip sockets, in order.
+    public var audioClipCommands: [AudioClipCommand] { audioClipServer?.state.withLock { $0.commands } ?? [] }
+    /// How many connections are subscribed to audioClip events now.
+    public var audioClipSubscribers: Int { audioClipServer?.state.withLock { $0.subscribers.count } ?? 0 }
+    /// How many audioClipStatus events the player sent (to however many subscribers).
+    public var audioClipStatusEvents: Int { audioClipServer?.state.withLock { $0.eventsSent } ?? 0 }
+
+    /// The player cannot fetch the clips loaded from now on: each ends ERROR
+    /// (ERROR_AUDIO_CLIP_MEDIA_ERROR) before it ever plays.
+    public var failAudioClipFetch: Bool {
+        get { audioClipServer?.state.withLock { $0.failFetch } ?? false }
+        set { audioClipServer?.state.withLock { $0.failFetch = newValue } }
+    }
+
+    /// A HIGH clip interrupts a HIGH clip that has played longer than this; 10 s on real players
+    /// (Sonos control API, loadAudioClip). A test lowers it to interrupt a short clip.
+    public var audioClipHighInterruptsHighAfter: TimeInterval {
+        get { audioClipServer?.state.withLock { $0.highInterruptsHighAfter } ?? 10 }
+        set { audioClipServer?.state.withLock { $0.highInterruptsHighAfter = newValue } }
+    }
+
+    /// Another app loads a clip on this player now (a doorbell chime, a voice assistant): it
+    /// plays by the priority rules for `seconds`, and the status events list it beside ours.
+    /// Returns its id (nil without the API).
+    @discardableResult
+    public func loadForeignAudioClip(priority: String = "HIGH", seconds: TimeInterval = 1) -> String? {
+        audioClipServer?.loadForeign(priority: priority, seconds: seconds)
     }
 }
