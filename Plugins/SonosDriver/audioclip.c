@@ -420,8 +420,10 @@ static void end_tick(void *user, uint64_t timer_id)
     /* The player took the clip and may well have played it, but it never said so: the
      * announcement ends (a lost DONE must not hold the queue) and says it was not confirmed. */
     char why[200];
-    sn_set_err(why, sizeof why, "%s", c->subscribed ? "no DONE from the player within the clip's length + announce_margin"
-                                                    : "the player refused the status subscription; the end was not confirmed");
+    sn_set_err(why, sizeof why, "%s",
+               c->socket == 0   ? "the audioClip connection closed while the clip played; the end was not confirmed"
+               : c->subscribed ? "no DONE from the player within the clip's length + announce_margin"
+                               : "the player refused the status subscription; the end was not confirmed");
     sn_log(c->inst, SB_LOG_INFO, "%s: %s", c->speaker->id, why);
     end(c, SN_CLIP_PLAYED, why, false);
 }
@@ -554,7 +556,6 @@ static void clip_event(sn_audio_clip *c, int32_t event, const char *data, size_t
         } else {
             /* The player plays a loaded clip on its own; only its status is lost. The end timer
              * finishes the announcement at the clip's length + margin, unconfirmed. */
-            c->subscribed = false;
             sn_log(c->inst, SB_LOG_INFO, "%s: %s while the clip plays; waiting for its length", c->speaker->id, why);
         }
         return;

@@ -250,6 +250,16 @@ static void test_statuses(void)
     CHECK(v.calls == 1 && v.outcome == SN_CLIP_PLAYED && !v.confirmed);
     CHECK(strstr(v.reason, "refused the status subscription") != NULL);
     CHECK(fake_logged(&f, "ERROR_COMMAND_FAILED"));
+
+    /* The connection drops while the clip plays: the player plays on; the timer ends it, and
+     * says the end was not confirmed. */
+    ws = start_clip(inst, s, "http://10.0.0.1:8080/media/a.wav", -1, 2000, &v, "c8");
+    status(ws, "{\"id\":\"c8\",\"status\":\"ACTIVE\"}");
+    fake_ws_event(&f, ws, SB_WS_CLOSED, "closed by the server (1001)");
+    CHECK(v.calls == 0);
+    fake_timer_fire(&f, fake_timer_find(&f, 4000, 0));
+    CHECK(v.calls == 1 && v.outcome == SN_CLIP_PLAYED && !v.confirmed);
+    CHECK(strstr(v.reason, "connection closed while the clip played") != NULL);
     CHECK(fake_timer_active_count(&f) == 0);
     fake_instance_free(inst);
 }
