@@ -115,6 +115,12 @@ let package = Package(
             ],
             path: "Tests/FakeSonos"
         ),
+        // `swift run fake-sonos --players N`: the fake household as a program (demo, benchmarks, labs).
+        .executableTarget(
+            name: "fake-sonos",
+            dependencies: ["FakeSonos", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/FakeSonosTool"
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -55,10 +55,12 @@ struct SonosLab {
 extension XCTestCase {
     /// `householdSettings`: settings that depend on the started household (its ephemeral ports).
     /// `quirks`: which real-player behaviours the fake household shows (default none).
+    /// `addressing`: where the players listen (default 127.0.0.1 at random ports;
+    /// `FakeSonosAddressing.randomLoopback()` for players on <127.x.y>.N:1400).
     func sonosLab(_ players: [FakeSonosPlayerOptions], settings: [String: Any] = [:],
-             extraSpeakers: [String] = [], quirks: FakeSonosQuirks = .kind,
+             extraSpeakers: [String] = [], quirks: FakeSonosQuirks = .kind, addressing: FakeSonosAddressing = .ephemeral,
              householdSettings: ((FakeSonosHousehold) -> [String: Any])? = nil) async throws -> SonosLab {
-        let household = try await FakeSonosHousehold.start(players: players, quirks: quirks)
+        let household = try await FakeSonosHousehold.start(players: players, quirks: quirks, addressing: addressing)
         addTeardownBlock { await household.stop() }
         let settings = settings.merging(householdSettings?(household) ?? [:]) { $1 }
         let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60", "log_level": "debug"]) { dir, scratch in
