@@ -113,6 +113,7 @@ typedef struct sn_announcement {
     char final_reason[400];
 
     /* group mode */
+    char announcement_id[128];      /* the request's id ("" none): the rooms of one announcement */
     struct sn_gathering *gathering; /* the rooms collected with this one; NULL when it plays alone */
     size_t group_index;             /* its place in the request's list of rooms */
     bool member;                    /* joins the leader's group instead of playing the clip */
@@ -601,14 +602,17 @@ static void gather_tick(void *user, uint64_t timer_id)
 }
 
 /* Adds a group-mode announcement to the open gathering of its id (or a new one). False when it
- * plays alone: no other room can come, or the gathering of its id has closed already. */
+ * plays alone: no other room can come. A room busy with the same announcement counts as one that
+ * can come: an announcement of several clips (a chime, then the words) gathers again for each;
+ * a room that comes after its gathering closed waits for the others of the next one, or for
+ * GATHER_MS. */
 static bool gathering_join(sn_announcement *a, const sb_clip *clip)
 {
     sb_instance *inst = a->inst;
     const char *id = clip->announcement_id;
     for (sn_announcement *o = inst->announcements; o != NULL; o = o->next) {
         if (o == a || o->gathering == NULL || strcmp(o->gathering->id, id) != 0) continue;
-        if (o->gathering->closed) return false; /* late: plays alone */
+        if (o->gathering->closed) continue;
         sn_gathering *g = o->gathering;
         if (g->count >= SN_MAX_SPEAKERS) return false;
         g->rooms[g->count++] = a;
@@ -619,7 +623,8 @@ static bool gathering_join(sn_announcement *a, const sb_clip *clip)
     size_t expected = 1;
     for (uint32_t i = 0; i < clip->group_count; i++) {
         sn_speaker *s = clip->group[i] != NULL ? sn_speaker_find(inst, clip->group[i]) : NULL;
-        if (s != NULL && s != a->speaker && s->online && s->announcement == NULL) expected++;
+        if (s == NULL || s == a->speaker || !s->online) continue;
+        if (s->announcement == NULL || strcmp(s->announcement->announcement_id, id) == 0) expected++;
     }
     if (expected < 2 || strlen(id) >= sizeof ((sn_gathering *)0)->id) return false;
     sn_gathering *g = calloc(1, sizeof *g);
@@ -822,16 +827,17 @@ static void advance(sn_announcement *a)
                 call(a, SN_AVT, "Seek", (const char *const[]){ "InstanceID", "0", "Unit", "REL_TIME", "Target", a->prior_time, NULL })) return;
             break;
         case R_PLAY_MODE:
-            /* Only with the queue put back, and only when the player (as far as its events tell)
-             * is not in that mode already: SetPlayMode without a queue is a fault on Sonos (712). */
+            /* Only once the queue is back (SetPlayMode without a queue is a fault on Sonos: 712),
+             * and only when it was not the default: the clip replaced the queue, and no clip turns
+             * shuffle, repeat or crossfade on (SoCo's snapshot restores both with the queue). */
             if (a->source == SN_SRC_QUEUE && a->changed_uri && a->prior_play_mode[0] != '\0' &&
-                !(a->from_state && strcmp(a->speaker->play_mode, a->prior_play_mode) == 0) &&
+                strcmp(a->prior_play_mode, "NORMAL") != 0 &&
                 call(a, SN_AVT, "SetPlayMode", (const char *const[]){ "InstanceID", "0", "NewPlayMode", a->prior_play_mode, NULL })) return;
             break;
         case R_CROSSFADE:
             snprintf(number, sizeof number, "%d", a->prior_crossfade);
             if (a->source == SN_SRC_QUEUE && a->changed_uri && a->prior_crossfade >= 0 && a->speaker->desc.is_sonos &&
-                !(a->from_state && a->speaker->crossfade == a->prior_crossfade) &&
+                a->prior_crossfade != 0 &&
                 call(a, SN_AVT, "SetCrossfadeMode", (const char *const[]){ "InstanceID", "0", "CrossfadeMode", number, NULL })) return;
             break;
         case R_VOLUME:
@@ -927,6 +933,7 @@ static void take_options(sn_announcement *a, const sb_clip *clip)
 {
     if (clip->struct_size < offsetof(sb_clip, group_count) + sizeof clip->group_count) return;
     a->only_when_playing = (clip->flags & SB_CLIP_ONLY_WHEN_PLAYING) != 0;
+    if (clip->announcement_id != NULL) sn_copy(a->announcement_id, sizeof a->announcement_id, clip->announcement_id);
     if ((clip->flags & SB_CLIP_GROUP) == 0 || clip->announcement_id == NULL || clip->group == NULL ||
         clip->group_count < 2) {
         return;

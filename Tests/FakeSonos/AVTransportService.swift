@@ -160,6 +160,8 @@ enum AVTransportService {
         let uri = try a.string("CurrentURI")
         let metadata = try a.string("CurrentURIMetaData")
         let kind = SourceKind(uri: uri)
+        // A service stream sent back with the metadata the player reports for it (item id -1) is refused (svrooij/node-sonos-ts RestoreState).
+        if uri.hasPrefix("x-sonosapi-"), metadata.contains("id=\"-1\"") { throw UPnPError(402) }
         if case .groupMember(let coordinator) = kind {
             guard let target = m.index(ofUUID: coordinator), target != i, m.players[target].online,
                   m.players[target].satelliteOf == nil else { throw UPnPError(800) }

@@ -371,8 +371,8 @@ static void test_play_mode_and_crossfade_restored(void)
     fake_instance_free(inst);
 }
 
-/* With current events the snapshot asks only for the position; the play mode the events show
- * already is not sent again. */
+/* With current events the snapshot asks only for the position; play mode and crossfade come from
+ * the events too. */
 static void test_snapshot_from_events(void)
 {
     fake_host_init(&f);
@@ -400,11 +400,12 @@ static void test_snapshot_from_events(void)
     answer("SetAVTransportURI", NULL);
     answer("Seek", NULL);
     answer("Seek", NULL);
-    /* The events say REPEAT_ALL and crossfade off still: nothing to set. */
+    /* The play mode from the events comes back with the queue; crossfade was off: not sent. */
+    CHECK(has(answer("SetPlayMode", NULL), "<NewPlayMode>REPEAT_ALL</NewPlayMode>"));
     CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>15</DesiredVolume>"));
     answer("Play", NULL);
     CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
-    CHECK(has(f.completed_detail, "\"soap_calls\":9"));
+    CHECK(has(f.completed_detail, "\"soap_calls\":10"));
     CHECK(has(f.completed_detail, "\"snapshot\":\"events\""));
 
     /* A radio from events: not even the position is asked; three calls to the clip's Play. */
@@ -534,8 +535,11 @@ static void test_group_mode(void)
     CHECK(fake_http_open_count(&f) == 0);
     fake_timer_fire(&f, fake_timer_find(&f, 500, 0));
     answer_at("10.0.0.5", "GetTransportInfo", stopped);
-    /* The office arrives late: it plays alone too, at once. */
+    /* The office arrives late: the kitchen is busy with the same announcement (its next clip
+     * could come), so it waits the window out, then plays alone too. */
     CHECK(sn_announce_start(inst, "office", &clip, 4, err, sizeof err) == SB_OK);
+    CHECK(fake_http_find(&f, "POST", "10.0.0.6") == NULL);
+    fake_timer_fire(&f, fake_timer_find(&f, 500, 0));
     CHECK(fake_http_find(&f, "POST", "10.0.0.6") != NULL);
     sn_http_cancel_all(inst);
     sn_announce_free_all(inst);
