@@ -174,10 +174,6 @@ static int read_all(const sb_host *host, const sb_host_settings *settings, sn_co
         read_api_key(host, settings, out, err, err_size) != 0 || read_speakers(host, settings, out, err, err_size) != 0) {
         return -1;
     }
-    if (!out->discovery && out->static_count == 0) {
-        sn_set_err(err, err_size, "settings: discovery is off and \"speakers\" is empty: there is nothing to drive");
-        return -1;
-    }
     return 0;
 }
 

@@ -82,6 +82,12 @@ static sb_status sonos_create(const sb_host *host, const char *config_json, sb_i
            inst->config.discovery ? "on " : "off", inst->config.discovery ? "interface " : "",
            inst->config.discovery ? (inst->config.interface[0] != '\0' ? inst->config.interface : "(host default)") : "",
            inst->config.static_count);
+    /* Loaded all the same (a refusal would only add a plugin error to fix): the daemon runs, doctor
+     * shows a driver with no speakers, and an edit of sonos.json reloads the driver with it. */
+    if (!inst->config.discovery && inst->config.static_count == 0) {
+        sn_log(inst, SB_LOG_WARNING, "nothing to drive: discovery is off and \"speakers\" is empty; list the speakers' "
+               "addresses in \"speakers\" or switch discovery on in the settings (an edit reloads the driver)");
+    }
     /* Handlers run in this order; state last, so it publishes what the others left. */
     sn_discovery_init(inst);
     sn_gena_init(inst);

@@ -129,6 +129,27 @@ final class DoctorCheckTests: XCTestCase {
         XCTAssertEqual(HomeAssistantCheck.check(c, answers).verdict, .ok)
     }
 
+    func testASpeakerDriverWithNothingToDriveIsAWarning() {
+        let c = config()
+        XCTAssertTrue(SpeakerDriversCheck.check(c, DaemonAnswers(notAsked: "no broker")).summary.hasPrefix("not checked"))
+        let tts: JSONValue = ["id": "org.speakerbridge.tts.espeak", "extensions": ["speakerbridge.tts/1"], "speakers": []]
+        func sonos(_ speakers: [JSONValue]) -> JSONValue {
+            ["id": "org.speakerbridge.sonos", "file": "/etc/speakerbridge/plugins/sonos.so",
+             "extensions": ["speakerbridge.speaker/1", "speakerbridge.commands/1"], "speakers": .array(speakers)]
+        }
+        var answers = DaemonAnswers(plugins: .data(["loaded": [tts], "rejected": []]))
+        XCTAssertEqual(SpeakerDriversCheck.check(c, answers).summary, "no speaker driver is loaded")
+        answers.plugins = .data(["loaded": [tts, sonos([])], "rejected": []])
+        let idle = SpeakerDriversCheck.check(c, answers)
+        XCTAssertEqual(idle.verdict, .warn)
+        XCTAssertEqual(idle.summary, "org.speakerbridge.sonos drives no speaker")
+        XCTAssertTrue(idle.details.joined().contains("org.speakerbridge.sonos has nothing to drive: its settings (/etc/speakerbridge/plugins/sonos.json)"), "\(idle.details)")
+        answers.plugins = .data(["loaded": [tts, sonos([["id": "kitchen", "name": "Kitchen"]])], "rejected": []])
+        let busy = SpeakerDriversCheck.check(c, answers)
+        XCTAssertEqual(busy.verdict, .ok)
+        XCTAssertEqual(busy.summary, "1 driver with 1 speaker")
+    }
+
     func testMediaAddressesAreJudgedAgainstTheSpeakersSubnet() throws {
         // Loopback stands in for the LAN interface here only to have a real interface with a mask.
         let lo = IPv4Interface(name: "lo", address: "127.0.0.1", isUp: true, isLoopback: false, supportsMulticast: true)

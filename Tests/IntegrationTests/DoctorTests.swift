@@ -67,7 +67,7 @@ final class DoctorTests: XCTestCase {
         }, "not all ok:\n\(run?.output ?? "no run")")
         let healthy = try XCTUnwrap(run)
         XCTAssertEqual(healthy.status, 0)
-        XCTAssertEqual(healthy.checks.count, 11, healthy.output)
+        XCTAssertEqual(healthy.checks.count, 12, healthy.output)
         XCTAssertTrue(healthy.summary("network interface").contains("lab0 (\(host.address)) is up with multicast"), healthy.output)
         XCTAssertTrue(healthy.summary("media address").contains("in the speakers' subnet \(lab.subnet).0/24"), healthy.output)
         XCTAssertTrue(healthy.details("state directory").contains("locked by the running daemon, process \(daemon.process.pid ?? -1)"), healthy.output)

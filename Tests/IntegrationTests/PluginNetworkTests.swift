@@ -166,6 +166,7 @@ final class PluginNetworkTests: XCTestCase {
         XCTAssertEqual(headers["seq"], "0")
         XCTAssertEqual(notify["body"] as? String, body)
         XCTAssertEqual(notify["reloaded"] as? Bool, false)
+        XCTAssertEqual(notify["remote"] as? String, "127.0.0.1", "the plugin learns the peer's address (ABI 1.2)")
 
         // The plugin's status is the answer (412 = unknown subscription); nonsense becomes 500.
         _ = try command(lab, "route_answer", ["status": 412])

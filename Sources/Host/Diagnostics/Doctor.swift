@@ -16,6 +16,7 @@ public enum Doctor {
             TwinCheck.check(config, daemon),
             StateDirectoryCheck.check(config, lock: lock),
             PluginFolderCheck.check(config, daemon),
+            SpeakerDriversCheck.check(config, daemon),
             DiscoveryInterfaceCheck.check(config, chosen),
             MediaAddressCheck.check(config, chosen),
             VoicesCheck.check(config, daemon),

@@ -320,14 +320,15 @@ public final class MediaServer: Service, Sendable {
     }
 }
 
-/// Hummingbird's basic context plus who asked, for the debug log.
+/// Hummingbird's basic context plus who asked (an IPv4-mapped IPv6 peer as plain IPv4), for the
+/// debug log and the plugins' callback routes.
 struct MediaRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: String?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress?.ipAddress
+        remoteAddress = MediaConnectionLimits.hostKey(source.channel.remoteAddress)
     }
 }
 
@@ -342,7 +343,7 @@ struct MediaResponder: HTTPResponder {
 
     func respond(to request: Request, context: MediaRequestContext) async throws -> Response {
         let target = request.head.path ?? ""
-        if let routes, routes.handles(target) { return await routes.respond(to: request, logger: logger) }
+        if let routes, routes.handles(target) { return await routes.respond(to: request, remoteAddress: context.remoteAddress, logger: logger) }
         let response = Self.answer(method: request.method, target: target, headers: request.headers, store: store)
         // Debug only: when a speaker will not play a clip, what it asked for is the first question.
         logger.debug("media server: \(request.method) \(target) range=\(request.headers[.range] ?? "-") → \(response.status.code)",

@@ -7,5 +7,7 @@ import Logging
 public protocol MediaSideRoutes: Sendable {
     /// Whether a request target ("/plugin/…") is theirs; checked before anything else.
     func handles(_ target: String) -> Bool
-    func respond(to request: Request, logger: Logger) async -> Response
+    /// `remoteAddress`: the peer's IP ("192.168.1.30"; an IPv4-mapped IPv6 peer as plain IPv4), so a
+    /// plugin can accept a callback only from the device it expects.
+    func respond(to request: Request, remoteAddress: String?, logger: Logger) async -> Response
 }

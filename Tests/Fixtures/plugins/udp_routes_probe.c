@@ -14,6 +14,7 @@
  * same paths again (taking them over, so callback URLs stay valid across a hot reload). */
 #define _POSIX_C_SOURCE 200809L
 #include <speakerbridge_plugin.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,8 +165,13 @@ static int32_t on_route(void *user, const sb_route_request *request)
     append(event, sizeof event, "},\"body\":\"");
     json_escape(event, sizeof event, request->body, request->body_size > 4096 ? 4096 : request->body_size);
     char tail[96];
-    snprintf(tail, sizeof tail, "\",\"body_size\":%zu,\"reloaded\":%s}", request->body_size, inst->reloaded ? "true" : "false");
+    snprintf(tail, sizeof tail, "\",\"body_size\":%zu,\"reloaded\":%s,\"remote\":\"", request->body_size,
+             inst->reloaded ? "true" : "false");
     append(event, sizeof event, tail);
+    /* [ABI 1.2] who sent it */
+    const char *remote = request->struct_size > offsetof(sb_route_request, remote_address) ? request->remote_address : NULL;
+    if (remote != NULL) json_escape(event, sizeof event, remote, strlen(remote));
+    append(event, sizeof event, "\"}");
     inst->publish->event(inst->host, "route", event);
     if (inst->answer_delay_ms > 0) {
         struct timespec ts = { inst->answer_delay_ms / 1000, (long)(inst->answer_delay_ms % 1000) * 1000000L };

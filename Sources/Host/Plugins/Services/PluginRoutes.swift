@@ -153,6 +153,8 @@ public final class PluginRoutes: MediaSideRoutes {
         var path: String
         var headers: [(String, String)]
         var body: [UInt8]
+        /// The peer's IP, nil when the server did not know it.
+        var remoteAddress: String? = nil
     }
 
     enum Outcome: Equatable {
@@ -166,7 +168,7 @@ public final class PluginRoutes: MediaSideRoutes {
     public func handles(_ target: String) -> Bool { target.hasPrefix(Self.prefix) }
 
     /// Answers a request to "/plugin/…" (any method).
-    public func respond(to request: Request, logger: Logger) async -> Response {
+    public func respond(to request: Request, remoteAddress: String?, logger: Logger) async -> Response {
         let target = request.head.path ?? ""
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let key = String(parts[0].dropFirst(Self.prefix.count))
@@ -197,7 +199,8 @@ public final class PluginRoutes: MediaSideRoutes {
         // A registration replaced by a newer generation while we waited is served by the newer one.
         for _ in 0..<3 {
             guard let registration = registration(forKey: key) else { return Self.empty(.notFound) }
-            let incoming = Incoming(method: request.method.rawValue, path: registration.path + query, headers: headers, body: body)
+            let incoming = Incoming(method: request.method.rawValue, path: registration.path + query, headers: headers, body: body,
+                                    remoteAddress: remoteAddress)
             switch await call(registration, incoming) {
             case .status(let code):
                 logger.debug("plugin routes: \(incoming.method) \(target) → \(code)")
@@ -258,10 +261,12 @@ public final class PluginRoutes: MediaSideRoutes {
     private static func invoke(_ callback: Callback, _ r: Incoming) -> Int32 {
         let names = r.headers.map { strdup($0.0) }, values = r.headers.map { strdup($0.1) }
         let method = strdup(r.method), path = strdup(r.path)
+        let remote = r.remoteAddress.map { strdup($0) } ?? nil
         defer {
             for p in names + values { free(p) }
             free(method)
             free(path)
+            free(remote)
         }
         var headers = (0..<names.count).map { sb_http_header(name: names[$0], value: values[$0]) }
         return r.body.withUnsafeBytes { body in
@@ -274,6 +279,7 @@ public final class PluginRoutes: MediaSideRoutes {
                 c.header_count = h.count
                 c.body = body.baseAddress
                 c.body_size = body.count
+                c.remote_address = UnsafePointer(remote)
                 return callback.fn(callback.user, &c)
             }
         }
