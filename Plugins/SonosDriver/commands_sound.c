@@ -1,7 +1,6 @@
 /* Sound commands: RenderingControl on the room itself (each room of a group keeps its own volume
  * and EQ). Bass, treble, loudness and the home-theater EQ are Sonos actions (SetBass, SetTreble,
- * SetLoudness, SetEQ with EQType NightMode / DialogLevel, as node-sonos-ts documents them); a
- * player without that EQ setting (not a soundbar) answers with a fault, which the event reports. */
+ * SetLoudness, SetEQ with EQType NightMode / DialogLevel, as node-sonos-ts documents them). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "commands_sound.h"
@@ -64,8 +63,16 @@ static sb_status cmd_unmute(sb_instance *i, char *r, size_t n, const char *speak
               (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredMute", "0", NULL });
 }
 
+/* Night mode and speech enhancement are home-theater settings: only soundbars take them, and
+ * only soundbars describe an HTControl service (node-sonos-ts's service docs: HTControl on the
+ * Beam and Playbar, no other model). Asked of anything else, it is refused before sending. */
 static sb_status eq(sb_instance *i, char *r, size_t n, const char *command, const char *speaker, const char *type, bool on)
 {
+    sn_speaker *s = sn_speaker_find(i, speaker);
+    if (s != NULL && s->desc.is_sonos && s->services[SN_HT] == NULL) {
+        return sn_command_refuse(r, n, SB_ERR_UNSUPPORTED, "not supported by this device: %s is not a soundbar "
+                                                           "(no HTControl service)", s->name);
+    }
     return rc(i, r, n, command, speaker, SN_CMD_SONOS_ONLY, "SetEQ",
               (const char *const[]){ "InstanceID", "0", "EQType", type, "DesiredValue", on ? "1" : "0", NULL });
 }

@@ -60,6 +60,11 @@ static sb_status cmd_linein(sb_instance *i, char *r, size_t n, const char *speak
         return sn_command_refuse(r, n, SB_ERR_UNSUPPORTED, "not supported by this device: %s is not a Sonos player "
                                                            "(linein needs one)", source->name);
     }
+    /* Players with an analog input describe an AudioIn service (node-sonos-ts: the Play:5). */
+    if (source->services[SN_AUDIOIN] == NULL) {
+        return sn_command_refuse(r, n, SB_ERR_UNSUPPORTED, "not supported by this device: %s has no line-in "
+                                                           "(no AudioIn service)", source->name);
+    }
     char uri[160];
     snprintf(uri, sizeof uri, "x-rincon-stream:%s", source->uuid);
     return set_uri(i, r, n, "linein", speaker, SN_CMD_COORDINATOR | SN_CMD_SONOS_ONLY, uri, "", true);
@@ -69,6 +74,11 @@ static sb_status cmd_linein(sb_instance *i, char *r, size_t n, const char *speak
 static sb_status cmd_tv(sb_instance *i, char *r, size_t n, const char *speaker)
 {
     sn_speaker *s = sn_speaker_find(i, speaker);
+    /* Only soundbars have a TV input, and only they describe HTControl (see commands_sound.c). */
+    if (s != NULL && s->desc.is_sonos && s->services[SN_HT] == NULL) {
+        return sn_command_refuse(r, n, SB_ERR_UNSUPPORTED, "not supported by this device: %s is not a soundbar "
+                                                           "(no HTControl service)", s->name);
+    }
     char uri[160];
     snprintf(uri, sizeof uri, "x-sonos-htastream:%s:spdif", s != NULL ? s->uuid : "");
     return set_uri(i, r, n, "tv", speaker, SN_CMD_ROOM | SN_CMD_SONOS_ONLY, uri, "", true);

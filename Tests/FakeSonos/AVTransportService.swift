@@ -68,6 +68,7 @@ enum AVTransportService {
 
     static func call(_ action: String, _ a: ActionArgs, player i: Int, model m: inout HouseholdModel,
                      now: ContinuousClock.Instant) throws(UPnPError) -> [(String, String)] {
+        if let out = try AVTransportCommands.call(action, a, player: i, model: &m, now: now) { return out }
         let known = coordinatorOnly.union(["SetAVTransportURI", "GetTransportInfo", "GetPositionInfo", "GetMediaInfo",
                                            "GetTransportSettings", "BecomeCoordinatorOfStandaloneGroup",
                                            "GetCurrentTransportActions"])

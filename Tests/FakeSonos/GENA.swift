@@ -256,7 +256,7 @@ enum GENA {
     static func avTransportVariables(_ m: HouseholdModel, player i: Int, now: ContinuousClock.Instant) -> [(String, String)] {
         let v = AVTView(m, player: i, now: now)
         return [
-            ("TransportState", v.transport.rawValue), ("CurrentPlayMode", v.playMode), ("CurrentCrossfadeMode", "0"),
+            ("TransportState", v.transport.rawValue), ("CurrentPlayMode", v.playMode), ("CurrentCrossfadeMode", m.players[m.transportOwner(of: i)].settings.crossfade ? "1" : "0"),
             ("NumberOfTracks", String(v.numberOfTracks)), ("CurrentTrack", String(v.track)), ("CurrentSection", "0"),
             ("CurrentTrackURI", v.trackURI), ("CurrentTrackDuration", v.trackDuration),
             ("CurrentTrackMetaData", v.trackMetadata), ("r:NextTrackURI", ""), ("r:NextTrackMetaData", ""),
@@ -293,7 +293,8 @@ enum GENA {
             + "<Volume channel=\"Master\" val=\"\(p.volume)\"/><Volume channel=\"LF\" val=\"\(p.channelVolume["LF"] ?? 100)\"/>"
             + "<Volume channel=\"RF\" val=\"\(p.channelVolume["RF"] ?? 100)\"/>"
             + "<Mute channel=\"Master\" val=\"\(mute)\"/><Mute channel=\"LF\" val=\"0\"/><Mute channel=\"RF\" val=\"0\"/>"
-            + "<Bass val=\"0\"/><Treble val=\"0\"/><Loudness channel=\"Master\" val=\"1\"/>"
+            + "<Bass val=\"\(p.settings.bass)\"/><Treble val=\"\(p.settings.treble)\"/>"
+            + "<Loudness channel=\"Master\" val=\"\(p.settings.loudness ? 1 : 0)\"/>"
             + "<OutputFixed val=\"\(p.fixedVolume ? 1 : 0)\"/><HeadphoneConnected val=\"0\"/><SpeakerSize val=\"5\"/>"
             + "<SubGain val=\"0\"/><SubCrossover val=\"0\"/><SubPolarity val=\"0\"/><SubEnabled val=\"1\"/>"
             + "<SonarEnabled val=\"0\"/><SonarCalibrationAvailable val=\"0\"/><PresetNameList val=\"FactoryDefaults\"/>"

@@ -24,6 +24,8 @@ struct HouseholdModel {
     var groupCounter = 100
     var sidCounter = 400
     var effects: [Effect] = []
+    /// Favorites, playlists and alarms (Library.swift).
+    var library = SonosLibrary()
 
     func index(ofUUID uuid: String) -> Int? { players.firstIndex { $0.uuid == uuid } }
 

@@ -136,6 +136,9 @@ struct PlayerModel {
 
     // GENA
     var subscriptions: [String: Subscription] = [:]
+
+    // Sonos-only settings the typed commands change (PlayerSettings.swift)
+    var settings = PlayerSettings()
     var lastEventBodies: [UPnPService: String] = [:]
     /// The AVTransport variables of the last event, to send only what changed (partialEvents).
     var lastAVTVariables: [String: String] = [:]

@@ -3,6 +3,7 @@ import Foundation
 /// urn:schemas-upnp-org:service:RenderingControl:1 — /MediaRenderer/RenderingControl/Control
 enum RenderingControlService {
     static func call(_ action: String, _ a: ActionArgs, player i: Int, model m: inout HouseholdModel) throws -> [(String, String)] {
+        if let out = try RenderingCommands.call(action, a, player: i, model: &m) { return out }
         let known = ["GetVolume", "SetVolume", "SetRelativeVolume", "GetMute", "SetMute", "GetOutputFixed"]
         guard known.contains(action) else { throw UPnPError(401) }
         try a.instanceZero()

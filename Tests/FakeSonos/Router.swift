@@ -43,6 +43,8 @@ extension HouseholdCore {
                         case .renderingControl: out = try RenderingControlService.call(action, a, player: i, model: &m)
                         case .groupRenderingControl: out = try GroupRenderingControlService.call(action, a, player: i, model: &m)
                         case .zoneGroupTopology: out = try ZoneGroupTopologyService.call(action, a, player: i, model: &m)
+                        case .contentDirectory: out = try ContentDirectoryService.call(action, a, player: i, model: &m)
+                        case .alarmClock: out = try AlarmClockService.call(action, a, player: i, model: &m)
                         default: throw UPnPError(401)
                         }
                     } catch let e as UPnPError {

@@ -166,6 +166,15 @@ final class RendererDriverTests: XCTestCase {
         try lab.publish("kitchen/set", ["command": "groupvolume", "level": 10])
         let answer = lab.waitFor("kitchen/set/response", after: mark)
         XCTAssertTrue((answer?["error"] as? String ?? "").contains("not supported by this device"), "\(answer ?? [:])")
+        // So do the other Sonos-only commands, before anything is sent.
+        for command: [String: Any] in [["command": "bass", "level": 2], ["command": "sleep", "minutes": 5],
+                                       ["command": "favorite", "name": "Jazz"], ["command": "alarms"],
+                                       ["command": "queueadd", "uri": stream], ["command": "nightmode", "on": true]] {
+            mark = lab.messages().count
+            try lab.publish("kitchen/set", command)
+            let refused = lab.waitFor("kitchen/set/response", after: mark)
+            XCTAssertTrue((refused?["error"] as? String ?? "").contains("not supported by this device"), "\(command): \(refused ?? [:])")
+        }
     }
 
     func testASpeakerThatDiesMidAnnouncementFailsItAndComesBackOnline() throws {

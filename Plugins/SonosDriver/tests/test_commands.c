@@ -38,16 +38,18 @@ static void (*command(sb_instance *inst, const char *name))(void)
     abort();
 }
 
-/* A Sonos player, online, with the services the commands reach beyond the renderer's. */
-static sn_speaker *sonos_room(sb_instance *inst, const char *uuid, const char *room, const char *ip)
+/* A Sonos player, online, with the services the commands reach beyond the renderer's; `extras`
+ * adds a soundbar's HTControl and a line-in's AudioIn. */
+static sn_speaker *sonos_player(sb_instance *inst, const char *uuid, const char *room, const char *ip, bool extras)
 {
     sn_description d;
     char location[128];
     fake_description(&d, uuid, room, ip, true);
     fake_location(location, sizeof location, ip, true);
     static const char *const extra[][2] = { { "ContentDirectory", "MediaServer/ContentDirectory" },
-                                            { "AlarmClock", "AlarmClock" } };
-    for (size_t k = 0; k < 2; k++) {
+                                            { "AlarmClock", "AlarmClock" }, { "HTControl", "HTControl" },
+                                            { "AudioIn", "AudioIn" } };
+    for (size_t k = 0; k < (extras ? 4u : 2u); k++) {
         sn_service *s = &d.services[d.service_count++];
         snprintf(s->type, sizeof s->type, "urn:schemas-upnp-org:service:%s:1", extra[k][0]);
         snprintf(s->control_url, sizeof s->control_url, "http://%s:1400/%s/Control", ip, extra[k][1]);
@@ -57,6 +59,11 @@ static sn_speaker *sonos_room(sb_instance *inst, const char *uuid, const char *r
     s->awaiting_topology = false;
     sn_speaker_set_online(inst, s, true, "found");
     return s;
+}
+
+static sn_speaker *sonos_room(sb_instance *inst, const char *uuid, const char *room, const char *ip)
+{
+    return sonos_player(inst, uuid, room, ip, false);
 }
 
 /* The one open request to `url_part`, checked to be `action`. */
@@ -168,9 +175,19 @@ static void test_sonos_bodies(void)
 {
     sb_instance *inst = fake_instance(&f, "{}");
     sonos_room(inst, "RINCON_K", "Kitchen", "10.0.0.5");
-    sn_speaker *den = sonos_room(inst, "RINCON_D", "Den", "10.0.0.6");
+    sn_speaker *den = sonos_player(inst, "RINCON_D", "Den", "10.0.0.6", true);
     snprintf(den->coordinator, sizeof den->coordinator, "RINCON_K");
     char reply[512];
+
+    /* Home-theater settings and the TV input need a soundbar, a line-in an AudioIn: refused
+     * before sending on a player without (the kitchen). */
+    CHECK(((flag_fn)command(inst, "nightmode"))(inst, reply, sizeof reply, "kitchen", true) == SB_ERR_UNSUPPORTED);
+    CHECK_STR(reply, "not supported by this device: Kitchen is not a soundbar (no HTControl service)");
+    CHECK(((flag_fn)command(inst, "speechenhancement"))(inst, reply, sizeof reply, "kitchen", true) == SB_ERR_UNSUPPORTED);
+    CHECK(((speaker_fn)command(inst, "tv"))(inst, reply, sizeof reply, "kitchen") == SB_ERR_UNSUPPORTED);
+    CHECK(((text_fn)command(inst, "linein"))(inst, reply, sizeof reply, "den", "kitchen") == SB_ERR_UNSUPPORTED);
+    CHECK_STR(reply, "not supported by this device: Kitchen has no line-in (no AudioIn service)");
+    CHECK(fake_http_open_count(&f) == 0);
 
     /* Sleep timer and crossfade belong to the group: the coordinator; 0 cancels with "". */
     CHECK(((count_fn)command(inst, "sleep"))(inst, reply, sizeof reply, "den", 90) == SB_OK);
