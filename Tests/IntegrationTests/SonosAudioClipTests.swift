@@ -124,7 +124,7 @@ final class SonosAudioClipTests: XCTestCase {
         let (lab, kitchen) = try await clipLab()
         // A long LOW clip of another app plays; ours (HIGH) cuts it, and the event that says so
         // lists both: the other clip INTERRUPTED, ours ACTIVE.
-        let chime = try XCTUnwrap(kitchen.loadForeignAudioClip(priority: "LOW", seconds: 30))
+        let chime = try XCTUnwrap(kitchen.loadForeignAudioClip(priority: "LOW", seconds: 10))
         try lab.say("many1", "Mail.", to: ["kitchen"])
         let final = try lab.final("many1")
         XCTAssertEqual(final["state"] as? String, "done", "\(final)")
