@@ -109,24 +109,42 @@ static void resumed(sb_instance *inst, sn_command *c, sn_soap_result *result)
     sn_command_finish(inst, c, true, NULL);
 }
 
-/* Sends `action` to every leading room `pick` chooses; the reply lists them. */
+/* Sends `action` to every leading room `pick` chooses; the reply lists them, and the rooms left
+ * alone because an announcement plays there (pausing its clip would hold the announcement until
+ * its timeout; the room's music comes back with the announcement's restore). */
 static sb_status each_leader(sb_instance *inst, char *r, size_t n, const char *command, const char *action,
                              const char *const *args, bool (*pick)(sn_speaker *), sn_command_then then)
 {
-    sn_text to = { 0 };
+    sn_text to = { 0 }, busy = { 0 };
+    size_t sent = 0;
     for (size_t k = 0; k < inst->speaker_count; k++) {
         sn_speaker *s = inst->speakers[k];
         if (!leads(inst, s) || !pick(s)) continue;
+        if (s->announcement != NULL) {
+            sn_text_puts(&busy, busy.len > 0 ? "," : "");
+            sn_text_json_string(&busy, s->id);
+            continue;
+        }
         sn_command *c = sn_command_new(s, command);
         if (c == NULL) break;
         c->then = then;
         if (!sn_command_send(inst, c, s, SN_AVT, action, args)) continue; /* finished, with the reason */
         sn_text_puts(&to, to.len > 0 ? "," : "");
         sn_text_json_string(&to, s->id);
+        sent++;
     }
-    sb_status status = to.failed ? sn_command_refuse(r, n, SB_ERR_FAILED, "out of memory")
-                                 : sn_command_refuse(r, n, SB_OK, "{\"sent\":\"%s\",\"to\":[%s]}", action, sn_text_str(&to));
+    sb_status status;
+    if (to.failed || busy.failed) {
+        status = sn_command_refuse(r, n, SB_ERR_FAILED, "out of memory");
+    } else if (to.len + busy.len + 64 < n) {
+        status = sn_command_refuse(r, n, SB_OK, "{\"sent\":\"%s\",\"to\":[%s]%s%s%s}", action, sn_text_str(&to),
+                                   busy.len > 0 ? ",\"announcing\":[" : "", sn_text_str(&busy), busy.len > 0 ? "]" : "");
+    } else {
+        /* 64 rooms with long ids would not fit: the count, and the rooms in the command events. */
+        status = sn_command_refuse(r, n, SB_OK, "{\"sent\":\"%s\",\"count\":%zu}", action, sent);
+    }
     sn_text_free(&to);
+    sn_text_free(&busy);
     return status;
 }
 

@@ -457,6 +457,14 @@ static void test_pause_all(void)
     CHECK(event_has("{\"speaker\":\"attic\",\"command\":\"resumeall\",\"ok\":true"));
     CHECK(((none_fn)command(inst, "resumeall"))(inst, reply, sizeof reply) == SB_OK);
     CHECK_STR(reply, "{\"sent\":\"Play\",\"to\":[]}");
+    /* A room that is announcing is left alone: pausing the clip would hold the announcement. */
+    snprintf(k->transport, sizeof k->transport, "PLAYING");
+    snprintf(r0->transport, sizeof r0->transport, "PLAYING");
+    k->announcement = (struct sn_announcement *)k; /* any non-NULL: only its presence is read */
+    CHECK(((none_fn)command(inst, "pauseall"))(inst, reply, sizeof reply) == SB_OK);
+    CHECK_STR(reply, "{\"sent\":\"Pause\",\"to\":[\"attic\"],\"announcing\":[\"kitchen\"]}");
+    k->announcement = NULL;
+    answer(sent("10.0.0.7", "Pause"), NULL);
     CHECK(fake_http_open_count(&f) == 0);
     fake_instance_free(inst);
 }
