@@ -232,10 +232,12 @@ static bool parse_message(message *m, const char *data, size_t size, char *why, 
     return true;
 }
 
+/* A reply names its command in `response` and echoes our cmdId; either one is enough to match
+ * (aiosonos matches replies by cmdId alone), but neither may name another command. */
 static bool is_reply_to(const message *m, const char *command, const char *cmd_id)
 {
-    return m->is_reply && m->response != NULL && strcmp(m->response, command) == 0 &&
-           (m->cmd_id == NULL || strcmp(m->cmd_id, cmd_id) == 0);
+    if (!m->is_reply || (m->response == NULL && m->cmd_id == NULL)) return false;
+    return (m->response == NULL || strcmp(m->response, command) == 0) && (m->cmd_id == NULL || strcmp(m->cmd_id, cmd_id) == 0);
 }
 
 /* The status of clip `id` in an audioClipStatus event (which lists every clip the player knows,

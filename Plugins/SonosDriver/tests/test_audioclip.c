@@ -170,6 +170,17 @@ static void test_play(void)
     fake_ws_event(&f, fake_ws_last(&f), SB_WS_CLOSED, "connection refused");
     CHECK(v.calls == 1 && v.outcome == SN_CLIP_FALLBACK && strstr(v.reason, "connection refused") != NULL);
 
+    /* A reply matched by its cmdId alone (no `response`): the clip goes on. */
+    v = (verdict){ 0 };
+    CHECK(sn_audio_clip_play(inst, s, "http://10.0.0.1:8080/media/c.wav", -1, 0, clip_done, &v, err, sizeof err) != NULL);
+    ws = fake_ws_last(&f);
+    fake_ws_event(&f, ws, SB_WS_OPEN, "");
+    fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"cmdId\":\"2\",\"success\":true},{}]"); /* not ours: no load yet */
+    CHECK(ws->sent_count == 1);
+    fake_ws_event(&f, ws, SB_WS_TEXT, "[{\"cmdId\":\"1\",\"success\":true},{}]");
+    CHECK(ws->sent_count == 2 && strstr(ws->sent, "loadAudioClip") != NULL);
+    sn_audio_clip_free(s->clip);
+
     /* No answer to subscribe in time: UPnP. */
     v = (verdict){ 0 };
     CHECK(sn_audio_clip_play(inst, s, "http://10.0.0.1:8080/media/c.wav", -1, 0, clip_done, &v, err, sizeof err) != NULL);
