@@ -177,6 +177,16 @@ enum GENA {
                         changeBody = propertySet([("LastChange", avTransportLastChange(variables.filter { before[$0.0] != $0.1 }))])
                     }
                     m.players[i].lastAVTVariables = Dictionary(variables, uniquingKeysWith: { $1 })
+                } else if service == .renderingControl {
+                    // Real RenderingControl events carry only what changed (node-sonos-ts#77).
+                    let elements = lastChangeElements(renderingControlLastChange(m.players[i]))
+                    if m.quirks.partialEvents {
+                        let before = m.players[i].lastRCElements
+                        changeBody = propertySet([("LastChange", "<Event xmlns=\"urn:schemas-upnp-org:metadata-1-0/RCS/\">"
+                            + "<InstanceID val=\"0\">" + elements.filter { before[$0.key] != $0.element }.map(\.element).joined()
+                            + "</InstanceID></Event>")])
+                    }
+                    m.players[i].lastRCElements = Dictionary(elements.map { ($0.key, $0.element) }, uniquingKeysWith: { $1 })
                 }
                 for (sid, sub) in m.players[i].subscriptions where sub.service == service && sub.initialSent {
                     send(&m, player: i, sid: sid, body: changeBody)
@@ -224,6 +234,22 @@ enum GENA {
     }
 
     // MARK: Event bodies
+
+    /// The `<Name channel="…" val="…"/>` elements of a LastChange's instance, keyed by name and channel.
+    static func lastChangeElements(_ lastChange: String) -> [(key: String, element: String)] {
+        guard let open = lastChange.range(of: "<InstanceID val=\"0\">"),
+              let close = lastChange.range(of: "</InstanceID>", range: open.upperBound..<lastChange.endIndex) else { return [] }
+        var out: [(key: String, element: String)] = []
+        var rest = lastChange[open.upperBound..<close.lowerBound]
+        while let end = rest.range(of: "/>") {
+            let element = String(rest[..<end.upperBound])
+            let name = element.dropFirst().prefix { $0 != " " }
+            let channel = element.range(of: "channel=\"").map { element[$0.upperBound...].prefix { $0 != "\"" } } ?? ""
+            out.append(("\(name)/\(channel)", element))
+            rest = rest[end.upperBound...]
+        }
+        return out
+    }
 
     static func propertySet(_ properties: [(String, String)]) -> String {
         "<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\">"

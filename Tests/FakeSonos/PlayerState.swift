@@ -133,6 +133,8 @@ struct PlayerModel {
     var fetchedClips: [FetchedClip] = []
     var violations: [Violation] = []
     var eventsSent: [SentEvent] = []
+    /// The RenderingControl elements of the last event, to send only what changed (partialEvents).
+    var lastRCElements: [String: String] = [:]
 
     // GENA
     var subscriptions: [String: Subscription] = [:]

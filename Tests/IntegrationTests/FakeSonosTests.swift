@@ -447,6 +447,18 @@ final class FakeSonosTests: XCTestCase {
         let uriChange = try XCTUnwrap(third.last?.text)
         XCTAssertTrue(uriChange.contains("AVTransportURI val=&quot;x-sonosapi-stream:s12345"), uriChange)
         XCTAssertTrue(uriChange.contains("TransportState val=&quot;STOPPED&quot;"), uriChange)
+
+        // RenderingControl: a mute change carries the mute alone.
+        _ = try await request("http://\(kitchen.address)/MediaRenderer/RenderingControl/Event", method: "SUBSCRIBE",
+                              headers: ["CALLBACK": "<\(sink.url("/rc"))>", "NT": "upnp:event", "TIMEOUT": "Second-60"])
+        let rcInitial = await sink.waitFor { $0.path == "/rc" }
+        XCTAssertTrue(rcInitial.first?.text.contains("Volume channel=&quot;Master&quot;") ?? false)
+        _ = try await soap(kitchen, "RenderingControl", "SetMute", [("InstanceID", "0"), ("Channel", "Master"), ("DesiredMute", "1")])
+        let rc = await sink.waitFor(2) { $0.path == "/rc" }
+        XCTAssertEqual(rc.last?.text, "<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\"><e:property><LastChange>"
+            + "&lt;Event xmlns=&quot;urn:schemas-upnp-org:metadata-1-0/RCS/&quot;&gt;&lt;InstanceID val=&quot;0&quot;&gt;"
+            + "&lt;Mute channel=&quot;Master&quot; val=&quot;1&quot;/&gt;&lt;/InstanceID&gt;&lt;/Event&gt;"
+            + "</LastChange></e:property></e:propertyset>")
     }
 
     func testMemberReportsTheGroupStreamAndPlaying() async throws {
