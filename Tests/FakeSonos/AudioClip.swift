@@ -7,8 +7,9 @@ import NIOSSL
 import NIOWebSocket
 import Synchronization
 
-// The Sonos local API as an S2 player serves it on port 1443 (here: an ephemeral port on
-// 127.0.0.1, never any other address), for players created with `audioClip: true`:
+// The Sonos local API as an S2 player serves it on port 1443 (here: on the player's own address,
+// 1443 with loopback addressing, an ephemeral port when every player shares 127.0.0.1), for
+// players created with `audioClip: true`:
 //
 //   GET /api/v1/players/local/info      capabilities (AUDIO_CLIP), playerId, websocketUrl
 //   wss /websocket/api                  X-Sonos-Api-Key + subprotocol v1.api.smartspeaker.audio;
@@ -149,9 +150,15 @@ final class AudioClipServer: Sendable {
 
     var port: Int { boundPort.withLock { $0 } }
 
-    /// Binds 127.0.0.1:`port` (0 = ephemeral) and returns the bound port.
+    /// The address the player listens on (127.0.0.1, or its own with loopback addressing).
+    var host: String { core.read { $0.hosts[index] } }
+
+    /// Binds the player's own address and returns the bound port. `port` 0: ephemeral on
+    /// 127.0.0.1 (many players share that address), the real 1443 on a player's own address.
     func start(port: Int = 0) async throws -> Int {
         let tls = try AudioClipTLS.context()
+        let host = self.host
+        let port = port == 0 && host != "127.0.0.1" ? FakeSonosAddressing.localAPIPort : port
         let channel = try await ServerBootstrap(group: core.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
@@ -159,7 +166,7 @@ final class AudioClipServer: Sendable {
                     try self.configure(channel, tls: tls)
                 }
             }
-            .bind(host: "127.0.0.1", port: port).get()
+            .bind(host: host, port: port).get()
         let bound = channel.localAddress?.port ?? port
         listener.withLock { $0 = channel }
         boundPort.withLock { $0 = bound }
@@ -227,7 +234,7 @@ final class AudioClipServer: Sendable {
 
     func info() -> HTTPResponse {
         state.withLock { $0.infoRequests += 1 }
-        let wss = "wss://127.0.0.1:\(port)/websocket/api"
+        let wss = "wss://\(host):\(port)/websocket/api"
         let (uuid, room, groupID, household) = core.read { m in
             (m.players[index].uuid, m.roomName(of: index), m.players[index].groupID, m.householdID)
         }
@@ -240,7 +247,7 @@ final class AudioClipServer: Sendable {
                 "softwareVersion": SonosIdentity.softwareVersion, "hwVersion": "1.38.1.9-2.0", "swGen": 2,
             ],
             "householdId": household, "locationId": "lc_fake", "playerId": uuid, "groupId": groupID,
-            "websocketUrl": wss, "restUrl": "https://127.0.0.1:\(port)/api",
+            "websocketUrl": wss, "restUrl": "https://\(host):\(port)/api",
         ]
         var r = HTTPResponse(status: .ok, body: (try? JSONSerialization.data(withJSONObject: body)) ?? Data())
         r.headers.add(name: "Content-Type", value: "application/json")

@@ -10,10 +10,13 @@ import XCTest
 final class SonosAudioClipTests: XCTestCase {
     /// One S2 player with the API, playing a queue at track 3 (42 s in), volume 20; the driver has
     /// asked for its local API before this returns.
-    func clipLab() async throws -> (SonosLab, FakeSonosPlayer) {
-        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20, audioClip: true)], quirks: .real) {
-            ["audio_clip_port": $0.players[0].audioClipPort ?? 0]
-        }
+    /// `ownAddress`: the player on an address of its own at the real ports (1400, 1443), so the
+    /// driver finds the API where it looks on a real player (no audio_clip_port setting).
+    func clipLab(ownAddress: Bool = false) async throws -> (SonosLab, FakeSonosPlayer) {
+        let player = FakeSonosPlayerOptions(name: "Kitchen", volume: 20, audioClip: true)
+        let lab = ownAddress
+            ? try await sonosLab([player], quirks: .real, addressing: .randomLoopback())
+            : try await sonosLab([player], quirks: .real) { ["audio_clip_port": $0.players[0].audioClipPort ?? 0] }
         let kitchen = lab.household.players[0]
         let tracks = (1...5).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
         kitchen.setState(.queue(tracks: tracks, track: 3, position: 42), transport: .playing)
@@ -36,7 +39,8 @@ final class SonosAudioClipTests: XCTestCase {
     }
 
     func testTheClipsEndIsConfirmedThroughTheStatusSubscription() async throws {
-        let (lab, kitchen) = try await clipLab()
+        let (lab, kitchen) = try await clipLab(ownAddress: true)
+        XCTAssertEqual(kitchen.audioClipPort, 1443)
         try lab.say("sub1", "Laundry.", to: ["kitchen"], volume: 45)
         let final = try lab.final("sub1")
         XCTAssertEqual(final["state"] as? String, "done", "\(final)")
