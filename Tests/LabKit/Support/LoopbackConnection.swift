@@ -9,10 +9,26 @@ import Glibc
 public final class LoopbackConnection {
     private var fd: Int32
 
-    public init(port: Int, host: String = "127.0.0.1") throws {
+    /// `from`: the loopback address to send from (all of 127/8 is this machine), so a test can play
+    /// another host on the LAN; nil: the kernel's choice.
+    public init(port: Int, host: String = "127.0.0.1", from source: String? = nil) throws {
         guard isLoopback(host) else { throw LabError("LoopbackConnection: \(host) is not a loopback address") }
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
+        if let source {
+            guard isLoopback(source) else { throw LabError("LoopbackConnection: \(source) is not a loopback address") }
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            _ = inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) { ptr in
+                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw LabError("bind to \(source): \(reason)")
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian
