@@ -109,6 +109,12 @@ func sonosSay(_ line: String) {
         }
     }
     do {
+        try benchSonosOverhead(n: quick ? 10 : 30)
+    } catch {
+        errors.append("overhead: \(error)")
+        rows.append(Row(metric: "sonos overhead", value: "ERROR: \(error)", baseline: "", target: "", verdict: "ERROR"))
+    }
+    do {
         try benchSonosRestore(n: quick ? 30 : 100, seed: 20_250_605)
     } catch {
         errors.append("restore: \(error)")
@@ -305,20 +311,31 @@ func jsonText(_ text: String) -> [String: Any] {
     try envelope("SetAVTransportURI", "<InstanceID>0</InstanceID><CurrentURI>\(clip.url)</CurrentURI><CurrentURIMetaData></CurrentURIMetaData>")
         .write(toFile: setFile, atomically: true, encoding: .utf8)
     try envelope("Play", "<InstanceID>0</InstanceID><Speed>1</Speed>").write(toFile: playFile, atomically: true, encoding: .utf8)
+    // gmediarender refuses the first Play after a clip that ended on its own (500, UPnP 501) and forgets
+    // the URI doing so: a careful control point sends both again, as the driver does. The pair that
+    // worked is timed; `bareRetried` counts the rounds that needed it.
+    var bareRetried = 0
     func bare() throws -> (http: Double, process: Double) {
         func req(_ action: String, _ file: String) -> [String] {
             ["-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code} %{time_total}\n", "-X", "POST", kitchen.avTransportControlURL,
              "-H", #"Content-Type: text/xml; charset="utf-8""#,
              "-H", "SOAPACTION: \"urn:schemas-upnp-org:service:AVTransport:1#\(action)\"", "--data-binary", "@" + file]
         }
-        let t0 = ContinuousClock.now
-        let r = try lab.exec(host: host, ["curl"] + req("SetAVTransportURI", setFile) + ["--next"] + req("Play", playFile))
-        let wall = seconds(ContinuousClock.now - t0)
-        let lines = r.out.split(separator: "\n").map { $0.split(separator: " ") }
-        guard r.status == 0, lines.count == 2, lines.allSatisfy({ $0.count == 2 && $0[0] == "200" }) else {
-            throw LabError("bare SetAVTransportURI+Play: curl \(r.status) \(r.out) \(r.err)")
+        for attempt in 1...2 {
+            let t0 = ContinuousClock.now
+            let r = try lab.exec(host: host, ["curl"] + req("SetAVTransportURI", setFile) + ["--next"] + req("Play", playFile))
+            let wall = seconds(ContinuousClock.now - t0)
+            let lines = r.out.split(separator: "\n").map { $0.split(separator: " ") }
+            if attempt == 1, r.status == 0, lines.count == 2, lines[0].first == "200", lines[1].first == "500" {
+                bareRetried += 1
+                continue
+            }
+            guard r.status == 0, lines.count == 2, lines.allSatisfy({ $0.count == 2 && $0[0] == "200" }) else {
+                throw LabError("bare SetAVTransportURI+Play: curl \(r.status) \(r.out) \(r.err)")
+            }
+            return (lines.compactMap { Double($0[1]) }.reduce(0, +), wall)
         }
-        return (lines.compactMap { Double($0[1]) }.reduce(0, +), wall)
+        throw LabError("unreachable")
     }
     /// After the bare Play: until the renderer has started the clip, then until it stopped again, so
     /// the next announcement's snapshot finds it idle.
@@ -334,7 +351,7 @@ func jsonText(_ text: String) -> [String: Any] {
     _ = try bare()
     waitStopped()
     var failed: [String] = []
-    var acks: [Double] = [], calls: [Double] = [], sources: [String: Int] = [:], restoredFalse = 0
+    var acks: [Double] = [], calls: [Double] = [], sources: [String: Int] = [:], restoredFalse = 0, playRetried = 0
     var bareHTTP: [Double] = [], bareProcess: [Double] = []
     for i in 1...announcements {
         let r = try play("a\(i)", volume: 20 + i)
@@ -344,6 +361,7 @@ func jsonText(_ text: String) -> [String: Any] {
         calls.append((data["soap_calls"] as? NSNumber)?.doubleValue ?? -1)
         sources[data["source"] as? String ?? "?", default: 0] += 1
         if data["restored"] as? Bool != true { restoredFalse += 1 }
+        if data["play_retried"] as? Bool == true { playRetried += 1 }
         }
         waitStopped()  // a failed one may have left the clip playing
         let b = try bare()
@@ -373,7 +391,8 @@ func jsonText(_ text: String) -> [String: Any] {
     notes.append("sonos announce overhead: `bridge/request/play` {speaker kitchen, a \(fmt(clip.seconds, 2)) s espeak-ng WAV from a "
         + "LabStreamServer in the helper namespace, volume 21-\(20 + announcements)}; the answer's data is the driver's completion "
         + "detail (sources: \(sources.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
-        + "restored=false: \(restoredFalse)). play_ack_ms = the driver's own clock from the announcement's start to the Play "
+        + "restored=false: \(restoredFalse); Play refused once and sent again with the URI: \(playRetried) announcements, "
+        + "\(bareRetried) bare rounds). play_ack_ms = the driver's own clock from the announcement's start to the Play "
         + "answer (snapshot GetMediaInfo/GetTransportInfo/GetPositionInfo/GetVolume/GetMute, SetVolume, SetAVTransportURI, Play); "
         + "soap_calls counts the whole announcement (with the STOPPED polls and the restore). Baseline per round, after the "
         + "announcement and STOPPED: one `curl … --next …` in the same namespace, sum of curl's time_total of both requests; "

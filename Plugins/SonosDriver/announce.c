@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define POLL_MS 1000u
 #define UNKNOWN_DURATION_WAIT_MS 120000u
@@ -91,6 +92,8 @@ typedef struct sn_announcement {
     /* progress */
     uint64_t started_ms;
     uint64_t play_acked_ms;
+    uint64_t started_us;        /* the same two on a finer clock, for the benchmark's figures */
+    uint64_t play_acked_us;
     uint32_t soap_calls;
     uint64_t fallback_timer;
     uint64_t poll_timer;
@@ -125,6 +128,13 @@ typedef struct sn_announcement {
 } sn_announcement;
 
 static void advance(sn_announcement *a);
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 static void leader_done(sn_announcement *leader);
 static void gathering_leave(sn_announcement *a);
 
@@ -170,6 +180,9 @@ static void complete(sn_announcement *a, sb_status status, const char *reason)
                        a->not_restored[0] == '\0' ? "true" : "false", sn_source_name(a->source), (unsigned)a->soap_calls,
                        (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0),
                        a->from_state ? "events" : "soap");
+        if (a->play_acked_us > 0) {
+            sn_text_printf(&detail, ",\"play_ack_us\":%llu", (unsigned long long)(a->play_acked_us - a->started_us));
+        }
         if (a->play_retried) sn_text_puts(&detail, ",\"play_retried\":true");
         if (a->member) sn_text_puts(&detail, ",\"group\":\"member\"");
         else if (a->gathering != NULL) sn_text_puts(&detail, ",\"group\":\"leader\"");
@@ -364,7 +377,10 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
         if (done_step == A_UNMUTE) a->changed_mute = true;
         if (done_step == A_UNGROUP) a->ungrouped = true;
         if (done_step == A_SET_URI) a->changed_uri = true;
-        if (done_step == A_PLAY) a->play_acked_ms = sn_now_ms();
+        if (done_step == A_PLAY) {
+            a->play_acked_ms = sn_now_ms();
+            a->play_acked_us = now_us();
+        }
     } else if (done_step <= A_CROSSFADE) {
         /* Snapshot: GetOutputFixed is Sonos-only and GetMute/GetVolume may be missing on simple
          * renderers (play mode and crossfade are then simply not restored); without media and
@@ -387,7 +403,8 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
             a->play_retried = true;
             sn_log(inst, SB_LOG_INFO, "%s: %s; sending the clip and Play once more", a->speaker->id, result->reason);
             a->step = A_SET_URI;
-            a->retry_timer = sn_timer_start(inst, 100, 0, retry_play, a);
+            /* "Transition not available" passes with time; gmediarender's refusal needs none. */
+            a->retry_timer = sn_timer_start(inst, result->upnp_code == 701 ? 100 : 1, 0, retry_play, a);
             if (a->retry_timer != 0) return;
             a->step = A_PLAY;
         }
@@ -986,6 +1003,7 @@ sb_status sn_announce_start(sb_instance *inst, const char *speaker_id, const sb_
     a->prior_mute = -1;
     a->prior_crossfade = -1;
     a->started_ms = sn_now_ms();
+    a->started_us = now_us();
     a->next = inst->announcements;
     inst->announcements = a;
     s->announcement = a;

@@ -566,7 +566,7 @@ static void test_play_retried_with_the_uri(void)
     if (play == NULL) return;
     fake_soap_fault(&f, play, 501);
     CHECK(fake_http_open_count(&f) == 0);
-    fake_timer_fire(&f, fake_timer_find(&f, 100, 0));
+    fake_timer_fire(&f, fake_timer_find(&f, 1, 0));
     CHECK(has(answer("SetAVTransportURI", NULL), "<CurrentURI>http://10.0.0.1:8080/media/a.wav</CurrentURI>"));
     answer("Play", NULL); /* no second SetVolume */
     transport(inst, s, "PLAYING");
@@ -583,8 +583,8 @@ static void test_play_retried_with_the_uri(void)
     answer("GetVolume", (const char *const[]){ "CurrentVolume", "40", NULL });
     answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
     answer("SetAVTransportURI", NULL);
-    fake_soap_fault(&f, fake_http_find(&f, "POST", NULL), 704);
-    fake_timer_fire(&f, fake_timer_find(&f, 100, 0));
+    fake_soap_fault(&f, fake_http_find(&f, "POST", NULL), 701);
+    fake_timer_fire(&f, fake_timer_find(&f, 100, 0)); /* "transition not available": a moment later */
     answer("SetAVTransportURI", NULL);
     fake_soap_fault(&f, fake_http_find(&f, "POST", NULL), 501);
     CHECK(f.complete_count == 2 && f.completed_status == SB_ERR_FAILED);

@@ -1,0 +1,154 @@
+import FakeSonos
+import Foundation
+import LabKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: sonos part 4: announcement overhead on the fake household (issue #12)
+//
+// Loopback only. One fake Sonos player ("Kitchen") and the daemon with the driver (static address,
+// discovery and audioClip off). Each round puts the player into a prior state (a radio station, or
+// its queue at a track and position: the position is the one thing events do not carry), lets its
+// events reach the driver, and sends `bridge/request/play` for a short WAV. Measured per
+// announcement:
+// - the SOAP calls the player received (counted at the fake: the whole announcement, and up to the
+//   clip's Play);
+// - the driver's own time from the announcement's start to the Play answer (`play_ack_us` of its
+//   completion detail).
+// Baseline in the same round: the bare job, SetAVTransportURI + Play sent by hand (curl, each on a
+// connection of its own as the driver's) to the same player, curl's time_total of both summed.
+// Target: the driver's start -> Play answered at most 1.5x the bare time (p50).
+
+@MainActor func benchSonosOverhead(n: Int) throws {
+    progress("sonos: announcement overhead on the fake household, \(n) announcements")
+    let household = try blockingAsync { try await FakeSonosHousehold.start(players: [.init(name: "Kitchen")]) }
+    defer { try? blockingAsync { await household.stop() } }
+    let kitchen = household.players[0]
+
+    let scratch = try TempDirectory(prefix: "sbbench-overhead")
+    defer { scratch.remove() }
+    let clipDir = scratch.file("clips")
+    try FileManager.default.createDirectory(atPath: clipDir, withIntermediateDirectories: false)
+    try Shell.runChecked(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", clipDir + "/beep.wav", "synth", "0.3", "sine", "880", "vol", "0.3"])
+    let clipPort = freePort()
+    let clipServer = Process()
+    clipServer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    clipServer.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", clipDir, "\(clipPort)"]
+    clipServer.standardOutput = FileHandle.nullDevice
+    clipServer.standardError = FileHandle.nullDevice
+    try clipServer.run()
+    defer { clipServer.terminate(); clipServer.waitUntilExit() }
+    guard waitUntil(timeout: 10, interval: 0.05, { tcpConnects(host: "127.0.0.1", port: clipPort) }) else {
+        throw LabError("clip server on 127.0.0.1:\(clipPort) not answering")
+    }
+    let clipURL = "http://127.0.0.1:\(clipPort)/beep.wav"
+
+    let broker = try MosquittoBroker(extraConfig: quietBrokerLog)
+    try broker.start()
+    defer { broker.kill9() }
+    let plugins = try TempDirectory(prefix: "sbbench-oplugins")
+    defer { plugins.remove() }
+    guard chmod(plugins.path, 0o755) == 0 else { throw LabError("chmod \(plugins.path) failed") }
+    try PluginBuild.sonosDriver(to: scratch.file("sonos.so"))
+    try PluginBuild.install(scratch.file("sonos.so"), as: plugins.file("sonos.so"))
+    try JSONSerialization.data(withJSONObject: [
+        "discovery": false, "speakers": household.staticAddresses, "probe_interval": 1, "soap_timeout": 2,
+        "announce_margin": 1, "audio_clip": false,
+    ] as [String: Any]).write(to: URL(fileURLWithPath: plugins.file("sonos.json")))
+    let daemon = try benchDaemon(brokerPort: broker.port, settings: [
+        "plugins.path": plugins.path, "plugins.watch": "false", "media.bind": "127.0.0.1", "plugins.operation_timeout": "60",
+    ])
+    defer { daemon.stopAndRemoveState() }
+    let client = try TestClient(maxInflight: 100)
+    defer { client.disconnect() }
+    try client.connect(port: broker.port)
+    let base = daemon.base
+    try client.subscribe("\(base)/bridge/response/#")
+    try client.subscribe("\(base)/+/availability")
+    try daemon.start()
+    try daemon.waitUntilConnected()
+    _ = try client.waitFor("\(base)/kitchen/availability", timeout: 20) { $0.text == "online" }
+    let requests = BridgeRequester(client: client, base: base, transactionPrefix: "o")
+
+    // The bare job by hand: one curl process, two requests, each on its own connection.
+    func envelope(_ action: String, _ args: String) -> String {
+        #"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" "#
+            + #"s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>"#
+            + "<u:\(action) xmlns:u=\"urn:schemas-upnp-org:service:AVTransport:1\">\(args)</u:\(action)></s:Body></s:Envelope>"
+    }
+    let setFile = scratch.file("set.xml"), playFile = scratch.file("play.xml")
+    try envelope("SetAVTransportURI", "<InstanceID>0</InstanceID><CurrentURI>\(clipURL)</CurrentURI><CurrentURIMetaData></CurrentURIMetaData>")
+        .write(toFile: setFile, atomically: true, encoding: .utf8)
+    try envelope("Play", "<InstanceID>0</InstanceID><Speed>1</Speed>").write(toFile: playFile, atomically: true, encoding: .utf8)
+    let control = "http://\(kitchen.address)/MediaRenderer/AVTransport/Control"
+    func bare() throws -> Double {
+        func req(_ action: String, _ file: String) -> [String] {
+            ["-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code} %{time_total}\n", "-X", "POST", control,
+             "-H", #"Content-Type: text/xml; charset="utf-8""#, "-H", "Connection: close",
+             "-H", "SOAPACTION: \"urn:schemas-upnp-org:service:AVTransport:1#\(action)\"", "--data-binary", "@" + file]
+        }
+        let r = try Shell.run(["curl"] + req("SetAVTransportURI", setFile) + ["--next"] + req("Play", playFile))
+        let lines = r.out.split(separator: "\n").map { $0.split(separator: " ") }
+        guard r.status == 0, lines.count == 2, lines.allSatisfy({ $0.count == 2 && $0[0] == "200" }) else {
+            throw LabError("bare SetAVTransportURI+Play: curl \(r.status) \(r.out) \(r.err)")
+        }
+        return lines.compactMap { Double($0[1]) }.reduce(0, +)
+    }
+    func stopped() -> Bool { waitUntil(timeout: 5, interval: 0.02) { kitchen.transportState == .stopped } }
+
+    let tracks = (1...6).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
+    func prior(_ round: Int) -> (name: String, source: PriorSource) {
+        round % 2 == 0
+            ? ("queue", .queue(tracks: tracks, track: 1 + round % 6, position: Double(10 + round)))
+            : ("radio", .radio(uri: "x-sonosapi-stream:s\(20_000 + round)?sid=254&flags=8224&sn=0", metadata: radioMetadata(title: "Station \(round)")))
+    }
+    var acks: [String: [Double]] = [:], calls: [String: [Double]] = [:], toPlay: [String: [Double]] = [:]
+    var bareTimes: [Double] = [], snapshots: [String: Int] = [:], failed: [String] = []
+    for round in 0...n {  // round 0 warms up (first connections, the clip in the page cache)
+        let (kind, source) = prior(round)
+        kitchen.setState(source, transport: .playing)
+        kitchen.volume = 20
+        Thread.sleep(forTimeInterval: 0.3)  // the player's events reach the driver, as before any real announcement
+        kitchen.clearLogs()
+        let answer = try requests.request("play", ["speaker": "kitchen", "url": clipURL, "mime": "audio/wav", "duration_ms": 300,
+                                                   "volume": 40], timeout: 30).json
+        let log = kitchen.soapLog.map(\.action)
+        guard answer["status"] as? String == "ok", let data = answer["data"] as? [String: Any],
+              let ackUs = (data["play_ack_us"] as? NSNumber)?.doubleValue else {
+            failed.append("\(round): \(answer)")
+            continue
+        }
+        _ = stopped()
+        let b = try bare()
+        _ = stopped()
+        if round == 0 { continue }
+        acks[kind, default: []].append(ackUs / 1000)
+        calls[kind, default: []].append(Double(log.count))
+        toPlay[kind, default: []].append(Double((log.firstIndex(of: "Play") ?? -1) + 1))
+        bareTimes.append(b * 1000)
+        snapshots[data["snapshot"] as? String ?? "?", default: 0] += 1
+    }
+    guard !bareTimes.isEmpty, failed.isEmpty else { throw LabError("announcements failed: \(failed)") }
+    let all = acks.values.flatMap { $0 }, bareP50 = percentile(bareTimes, 50)
+    let ratio = percentile(all, 50) / bareP50
+    func p50(_ xs: [Double]?) -> String { xs.map { fmt(percentile($0, 50), 1) } ?? "-" }
+    func counts(_ kind: String) -> String { "\(kind): \(p50(calls[kind])) calls (\(p50(toPlay[kind])) to Play), start -> Play answered p50 \(p50(acks[kind])) ms" }
+    sonosSay("announcement overhead on the fake household: \(counts("radio")); \(counts("queue")); bare SetAVTransportURI+Play "
+             + "p50 \(fmt(bareP50, 1)) ms; ratio \(fmt(ratio, 2)) (N=\(all.count))")
+    rows.append(Row(metric: "Sonos driver: announcement start -> Play answered, fake household (N=\(all.count))",
+                    value: "p50 \(fmt(percentile(all, 50), 1)) ms, p90 \(fmt(percentile(all, 90), 1)) ms (radio \(p50(acks["radio"])), queue \(p50(acks["queue"])))",
+                    baseline: "bare SetAVTransportURI+Play (curl time_total, 2 requests): p50 \(fmt(bareP50, 1)) ms, p90 \(fmt(percentile(bareTimes, 90), 1)) ms",
+                    target: "<= 1.5x bare (p50)", verdict: verdict(ratio <= 1.5)))
+    rows.append(Row(metric: "Sonos driver: SOAP calls per announcement, counted at the fake player (N=\(all.count))",
+                    value: "radio \(p50(calls["radio"])) (\(p50(toPlay["radio"])) to Play), queue \(p50(calls["queue"])) (\(p50(toPlay["queue"])) to Play)",
+                    baseline: "bare: 2 (SetAVTransportURI, Play)", target: "none (reported)", verdict: "n/a"))
+    notes.append("sonos overhead: FakeSonosHousehold (Kitchen) on 127.0.0.1, driver with its static address, discovery and audioClip off; "
+        + "per round the player plays a radio station or its queue (alternating) at volume 20, 0.3 s for its events, then "
+        + "`bridge/request/play` of a 0.3 s WAV at volume 40. Snapshots: \(snapshots.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) "
+        + "('events': taken from the GENA state, only GetPositionInfo asked for a queue). SOAP calls counted at the fake for the whole "
+        + "announcement (snapshot, clip, STOPPED polls, restore) and up to the clip's Play. start -> Play answered = the driver's "
+        + "play_ack_us. Baseline per round after the announcement: one curl process, SetAVTransportURI + Play, each with "
+        + "Connection: close, curl's time_total summed. Raw (ms): radio \(acks["radio"]?.map { fmt($0, 1) }.joined(separator: " ") ?? "-"); "
+        + "queue \(acks["queue"]?.map { fmt($0, 1) }.joined(separator: " ") ?? "-"); bare \(bareTimes.map { fmt($0, 1) }.joined(separator: " ")).")
+}
