@@ -30,7 +30,7 @@ struct FakeSonosTool: AsyncParsableCommand {
     @Option(name: .long, help: "Comma-separated room names (default: Living Room, Kitchen, …).")
     var names: String?
 
-    @Flag(name: .long, help: "Serve the audioClip local API (TLS WebSocket) on every player.")
+    @Flag(name: .long, help: "Serve the audioClip local API (TLS WebSocket) on every player, at <prefix>.N:1443.")
     var audioClip = false
 
     static let rooms = ["Living Room", "Kitchen", "Bedroom", "Office", "Bathroom", "Dining Room", "Study", "Hallway",
@@ -92,7 +92,7 @@ struct FakeSonosTool: AsyncParsableCommand {
         // Written at once and unbuffered: whoever started the program waits for "ready".
         var lines = ["household \(household.householdID)"]
         for p in household.players {
-            let clip = p.audioClipPort.map { " audioclip=127.0.0.1:\($0)" } ?? ""
+            let clip = p.audioClipPort.map { " audioclip=\(p.host):\($0)" } ?? ""
             lines.append("\(p.name)\t\(p.uuid)\t\(p.location)\(clip)")
         }
         lines.append(ssdp == nil ? "ready (no SSDP)" : "ready (SSDP on \(ssdpInterface!))")

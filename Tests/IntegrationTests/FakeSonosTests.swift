@@ -629,43 +629,35 @@ final class FakeSonosTests: XCTestCase {
 
     // MARK: - The fake-sonos program
 
-    /// The program next to the daemon binary (both built by `swift build`).
-    func fakeSonosBinary() throws -> String {
-        let path = URL(fileURLWithPath: try DaemonProcess.binaryPath()).deletingLastPathComponent().appendingPathComponent("fake-sonos").path
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw LabError("fake-sonos not built at \(path)") }
-        return path
-    }
-
     /// The program inside a lab host answers an M-SEARCH from another lab host with the household
     /// headers and a LOCATION that host can fetch; outside a namespace it refuses SSDP.
     func testProgramAnswersSSDPInsideANamespaceOnly() async throws {
         if let reason = NetnsLab.unavailableReason { throw XCTSkip("needs network namespaces: \(reason)") }
-        let binary = try fakeSonosBinary()
+        let binary = try FakeSonosProgram.binaryPath()
         // In the machine's own namespace: refused before anything is sent.
         let refused = try Shell.run([binary, "--players", "1", "--prefix", "127.\(Int.random(in: 2...254)).9", "--ssdp-interface", "lo"])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.err.contains("SSDP refused") && refused.err.contains("namespace"), refused.err)
 
         let lab = try NetnsLab(hosts: 2)
+        addTeardownBlock { lab.destroy() }
         let speaker = lab.hosts[0], controller = lab.hosts[1]
         // Player 1 on the lab host's own address, port 1400, as a real player.
-        let program = try lab.background(host: speaker, [binary, "--players", "1", "--prefix", lab.subnet, "--names", "Den",
-                                                         "--ssdp-interface", speaker.interface])
-        addTeardownBlock { program.stop(); lab.destroy() }
-        let deadline = Date().addingTimeInterval(15)
-        while !program.output().contains("ready"), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        let output = program.output()
-        XCTAssertTrue(output.contains("ready (SSDP on \(speaker.interface))"), output)
-        let household = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("household ") }?.dropFirst("household ".count))
-        let uuid = try XCTUnwrap(output.range(of: "RINCON_[0-9A-F]{12}01400", options: .regularExpression).map { String(output[$0]) })
+        let program = try await FakeSonosProgram.start(in: lab, host: speaker, arguments: [
+            "--players", "1", "--prefix", lab.subnet, "--names", "Den", "--ssdp-interface", speaker.interface])
+        addTeardownBlock { program.stop() }
+        XCTAssertTrue(program.output.contains("ready (SSDP on \(speaker.interface))"), program.output)
+        let household = program.householdID
+        let uuid = try XCTUnwrap(program.players.first?.uuid)
+        XCTAssertEqual(program.players.map(\.address), ["\(speaker.address):1400"])
 
         let replies = try lab.mSearch(from: controller, searchTarget: "urn:schemas-upnp-org:device:ZonePlayer:1", wait: 3, expecting: 1)
-        let reply = try XCTUnwrap(replies.first, "no answer to M-SEARCH; program output:\n\(program.output())")
+        let reply = try XCTUnwrap(replies.first, "no answer to M-SEARCH; program output:\n\(program.output)")
         XCTAssertEqual(reply.from, "\(speaker.address):1900")
         XCTAssertEqual(reply.location, "http://\(speaker.address):1400/xml/device_description.xml")
         XCTAssertEqual(reply.searchTarget, "urn:schemas-upnp-org:device:ZonePlayer:1")
         XCTAssertEqual(reply.usn, "uuid:\(uuid)::urn:schemas-upnp-org:device:ZonePlayer:1")
-        XCTAssertEqual(reply.headers["X-RINCON-HOUSEHOLD"], String(household))
+        XCTAssertEqual(reply.headers["X-RINCON-HOUSEHOLD"], household)
         XCTAssertEqual(reply.headers["X-RINCON-BOOTSEQ"], "42")
         XCTAssertEqual(reply.headers["HOUSEHOLD.SMARTSPEAKER.AUDIO"]?.hasPrefix("\(household)."), true)
         XCTAssertEqual(reply.headers["SERVER"], "Linux UPnP/1.0 Sonos/80.1-55240 (ZPS38)")
