@@ -271,19 +271,22 @@ static void position_tick(void *user, uint64_t timer_id)
     if (inst != NULL) ask_position(inst, s);
 }
 
-/* Only a coordinator that plays is asked for its position (its members show its position; a
- * paused or stopped one does not move): no SOAP traffic from idle rooms. */
+/* Only a coordinator that plays a track with a length is asked for its position: its members show
+ * its position, a paused or stopped one does not move, and a radio stream, line-in or TV has no
+ * position worth showing. Nor while an announcement plays there (its clip is not the music, and
+ * the announcement's own SOAP calls go first). It is asked at once only when its position is not
+ * known at all: a resume or a new track carry it on from what the record holds. */
 static void follow_position(sb_instance *inst, sn_speaker *s, bool own_music)
 {
-    bool poll = own_music && s->online && strcmp(s->transport, "PLAYING") == 0 && s->services[SN_AVT] != NULL &&
-                s->subs[SN_AVT].inst == inst;
+    bool poll = own_music && s->online && strcmp(s->transport, "PLAYING") == 0 && clock_seconds(s->track_duration) > 0 &&
+                s->announcement == NULL && s->services[SN_AVT] != NULL && s->subs[SN_AVT].inst == inst;
     if (!poll) {
         sn_timer_cancel(inst, &s->position_timer);
         return;
     }
     if (s->position_timer != 0) return;
     s->position_timer = sn_timer_start(inst, POSITION_POLL_MS, POSITION_POLL_MS, position_tick, s);
-    ask_position(inst, s);
+    if (s->position_at_ms == 0) ask_position(inst, s);
 }
 
 /* A member shows what its coordinator plays (title, artist, album, art, position, source, next

@@ -224,6 +224,12 @@ static void test_richer_state_and_position(void)
         snprintf(want, sizeof want, "\"source\":\"%s\"", sources[i].word);
         CHECK(has(f.last_state, want));
     }
+    /* A playing radio stream has no length: nobody asks where it is. */
+    sn_state_apply_avt(inst, s, "AVTransportURI", "x-sonosapi-stream:s24896?sid=254&flags=8224&sn=0");
+    sn_state_apply_avt(inst, s, "CurrentTrackDuration", "0:00:00");
+    sn_state_apply_avt(inst, s, "TransportState", "PLAYING");
+    sn_state_publish(inst, s);
+    CHECK(fake_http_find(&f, "POST", "AVTransport") == NULL && s->position_timer == 0);
     sn_speaker_set_online(inst, s, false, "gone");
     fake_instance_free(inst);
 }
