@@ -629,6 +629,56 @@ final class FakeSonosTests: XCTestCase {
 
     // MARK: - The fake-sonos program
 
+    /// The program without SSDP (no root needed): players on their own address at 1400 with the
+    /// quirks asked for, a clean exit on SIGTERM; bad options refused with the reason.
+    func testProgramServesItsPlayersAndStopsOnSIGTERM() async throws {
+        let binary = try FakeSonosProgram.binaryPath()
+        let bad = try Shell.run([binary, "--quirks", "realFaultCodes,nosuchquirk"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("unknown quirk nosuchquirk"), bad.err)
+
+        let prefix = "127.\(Int.random(in: 2...254)).\(Int.random(in: 1...254))"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--players", "3", "--prefix", prefix, "--quirks", "zoneGroupStateLimit=2", "--names", "Den,Hall"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        addTeardownBlock { if process.isRunning { process.terminate() } }
+        var printed = ""
+        let deadline = Date().addingTimeInterval(15)
+        while !printed.contains("\nready"), Date() < deadline {
+            printed += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        let lines = printed.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 5, printed)
+        XCTAssertTrue(lines[1].hasPrefix("Den\tRINCON_") && lines[1].hasSuffix("\thttp://\(prefix).1:1400/xml/device_description.xml"), lines[1])
+        XCTAssertTrue(lines[2].hasPrefix("Hall\t"), lines[2])
+        XCTAssertTrue(lines[3].hasPrefix("Bedroom\t") && lines[3].hasSuffix("http://\(prefix).3:1400/xml/device_description.xml"), lines[3])
+        XCTAssertEqual(lines[4], "ready (no SSDP)")
+
+        let description = try await request("http://\(prefix).2:1400/xml/device_description.xml")
+        XCTAssertTrue(description.body.contains("<roomName>Hall</roomName>"))
+        // Three players over the limit of two: GetZoneGroupState is refused as on a large household.
+        var r = URLRequest(url: URL(string: "http://\(prefix).1:1400/ZoneGroupTopology/Control")!)
+        r.httpMethod = "POST"
+        r.setValue("\"urn:schemas-upnp-org:service:ZoneGroupTopology:1#GetZoneGroupState\"", forHTTPHeaderField: "SOAPACTION")
+        r.httpBody = Data(("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+            + "<u:GetZoneGroupState xmlns:u=\"urn:schemas-upnp-org:service:ZoneGroupTopology:1\"/></s:Body></s:Envelope>").utf8)
+        let (body, _) = try await URLSession.shared.data(for: r)
+        XCTAssertEqual(String(decoding: body, as: UTF8.self), fault(501))
+
+        process.terminate()
+        let exited = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < exited { try await Task.sleep(for: .milliseconds(50)) }
+        XCTAssertFalse(process.isRunning)
+        XCTAssertEqual(process.terminationStatus, 0)
+        do {
+            _ = try await request("http://\(prefix).1:1400/xml/device_description.xml")
+            XCTFail("the players must be gone after SIGTERM")
+        } catch {}
+    }
+
     /// The program inside a lab host answers an M-SEARCH from another lab host with the household
     /// headers and a LOCATION that host can fetch; outside a namespace it refuses SSDP.
     func testProgramAnswersSSDPInsideANamespaceOnly() async throws {
