@@ -100,6 +100,8 @@ typedef struct sn_announcement {
     uint64_t retry_timer;
     bool play_retried;
     bool poll_in_flight;
+    bool volume_in_flight;      /* a stopped speaker's SetVolume, sent beside the clip's URI */
+    bool play_waits_volume;     /* Play is held until that answer */
     bool saw_playing;
     bool cancelled;
     bool aborted;      /* the speaker went away: no restore, fail */
@@ -225,7 +227,7 @@ static void finish(sn_announcement *a, sb_status status, const char *reason)
         a->final_status = status;
         sn_copy(a->final_reason, sizeof a->final_reason, reason != NULL ? reason : "");
     }
-    if (a->in_call || a->poll_in_flight) return;
+    if (a->in_call || a->poll_in_flight || a->volume_in_flight) return;
     complete(a, a->final_status, a->final_status == SB_OK ? NULL : a->final_reason);
 }
 
@@ -660,6 +662,40 @@ static bool gathering_join(sn_announcement *a, const sb_clip *clip)
     return true;
 }
 
+/* The answer to the SetVolume sent beside the clip's URI (a speaker that plays nothing: no music
+ * can get loud, so the two need not wait for each other; Play waits for both). */
+static void volume_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *result)
+{
+    sn_announcement *a = ctx;
+    a->volume_in_flight = false;
+    a->soap_calls++;
+    if (!ok) sn_log(inst, SB_LOG_WARNING, "%s: %s (the clip plays at the current level)", a->speaker->id, result->reason);
+    if (a->finishing) {
+        finish(a, a->final_status, a->final_reason);
+        return;
+    }
+    if (a->play_waits_volume) {
+        a->play_waits_volume = false;
+        if (!a->in_call) advance(a);
+    }
+}
+
+/* Sends the announcement's volume at once when the speaker plays nothing; true when sent. */
+static bool volume_beside_uri(sn_announcement *a)
+{
+    if (was_playing(a) || a->member || a->fixed || a->volume < 0 || a->volume == a->prior_volume || a->changed_volume) {
+        return false;
+    }
+    char number[16], err[200];
+    snprintf(number, sizeof number, "%d", (int)a->volume);
+    a->volume_in_flight = sn_soap(a->inst, a->speaker, SN_RC, "SetVolume",
+                                  (const char *const[]){ "InstanceID", "0", "Channel", "Master", "DesiredVolume", number, NULL },
+                                  volume_done, a, err, sizeof err);
+    /* Counted as changed now: a restore that starts before the answer puts the volume back. */
+    if (a->volume_in_flight) a->changed_volume = true;
+    return a->volume_in_flight;
+}
+
 static void advance(sn_announcement *a)
 {
     char number[16];
@@ -754,6 +790,7 @@ static void advance(sn_announcement *a)
                                (const char *const[]){ "InstanceID", "0", "CurrentURI", target, "CurrentURIMetaData", "", NULL });
             } else {
                 clip_metadata(a, &meta);
+                volume_beside_uri(a);
                 started = !meta.failed &&
                           call(a, SN_AVT, "SetAVTransportURI",
                                (const char *const[]){ "InstanceID", "0", "CurrentURI", a->url, "CurrentURIMetaData", meta.data, NULL });
@@ -790,6 +827,10 @@ static void advance(sn_announcement *a)
                                                     : UNKNOWN_DURATION_WAIT_MS) + MEMBER_SLACK_MS;
                 a->fallback_timer = sn_timer_start(a->inst, wait, 0, fallback_tick, a);
                 member_in(a);
+                return;
+            }
+            if (a->volume_in_flight) {
+                a->play_waits_volume = true; /* the clip never starts before its volume */
                 return;
             }
             if (call(a, SN_AVT, "Play", (const char *const[]){ "InstanceID", "0", "Speed", "1", NULL })) return;

@@ -410,6 +410,7 @@ static void test_snapshot_from_events(void)
 
     /* A radio from events: not even the position is asked; three calls to the clip's Play. */
     snprintf(s->av_uri, sizeof s->av_uri, "x-sonosapi-stream:s1?sid=254");
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
     CHECK(sn_announce_start(inst, "kitchen", &CLIP, 2, err, sizeof err) == SB_OK);
     answer("SetAVTransportURI", NULL);
     answer("SetVolume", NULL);
@@ -512,8 +513,9 @@ static void test_group_mode(void)
     CHECK(has(answer_at("10.0.0.6", "SetAVTransportURI", NULL), "<CurrentURI>x-rincon:uuid-k</CurrentURI>"));
     CHECK(fake_http_find(&f, "POST", "10.0.0.5") == NULL);
     CHECK(has(answer_at("10.0.0.6", "SetVolume", NULL), "<DesiredVolume>40</DesiredVolume>"));
-    CHECK(has(answer_at("10.0.0.5", "SetAVTransportURI", NULL), "<CurrentURI>http://10.0.0.1:8080/media/a.wav</CurrentURI>"));
+    /* The kitchen played nothing: its volume goes beside the clip's URI. */
     answer_at("10.0.0.5", "SetVolume", NULL);
+    CHECK(has(answer_at("10.0.0.5", "SetAVTransportURI", NULL), "<CurrentURI>http://10.0.0.1:8080/media/a.wav</CurrentURI>"));
     answer_at("10.0.0.5", "Play", NULL);
     CHECK(fake_http_open_count(&f) == 0); /* the member sends no Play of its own */
 
@@ -559,7 +561,14 @@ static void test_play_retried_with_the_uri(void)
     answer("GetPositionInfo", NULL);
     answer("GetVolume", (const char *const[]){ "CurrentVolume", "20", NULL });
     answer("GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
-    answer("SetAVTransportURI", NULL);
+    /* Nothing plays: SetVolume goes beside the clip's URI, and Play waits for both answers. */
+    CHECK(fake_http_open_count(&f) == 2);
+    fake_request *uri = fake_http_find(&f, "POST", NULL);
+    uri = uri != NULL && strcmp(fake_soap_action(uri), "SetVolume") == 0 ? &f.requests[uri - f.requests + 1] : uri;
+    CHECK(uri != NULL && strcmp(fake_soap_action(uri), "SetAVTransportURI") == 0);
+    if (uri == NULL) return;
+    fake_soap_answer(&f, uri, NULL);
+    CHECK(fake_http_open_count(&f) == 1); /* no Play yet */
     answer("SetVolume", NULL);
     fake_request *play = fake_http_find(&f, "POST", NULL);
     CHECK(play != NULL && strcmp(fake_soap_action(play), "Play") == 0);
