@@ -228,6 +228,8 @@ public final class FakeSonosPlayer: Sendable {
     public var isCoordinator: Bool { core.read { $0.isCoordinator(index) } }
     public var groupID: String { read(\.groupID) }
     public var isOnline: Bool { read(\.online) }
+    /// Its boot counter (BootSeq, X-RINCON-BOOTSEQ), one more after each `comeBack(rebooted: true)`.
+    public var bootSeq: Int { read(\.bootSeq) }
 
     // MARK: Inspection
 
@@ -310,6 +312,7 @@ public final class FakeSonosPlayer: Sendable {
                 for sub in m.players[index].subscriptions.values { sub.outbox.finish() }
                 m.players[index].subscriptions = [:]
                 m.players[index].setTransport(.stopped, at: core.now)
+                m.players[index].bootSeq += 1
             }
             m.players[index].online = true
             m.players[index].vanishedReason = nil

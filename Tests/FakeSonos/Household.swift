@@ -166,7 +166,7 @@ struct HouseholdModel {
         if p.satelliteOf != nil || p.model.isZoneBridge { a += "Invisible=\"1\" " }
         if p.model.isZoneBridge { a += "IsZoneBridge=\"1\" " }
         a += "SoftwareVersion=\"\(SonosIdentity.softwareVersion)\" SWGen=\"2\" MinCompatibleVersion=\"79.0-00000\" "
-            + "LegacyCompatibleVersion=\"58.0-00000\" BootSeq=\"42\" TVConfigurationError=\"0\" HdmiCecAvailable=\"0\" "
+            + "LegacyCompatibleVersion=\"58.0-00000\" BootSeq=\"\(p.bootSeq)\" TVConfigurationError=\"0\" HdmiCecAvailable=\"0\" "
             + "WirelessMode=\"1\" WirelessLeafOnly=\"0\" ChannelFreq=\"2437\" BehindWifiExtender=\"0\" WifiEnabled=\"1\" "
             + "EthLink=\"0\" Orientation=\"0\" RoomCalibrationState=\"4\" SecureRegState=\"3\" VoiceConfigState=\"0\" "
             + "MicEnabled=\"0\" AirPlayEnabled=\"1\" IdleState=\"1\" MoreInfo=\"\" SSLPort=\"1443\" HHSSLPort=\"1843\""

@@ -125,6 +125,9 @@ struct PlayerModel {
     var online = true
     /// Why the household lists it in VanishedDevices ("powered off", "sleeping"); nil: not vanished.
     var vanishedReason: String?
+    /// Counts the player's boots: in the topology (BootSeq) and SSDP (X-RINCON-BOOTSEQ), one more
+    /// after every reboot.
+    var bootSeq = 42
     var responseDelay: TimeInterval = 0
     var pendingFaults: [String: [Int]] = [:]
 

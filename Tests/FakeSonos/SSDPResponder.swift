@@ -93,6 +93,12 @@ public final class SSDPResponder: Sendable {
     /// The search targets answered so far, in order (one entry per answer sent).
     public var answered: [String] { answers.withLock { $0 } }
 
+    /// Sends NOTIFY ssdp:alive for every player that is online again (real players repeat it
+    /// every few minutes and after a reboot; the responder only when asked).
+    public func announce() async throws {
+        try await notify("ssdp:alive")
+    }
+
     /// Sends NOTIFY ssdp:byebye for every player and stops.
     public func stop() async {
         try? await notify("ssdp:byebye")
@@ -119,7 +125,7 @@ public final class SSDPResponder: Sendable {
         household.core.read { m in
             m.players.indices.filter { m.players[$0].online }.map { i in
                 Device(uuid: m.players[i].uuid, location: m.location(of: i), server: m.players[i].model.serverHeader,
-                       audio: !m.players[i].model.isZoneBridge, bootSeq: 42)
+                       audio: !m.players[i].model.isZoneBridge, bootSeq: m.players[i].bootSeq)
             }
         }
     }

@@ -399,6 +399,12 @@ final class FakeSonosTests: XCTestCase {
         try await kitchen.comeBack()
         let back = try await request(kitchen.location)
         XCTAssertEqual(back.status, 200)
+        // A reboot counts in BootSeq (topology and SSDP), a network outage does not.
+        XCTAssertEqual(kitchen.bootSeq, 42)
+        await kitchen.goOffline()
+        try await kitchen.comeBack(rebooted: true)
+        XCTAssertEqual(kitchen.bootSeq, 43)
+        XCTAssertTrue(household.zoneGroupState.contains("BootSeq=\"43\""), household.zoneGroupState)
 
         kitchen.respondSlowly(seconds: 0.5)
         let start = Date()
