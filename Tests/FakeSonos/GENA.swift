@@ -207,6 +207,17 @@ enum GENA {
 
     static func deliver(core: HouseholdCore, _ n: Notify) async {
         guard core.read({ $0.players[n.player].online }) else { return }
+        // A player on an address of its own sends from it, as a real player does (NotifySender).
+        let source = core.read { $0.hosts[n.player] }
+        if source != "127.0.0.1" {
+            let host = URLComponents(string: n.callback).flatMap { c in c.host.map { h in c.port.map { "\(h):\($0)" } ?? h } } ?? ""
+            let status = await NotifySender.send(group: core.group, from: source, to: n.callback, headers: [
+                ("HOST", host), ("CONTENT-TYPE", "text/xml; charset=\"utf-8\""), ("NT", "upnp:event"),
+                ("NTS", "upnp:propchange"), ("SID", n.sid), ("SEQ", String(n.seq)),
+            ], body: n.body, timeout: .seconds(3))
+            record(core: core, n, status: status)
+            return
+        }
         var request = HTTPClientRequest(url: n.callback)
         request.method = .RAW(value: "NOTIFY")
         if let c = URLComponents(string: n.callback), let host = c.host {
@@ -226,6 +237,10 @@ enum GENA {
         } catch {
             status = nil
         }
+        record(core: core, n, status: status)
+    }
+
+    private static func record(core: HouseholdCore, _ n: Notify, status: Int?) {
         core.model.withLock { m in
             if let k = m.players[n.player].eventsSent.lastIndex(where: { $0.sid == n.sid && $0.seq == n.seq }) {
                 m.players[n.player].eventsSent[k].status = status

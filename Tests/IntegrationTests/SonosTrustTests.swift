@@ -64,6 +64,17 @@ final class SonosTrustTests: XCTestCase {
         XCTAssertFalse(lab.daemon.daemon.log().contains("Forged"))
     }
 
+    func testEventsFromAPlayerOnItsOwnAddressAreApplied() async throws {
+        // Players on 127.x.y.N:1400 as real ones on their own IPs: their NOTIFYs come from there.
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20)], addressing: .randomLoopback())
+        let kitchen = lab.household.players[0]
+        XCTAssertNotEqual(kitchen.host, "127.0.0.1")
+        try lab.availability("kitchen", "online")
+        _ = try lab.state("kitchen") { $0["volume"] as? Int == 20 }
+        kitchen.volume = 27
+        _ = try lab.state("kitchen") { $0["volume"] as? Int == 27 && $0["address"] as? String == kitchen.host }
+    }
+
     /// A host that accepts connections and never answers: every description fetch from it hangs until
     /// the fetch times out.
     private final class SilentServer {
