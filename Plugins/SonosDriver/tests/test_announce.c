@@ -531,6 +531,27 @@ static void test_group_mode(void)
     CHECK(has(f.completed_detail, "\"group\":\"member\""));
     CHECK(fake_http_open_count(&f) == 0 && fake_timer_active_count(&f) == 0);
 
+    /* A member that played nothing leaves the leader's group again afterwards. */
+    clip.announcement_id = "g0";
+    CHECK(sn_announce_start(inst, "kitchen", &clip, 5, err, sizeof err) == SB_OK);
+    CHECK(sn_announce_start(inst, "office", &clip, 6, err, sizeof err) == SB_OK);
+    for (int i = 0; i < 2; i++) {
+        const char *ip = i == 0 ? "10.0.0.5" : "10.0.0.6";
+        answer_at(ip, "GetTransportInfo", stopped);
+        answer_at(ip, "GetMediaInfo", (const char *const[]){ "CurrentURI", "", NULL });
+        answer_at(ip, "GetPositionInfo", NULL);
+        answer_at(ip, "GetVolume", (const char *const[]){ "CurrentVolume", "40", NULL });
+        answer_at(ip, "GetMute", (const char *const[]){ "CurrentMute", "0", NULL });
+    }
+    CHECK(has(answer_at("10.0.0.6", "SetAVTransportURI", NULL), "<CurrentURI>x-rincon:uuid-k</CurrentURI>"));
+    answer_at("10.0.0.5", "SetAVTransportURI", NULL);
+    answer_at("10.0.0.5", "Play", NULL);
+    transport(inst, kitchen, "PLAYING");
+    transport(inst, kitchen, "STOPPED");
+    answer_at("10.0.0.6", "BecomeCoordinatorOfStandaloneGroup", NULL);
+    CHECK(f.complete_count == 4 && f.completed_status == SB_OK);
+    CHECK(fake_http_open_count(&f) == 0);
+
     /* Alone within the window (the office's call never comes): the kitchen plays on its own. */
     clip.announcement_id = "g2";
     CHECK(sn_announce_start(inst, "kitchen", &clip, 3, err, sizeof err) == SB_OK);
