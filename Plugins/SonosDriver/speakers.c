@@ -205,6 +205,7 @@ void sn_speaker_set_online(sb_instance *inst, sn_speaker *s, bool online, const 
 {
     if (s->online == online) return;
     s->online = online;
+    sn_copy(s->offline_reason, sizeof s->offline_reason, online ? "" : why);
     if (online && s->needs_id) {
         choose_id(inst, s);
         s->needs_id = false;

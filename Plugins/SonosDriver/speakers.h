@@ -63,6 +63,7 @@ struct sn_speaker {
     bool invisible;     /* bonded satellite or sub: not a room of its own */
     bool needs_id;      /* new or renamed: choose its MQTT id when it goes online */
     bool awaiting_topology; /* a Sonos player goes online once we know it is not a satellite */
+    char offline_reason[96]; /* why it went offline ("the household says: powered off"); "" online */
     uint64_t last_seen_ms;
     sn_description desc;
     const sn_service *services[SN_SERVICE_COUNT];

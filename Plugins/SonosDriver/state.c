@@ -300,6 +300,7 @@ static void publish_one(sb_instance *inst, sn_speaker *s)
     sn_text t = { 0 };
     sn_text_puts(&t, "{\"state\":");
     sn_text_json_string(&t, s->online ? state_word(m->transport) : "offline");
+    if (!s->online) optional_string(&t, "offline_reason", s->offline_reason);
     if (s->volume >= 0) sn_text_printf(&t, ",\"volume\":%d", s->volume);
     if (s->mute >= 0) sn_text_printf(&t, ",\"mute\":%s", s->mute ? "true" : "false");
     if (s->output_fixed) sn_text_puts(&t, ",\"fixed_volume\":true");

@@ -40,6 +40,7 @@ final class SonosTopologyTests: XCTestCase {
         let mark = ContinuousClock.now
         await lab.household.vanish(room, reason: "powered off")
         try lab.availability("room_3", "offline", after: mark, timeout: 10)
+        _ = try lab.state("room_3") { $0["offline_reason"] as? String == "the household says: powered off" }
         try lab.daemon.daemon.process.waitForLog(containing: "room_3 (Room 3, \(room.host)) is offline: the household says: powered off",
                                                  timeout: 5)
     }

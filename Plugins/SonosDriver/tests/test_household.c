@@ -133,7 +133,7 @@ static void test_bonded_bridges_and_vanished(void)
     CHECK(!garden->online);
     CHECK(fake_logged(&f, "garden (Garden, 10.0.0.24) is offline: the household says: powered off"));
     CHECK(has(f.events, "offline:garden:the household says: powered off;"));
-    CHECK(has(f.last_state, "\"state\":\"offline\""));
+    CHECK(has(f.last_state, "\"state\":\"offline\",\"offline_reason\":\"the household says: powered off\""));
 
     /* A household of about 20 players and more answers 501: the player waits for its topology
      * event (gena subscribes), neither online as a guess nor dropped. */
