@@ -8,7 +8,8 @@ import Glibc
 
 // MARK: 9. the Sonos/UPnP driver (issue 5)
 //
-// Three parts, each beside a baseline taken in the same run:
+// Four parts, each beside a baseline taken in the same run (the fourth, the announcement overhead on
+// a fake Sonos player, is in SonosOverheadBench.swift):
 //
 // 1. Discovery (root only): a RendererLab with two real UPnP speakers (gmediarender "Kitchen" and
 //    "Office") in network namespaces; the broker and the daemon run in the lab's helper namespace,
@@ -18,9 +19,10 @@ import Glibc
 //    `bridge/state` online; a raw M-SEARCH (LabKit's NetnsLab.mSearch) until both answered.
 // 2. Announcement overhead on gmediarender (same lab): `bridge/request/play` with a short espeak-ng
 //    WAV from a LabStreamServer; the driver's completion detail carries `play_ack_ms` (start of the
-//    announcement -> Play answered: snapshot, SetVolume, SetAVTransportURI, Play) and `soap_calls`.
-//    Baseline: the bare SetAVTransportURI + Play with curl from the same namespace (curl's own
-//    time_total per request, summed; and the whole curl process).
+//    announcement -> Play answered) and `soap_calls`. Baseline: the bare SetAVTransportURI + Play with
+//    curl from the same namespace (curl's own time_total per request, summed; and the whole curl
+//    process); when gmediarender refuses that Play (the first after a clip that ended on its own) the
+//    pair is sent again, as the driver does, and counted.
 // 3. Restore correctness (loopback only): 100 announcements on the in-process fake Sonos household
 //    (3 players), each after putting a random player into a random prior state; the state after is
 //    compared with the state before. Baseline: what a naive announcer (SetAVTransportURI + Play,
@@ -393,7 +395,8 @@ func jsonText(_ text: String) -> [String: Any] {
         + "detail (sources: \(sources.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
         + "restored=false: \(restoredFalse); Play refused once and sent again with the URI: \(playRetried) announcements, "
         + "\(bareRetried) bare rounds). play_ack_ms = the driver's own clock from the announcement's start to the Play "
-        + "answer (snapshot GetMediaInfo/GetTransportInfo/GetPositionInfo/GetVolume/GetMute, SetVolume, SetAVTransportURI, Play); "
+        + "answer (snapshot from the GENA events when current, else GetTransportInfo/GetMediaInfo/GetPositionInfo/GetVolume/"
+        + "GetMute; SetAVTransportURI and SetVolume, Play); "
         + "soap_calls counts the whole announcement (with the STOPPED polls and the restore). Baseline per round, after the "
         + "announcement and STOPPED: one `curl … --next …` in the same namespace, sum of curl's time_total of both requests; "
         + "the whole curl process (ip netns exec + curl start): p50 \(ms(percentile(bareProcess, 50))) ms. "
