@@ -151,6 +151,7 @@ static void subscribe_done(sb_instance *inst, void *user, const sb_http_response
     sn_subscription *sub = user;
     sub->pending = false;
     sn_speaker *s = sub->speaker;
+    s->requests--;
     if (!may_subscribe(sub)) {
         forget_early(sub);
         return;
@@ -221,7 +222,9 @@ static void subscribe(sn_subscription *sub, bool renew)
                  16384, subscribe_done, sub, NULL)) {
         sub->pending = false;
         schedule(sub, RETRY_MS);
+        return;
     }
+    s->requests++;
 }
 
 static bool ensure_route(sb_instance *inst, sn_speaker *s, sn_subscription *sub)

@@ -23,6 +23,7 @@ typedef struct soap_ctx {
 static void soap_done(sb_instance *inst, void *user, const sb_http_response *response)
 {
     soap_ctx *c = user;
+    c->speaker->requests--;
     sn_soap_result result;
     memset(&result, 0, sizeof result);
     int ok = 0;
@@ -70,6 +71,7 @@ bool sn_soap(sb_instance *inst, sn_speaker *s, sn_service_kind kind, const char 
         c->ctx = ctx;
         started = sn_http(inst, "POST", service->control_url, headers, 2, body.data, body.len,
                           inst->config.soap_timeout_ms, SOAP_RESPONSE_MAX, soap_done, c, free);
+        if (started) s->requests++;
     }
     sn_text_free(&body);
     if (!started) {

@@ -60,14 +60,16 @@ sn_speaker *sn_speaker_find(sb_instance *inst, const char *key)
 }
 
 /* The speaker longest gone among those offline and unseen for forget_after (none waiting for
- * an answer about its topology), or NULL. */
+ * an answer about its topology, none a request in flight still points at), or NULL. */
 static sn_speaker *long_gone(sb_instance *inst)
 {
     uint64_t now = sn_now_ms();
     sn_speaker *oldest = NULL;
     for (size_t i = 0; i < inst->speaker_count; i++) {
         sn_speaker *s = inst->speakers[i];
-        if (s->online || s->awaiting_topology || now - s->last_seen_ms < inst->config.forget_after_ms) continue;
+        if (s->online || s->awaiting_topology || s->requests != 0 || now - s->last_seen_ms < inst->config.forget_after_ms) {
+            continue;
+        }
         if (oldest == NULL || s->last_seen_ms < oldest->last_seen_ms) oldest = s;
     }
     return oldest;

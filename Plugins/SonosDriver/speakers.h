@@ -64,6 +64,8 @@ struct sn_speaker {
     bool needs_id;      /* new or renamed: choose its MQTT id when it goes online */
     bool awaiting_topology; /* a Sonos player goes online once we know it is not a satellite */
     char offline_reason[96]; /* why it went offline ("the household says: powered off"); "" online */
+    uint32_t requests;      /* SOAP requests and SUBSCRIBEs in flight that point at this record: it is
+                             * not forgotten (freed) while any is (soap_call.c, gena.c count them) */
     uint64_t last_seen_ms;
     sn_description desc;
     const sn_service *services[SN_SERVICE_COUNT];

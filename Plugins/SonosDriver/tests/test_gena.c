@@ -82,7 +82,9 @@ int main(void)
     if (avt == NULL || rc == NULL) return CHECK_DONE("test_gena");
     CHECK(has(avt->headers, "CALLBACK: <http://127.0.0.1:8080/plugin/org.speakerbridge.sonos/gena/uuid-1/avt>"));
     CHECK(has(avt->headers, "NT: upnp:event") && has(avt->headers, "TIMEOUT: Second-1200"));
+    CHECK(s->requests == 2); /* the record is not forgotten while they point at it */
     fake_http_answer(&f, avt, 200, "SID: uuid:sub-avt\nTIMEOUT: Second-600", NULL);
+    CHECK(s->requests == 1);
     CHECK(fake_timer_find(&f, 300000, 0) != NULL); /* renewed at half the granted lifetime */
 
     /* An event: state follows, the hub hears the transport changed, 200 goes back. */

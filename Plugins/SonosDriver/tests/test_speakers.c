@@ -159,6 +159,9 @@ static void test_coordinator_and_limits(void)
      * when it has been quiet longer. */
     a->last_seen_ms = sn_now_ms() - 600000;
     b->last_seen_ms = sn_now_ms() - 61000;
+    b->requests = 1; /* a request still points at it: kept */
+    CHECK(sn_speaker_add(inst, "uuid-new") == NULL);
+    b->requests = 0;
     sn_speaker *c = sn_speaker_add(inst, "uuid-new");
     CHECK(c != NULL && inst->speaker_count == SN_MAX_SPEAKERS);
     CHECK_STR(forgot, "uuid-b");
