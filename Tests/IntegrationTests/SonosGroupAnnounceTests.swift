@@ -5,10 +5,11 @@ import XCTest
 
 /// The announcement options of issue #12 end to end: `only_when_playing` and `mode: group`
 /// (the rooms as one temporary group, as node-sonos-http-api's `sayall`), through MQTT, the daemon
-/// and the Sonos driver, against the fake household on loopback.
+/// and the Sonos driver, against the fake household on loopback with the real players' quirks (partial
+/// events, members reporting their coordinator's stream, the real fault codes).
 final class SonosGroupAnnounceTests: XCTestCase {
     func testOnlyWhenPlayingSkipsAStoppedSpeakerAndPlaysOnAPlayingOne() async throws {
-        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")])
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")], quirks: .real)
         let (kitchen, office) = (lab.household.players[0], lab.household.players[1])
         kitchen.setState(.radio(uri: "x-sonosapi-stream:s1?sid=254&flags=8224&sn=0", metadata: radioMetadata(title: "Jazz")),
                          transport: .playing)
@@ -31,7 +32,7 @@ final class SonosGroupAnnounceTests: XCTestCase {
     }
 
     func testGroupModeJoinsTheRoomsToTheFirstAndEachGetsItsOwnStateBack() async throws {
-        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20), .init(name: "Office", volume: 15), .init(name: "Den")])
+        let lab = try await sonosLab([.init(name: "Kitchen", volume: 20), .init(name: "Office", volume: 15), .init(name: "Den")], quirks: .real)
         let (kitchen, office, den) = (lab.household.players[0], lab.household.players[1], lab.household.players[2])
         let tracks = (1...4).map { QueueTrack(uri: "x-sonos-http:t\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
         kitchen.setState(.queue(tracks: tracks, track: 3, position: 20), transport: .playing)
