@@ -97,6 +97,12 @@ func sonosSay(_ line: String) {
 @MainActor func benchSonos(quick: Bool) throws {
     progress("sonos: driver benchmarks (issue 5)")
     var errors: [String] = []
+    // SONOS_BENCH_PART=overhead runs only the overhead part (minutes less while tuning it).
+    let overheadOnly = ProcessInfo.processInfo.environment["SONOS_BENCH_PART"] == "overhead"
+    if overheadOnly {
+        try benchSonosOverhead(n: quick ? 10 : 30)
+        return
+    }
     if let reason = RendererLab.unavailableReason {
         let why = Shell.isRoot ? reason : "needs root"
         sonosSay("discovery and announcement overhead on gmediarender: skipped: \(why)")

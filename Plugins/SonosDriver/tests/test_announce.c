@@ -622,6 +622,142 @@ static void test_play_retried_with_the_uri(void)
     fake_instance_free(inst);
 }
 
+/* A playing speaker: the clip's URI alone first (it stops the music), then SetVolume and Play go
+ * out together; an idle one: URI and volume together, Play after both. */
+static void test_call_order(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{\"audio_clip\":false}");
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_speaker *s = sonos_player(inst, "RINCON_1", "Kitchen", "10.0.0.9");
+    make_fresh(s);
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+    snprintf(s->av_uri, sizeof s->av_uri, "x-sonosapi-stream:s1?sid=254");
+    s->volume = 15;
+    s->mute = 0;
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 1, err, sizeof err) == SB_OK);
+    CHECK(fake_http_open_count(&f) == 1); /* the URI alone: the music must not get loud */
+    answer("SetAVTransportURI", NULL);
+    CHECK(fake_http_open_count(&f) == 2);
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>40</DesiredVolume>"));
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    answer("SetAVTransportURI", NULL);
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>15</DesiredVolume>"));
+    answer("Play", NULL);
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    CHECK(has(f.completed_detail, "\"soap_calls\":6"));
+
+    /* The clip's volume answers late: Play's answer starts the wait, and the restore's volume
+     * waits for that answer, so the two volumes cannot cross on the wire. */
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 2, err, sizeof err) == SB_OK);
+    answer("SetAVTransportURI", NULL);
+    fake_request *vol = fake_http_find(&f, "POST", NULL);
+    CHECK(vol != NULL && strcmp(fake_soap_action(vol), "SetVolume") == 0);
+    fake_request *play = NULL;
+    for (size_t i = 0; i < f.request_count; i++) {
+        if (f.requests[i].open && &f.requests[i] != vol) play = &f.requests[i];
+    }
+    CHECK(play != NULL && strcmp(fake_soap_action(play), "Play") == 0);
+    if (play != NULL) fake_soap_answer(&f, play, NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    CHECK(fake_http_open_count(&f) == 2);
+    if (vol != NULL) CHECK_STR(fake_soap_action(vol), "SetVolume");
+    /* the restore's URI */
+    for (size_t i = 0; i < f.request_count; i++) {
+        if (f.requests[i].open && &f.requests[i] != vol) fake_soap_answer(&f, &f.requests[i], NULL);
+    }
+    CHECK(fake_http_open_count(&f) == 1); /* the restore's SetVolume waits */
+    if (vol != NULL) fake_soap_answer(&f, vol, NULL);
+    CHECK(has(answer("SetVolume", NULL), "<DesiredVolume>15</DesiredVolume>"));
+    answer("Play", NULL);
+    CHECK(f.complete_count == 2 && f.completed_status == SB_OK);
+
+    /* Idle: the URI and the volume at once, Play only after both. */
+    snprintf(s->transport, sizeof s->transport, "STOPPED");
+    s->av_uri[0] = '\0';
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 3, err, sizeof err) == SB_OK);
+    CHECK(fake_http_open_count(&f) == 2);
+    answer("SetVolume", NULL);
+    answer("SetAVTransportURI", NULL);
+    CHECK(fake_http_open_count(&f) == 1);
+    answer("Play", NULL);
+    sn_announce_free_all(inst);
+    fake_instance_free(inst);
+}
+
+/* The rest of an announcement on a playing queue once its snapshot is taken. */
+static void queue_announcement_rest(sb_instance *inst, sn_speaker *s, const char *position)
+{
+    answer("SetAVTransportURI", NULL);
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    answer("SetAVTransportURI", NULL);
+    answer("Seek", NULL);
+    CHECK(has(answer("Seek", NULL), position));
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(fake_http_open_count(&f) == 0);
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+}
+
+/* A queue whose position was polled after its last event: the position is the poll's plus the
+ * time since, rounded down, and GetPositionInfo is not asked; after a later event it is asked. */
+static void test_queue_position_from_poll(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{\"audio_clip\":false}");
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_speaker *s = sonos_player(inst, "RINCON_1", "Kitchen", "10.0.0.9");
+    make_fresh(s);
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+    snprintf(s->av_uri, sizeof s->av_uri, "x-rincon-queue:RINCON_1#0");
+    snprintf(s->track_duration, sizeof s->track_duration, "0:03:00");
+    s->volume = 15;
+    s->mute = 0;
+    s->track_number = 4;
+    s->position_s = 70;
+    s->position_at_ms = sn_now_ms() - 2500; /* polled 2.5 s ago */
+    s->avt_event_ms = s->position_at_ms - 1000;
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("SetAVTransportURI", NULL); /* no GetPositionInfo */
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    answer("SetAVTransportURI", NULL);
+    CHECK(has(answer("Seek", NULL), "<Target>4</Target>"));
+    CHECK(has(answer("Seek", NULL), "<Target>0:01:12</Target>"));
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+
+    /* An event after the poll (say a new track counted from 0, or a pause): asked as before. */
+    s->position_at_ms = sn_now_ms() - 2500;
+    s->avt_event_ms = s->position_at_ms;
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 2, err, sizeof err) == SB_OK);
+    answer("GetPositionInfo", (const char *const[]){ "Track", "4", "RelTime", "0:00:05", "TrackDuration", "0:03:00", NULL });
+    queue_announcement_rest(inst, s, "0:00:05");
+
+    /* A poll too long ago: asked. */
+    s->position_at_ms = sn_now_ms() - 20000;
+    s->avt_event_ms = s->position_at_ms - 1000;
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 3, err, sizeof err) == SB_OK);
+    answer("GetPositionInfo", (const char *const[]){ "Track", "4", "RelTime", "0:00:05", "TrackDuration", "0:03:00", NULL });
+    queue_announcement_rest(inst, s, "0:00:05");
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_upnp_round_trip();
@@ -635,5 +771,7 @@ int main(void)
     test_only_when_playing();
     test_group_mode();
     test_play_retried_with_the_uri();
+    test_call_order();
+    test_queue_position_from_poll();
     return CHECK_DONE("test_announce");
 }
