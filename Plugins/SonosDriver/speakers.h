@@ -125,6 +125,11 @@ struct sn_speaker {
 
     /* announce.c */
     struct sn_announcement *announcement; /* the one playing now, or NULL */
+    /* What the last restore sent (its URI, and whether it sent Play) and until when the record may
+     * still lag it: the restore's own events can arrive after the next announcement starts. */
+    char restore_uri[1024];
+    bool restore_playing;
+    uint64_t restore_until_ms;
 
     /* commands_group.c */
     bool paused_by_pauseall;  /* pauseall paused this coordinator; resumeall plays it again */
