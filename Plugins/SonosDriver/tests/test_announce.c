@@ -799,6 +799,47 @@ static void test_snapshot_waits_for_restore_events(void)
     fake_instance_free(inst);
 }
 
+/* Once the restore's events are in, a source chosen right after is the speaker's own state: the
+ * next snapshot comes from the record again (no 5 s of SOAP snapshots). */
+static void test_snapshot_after_restore_events_and_a_new_source(void)
+{
+    fake_host_init(&f);
+    sb_instance *inst = fake_instance(&f, "{\"audio_clip\":false}");
+    sn_audio_clip_init(inst);
+    sn_announce_init(inst);
+    sn_speaker *s = sonos_player(inst, "RINCON_1", "Kitchen", "10.0.0.9");
+    make_fresh(s);
+    snprintf(s->transport, sizeof s->transport, "PLAYING");
+    snprintf(s->av_uri, sizeof s->av_uri, "x-sonosapi-stream:s1?sid=254");
+    s->volume = 15;
+    s->mute = 0;
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("SetAVTransportURI", NULL);
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    answer("SetAVTransportURI", NULL);
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(f.complete_count == 1 && f.completed_status == SB_OK);
+    transport(inst, s, "PLAYING"); /* the restore's events are in */
+    snprintf(s->av_uri, sizeof s->av_uri, "x-sonosapi-stream:s2?sid=254"); /* another station at once */
+    transport(inst, s, "PLAYING");
+    CHECK(sn_announce_start(inst, "kitchen", &CLIP, 2, err, sizeof err) == SB_OK);
+    answer("SetAVTransportURI", NULL); /* from the record: no Get* first */
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    transport(inst, s, "PLAYING");
+    transport(inst, s, "STOPPED");
+    CHECK(has(answer("SetAVTransportURI", NULL), "<CurrentURI>x-sonosapi-stream:s2?sid=254</CurrentURI>"));
+    answer("SetVolume", NULL);
+    answer("Play", NULL);
+    CHECK(f.complete_count == 2 && f.completed_status == SB_OK);
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_upnp_round_trip();
@@ -810,6 +851,7 @@ int main(void)
     test_play_mode_and_crossfade_restored();
     test_snapshot_from_events();
     test_snapshot_waits_for_restore_events();
+    test_snapshot_after_restore_events_and_a_new_source();
     test_only_when_playing();
     test_group_mode();
     test_play_retried_with_the_uri();
