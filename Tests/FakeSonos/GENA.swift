@@ -159,6 +159,9 @@ enum GENA {
 
     /// Drops expired subscriptions, then sends every modelled service whose event body changed.
     static func flush(_ m: inout HouseholdModel, now: ContinuousClock.Instant) {
+        // The household's ZoneGroupState is the same document for every player and costs O(players²)
+        // to build and escape: done once per change, not once per player (32 players cost ~55 ms a change).
+        var zoneGroupState: String?
         for i in m.players.indices {
             for (sid, sub) in m.players[i].subscriptions where sub.expires <= now {
                 sub.outbox.finish()
@@ -166,12 +169,14 @@ enum GENA {
             }
             guard m.players[i].online else { continue }
             for service in UPnPService.allCases where service.isModelled {
-                let body = eventBody(m, player: i, service: service, now: now)
+                if service == .zoneGroupTopology, zoneGroupState == nil { zoneGroupState = xmlEscape(m.zoneGroupState()) }
+                let variables = service == .avTransport ? avTransportVariables(m, player: i, now: now) : []
+                let body = service == .avTransport ? propertySet([("LastChange", avTransportLastChange(variables))])
+                    : eventBody(m, player: i, service: service, now: now, zoneGroupState: zoneGroupState)
                 guard m.players[i].lastEventBodies[service] != body else { continue }
                 m.players[i].lastEventBodies[service] = body
                 var changeBody = body
                 if service == .avTransport {
-                    let variables = avTransportVariables(m, player: i, now: now)
                     if m.quirks.partialEvents {
                         let before = m.players[i].lastAVTVariables
                         changeBody = propertySet([("LastChange", avTransportLastChange(variables.filter { before[$0.0] != $0.1 }))])
@@ -266,13 +271,15 @@ enum GENA {
         return out
     }
 
-    static func propertySet(_ properties: [(String, String)]) -> String {
-        "<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\">"
+    /// `leading`: properties already in XML (escaped once for every player), first in the set.
+    static func propertySet(leading: String = "", _ properties: [(String, String)]) -> String {
+        "<e:propertyset xmlns:e=\"urn:schemas-upnp-org:event-1-0\">" + leading
             + properties.map { "<e:property><\($0.0)>\(xmlEscape($0.1))</\($0.0)></e:property>" }.joined()
             + "</e:propertyset>"
     }
 
-    static func eventBody(_ m: HouseholdModel, player i: Int, service: UPnPService, now: ContinuousClock.Instant) -> String {
+    static func eventBody(_ m: HouseholdModel, player i: Int, service: UPnPService, now: ContinuousClock.Instant,
+                          zoneGroupState escaped: String? = nil) -> String {
         switch service {
         case .avTransport: return propertySet([("LastChange", avTransportLastChange(m, player: i, now: now))])
         case .renderingControl: return propertySet([("LastChange", renderingControlLastChange(m.players[i]))])
@@ -282,8 +289,8 @@ enum GENA {
                                 ("GroupVolumeChangeable", g.changeable ? "1" : "0")])
         case .zoneGroupTopology:
             let c = m.transportOwner(of: i)
-            return propertySet([
-                ("ZoneGroupState", m.zoneGroupState()),
+            let state = "<e:property><ZoneGroupState>\(escaped ?? xmlEscape(m.zoneGroupState()))</ZoneGroupState></e:property>"
+            return propertySet(leading: state, [
                 ("ZoneGroupName", m.roomName(of: c)),
                 ("ZoneGroupID", m.players[i].groupID),
                 ("ZonePlayerUUIDsInGroup", m.groupMembers(ofCoordinator: c).map { m.players[$0].uuid }.joined(separator: ",")),

@@ -120,6 +120,10 @@ struct PlayerModel {
     var coordinator: String  // own uuid when standalone / coordinator
     var groupID: String
     var groupVolumeSnapshot: [String: Int]?
+    /// In its group because a controller sent it SetAVTransportURI x-rincon: (a group-mode
+    /// announcement's temporary group), not grouped by the user in the app: a URI taking it out
+    /// again is that controller's business, not a broken user group.
+    var groupedOverUPnP = false
 
     // Faults
     var online = true
@@ -310,20 +314,22 @@ func parseHMS(_ s: String) -> TimeInterval? {
     return TimeInterval(h * 3600 + m * 60 + sec)
 }
 
+/// Over UTF-8 bytes: event bodies escape whole documents (ZoneGroupState, LastChange) for every
+/// player on every change, and walking Characters made that most of the fake's cost at 32 players.
 func xmlEscape(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.count)
-    for c in s {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: out.append(c)
+    var out: [UInt8] = []
+    out.reserveCapacity(s.utf8.count + s.utf8.count / 4)
+    for b in s.utf8 {
+        switch b {
+        case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+        case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+        case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+        case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+        case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
+        default: out.append(b)
         }
     }
-    return out
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// A DIDL-Lite document with one item, in Sonos's namespace set.
