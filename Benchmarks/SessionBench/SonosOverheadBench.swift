@@ -1,6 +1,8 @@
 import FakeSonos
 import Foundation
 import LabKit
+import SpeakerbridgeHost
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,6 +101,53 @@ import Glibc
         return lines.compactMap { Double($0[1]) }.reduce(0, +)
     }
     func stopped() -> Bool { waitUntil(timeout: 5, interval: 0.02) { kitchen.transportState == .stopped } }
+
+    // Micro-bench: one SOAP request through the host's HTTP service for plugins (PluginHTTP, as the
+    // driver's calls go, minus the plugin executor) beside the same request by curl, in turn.
+    let pluginHTTP = PluginHTTP()
+    let infoBody = Array(envelope("GetTransportInfo", "<InstanceID>0</InstanceID>").utf8)
+    func viaHost() throws -> Double {
+        let answered = DispatchSemaphore(value: 0)
+        let status = Mutex<Int32>(-1)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = pluginHTTP.start(.init(method: "POST", url: control, headers: [
+            ("Content-Type", #"text/xml; charset="utf-8""#), ("SOAPACTION", #""urn:schemas-upnp-org:service:AVTransport:1#GetTransportInfo""#),
+        ], body: infoBody, timeout: 5, maxResponseSize: 1 << 20)) { r in
+            status.withLock { $0 = r.httpStatus }
+            answered.signal()
+        }
+        answered.wait()
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        guard status.withLock({ $0 }) == 200 else { throw LabError("GetTransportInfo through PluginHTTP failed") }
+        return ms
+    }
+    let infoFile = scratch.file("info.xml")
+    try String(decoding: infoBody, as: UTF8.self).write(toFile: infoFile, atomically: true, encoding: .utf8)
+    func viaCurl() throws -> Double {
+        let r = try Shell.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code} %{time_total}", "-X", "POST", control,
+                               "-H", #"Content-Type: text/xml; charset="utf-8""#, "-H", "Connection: close",
+                               "-H", #"SOAPACTION: "urn:schemas-upnp-org:service:AVTransport:1#GetTransportInfo""#, "--data-binary", "@" + infoFile])
+        let parts = r.out.split(separator: " ")
+        guard r.status == 0, parts.count == 2, parts[0] == "200", let s = Double(parts[1]) else { throw LabError("curl GetTransportInfo: \(r.out)") }
+        return s * 1000
+    }
+    var hostTimes: [Double] = [], curlTimes: [Double] = [], firstTimes: [Double] = []
+    for i in 0...n {
+        if i > 0 { Thread.sleep(forTimeInterval: 0.2) }  // idle between, as before an announcement
+        let first = try viaHost()
+        let second = try viaHost()
+        let c = try viaCurl()
+        if i == 0 { continue }
+        firstTimes.append(first)
+        hostTimes.append(second)
+        curlTimes.append(c)
+    }
+    sonosSay("one SOAP request: through PluginHTTP p50 \(fmt(percentile(hostTimes, 50), 2)) ms (first after 0.2 s idle "
+             + "\(fmt(percentile(firstTimes, 50), 2)) ms), curl time_total p50 \(fmt(percentile(curlTimes, 50), 2)) ms")
+    rows.append(Row(metric: "Host HTTP service for plugins: one SOAP request to the fake player, 127.0.0.1 (N=\(hostTimes.count))",
+                    value: "p50 \(fmt(percentile(hostTimes, 50), 2)) ms back to back, \(fmt(percentile(firstTimes, 50), 2)) ms after 0.2 s idle",
+                    baseline: "curl time_total, same request: p50 \(fmt(percentile(curlTimes, 50), 2)) ms",
+                    target: "none (reported)", verdict: "n/a"))
 
     let tracks = (1...6).map { QueueTrack(uri: "x-sonos-http:track\($0).mp3?sid=9&flags=8224&sn=1", title: "Song \($0)") }
     func prior(_ round: Int) -> (name: String, source: PriorSource) {

@@ -33,9 +33,11 @@ final class SonosRestoreTests: XCTestCase {
         XCTAssertEqual(kitchen.transportState, .playing)
         XCTAssertEqual(kitchen.volume, 20)
 
-        // The clip's URI before its volume, then Play: the station never played at 45.
+        // The clip's URI before its volume: the station never played at 45. Volume and Play then go
+        // out together (in either order at the player).
         let order = kitchen.soapLog.map(\.action).filter { ["SetAVTransportURI", "SetVolume", "Play"].contains($0) }
-        XCTAssertEqual(Array(order.prefix(3)), ["SetAVTransportURI", "SetVolume", "Play"], "\(kitchen.soapLog)")
+        XCTAssertEqual(order.first, "SetAVTransportURI", "\(kitchen.soapLog)")
+        XCTAssertEqual(Set(order.dropFirst().prefix(2)), ["SetVolume", "Play"], "\(kitchen.soapLog)")
         XCTAssertEqual(kitchen.violations, [])
     }
 

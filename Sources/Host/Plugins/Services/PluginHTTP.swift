@@ -9,28 +9,39 @@ import Synchronization
 /// run on the host's shared AsyncHTTPClient (or, with SB_HTTP_TLS_NO_VERIFY, on one that does not
 /// check certificates); the answer is handed to the plugin on its executor. Everything a
 /// generation started is cancelled when it is unloaded.
-final class PluginHTTP: Sendable {
-    struct Request: Sendable {
-        var method: String
-        var url: String
-        var headers: [(String, String)]
-        var body: [UInt8]
-        var timeout: Double
-        var maxResponseSize: Int
+public final class PluginHTTP: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var url: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+        public var timeout: Double
+        public var maxResponseSize: Int
         /// SB_HTTP_TLS_NO_VERIFY: https without checking the certificate (self-signed devices).
-        var verifyCertificate = true
+        public var verifyCertificate = true
+
+        public init(method: String, url: String, headers: [(String, String)], body: [UInt8], timeout: Double,
+                    maxResponseSize: Int, verifyCertificate: Bool = true) {
+            self.method = method
+            self.url = url
+            self.headers = headers
+            self.body = body
+            self.timeout = timeout
+            self.maxResponseSize = maxResponseSize
+            self.verifyCertificate = verifyCertificate
+        }
     }
 
-    struct Response: Sendable {
-        var status: Int32
-        var httpStatus: Int32 = 0
-        var headers: [(String, String)] = []
-        var body: [UInt8] = []
-        var error: String? = nil
+    public struct Response: Sendable {
+        public var status: Int32
+        public var httpStatus: Int32 = 0
+        public var headers: [(String, String)] = []
+        public var body: [UInt8] = []
+        public var error: String? = nil
     }
 
-    static let defaultTimeout = 10.0
-    static let defaultMaxResponse = 4 << 20
+    public static let defaultTimeout = 10.0
+    public static let defaultMaxResponse = 4 << 20
 
     /// The client for SB_HTTP_TLS_NO_VERIFY requests: HTTPClient.shared's configuration, except that
     /// certificates are not verified. Created on first use and kept for the life of the process,
@@ -45,55 +56,79 @@ final class PluginHTTP: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    private let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
+    /// Requests in flight by id; nil while one is being started (its id already taken).
+    private let tasks = Mutex<[UInt64: HTTPClient.Task<HTTPClient.Response>?]>([:])
     private let nextID = Atomic<UInt64>(1)
 
+    public init() {}
+
     /// Starts `request`; `done` runs exactly once unless `cancel` came first.
-    func start(_ request: Request, done: @escaping @Sendable (Response) -> Void) -> UInt64 {
+    ///
+    /// The request runs on AsyncHTTPClient's event-loop API and `done` is called from the event
+    /// loop that read the answer. The async API (`execute(_: HTTPClientRequest)` in a Swift Task,
+    /// then `body.collect`) moved each request between the cooperative pool and the event loop
+    /// several times, and an announcement's SOAP calls run one after another, so those hops added
+    /// up (the sonos overhead benchmark measures a request through here beside curl's).
+    public func start(_ request: Request, done: @escaping @Sendable (Response) -> Void) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        // The task is registered under the lock it later takes to remove itself, so it cannot
-        // finish (and find nothing to remove, dropping `done`) before it is in the table — which
-        // happened on a loaded machine when a fast answer beat the insertion.
-        tasks.withLock { tasks in
-            tasks[id] = Task { [weak self] in
-                let response = await PluginHTTP.perform(request)
-                guard let self, self.tasks.withLock({ $0.removeValue(forKey: id) }) != nil, !Task.isCancelled else { return }
-                done(response)
+        // Registered before it starts, so a fast answer (or an early failure) finds its entry.
+        tasks.withLock { $0[id] = .some(nil) }
+        let client = request.verifyCertificate ? HTTPClient.shared : PluginHTTP.unverifiedClient
+        let future: EventLoopFuture<HTTPClient.Response>
+        do {
+            let clientRequest = try PluginHTTP.clientRequest(request)
+            let task = client.execute(request: clientRequest,
+                                      delegate: ResponseAccumulator(request: clientRequest, maxBodySize: request.maxResponseSize),
+                                      deadline: .now() + .milliseconds(Int64(request.timeout * 1000)))
+            future = task.futureResult
+            // Cancelled meanwhile: the entry is gone, so cancel the request now.
+            let kept = tasks.withLock { tasks -> Bool in
+                guard tasks[id] != nil else { return false }
+                tasks[id] = .some(task)
+                return true
             }
+            if !kept { task.cancel() }
+        } catch {
+            future = client.eventLoopGroup.any().makeFailedFuture(error)
+        }
+        future.whenComplete { [weak self] result in
+            guard let self, self.tasks.withLock({ $0.removeValue(forKey: id) }) != nil else { return }
+            done(PluginHTTP.response(result, for: request))
         }
         return id
     }
 
-    func cancel(_ id: UInt64) {
-        tasks.withLock { $0.removeValue(forKey: id) }?.cancel()
+    public func cancel(_ id: UInt64) {
+        tasks.withLock { $0.removeValue(forKey: id) }??.cancel()
     }
 
-    func cancelAll() {
-        for t in tasks.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { t.cancel() }
+    public func cancelAll() {
+        for t in tasks.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { t?.cancel() }
     }
 
-    private static func perform(_ r: Request) async -> Response {
-        var request = HTTPClientRequest(url: r.url)
-        request.method = HTTPMethod(rawValue: r.method)
-        for (name, value) in r.headers { request.headers.add(name: name, value: value) }
+    private static func clientRequest(_ r: Request) throws -> HTTPClient.Request {
+        var headers = HTTPHeaders()
+        for (name, value) in r.headers { headers.add(name: name, value: value) }
         // One connection per request unless the plugin asks otherwise: UPnP stacks (libupnp in
         // gmediarender, many TVs) close a connection after each answer, and a pooled connection
         // they already closed fails the next POST ("I/O on closed channel"), which is not retried.
-        if !request.headers.contains(name: "Connection") { request.headers.add(name: "Connection", value: "close") }
-        if !r.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: r.body)) }
-        do {
-            let client = r.verifyCertificate ? HTTPClient.shared : PluginHTTP.unverifiedClient
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(r.timeout * 1000)))
-            let body = try await response.body.collect(upTo: r.maxResponseSize)
+        if !headers.contains(name: "Connection") { headers.add(name: "Connection", value: "close") }
+        return try HTTPClient.Request(url: r.url, method: HTTPMethod(rawValue: r.method), headers: headers,
+                                      body: r.body.isEmpty ? nil : .bytes(r.body))
+    }
+
+    private static func response(_ result: Result<HTTPClient.Response, any Error>, for r: Request) -> Response {
+        switch result {
+        case .success(let response):
             return Response(status: 0, httpStatus: Int32(response.status.code),
                             headers: response.headers.map { ($0.name, $0.value) },
-                            body: Array(body.readableBytesView))
-        } catch let error as NIOTooManyBytesError {
+                            body: response.body.map { Array($0.readableBytesView) } ?? [])
+        case .failure(let error as ResponseAccumulator.ResponseTooBigError):
             _ = error
             return Response(status: -3, error: "the response is larger than \(r.maxResponseSize) bytes")
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+        case .failure(let error as HTTPClientError) where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout:
             return Response(status: -4, error: "no answer from \(r.url) within \(r.timeout) s")
-        } catch {
+        case .failure(let error):
             return Response(status: -3, error: "\(r.method) \(r.url) failed: \(error)")
         }
     }
