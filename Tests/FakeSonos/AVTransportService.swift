@@ -170,6 +170,7 @@ enum AVTransportService {
                 throw UPnPError(800, violation: "SetAVTransportURI sent to an invisible satellite")
             }
             m.join(i, to: target, now: now)
+            m.players[i].groupedOverUPnP = true
             return
         }
         if m.players[i].satelliteOf != nil {
@@ -177,9 +178,12 @@ enum AVTransportService {
         }
         if kind == .other || (kind == .queue && uri != m.players[i].queueURI) { throw UPnPError(714) }
         if !m.isCoordinator(i) {
-            // A real member accepts this and silently leaves its group: the user's group is broken.
-            m.players[i].violations.append(Violation(action: "SetAVTransportURI", reason:
-                "sent to group member \(m.players[i].name): it left the group of \(m.players[m.transportOwner(of: i)].name)"))
+            // A real member accepts this and silently leaves its group: a group the user made is
+            // broken; one a controller made over UPnP (x-rincon:) is undone, as that controller meant.
+            if !m.players[i].groupedOverUPnP {
+                m.players[i].violations.append(Violation(action: "SetAVTransportURI", reason:
+                    "sent to group member \(m.players[i].name): it left the group of \(m.players[m.transportOwner(of: i)].name)"))
+            }
             m.leave(i, now: now)
         }
         var p = m.players[i]

@@ -61,6 +61,7 @@ struct HouseholdModel {
         players[member].setTransport(.stopped, at: now)
         players[member].coordinator = players[c].uuid
         players[member].groupID = players[c].groupID
+        players[member].groupedOverUPnP = false
         players[member].uri = "x-rincon:\(players[c].uuid)"
         players[member].uriMetadata = ""
         players[c].groupVolumeSnapshot = nil
@@ -77,6 +78,7 @@ struct HouseholdModel {
         }
         players[i].coordinator = players[i].uuid
         players[i].groupID = newGroupID(for: players[i].uuid)
+        players[i].groupedOverUPnP = false
         players[i].setTransport(.stopped, at: now)
         players[i].uri = players[i].queueURI
         players[i].uriMetadata = ""

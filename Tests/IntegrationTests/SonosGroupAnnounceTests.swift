@@ -67,6 +67,36 @@ final class SonosGroupAnnounceTests: XCTestCase {
         XCTAssertEqual(kitchen.violations + office.violations + den.violations, [])
     }
 
+    /// Two group announcements back to back (the second published as the first's final event
+    /// arrives): the restore's own events may still be on their way when the second snapshots, and
+    /// a snapshot from that in-between record (a station STOPPED, a member on x-rincon:) would
+    /// restore it so. The member, out of the temporary group with its own station's URI, is no
+    /// broken user group either.
+    func testBackToBackGroupAnnouncementsLeaveEveryRoomOnItsStationPlaying() async throws {
+        let lab = try await sonosLab([.init(name: "Kitchen"), .init(name: "Office")], quirks: .real)
+        let rooms = lab.household.players
+        for (i, room) in rooms.enumerated() {
+            room.setState(.radio(uri: "x-sonosapi-stream:s\(i + 1)?sid=254&flags=8224&sn=0", metadata: radioMetadata(title: "FM \(i)")),
+                          transport: .playing)
+        }
+        let stations = rooms.map(\.avTransportURI)
+        for room in ["kitchen", "office"] { try lab.availability(room, "online") }
+        _ = try lab.state("office") { $0["state"] as? String == "playing" }
+        for id in ["b1", "b2"] {
+            try speak(lab, ["id": id, "text": "Ding.", "speakers": ["kitchen", "office"], "mode": "group"])
+            let final = try lab.final(id)
+            XCTAssertEqual(final["state"] as? String, "done", "\(final)")
+        }
+        XCTAssertTrue(rooms[1].calls("SetAVTransportURI").contains { $0.args["CurrentURI"] == "x-rincon:\(rooms[0].uuid)" },
+                      "the office joined the kitchen: \(rooms[1].soapLog)")
+        for (room, station) in zip(rooms, stations) {
+            XCTAssertEqual(room.avTransportURI, station, room.name)
+            XCTAssertEqual(room.transportState, .playing, room.name)
+            XCTAssertEqual(room.coordinatorUUID, room.uuid, "\(room.name) on its own again")
+        }
+        XCTAssertEqual(rooms.flatMap(\.violations), [])
+    }
+
     private func speak(_ lab: SonosLab, _ body: [String: Any]) throws {
         try lab.client.publish(topic: "\(lab.base)/speak", payload: try JSONSerialization.data(withJSONObject: body).map { $0 }, qos: 1)
     }
