@@ -22,8 +22,9 @@ import Glibc
 // connection of its own as the driver's) to the same player, curl's time_total of both summed.
 // Target: the driver's start -> Play answered at most 1.5x the bare time (p50), per prior state. An
 // idle player takes the clip's URI and volume at once, then Play (2 round trips); a playing one
-// gets the URI first (its music must not get loud), then the volume, then Play (3), a queue also
-// GetPositionInfo before (4): the rows say which meet it.
+// gets the URI first (its music must not get loud), then the volume and Play together (2), a queue
+// also GetPositionInfo before unless the driver's position poll is current (3): the rows say which
+// meet it. A micro-bench times one SOAP request through the host's HTTP service beside curl's.
 
 @MainActor func benchSonosOverhead(n: Int) throws {
     progress("sonos: announcement overhead on the fake household, \(n) announcements")
