@@ -57,10 +57,11 @@ final class SonosStateTests: XCTestCase {
         try lab.availability("kitchen", "online")
         try lab.availability("office", "online")
         lab.household.join(office, to: kitchen)
-        // Its own volume, the coordinator's music.
+        // Its own volume, the coordinator's music. The topology event and the member's own
+        // AVTransport event (its x-rincon: URI) come apart, in either order: wait for both.
         let member = try lab.state("office") {
             ($0["group"] as? [String: Any])?["coordinator"] as? String == "kitchen" && $0["title"] as? String == "Song 2"
-                && $0["volume"] as? Int == 12
+                && $0["volume"] as? Int == 12 && $0["uri"] as? String == "x-rincon:\(kitchen.uuid)"
         }
         XCTAssertEqual(office.avTransportURI, "x-rincon:\(kitchen.uuid)", "the member reports the group stream")
         XCTAssertEqual(member["state"] as? String, "playing")
