@@ -310,15 +310,7 @@ func jsonText(_ text: String) -> [String: Any] {
     }
     // The bare control point: one curl process, SetAVTransportURI then Play (each its own TCP
     // connection, as the driver's), curl's time_total for each.
-    func envelope(_ action: String, _ args: String) -> String {
-        #"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" "#
-            + #"s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>"#
-            + "<u:\(action) xmlns:u=\"urn:schemas-upnp-org:service:AVTransport:1\">\(args)</u:\(action)></s:Body></s:Envelope>"
-    }
-    let setFile = scratch.file("set.xml"), playFile = scratch.file("play.xml")
-    try envelope("SetAVTransportURI", "<InstanceID>0</InstanceID><CurrentURI>\(clip.url)</CurrentURI><CurrentURIMetaData></CurrentURIMetaData>")
-        .write(toFile: setFile, atomically: true, encoding: .utf8)
-    try envelope("Play", "<InstanceID>0</InstanceID><Speed>1</Speed>").write(toFile: playFile, atomically: true, encoding: .utf8)
+    let (setFile, playFile) = try writeBareAnnounceRequests(clipURL: clip.url, in: scratch)
     // gmediarender refuses the first Play after a clip that ended on its own (500, UPnP 501) and forgets
     // the URI doing so: a careful control point sends both again, as the driver does. The pair that
     // worked is timed; `bareRetried` counts the rounds that needed it.
@@ -450,52 +442,10 @@ struct PlayerSnapshot: CustomStringConvertible {
     let players = household.players
     let ids = ["kitchen", "office", "den"]
 
-    // The clip: a 0.3 s tone served by python's http.server on 127.0.0.1.
-    let scratch = try TempDirectory(prefix: "sbbench-restore")
-    defer { scratch.remove() }
-    let clipDir = scratch.file("clips")
-    try FileManager.default.createDirectory(atPath: clipDir, withIntermediateDirectories: false)
-    try Shell.runChecked(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", clipDir + "/beep.wav", "synth", "0.3", "sine", "880", "vol", "0.3"])
-    let clipPort = freePort()
-    let clipServer = Process()
-    clipServer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    clipServer.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", clipDir, "\(clipPort)"]
-    clipServer.standardOutput = FileHandle.nullDevice
-    clipServer.standardError = FileHandle.nullDevice
-    try clipServer.run()
-    defer { clipServer.terminate(); clipServer.waitUntilExit() }
-    guard waitUntil(timeout: 10, interval: 0.05, { tcpConnects(host: "127.0.0.1", port: clipPort) }) else {
-        throw LabError("clip server on 127.0.0.1:\(clipPort) not answering")
-    }
-    let clipURL = "http://127.0.0.1:\(clipPort)/beep.wav"
-
-    let broker = try MosquittoBroker(extraConfig: quietBrokerLog)
-    try broker.start()
-    defer { broker.kill9() }
-    let plugins = try TempDirectory(prefix: "sbbench-rplugins")
-    defer { plugins.remove() }
-    guard chmod(plugins.path, 0o755) == 0 else { throw LabError("chmod \(plugins.path) failed") }
-    try PluginBuild.sonosDriver(to: scratch.file("sonos.so"))
-    try PluginBuild.install(scratch.file("sonos.so"), as: plugins.file("sonos.so"))
-    try JSONSerialization.data(withJSONObject: [
-        "discovery": false, "speakers": household.staticAddresses, "probe_interval": 1, "soap_timeout": 2,
-        "announce_margin": 1, "audio_clip": false,
-    ] as [String: Any]).write(to: URL(fileURLWithPath: plugins.file("sonos.json")))
-    let daemon = try benchDaemon(brokerPort: broker.port, settings: [
-        "plugins.path": plugins.path, "plugins.watch": "false", "media.bind": "127.0.0.1", "plugins.operation_timeout": "60",
-    ])
-    defer { daemon.stopAndRemoveState() }
-    let client = try TestClient(maxInflight: 100)
-    defer { client.disconnect() }
-    try client.connect(port: broker.port)
-    let base = daemon.base
-    try client.subscribe("\(base)/bridge/response/#")
-    try client.subscribe("\(base)/+/availability")
-    try daemon.start()
-    try daemon.waitUntilConnected()
-    for id in ids {
-        _ = try client.waitFor("\(base)/\(id)/availability", timeout: 20) { $0.text == "online" }
-    }
+    // The clip (a 0.3 s tone), broker, and daemon with the driver, all on 127.0.0.1.
+    let lab = try FakeSonosBenchLab.start(household: household, name: "restore", online: ids)
+    defer { lab.stop() }
+    let clipURL = lab.clipURL, client = lab.client, base = lab.base
 
     var rng = SeededRandom(seed: seed)
     let requests = BridgeRequester(client: client, base: base, transactionPrefix: "r")

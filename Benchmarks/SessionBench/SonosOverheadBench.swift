@@ -3,9 +3,6 @@ import Foundation
 import LabKit
 import SpeakerbridgeHost
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // MARK: sonos part 4: announcement overhead on the fake household (issue #12)
 //
@@ -32,61 +29,13 @@ import Glibc
     defer { try? blockingAsync { await household.stop() } }
     let kitchen = household.players[0]
 
-    let scratch = try TempDirectory(prefix: "sbbench-overhead")
-    defer { scratch.remove() }
-    let clipDir = scratch.file("clips")
-    try FileManager.default.createDirectory(atPath: clipDir, withIntermediateDirectories: false)
-    try Shell.runChecked(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", clipDir + "/beep.wav", "synth", "0.3", "sine", "880", "vol", "0.3"])
-    let clipPort = freePort()
-    let clipServer = Process()
-    clipServer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    clipServer.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", clipDir, "\(clipPort)"]
-    clipServer.standardOutput = FileHandle.nullDevice
-    clipServer.standardError = FileHandle.nullDevice
-    try clipServer.run()
-    defer { clipServer.terminate(); clipServer.waitUntilExit() }
-    guard waitUntil(timeout: 10, interval: 0.05, { tcpConnects(host: "127.0.0.1", port: clipPort) }) else {
-        throw LabError("clip server on 127.0.0.1:\(clipPort) not answering")
-    }
-    let clipURL = "http://127.0.0.1:\(clipPort)/beep.wav"
-
-    let broker = try MosquittoBroker(extraConfig: quietBrokerLog)
-    try broker.start()
-    defer { broker.kill9() }
-    let plugins = try TempDirectory(prefix: "sbbench-oplugins")
-    defer { plugins.remove() }
-    guard chmod(plugins.path, 0o755) == 0 else { throw LabError("chmod \(plugins.path) failed") }
-    try PluginBuild.sonosDriver(to: scratch.file("sonos.so"))
-    try PluginBuild.install(scratch.file("sonos.so"), as: plugins.file("sonos.so"))
-    try JSONSerialization.data(withJSONObject: [
-        "discovery": false, "speakers": household.staticAddresses, "probe_interval": 1, "soap_timeout": 2,
-        "announce_margin": 1, "audio_clip": false,
-    ] as [String: Any]).write(to: URL(fileURLWithPath: plugins.file("sonos.json")))
-    let daemon = try benchDaemon(brokerPort: broker.port, settings: [
-        "plugins.path": plugins.path, "plugins.watch": "false", "media.bind": "127.0.0.1", "plugins.operation_timeout": "60",
-    ])
-    defer { daemon.stopAndRemoveState() }
-    let client = try TestClient(maxInflight: 100)
-    defer { client.disconnect() }
-    try client.connect(port: broker.port)
-    let base = daemon.base
-    try client.subscribe("\(base)/bridge/response/#")
-    try client.subscribe("\(base)/+/availability")
-    try daemon.start()
-    try daemon.waitUntilConnected()
-    _ = try client.waitFor("\(base)/kitchen/availability", timeout: 20) { $0.text == "online" }
+    let lab = try FakeSonosBenchLab.start(household: household, name: "overhead", online: ["kitchen"])
+    defer { lab.stop() }
+    let scratch = lab.scratch, clipURL = lab.clipURL, client = lab.client, base = lab.base
     let requests = BridgeRequester(client: client, base: base, transactionPrefix: "o")
 
     // The bare job by hand: one curl process, two requests, each on its own connection.
-    func envelope(_ action: String, _ args: String) -> String {
-        #"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" "#
-            + #"s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>"#
-            + "<u:\(action) xmlns:u=\"urn:schemas-upnp-org:service:AVTransport:1\">\(args)</u:\(action)></s:Body></s:Envelope>"
-    }
-    let setFile = scratch.file("set.xml"), playFile = scratch.file("play.xml")
-    try envelope("SetAVTransportURI", "<InstanceID>0</InstanceID><CurrentURI>\(clipURL)</CurrentURI><CurrentURIMetaData></CurrentURIMetaData>")
-        .write(toFile: setFile, atomically: true, encoding: .utf8)
-    try envelope("Play", "<InstanceID>0</InstanceID><Speed>1</Speed>").write(toFile: playFile, atomically: true, encoding: .utf8)
+    let (setFile, playFile) = try writeBareAnnounceRequests(clipURL: clipURL, in: scratch)
     let control = "http://\(kitchen.address)/MediaRenderer/AVTransport/Control"
     func bare() throws -> Double {
         func req(_ action: String, _ file: String) -> [String] {
@@ -106,7 +55,7 @@ import Glibc
     // Micro-bench: one SOAP request through the host's HTTP service for plugins (PluginHTTP, as the
     // driver's calls go, minus the plugin executor) beside the same request by curl, in turn.
     let pluginHTTP = PluginHTTP()
-    let infoBody = Array(envelope("GetTransportInfo", "<InstanceID>0</InstanceID>").utf8)
+    let infoBody = Array(avTransportEnvelope("GetTransportInfo", "<InstanceID>0</InstanceID>").utf8)
     func viaHost() throws -> Double {
         let answered = DispatchSemaphore(value: 0)
         let status = Mutex<Int32>(-1)
