@@ -1,13 +1,17 @@
 #!/bin/bash
 # make demo: speakerbridge end to end on a private LAN of network namespaces, with two real UPnP
-# speakers (gmediarender "Kitchen" and "Office") that record what they play. Nothing is sent on the
-# machine's real interfaces: every process runs inside namespaces this script creates and removes.
+# speakers (gmediarender "Kitchen" and "Office") that record what they play and a simulated Sonos
+# household (the fake-sonos program: "Living Room" and "Bedroom"). Nothing is sent on the machine's
+# real interfaces: every process runs inside namespaces this script creates and removes.
 #
-#   switch namespace:  a Linux bridge joining the three below
+#   switch namespace:  a Linux bridge joining the four below
 #   daemon namespace:  mosquitto + speakerbridge (TTS plugin + Sonos/UPnP driver)    10.233.N.1
 #   kitchen, office:   one gmediarender each                                        10.233.N.2, .3
+#   sonos:             fake-sonos, answering SSDP on the LAN (the host: 10.233.N.4); its players
+#                      on a subnet of their own at port 1400, as real players      10.234.M.1, .2
 #
-# Result: out/demo/kitchen.wav and out/demo/office.wav (what each speaker played), logs beside them.
+# Result: out/demo/kitchen.wav and out/demo/office.wav (what each speaker played), the Sonos
+# rooms' announcements confirmed done, logs beside them.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +40,11 @@ build_flags=(-c release ${DEMO_SCRATCH_PATH:+--scratch-path "$DEMO_SCRATCH_PATH"
 bin=$(cd "$root" && "$SWIFT" build "${build_flags[@]}" --show-bin-path)/speakerbridge
 [[ -x $bin ]] || fail "no daemon binary at $bin"
 
+step "building the Sonos simulator (fake-sonos, release)"
+(cd "$root" && "$SWIFT" build "${build_flags[@]}" --product fake-sonos)
+fake_sonos=$(dirname "$bin")/fake-sonos
+[[ -x $fake_sonos ]] || fail "no fake-sonos binary at $fake_sonos"
+
 step "building the plugins into $out/plugins"
 rm -rf "$out" && mkdir -p "$out/plugins" "$out/state" && chmod 755 "$root/out" "$out" "$out/plugins"
 make -s -C "$root/Plugins/TTSDriver" OUT="$out/plugins/tts-espeak.so"
@@ -50,7 +59,10 @@ step "building the lab network (namespaces, bridge, veth pairs)"
 prefix="sbdemo$$"
 sw=$prefix-sw daemon_ns=$prefix-daemon
 speakers=(Kitchen Office)
+sonos_rooms=("Living Room" Bedroom)
 subnet="10.233.$((RANDOM % 250 + 1))"
+sonos_subnet="10.234.$((RANDOM % 250 + 1))"
+sonos_ns=$prefix-sonos
 daemon_addr=$subnet.1
 namespaces=()
 pids=()
@@ -118,6 +130,7 @@ ip -n "$sw" link set br0 type bridge mcast_snooping 0 # SSDP must reach every po
 ip -n "$sw" link set br0 up
 hosts=("$daemon_ns")
 for name in "${speakers[@]}"; do hosts+=("$prefix-${name,,}"); done
+hosts+=("$sonos_ns")
 for i in "${!hosts[@]}"; do
     ns=${hosts[i]}
     add_ns "$ns"
@@ -152,6 +165,19 @@ for i in "${!speakers[@]}"; do
     echo "  $name answers at http://$addr:$port/description.xml"
 done
 
+# The simulated players listen on addresses of their own, as real ones do (player N on
+# $sonos_subnet.N:1400); the daemon's host gets an address on that subnet too, so both are on-link.
+for k in "${!sonos_rooms[@]}"; do ip -n "$sonos_ns" addr add "$sonos_subnet.$((k + 1))/24" dev lab0; done
+ip -n "$daemon_ns" addr add "$sonos_subnet.254/24" dev lab0
+
+step "starting the simulated Sonos household (fake-sonos in $sonos_ns, SSDP on its lab0 only)"
+ip netns exec "$sonos_ns" "$fake_sonos" --players "${#sonos_rooms[@]}" --prefix "$sonos_subnet" \
+    --names "$(IFS=,; echo "${sonos_rooms[*]}")" --ssdp-interface lab0 >"$out/fake-sonos.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready' "$out/fake-sonos.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ready (SSDP' "$out/fake-sonos.out" || fail "fake-sonos did not start with SSDP; see $out/fake-sonos.out"
+sed 's/^/  /' "$out/fake-sonos.out"
+
 step "starting the broker (mosquitto on $daemon_addr:1883, daemon namespace)"
 cat >"$out/mosquitto.conf" <<EOF
 user root
@@ -182,16 +208,18 @@ ip netns exec "$daemon_ns" mosquitto_sub -h "$daemon_addr" -p 1883 -v -t 'speake
 pids+=($!)
 deadline=$((SECONDS + timeout_speakers))
 online=()
+rooms=("${speakers[@]}" "${sonos_rooms[@]}")
 while ((SECONDS < deadline)); do
     kill -0 "$daemon_pid" 2>/dev/null || { tail -20 "$out/daemon.log" >&2; fail "the daemon exited; see $out/daemon.log"; }
     online=()
-    for name in "${speakers[@]}"; do
-        grep -qx "speakerbridge/${name,,}/availability online" "$out/availability.log" && online+=("$name")
+    for name in "${rooms[@]}"; do
+        id=${name,,}
+        grep -qx "speakerbridge/${id// /_}/availability online" "$out/availability.log" && online+=("$name")
     done
-    ((${#online[@]} == ${#speakers[@]})) && break
+    ((${#online[@]} == ${#rooms[@]})) && break
     sleep 0.5
 done
-if ((${#online[@]} != ${#speakers[@]})); then
+if ((${#online[@]} != ${#rooms[@]})); then
     echo "  availability seen:" && sed 's/^/    /' "$out/availability.log"
     echo "  daemon log (last lines):" && tail -15 "$out/daemon.log" | sed 's/^/    /'
     fail "speakers not online after ${timeout_speakers} s (online: ${online[*]:-none}); does the Sonos/UPnP driver discover MediaRenderers yet?"
@@ -204,7 +232,9 @@ say() {
     step "saying on $id: \"$text\""
     ip netns exec "$daemon_ns" "$bin" say "$text" --speaker "$id" --wait --timeout 30 \
         --broker "$daemon_addr:1883" --state-dir "$out/state-cli" ||
-        fail "the announcement on $id did not complete; see $out/daemon.log and $out/$id.gmediarender.log"
+        fail "the announcement on $id did not complete; see $out/daemon.log and the speaker's log ($out/$id.gmediarender.log or $out/fake-sonos.out)"
 }
 say kitchen "Good morning. The coffee is ready in the kitchen."
 say office "The video call starts in five minutes."
+say living_room "Dinner is ready in the living room."
+say bedroom "Good night."
