@@ -89,9 +89,9 @@ static void complete(sn_announcement *a, sb_status status, const char *reason)
         sn_text_puts(&detail, "{\"skipped\":\"not playing\"}");
     } else if (status == SB_OK && a->played_by_clip) {
         sn_text_printf(&detail, "{\"restored\":true,\"source\":\"audio_clip\",\"soap_calls\":0,\"play_ack_ms\":%llu,"
-                                "\"confirmed\":%s%s}",
+                                "\"confirmed\":%s}",
                        (unsigned long long)(a->play_acked_ms > 0 ? a->play_acked_ms - a->started_ms : 0),
-                       a->clip_confirmed ? "true" : "false", a->clip_dismissed ? ",\"dismissed\":true" : "");
+                       a->clip_confirmed ? "true" : "false");
     } else if (status == SB_OK) {
         sn_text_printf(&detail, "{\"restored\":%s,\"source\":\"%s\",\"soap_calls\":%u,\"play_ack_ms\":%llu,"
                                 "\"snapshot\":\"%s\"",

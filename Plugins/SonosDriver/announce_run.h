@@ -80,7 +80,6 @@ typedef struct sn_announcement {
     sn_audio_clip *clip;        /* the audioClip API is playing it (no SOAP step runs meanwhile) */
     bool played_by_clip;        /* it played over the audioClip API: nothing to restore */
     bool clip_confirmed;        /* …and the player said DONE */
-    bool clip_dismissed;
     char clip_fallback[320];    /* why the audioClip API was tried and UPnP played it instead */
     sb_status final_status;
     char final_reason[400];
