@@ -5,13 +5,15 @@ import Synchronization
 
 /// One generation of a loaded plugin: the library, its instance, the extensions it offers and
 /// the executor every call goes through. Blue/green reloads keep two of these side by side.
-final class PluginGeneration: @unchecked Sendable {
+final class PluginGeneration: PluginInstance, @unchecked Sendable {
     // @unchecked: `instance` and the extension tables are plugin pointers used only inside
     // `executor.call` blocks (the plugin's serial executor); everything else is immutable.
     let number: Int
     let library: PluginLibrary
     let context: PluginHostContext
     let commands: [String: TypedCommand]
+    /// The libffi call interfaces of the commands, by name.
+    let invokers: [String: CommandInvoker]
     let extensions: [String]
     let host: HostHandle
     let instance: OpaquePointer
@@ -24,13 +26,15 @@ final class PluginGeneration: @unchecked Sendable {
     var executor: PluginExecutor { context.executor }
     var offersState: Bool { stateTable != nil }
     var offersTTS: Bool { ttsTable != nil }
+    var isolation: PluginIsolation { .inline }
+    var isHung: Bool { executor.isHung }
 
     /// Everything of a plugin whose code may still be running after a missed deadline (create or
     /// destroy): the library stays mapped and the `sb_host` it holds stays valid, forever.
     static let stuck = Mutex<[any Sendable]>([])
 
     private init(number: Int, library: PluginLibrary, context: PluginHostContext, host: HostHandle, instance: OpaquePointer,
-                 commands: [String: TypedCommand], extensions: [String], speaker: UnsafePointer<sb_plugin_speaker>?,
+                 commands: [String: TypedCommand], invokers: [String: CommandInvoker], extensions: [String], speaker: UnsafePointer<sb_plugin_speaker>?,
                  tts: UnsafePointer<sb_plugin_tts>?, state: UnsafePointer<sb_plugin_state>?, callTimeout: Double) {
         self.number = number
         self.library = library
@@ -38,6 +42,7 @@ final class PluginGeneration: @unchecked Sendable {
         self.host = host
         self.instance = instance
         self.commands = commands
+        self.invokers = invokers
         self.extensions = extensions
         speakerTable = speaker
         ttsTable = tts
@@ -108,20 +113,22 @@ final class PluginGeneration: @unchecked Sendable {
             throw .createFailed(id: id, message: created.error.isEmpty ? "status \(created.status)" : created.error)
         }
         var commands: [String: TypedCommand] = [:]
+        var invokers: [String: CommandInvoker] = [:]
         var problem: PluginRejection? = nil
         for c in created.commands {
             do {
                 guard let fn = c.function else { throw CommandSignature.SyntaxError(description: "no function") }
                 let signature = try CommandSignature.parse(c.signature)
+                invokers[c.name] = try CommandInvoker(signature: signature, function: fn)
                 commands[c.name] = TypedCommand(name: c.name, signatureText: c.signature, description: c.description,
-                                                signature: signature, invoker: try CommandInvoker(signature: signature, function: fn))
+                                                signature: signature)
             } catch {
                 problem = .badCommand(id: id, command: c.name, message: "\(error)")
                 break
             }
         }
         let generation = PluginGeneration(number: number, library: library, context: context, host: host, instance: inst,
-                                          commands: commands, extensions: created.extensions, speaker: created.speaker,
+                                          commands: commands, invokers: invokers, extensions: created.extensions, speaker: created.speaker,
                                           tts: created.tts, state: created.state, callTimeout: callTimeout)
         if let problem {
             await generation.shutdown()

@@ -4,7 +4,7 @@ import PluginAPI
 /// The calls a generation answers at once: typed commands, the driver's speakers, the TTS voices.
 extension PluginGeneration {
     func invoke(_ name: String, arguments: [String: JSONValue]) async -> CommandOutcome {
-        guard let command = commands[name] else {
+        guard let command = commands[name], let invoker = invokers[name] else {
             let known = commands.keys.sorted().joined(separator: ", ")
             return .error("plugin \(info.id) has no command '\(name)'" + (known.isEmpty ? "" : "; its commands: \(known)"))
         }
@@ -13,7 +13,7 @@ extension PluginGeneration {
         let inst = Unchecked(UnsafeMutableRawPointer(instance))
         do {
             let (status, reply) = try await executor.call(timeout: callTimeout) {
-                command.invoker.call(instance: inst.value, arguments: bound)
+                invoker.call(instance: inst.value, arguments: bound)
             }
             guard status == SB_OK else {
                 return .error(reply.isEmpty ? "\(name) failed with status \(status)" : reply)

@@ -7,7 +7,7 @@ extension PluginGeneration {
     /// Plays `clip` on `speakerID` and waits for the plugin to complete the operation (or for the
     /// operation deadline).
     func playClip(speakerID: String, clip: SpeakerClip, operations: OperationTable, timeout: Double,
-                  onStarted: @escaping @Sendable (UInt64) -> Void = { _ in }) async -> CommandOutcome {
+                  onStarted: @escaping @Sendable (UInt64) -> Void) async -> CommandOutcome {
         guard let table = speakerTable, let play = table.pointee.play_clip else {
             return .error("plugin \(info.id) drives no speakers")
         }

@@ -85,7 +85,7 @@ public final class PluginRegistry: Sendable {
     private func nextGeneration() -> Int { table.state.withLock { $0.generationCounter += 1; return $0.generationCounter } }
 
     /// Opens the file and starts a generation of it (not yet serving).
-    private func startGeneration(path: String) async throws(PluginRejection) -> PluginGeneration {
+    private func startGeneration(path: String) async throws(PluginRejection) -> any PluginInstance {
         // Settings first: a bad settings file refuses the plugin before its code is even mapped.
         let configJSON = try PluginSettingsFile.load(for: path)
         let number = nextGeneration()
@@ -119,7 +119,7 @@ public final class PluginRegistry: Sendable {
         }
     }
 
-    private func describe(_ g: PluginGeneration, slot: PluginSlot, file: String) -> PluginTable.Loaded {
+    private func describe(_ g: any PluginInstance, slot: PluginSlot, file: String) -> PluginTable.Loaded {
         PluginTable.Loaded(slot: slot, file: file, info: g.info, generation: g.number,
                commands: g.commands.values.sorted { $0.name < $1.name }.map { ($0.name, $0.signatureText, $0.description) },
                extensions: g.extensions)
@@ -211,7 +211,7 @@ public final class PluginRegistry: Sendable {
             logger.error("plugins: reload of \(id) failed, generation \(current.generation) keeps serving: \(r)")
             return ReloadResult(file: file, pluginID: id, outcome: "failed", generation: current.generation, error: r.description)
         }
-        let next: PluginGeneration
+        let next: any PluginInstance
         do { next = try await startGeneration(path: file) } catch { return failed(error) }
         guard next.info.id == id else {
             await next.shutdown()
@@ -220,7 +220,7 @@ public final class PluginRegistry: Sendable {
         await current.slot.freeze()
         let old = await current.slot.current
         do {
-            if old.executor.isHung {
+            if old.isHung {
                 // A stuck generation cannot save; replacing it is the way out, without its state.
                 logger.warning("plugins: \(id) generation \(old.number) is not responding; reloading without handing its state over")
             } else if next.offersState, let blob = try await old.saveState() {

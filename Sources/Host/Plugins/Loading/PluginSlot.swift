@@ -2,7 +2,7 @@
 /// gate that makes callers wait while a reload swaps generations (so no call is lost or split
 /// across a state handover).
 actor PluginSlot {
-    private(set) var current: PluginGeneration
+    private(set) var current: any PluginInstance
     private var inFlight = 0
     private var swapping = false
     private var gateWaiters: [CheckedContinuation<Void, Never>] = []
@@ -10,11 +10,11 @@ actor PluginSlot {
     /// The plugin was unloaded: nobody is served here any more.
     private var retired = false
 
-    init(_ generation: PluginGeneration) { current = generation }
+    init(_ generation: any PluginInstance) { current = generation }
 
     /// Runs `body` with the serving generation, after any swap in progress; `unloaded` when the
     /// plugin went away meanwhile.
-    func with<T: Sendable>(unloaded: T, _ body: @Sendable (PluginGeneration) async -> T) async -> T {
+    func with<T: Sendable>(unloaded: T, _ body: @Sendable (any PluginInstance) async -> T) async -> T {
         while swapping, !retired { await withCheckedContinuation { gateWaiters.append($0) } }
         if retired { return unloaded }
         inFlight += 1
@@ -43,7 +43,7 @@ actor PluginSlot {
 
     /// Opens the gate, serving `next` from now on when given. Returns the generation it replaced.
     @discardableResult
-    func thaw(serving next: PluginGeneration?) -> PluginGeneration? {
+    func thaw(serving next: (any PluginInstance)?) -> (any PluginInstance)? {
         let previous = next == nil ? nil : current
         if let next { current = next }
         swapping = false

@@ -1,0 +1,35 @@
+/// How a plugin's code runs: in the daemon's own process (`inline`), or in a plugin host process of
+/// its own (`process`), where a crash or a hang cannot take the MQTT session with it.
+public enum PluginIsolation: String, Sendable, Equatable, CaseIterable {
+    case inline
+    case process
+}
+
+/// One generation of a loaded plugin as the registry sees it, whichever way its code runs: the
+/// inline `PluginGeneration` (the library mapped here) or the isolated `RemoteGeneration` (a plugin
+/// host process spoken to over a socket). The slot, the reload and every call go through this.
+protocol PluginInstance: AnyObject, Sendable {
+    var number: Int { get }
+    var info: PluginDescriptorInfo { get }
+    var isolation: PluginIsolation { get }
+    /// The typed commands it declared, checked (the host binds arguments before any call).
+    var commands: [String: TypedCommand] { get }
+    /// The SB_EXT_* ids it offers.
+    var extensions: [String] { get }
+    var offersState: Bool { get }
+    /// A call into it missed its deadline and has not returned (inline), or its process was found
+    /// hung and is being replaced (process): calls fail fast, a reload hands no state over.
+    var isHung: Bool { get }
+
+    func invoke(_ name: String, arguments: [String: JSONValue]) async -> CommandOutcome
+    func speakers() async -> [SpeakerInfo]
+    func voices() async -> CommandOutcome
+    func playClip(speakerID: String, clip: SpeakerClip, operations: OperationTable, timeout: Double,
+                  onStarted: @escaping @Sendable (UInt64) -> Void) async -> CommandOutcome
+    func cancel(operation: UInt64) async
+    func synthesize(_ request: TTSRequest, operations: OperationTable, timeout: Double) async -> CommandOutcome
+    func saveState() async throws(PluginRejection) -> (version: UInt32, bytes: [UInt8])?
+    func loadState(version: UInt32, bytes: [UInt8]) async throws(PluginRejection)
+    /// Cancels what it registered and destroys it (a process: asked to destroy, then ended).
+    func shutdown() async
+}
