@@ -34,11 +34,14 @@ ANY_TYPE = re.compile(r"\b(?:struct|class|enum|protocol|actor|typealias)\s+([A-Z
 
 # Sources/Host, bottom to top. Within Plugins (seen with --depth 2): the typed commands know nothing
 # of the rest; the services (timers, HTTP, UDP, WebSocket, routes, media, publish) are plain Swift;
-# the ABI layer turns the C tables into service calls; loading builds generations on all of them.
+# the ABI layer turns the C tables into service calls; the wire frames the plugin host process's
+# socket; a generation is one instance of a plugin (inline, or isolated in a process of its own);
+# loading keeps, reloads and supervises generations.
 LAYERS = {
     "Sources/Host": [
         "Support", "ServiceManager", "Metrics", "Config", "Storage", "Broker", "Session", "Speakers", "Media",
-        ["Plugins", "Plugins/Commands", "Plugins/Services", "Plugins/ABI", "Plugins/Loading"],
+        ["Plugins", "Plugins/Commands", "Plugins/Wire", "Plugins/Services", "Plugins/ABI", "Plugins/Generations",
+         "Plugins/Isolation", "Plugins/Loading"],
         "Announce", "MQTTContract", "HomeAssistant", "Admin", "Soak", "Diagnostics",
     ],
 }
