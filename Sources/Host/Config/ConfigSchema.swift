@@ -86,6 +86,23 @@ struct ConfigSetting: Sendable {
         seconds("plugins.operation_timeout", \.plugins.operationTimeout),
         seconds("plugins.watch_interval", \.plugins.watchInterval),
         bool("plugins.watch", \.plugins.watch),
+        choice("plugins.isolation", \.plugins.isolation),
+        ConfigSetting(key: "plugins.isolation_overrides", apply: { text, config in
+            // NAME=MODE,… by file name without .so: the name a plugin has before its code runs.
+            var overrides: [String: PluginIsolation] = [:]
+            for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+                let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty else { return "must be NAME=MODE,… (the plugin's file name without .so), got \(quoted(item))" }
+                guard let mode = PluginIsolation(rawValue: parts[1].lowercased()) else {
+                    return "\(quoted(parts[0])): the mode must be process or inline, got \(quoted(parts[1]))"
+                }
+                overrides[parts[0]] = mode
+            }
+            config.plugins.isolationOverrides = overrides
+            return nil
+        }, show: { c in c.plugins.isolationOverrides.isEmpty ? unset : c.plugins.isolationOverrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ",") }),
+        int("plugins.memory_limit_mb", \.plugins.memoryLimitMB, 64...1 << 20),
+        int("plugins.open_files_limit", \.plugins.openFilesLimit, 16...1 << 20),
         ConfigSetting(key: "media.bind", apply: { text, config in
             // "" is a value: the address of network.interface, plus 127.0.0.1.
             let address = text.trimmingCharacters(in: .whitespaces)

@@ -136,6 +136,14 @@ public struct Configuration: Sendable, Equatable {
         public var watch: Bool = true
         /// How often the plugin folders are checked for changes; a change must be stable this long.
         public var watchInterval: Double = 0.5
+        /// Where plugin code runs: in a plugin host process of its own, or in the daemon's process.
+        public var isolation: PluginIsolation = .inline
+        /// Per-plugin exceptions to `isolation`, by file name without `.so` (as its settings file).
+        public var isolationOverrides: [String: PluginIsolation] = [:]
+        /// An isolated plugin's address-space cap (RLIMIT_AS), in MiB.
+        public var memoryLimitMB: Int = 4096
+        /// An isolated plugin's open-file cap (RLIMIT_NOFILE).
+        public var openFilesLimit: Int = 256
         public init() {}
     }
 

@@ -1,10 +1,3 @@
-/// How a plugin's code runs: in the daemon's own process (`inline`), or in a plugin host process of
-/// its own (`process`), where a crash or a hang cannot take the MQTT session with it.
-public enum PluginIsolation: String, Sendable, Equatable, CaseIterable {
-    case inline
-    case process
-}
-
 /// One generation of a loaded plugin as the registry sees it, whichever way its code runs: the
 /// inline `PluginGeneration` (the library mapped here) or the isolated `RemoteGeneration` (a plugin
 /// host process spoken to over a socket). The slot, the reload and every call go through this.
