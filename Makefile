@@ -48,15 +48,23 @@ plugins: deps
 run: build plugins
 	.build/release/speakerbridge run --set plugins.path=$(PLUGINS_DIR) $(ARGS)
 
+## The plugin suites run a second time with every test daemon's plugins in the other isolation mode
+## (the one that is not the default of plugins.isolation): flip PLUGIN_SECOND_PASS with the default.
+PLUGIN_SECOND_PASS ?= process
+PLUGIN_SUITES := IntegrationTests\.(Plugin[A-Za-z]*Tests|ReloadUnderLoadTests|ABICompatibilityTests|Sonos[A-Za-z]*Tests)/
+
 ## The whole suite: the host folders' layering (no cycles, none used from below), the C plugins' unit
 ## tests (ASan/UBSan), then the Swift unit and integration tests against real mosquitto brokers and,
-## as root, real gmediarender speakers in network namespaces.
+## as root, real gmediarender speakers in network namespaces; then the plugin suites once more in the
+## other plugin isolation mode (PLUGIN_SECOND_PASS).
 test: test-deps ha-env
 	python3 scripts/folder-deps.py --depth 2 --quiet
 	$(MAKE) -s -C Plugins/SonosDriver check
 	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests
 	SB_TEST_HA_VENV=$(HA_VENV) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
+	SB_TEST_PLUGIN_ISOLATION=$(PLUGIN_SECOND_PASS) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge \
+		$(SWIFT) test --skip-build --filter '$(PLUGIN_SUITES)'
 
 ## Benchmarks of the session issue and the Sonos driver: prints the numbers the README quotes
 ## (the driver's SSDP/UPnP parts need root: they run in network namespaces of their own).

@@ -91,6 +91,14 @@ public final class MosquittoBroker: Sendable {
         }
     }
 
+    /// How many times a client with this id connected, from the broker's log (`log_type all` logs
+    /// "New client connected from 127.0.0.1:40000 as <id> (p2, c1, k10)." for each): 1 for a whole
+    /// test means the client never lost its session, whatever happened meanwhile.
+    public func connections(of clientID: String) -> Int {
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").filter { $0.contains("New client connected") && $0.contains(" as \(clientID) (") }.count
+    }
+
     /// SIGKILL: no clean shutdown, no final persistence save, no DISCONNECTs to clients.
     public func kill9() { child.withLock { $0?.kill9() } }
 

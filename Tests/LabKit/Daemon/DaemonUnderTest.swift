@@ -7,6 +7,13 @@ public final class DaemonUnderTest: Sendable {
     public static let fastReconnect = ["mqtt.reconnect.min_delay": "0.2", "mqtt.reconnect.max_delay": "2",
                                        "mqtt.keepalive": "10"]
 
+    /// `SB_TEST_PLUGIN_ISOLATION` (`process` or `inline`): the plugin mode of every daemon under test
+    /// that does not set `plugins.isolation` itself, so a suite written once runs in both modes
+    /// (`make test` runs the plugin suites a second time in the mode that is not the default).
+    public static var pluginIsolation: String? {
+        ProcessInfo.processInfo.environment["SB_TEST_PLUGIN_ISOLATION"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     public let state: TempDirectory
     public let base: String
     public let process: DaemonProcess
@@ -24,6 +31,7 @@ public final class DaemonUnderTest: Sendable {
         self.base = base ?? "sbtest\(UInt32.random(in: 0...UInt32.max))"
         var all = defaults
         all["base_topic"] = self.base
+        if let mode = DaemonUnderTest.pluginIsolation { all["plugins.isolation"] = mode }
         all.merge(settings) { $1 }
         var args = ["run", "--broker", "\(brokerHost):\(brokerPort)", "--state-dir", state.path + "/state"]
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { args += ["--set", "\(k)=\(v)"] }
