@@ -207,10 +207,43 @@ func announceSentences(_ n: Int) -> [String] {
     return (0..<n).map { templates[$0 % templates.count].replacingOccurrences(of: "#", with: String($0 + 1)) }
 }
 
-@MainActor func benchAnnounce(n: Int) throws {
-    let sentences = announceSentences(n)
-    let cutText = "."
-    progress("announce: daemon + espeak-ng TTS plugin + log speaker (1 speaker); \(n) fresh, then \(n) cached announcements")
+/// One measured announcement.
+struct AnnounceSample {
+    var text: String
+    var publishedAt: ContinuousClock.Instant
+    var fetch: ClipFetch
+    var queuedAt: ContinuousClock.Instant?
+    var playingAt: ContinuousClock.Instant?
+    var cached: Bool?
+    var finalState: String
+}
+
+/// What one daemon's announce run measured (this bench and the isolation bench, which runs it once
+/// per plugin isolation mode).
+struct AnnounceRun {
+    var warm: [AnnounceSample] = []
+    var fresh: [AnnounceSample] = []
+    var cached: [AnnounceSample] = []
+    /// The TTS plugin's stats before the fresh phase, after it, after the cached phase.
+    var stats: [(syntheses: Int, hits: Int)] = []
+    var cutStates: [String: Int] = [:]
+    /// Broker round trips (QoS 1, publish -> own subscription), s.
+    var rtts: [Double] = []
+    var inotify = false
+    var playLines = 0
+}
+
+/// The announcement that cuts a measured one (cached after warm-up).
+let announceCutText = "."
+
+/// One daemon (the bench's settings with `settings` laid over them) with the TTS plugin and the log
+/// speaker: warm-up, each sentence fresh, then each again cached (`cachedRounds` times), then the broker
+/// round trip. `inspect` runs after that with the daemon still up (given the daemon and a bridge request
+/// function).
+@MainActor func runAnnouncements(_ sentences: [String], cachedRounds: Int = 1, label: String = "announce", settings: [String: String] = [:],
+                                 inspect: ((DaemonUnderTest, (String) throws -> [String: Any]) throws -> Void)? = nil) throws -> AnnounceRun {
+    let cutText = announceCutText
+    var run = AnnounceRun()
 
     // Plugins: the TTS plugin with its Makefile, the log speaker with cc, both into place by rename.
     let broker = try MosquittoBroker(extraConfig: quietBrokerLog)
@@ -235,7 +268,7 @@ func announceSentences(_ n: Int) -> [String] {
 
     let daemon = try benchDaemon(brokerPort: broker.port, settings: [
         "plugins.path": plugins.path, "plugins.watch": "false", "media.bind": "127.0.0.1",
-    ])
+    ].merging(settings) { $1 })
     defer { daemon.stopAndRemoveState() }
     let client = try TestClient(maxInflight: 100)
     defer { client.disconnect() }
@@ -296,16 +329,7 @@ func announceSentences(_ n: Int) -> [String] {
         return t
     }
 
-    struct Sample {
-        var text: String
-        var publishedAt: ContinuousClock.Instant
-        var fetch: ClipFetch
-        var queuedAt: ContinuousClock.Instant?
-        var playingAt: ContinuousClock.Instant?
-        var cached: Bool?
-        var finalState: String
-    }
-    var cutStates: [String: Int] = [:]
+    typealias Sample = AnnounceSample
     /// One measured announcement: publish, wait for its GET, cut it, wait until both are final.
     func announce(_ id: String, _ text: String) throws -> Sample {
         let before = speaker.count
@@ -320,7 +344,7 @@ func announceSentences(_ n: Int) -> [String] {
         let measured = try final(id)
         let cut = try final("\(id)-cut")
         let cutState = json(cut)["state"] as? String ?? "?"
-        cutStates[cutState, default: 0] += 1
+        run.cutStates[cutState, default: 0] += 1
         // A cut that played was fetched too: let the speaker finish that GET so it never overlaps
         // the next measurement.
         if cutState == "done", !waitUntil(timeout: 5, interval: 0.0005, { speaker.count >= before + 2 }) {
@@ -340,7 +364,7 @@ func announceSentences(_ n: Int) -> [String] {
     for (i, text) in ["Warm up: the speaker bridge benchmark is starting now.", "Second warm up sentence, also not measured."].enumerated() {
         warm.append(try announce("warm-\(i)", text))
     }
-    progress("announce: warm-up done in \(fmt(seconds(ContinuousClock.now - warmStart), 2)) s "
+    progress("\(label): warm-up done in \(fmt(seconds(ContinuousClock.now - warmStart), 2)) s "
              + "(publish -> GET sent: \(warm.map { fmt(seconds($0.fetch.sentAt! - $0.publishedAt) * 1000, 1) }.joined(separator: ", ")) ms)")
 
     let s0 = try stats()
@@ -348,9 +372,11 @@ func announceSentences(_ n: Int) -> [String] {
     for (i, text) in sentences.enumerated() { fresh.append(try announce("fresh-\(i)", text)) }
     let s1 = try stats()
     var cached: [Sample] = []
-    for (i, text) in sentences.enumerated() { cached.append(try announce("cached-\(i)", text)) }
+    for round in 0..<cachedRounds {
+        for (i, text) in sentences.enumerated() { cached.append(try announce("cached-\(round * sentences.count + i)", text)) }
+    }
     let s2 = try stats()
-    progress("announce: stats syntheses \(s0.syntheses) -> \(s1.syntheses) (fresh) -> \(s2.syntheses) (cached); "
+    progress("\(label): stats syntheses \(s0.syntheses) -> \(s1.syntheses) (fresh) -> \(s2.syntheses) (cached); "
              + "cache hits \(s0.hits) -> \(s1.hits) -> \(s2.hits)")
 
     // Floor, same run: broker round trip (QoS 1, same client publishes and receives), median of 20.
@@ -363,7 +389,53 @@ func announceSentences(_ n: Int) -> [String] {
         let m = try client.waitFor(rttTopic, timeout: 5) { $0.text == "rtt-\(i)" }
         if i >= 5 { rtts.append(seconds(m.receivedAt - t)) }  // the first 5 warm up
     }
+    run.warm = warm
+    run.fresh = fresh
+    run.cached = cached
+    run.stats = [s0, s1, s2]
+    run.rtts = rtts
+    try inspect?(daemon, { try request($0) })
+    run.inotify = speaker.inotify
+    run.playLines = speaker.all.count
+    return run
+}
+
+/// The run's checks, as warnings: every GET 200 and a RIFF body, `cached` as expected, one synthesis per
+/// fresh sentence and none while cached, every cut announcement done.
+@MainActor func announceWarnings(_ run: AnnounceRun, label: String) {
+    let n = run.fresh.count
+    let (s0, s1, s2) = (run.stats[0], run.stats[1], run.stats[2])
+    let all = run.warm + run.fresh + run.cached
+    let bad = all.filter { $0.fetch.error != nil || $0.fetch.status != 200 || !$0.fetch.riff || $0.fetch.sentAt == nil || $0.fetch.doneAt == nil }
+    if !bad.isEmpty {
+        warnings.append("\(label): \(bad.count) clip GETs not 200/RIFF: \(bad.prefix(3).map { "\($0.fetch.url): \($0.fetch.error ?? "status \($0.fetch.status)")" })")
+    }
+    let freshNotFresh = run.fresh.filter { $0.cached != false }.count, cachedNotCached = run.cached.filter { $0.cached != true }.count
+    if freshNotFresh > 0 || cachedNotCached > 0 {
+        warnings.append("\(label): playing events with an unexpected `cached`: \(freshNotFresh) fresh said cached, \(cachedNotCached) cached said fresh")
+    }
+    if s1.syntheses - s0.syntheses != n {
+        warnings.append("\(label): the fresh phase made \(s1.syntheses - s0.syntheses) syntheses for \(n) sentences")
+    }
+    if s2.syntheses != s1.syntheses {
+        warnings.append("\(label): syntheses rose from \(s1.syntheses) to \(s2.syntheses) during the cached phase (expected none)")
+    }
+    let cutsNotDone = run.cutStates.filter { $0.key != "done" }
+    if !cutsNotDone.isEmpty { warnings.append("\(label): cut announcements not done: \(cutsNotDone)") }
+}
+
+@MainActor func benchAnnounce(n: Int) throws {
+    let sentences = announceSentences(n)
+    let cutText = announceCutText
+    progress("announce: daemon + espeak-ng TTS plugin + log speaker (1 speaker); \(n) fresh, then \(n) cached announcements")
+    let run = try runAnnouncements(sentences)
+    let (fresh, cached) = (run.fresh, run.cached)
+    let (s0, s1, s2) = (run.stats[0], run.stats[1], run.stats[2])
+    let rtts = run.rtts
     let rtt = median(rtts)
+    let scratch = try TempDirectory(prefix: "sbbench-afloor")
+    defer { scratch.remove() }
+    typealias Sample = AnnounceSample
 
     // espeak-ng's own synthesis: the command per sentence (median of 3), its startup (empty text,
     // median of 15), interleaved so both see the same machine state.
@@ -386,24 +458,9 @@ func announceSentences(_ n: Int) -> [String] {
     let floorSynth = synth.map { $0 + rtt }
 
     // Checks.
-    let all = warm + fresh + cached
-    let bad = all.filter { $0.fetch.error != nil || $0.fetch.status != 200 || !$0.fetch.riff || $0.fetch.sentAt == nil || $0.fetch.doneAt == nil }
-    if !bad.isEmpty {
-        warnings.append("announce: \(bad.count) clip GETs not 200/RIFF: \(bad.prefix(3).map { "\($0.fetch.url): \($0.fetch.error ?? "status \($0.fetch.status)")" })")
-    }
-    let freshNotFresh = fresh.filter { $0.cached != false }.count, cachedNotCached = cached.filter { $0.cached != true }.count
-    if freshNotFresh > 0 || cachedNotCached > 0 {
-        warnings.append("announce: playing events with an unexpected `cached`: \(freshNotFresh) fresh said cached, \(cachedNotCached) cached said fresh")
-    }
-    if s1.syntheses - s0.syntheses != n {
-        warnings.append("announce: the fresh phase made \(s1.syntheses - s0.syntheses) syntheses for \(n) sentences")
-    }
-    if s2.syntheses != s1.syntheses {
-        warnings.append("announce: syntheses rose from \(s1.syntheses) to \(s2.syntheses) during the cached phase (expected none)")
-    }
-    let lines = speaker.all.count
-    let cutsNotDone = cutStates.filter { $0.key != "done" }
-    if !cutsNotDone.isEmpty { warnings.append("announce: cut announcements not done: \(cutsNotDone)") }
+    announceWarnings(run, label: "announce")
+    let lines = run.playLines
+    let cutStates = run.cutStates
 
     // Results.
     func ms(_ x: Double) -> String { fmt(x * 1000, 2) }
@@ -448,7 +505,7 @@ func announceSentences(_ n: Int) -> [String] {
             + "GET sent->complete \(med { s in s.fetch.doneAt.flatMap { d in s.fetch.sentAt.map { seconds(d - $0) } } }) ms"
     }
     notes.append("announce: one daemon (espeak-ng TTS plugin built with its Makefile, cache_dir on; log speaker built with cc, one speaker), "
-        + "plugins.watch=false, media.bind=127.0.0.1. The bench is the speaker: it watches the log file (\(speaker.inotify ? "inotify + 1 ms poll fallback" : "1 ms poll")) "
+        + "plugins.watch=false, media.bind=127.0.0.1. The bench is the speaker: it watches the log file (\(run.inotify ? "inotify + 1 ms poll fallback" : "1 ms poll")) "
         + "and GETs each clip URL over a raw socket (Connection: close). Latency = publish call (QoS 1) -> GET request written; "
         + "\"complete\" = Content-Length bytes read. Each measured publish happens with the queue empty and nothing playing: once its GET "
         + "is complete the clip is cut by an `interrupt` announcement \"\(cutText)\" (cached after warm-up) and both are waited for "

@@ -25,7 +25,8 @@ final class PluginLab {
     var echoTopic: String { "\(base)/bridge/request/plugin/\(logSpeakerID)/echo" }
     var echoResponseTopic: String { "\(base)/bridge/response/plugin/\(logSpeakerID)/echo" }
 
-    init() throws {
+    /// `settings` are laid over the lab's daemon settings (the isolation bench passes `plugins.isolation`).
+    init(settings: [String: String] = [:]) throws {
         broker = try MosquittoBroker(extraConfig: quietBrokerLog)
         try broker.start()
         plugins = try TempDirectory(prefix: "sbbench-plugins")
@@ -36,7 +37,7 @@ final class PluginLab {
         try PluginBuild.logSpeaker(to: build)
         try PluginBuild.install(build, as: plugins.file("log-speaker.so"))
         try writeJSON(["log": scratch.file("log.txt")], to: plugins.file("log-speaker.json"))
-        daemon = try benchDaemon(brokerPort: broker.port, settings: ["plugins.path": plugins.path, "plugins.watch": "false"])
+        daemon = try benchDaemon(brokerPort: broker.port, settings: ["plugins.path": plugins.path, "plugins.watch": "false"].merging(settings) { $1 })
         client = try TestClient(maxInflight: 100)
         try client.connect(port: broker.port)
         let controlClient = try TestClient()

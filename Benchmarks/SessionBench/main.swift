@@ -1,7 +1,7 @@
 // speakerbridge-bench: the numbers the README quotes for the MQTT session and the plugin host, each beside a baseline
 // measured in the same run on the same machine.
 //
-//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup|swap|ffi|reload-rss|announce|sonos|sonos-scale]
+//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup|swap|ffi|reload-rss|announce|sonos|sonos-scale|isolation]
 //
 // All traffic stays on 127.0.0.1: every broker is a LabKit MosquittoBroker bound to loopback, and
 // every client (TestClient, mosquitto_sub, mosquitto_pub, the daemon) connects to 127.0.0.1.
@@ -16,7 +16,7 @@ import Glibc
 
 // MARK: arguments (by hand: no argument parser dependency)
 
-let benchNames = ["reconnect", "intake", "idle", "startup", "swap", "ffi", "reload-rss", "announce", "sonos", "sonos-scale"]
+let benchNames = ["reconnect", "intake", "idle", "startup", "swap", "ffi", "reload-rss", "announce", "sonos", "sonos-scale", "isolation"]
 let usage = """
     usage: speakerbridge-bench --daemon PATH [--quick] [--only NAME]
       --daemon PATH  the speakerbridge binary to measure (a release build)
@@ -97,6 +97,7 @@ let plan: [(String, () throws -> Void)] = [
     ("announce", { try benchAnnounce(n: quick ? 8 : 30) }),
     ("sonos", { try benchSonos(quick: quick) }),
     ("sonos-scale", { try benchSonosScale(quick: quick) }),
+    ("isolation", { try benchIsolation(quick: quick) }),
 ]
 for (name, run) in plan where only == nil || only == name {
     do {
