@@ -27,10 +27,8 @@ final class PluginHostContext: Sendable {
     /// live as long as this context, so until after the instance is destroyed).
     let settings: PluginSettings
     let settingsStrings = PluginSettingsStrings()
-    /// Timers that may still fire; the tasks that drive them. An id is active before its task exists.
-    private let activeTimers = Mutex<Set<UInt64>>([])
-    private let timers = Mutex<[UInt64: Task<Void, Never>]>([:])
-    private let nextTimer = Atomic<UInt64>(1)
+    /// The instance's timers (the same implementation serves an isolated instance in its process).
+    let timers: PluginTimers
     /// Set by `cancelAll`: no new callback routes after it.
     private let unloaded = Atomic<Bool>(false)
     /// Tells the registry to ask this plugin for its speakers now (a speaker came or went).
@@ -54,52 +52,17 @@ final class PluginHostContext: Sendable {
         self.publisher = publisher
         self.executor = executor
         self.operations = operations
+        timers = PluginTimers(executor: executor)
     }
 
     // MARK: timers
 
-    /// A C callback and its user pointer, handed back to the plugin on its own executor only.
-    struct TimerCallback: @unchecked Sendable {
-        // @unchecked: plugin-owned pointers we never dereference; they are only passed back to
-        // the plugin's function on the plugin's serial executor.
-        let fn: sb_timer_fn
-        let user: UnsafeMutableRawPointer?
-    }
-
-    func startTimer(delayMs: UInt32, periodMs: UInt32, callback: TimerCallback) -> UInt64 {
-        let id = nextTimer.wrappingAdd(1, ordering: .relaxed).oldValue
-        let executor = self.executor
-        activeTimers.withLock { _ = $0.insert(id) }
-        let task = Task { [weak self] in
-            var wait = UInt64(delayMs)
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(wait))
-                if Task.isCancelled { break }
-                guard let context = self else { return }
-                executor.async {
-                    // The header promises that no callback runs after `cancel` returned, even one
-                    // already queued here: look the timer up again on the executor.
-                    guard context.activeTimers.withLock({ $0.contains(id) }) else { return }
-                    if periodMs == 0 { context.forget(id) }
-                    callback.fn(callback.user, id)
-                }
-                guard periodMs > 0 else { return }
-                wait = UInt64(periodMs)
-            }
-        }
-        // A one-shot timer may have fired already; keep only tasks of timers that are still active.
-        if activeTimers.withLock({ $0.contains(id) }) { timers.withLock { $0[id] = task } }
-        return id
+    func startTimer(delayMs: UInt32, periodMs: UInt32, callback: PluginTimers.Callback) -> UInt64 {
+        timers.start(delayMs: delayMs, periodMs: periodMs, callback: callback)
     }
 
     func cancelTimer(_ id: UInt64) {
-        forget(id)?.cancel()
-    }
-
-    @discardableResult
-    private func forget(_ id: UInt64) -> Task<Void, Never>? {
-        activeTimers.withLock { _ = $0.remove(id) }
-        return timers.withLock { $0.removeValue(forKey: id) }
+        timers.cancel(id)
     }
 
     /// Cancels everything this generation registered: its timers, HTTP requests, UDP sockets,
@@ -110,8 +73,7 @@ final class PluginHostContext: Sendable {
         websocket.closeAll()
         unloaded.store(true, ordering: .releasing)
         routeHost?.routes.removeAll(owner: ObjectIdentifier(self))
-        activeTimers.withLock { $0.removeAll() }
-        for task in timers.withLock({ t in defer { t.removeAll() }; return Array(t.values) }) { task.cancel() }
+        timers.cancelAll()
         operations.failAll(owner: ObjectIdentifier(self), reason: reason)
     }
 

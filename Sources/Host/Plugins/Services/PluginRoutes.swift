@@ -257,8 +257,8 @@ public final class PluginRoutes: MediaSideRoutes {
         }
     }
 
-    /// Builds the C view of the request for the duration of one call.
-    private static func invoke(_ callback: Callback, _ r: Incoming) -> Int32 {
+    /// Builds the C view of the request for the duration of one call (inline, and in the plugin host).
+    static func invoke(_ callback: Callback, _ r: Incoming) -> Int32 {
         let names = r.headers.map { strdup($0.0) }, values = r.headers.map { strdup($0.1) }
         let method = strdup(r.method), path = strdup(r.path)
         let remote = r.remoteAddress.map { strdup($0) } ?? nil

@@ -33,6 +33,8 @@ enum WireMethod: UInt16, Sendable {
     case publishEvent = 103        // call
     case complete = 104            // note
     case mediaPut = 105            // call, one memfd with the clip
+    /// The SB_HOST_EXT_* ids the daemon serves this instance (media and routes only with its HTTP server).
+    case hostServices = 106        // call
     case httpRequest = 110         // call
     case httpCancel = 111          // note
     case udpOpen = 120             // call
