@@ -19,7 +19,9 @@ struct Health: AsyncParsableCommand {
         let data = try await ask(options, "health", [:], timeout: timeout)
         if !quiet { print(data.serialized()) }
         guard data["healthy"] == .bool(true) else {
-            throw fail("unhealthy: " + (data["warning"]?.stringValue ?? "not connected to the broker"))
+            let problems = (data["problems"]?.arrayValue ?? []).compactMap(\.stringValue)
+            let verdict = data["status"]?.stringValue ?? "unhealthy"
+            throw fail("\(verdict): " + (problems.isEmpty ? data["warning"]?.stringValue ?? "not connected to the broker" : problems.joined(separator: "; ")))
         }
         if quiet { print("healthy") }
     }

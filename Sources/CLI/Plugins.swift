@@ -17,6 +17,12 @@ struct PluginsCommand: AsyncParsableCommand {
             let data = try await ask(options, "plugins", [:], timeout: timeout)
             for p in data["loaded"]?.arrayValue ?? [] {
                 print("\(p["id"]?.stringValue ?? "?") \(p["version"]?.stringValue ?? "") generation \(Int(p["generation"]?.numberValue ?? 0))  \(p["file"]?.stringValue ?? "")")
+                // How it is doing: running, hung, restarting, crashed or down, with the why.
+                var state = "  state: \(p["state"]?.stringValue ?? "running")"
+                if let restarts = p["restarts"]?.numberValue, restarts > 0 { state += ", \(Int(restarts)) restarts" }
+                if let exit = p["last_exit"]?.stringValue { state += ", last exit: \(exit)" }
+                print(state)
+                if let problem = p["problem"]?.stringValue { print("  problem: \(problem)") }
                 if let speakers = p["speakers"]?.arrayValue, !speakers.isEmpty {
                     print("  speakers: " + speakers.compactMap { $0["name"]?.stringValue }.joined(separator: ", "))
                 }

@@ -52,7 +52,7 @@ public enum Daemon {
                               homeAssistant: { haStatus.json })
         let adminServer = config.admin.bind.isEmpty ? nil
             : try AdminServer(settings: .init(bind: config.admin.bind, port: config.admin.port), export: export,
-                              status: status, spool: spool, speakers: registry.directory, logger: logger)
+                              status: status, spool: spool, speakers: registry.directory, plugins: registry, logger: logger)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
         // The embedded broker is up (or `run` has failed with the reason) before anything connects.
         let embeddedBroker = brokerStatus.map {
@@ -80,7 +80,7 @@ public enum Daemon {
             }
         }
         let handlers: [any BridgeRequestHandler] = [
-            HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt),
+            HealthHandler(config: config, status: status, spool: spool, broker: brokerStatus, startedAt: startedAt, plugins: registry),
             InfoHandler(info: info, status: status),
             PluginListHandler(registry: registry),
             PluginReloadHandler(registry: registry),
@@ -105,6 +105,8 @@ public enum Daemon {
         if let adminServer { services.append(.init(service: adminServer)) }
         services.append(.init(service: plugins))
         services.append(.init(service: router))
+        // After the router, so it hears of a stop before the router waits for plugin calls in hand.
+        services.append(.init(service: PluginStopNotice(registry: registry)))
         if homeAssistant.enabled {
             services.append(.init(service: HomeAssistantDiscovery(
                 context: DiscoveryContext(prefix: homeAssistant.discoveryPrefix, baseTopic: config.baseTopic, clientID: clientID),

@@ -1,7 +1,9 @@
 import Foundation
 
-/// `<base>/bridge/request/health`: the session, the journal and the outbound queue at a glance.
-/// `speakerbridge health` turns `data.healthy` into its exit code.
+/// `<base>/bridge/request/health`: the session, the journal, the outbound queue and the plugins at
+/// a glance. `speakerbridge health` turns `data.healthy` into its exit code. `status` tells a
+/// daemon that cannot relay (`unhealthy`: the session) from one whose plugins misbehave
+/// (`degraded`: a plugin hung, restarting after a crash, or down); either is not healthy.
 public struct HealthHandler: BridgeRequestHandler {
     public let name = "health"
     public let isSlow = false
@@ -10,8 +12,12 @@ public struct HealthHandler: BridgeRequestHandler {
     let spool: Spool
     let broker: EmbeddedBrokerStatusBox?
     let startedAt: Date
+    /// Asked for its plugins' problems (none without plugins).
+    let plugins: PluginRegistry?
 
-    public init(config: Configuration, status: SessionStatusBox, spool: Spool, broker: EmbeddedBrokerStatusBox?, startedAt: Date) {
+    public init(config: Configuration, status: SessionStatusBox, spool: Spool, broker: EmbeddedBrokerStatusBox?, startedAt: Date,
+                plugins: PluginRegistry? = nil) {
+        self.plugins = plugins
         self.config = config
         self.status = status
         self.spool = spool
@@ -27,9 +33,12 @@ public struct HealthHandler: BridgeRequestHandler {
             lastDisconnect = ["code": .number(Double(d.code)), "name": .string(d.name), "reason": .string(d.explanation),
                               "at": s.lastDisconnectAt.map { .timestamp($0) } ?? .null]
         }
-        let problems = s.healthProblems
+        let sessionProblems = s.healthProblems
+        let pluginProblems = plugins?.healthProblems ?? []
+        let problems = sessionProblems + pluginProblems
         var o: [String: JSONValue] = [
             "healthy": .bool(problems.isEmpty),
+            "status": .string(!sessionProblems.isEmpty ? "unhealthy" : !pluginProblems.isEmpty ? "degraded" : "healthy"),
             "problems": .array(problems.map { .string($0) }),
             "connected": .bool(s.connected),
             "since": .timestamp(s.since),

@@ -28,6 +28,8 @@ final class PluginGeneration: PluginInstance, @unchecked Sendable {
     var offersTTS: Bool { ttsTable != nil }
     var isolation: PluginIsolation { .inline }
     var isHung: Bool { executor.isHung }
+    var hang: PluginExecutor.Hang? { executor.hang }
+    func abandonCalls() { executor.abandonWaiting() }
 
     /// Everything of a plugin whose code may still be running after a missed deadline (create or
     /// destroy): the library stays mapped and the `sb_host` it holds stays valid, forever.
@@ -57,7 +59,8 @@ final class PluginGeneration: PluginInstance, @unchecked Sendable {
                       speakersChanged: @escaping @Sendable () -> Void = {},
                       metrics: DaemonMetrics? = nil) async throws(PluginRejection) -> PluginGeneration {
         let id = library.info.id
-        let executor = PluginExecutor(label: "\(id).\(number)", timedOut: { metrics?.pluginCallTimedOut(plugin: id) })
+        let executor = PluginExecutor(label: "\(id).\(number)", timedOut: { metrics?.pluginCallTimedOut(plugin: id) },
+                                      hangs: PluginHangLog.events(plugin: id, generation: number, logger: logger))
         let context = PluginHostContext(pluginID: id, generation: number, logger: logger, topics: topics,
                                         publisher: publisher, executor: executor, operations: operations, media: media,
                                         network: network, settings: PluginSettings(json: configJSON),
@@ -78,7 +81,7 @@ final class PluginGeneration: PluginInstance, @unchecked Sendable {
         }
         let created: Created
         do {
-            created = try await executor.call(timeout: callTimeout) { () -> Created in
+            created = try await executor.call(timeout: callTimeout, what: "create") { () -> Created in
                 var out = Created(instance: nil, status: 0, error: "", speaker: nil, tts: nil, state: nil, commands: [], extensions: [])
                 var err = [CChar](repeating: 0, count: 1024)
                 var inst: OpaquePointer? = nil
@@ -149,7 +152,7 @@ final class PluginGeneration: PluginInstance, @unchecked Sendable {
         context.cancelAll(reason: "plugin \(info.id) generation \(number) was unloaded")
         let d = Unchecked(library.descriptor), inst = Unchecked(instance)
         do {
-            try await executor.call(timeout: callTimeout) { d.value.pointee.destroy(inst.value) }
+            try await executor.call(timeout: callTimeout, what: "destroy") { d.value.pointee.destroy(inst.value) }
         } catch {
             context.logger.error("plugin \(info.id)#\(number): destroy did not return within \(callTimeout) s; its code stays loaded")
             PluginGeneration.stuck.withLock { $0.append(self) }

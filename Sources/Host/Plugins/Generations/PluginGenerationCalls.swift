@@ -12,7 +12,7 @@ extension PluginGeneration {
         do { bound = try command.signature.bind(arguments) } catch { return .error("\(name): \(error.description)") }
         let inst = Unchecked(UnsafeMutableRawPointer(instance))
         do {
-            let (status, reply) = try await executor.call(timeout: callTimeout) {
+            let (status, reply) = try await executor.call(timeout: callTimeout, what: "command '\(name)'") {
                 invoker.call(instance: inst.value, arguments: bound)
             }
             guard status == SB_OK else {
@@ -29,13 +29,14 @@ extension PluginGeneration {
         switch error {
         case .timedOut(let s): return "plugin \(id) did not finish \(what) within \(s) s; it is reported as not responding"
         case .hung: return "plugin \(id) is not responding (an earlier call is still running); \(what) was not attempted"
+        case .abandoned: return "plugin \(id): \(what) was abandoned: the daemon is stopping"
         }
     }
 
     func speakers() async -> [SpeakerInfo] {
         guard let table = speakerTable else { return [] }
         let t = Unchecked(table), inst = Unchecked(instance)
-        return (try? await executor.call(timeout: callTimeout) { () -> [SpeakerInfo] in
+        return (try? await executor.call(timeout: callTimeout, what: "speakers") { () -> [SpeakerInfo] in
             guard let count = t.value.pointee.count, let get = t.value.pointee.get else { return [] }
             var result: [SpeakerInfo] = []
             for i in 0..<count(inst.value) {
@@ -55,7 +56,7 @@ extension PluginGeneration {
         guard let table = ttsTable, let voices = table.pointee.voices else { return .error("plugin \(info.id) is not a TTS engine") }
         let inst = Unchecked(instance), fn = Unchecked(voices)
         do {
-            let (status, text) = try await executor.call(timeout: callTimeout) { () -> (Int32, String) in
+            let (status, text) = try await executor.call(timeout: callTimeout, what: "voices") { () -> (Int32, String) in
                 var out = [CChar](repeating: 0, count: 65536)
                 let st = fn.value(inst.value, &out, out.count)
                 out[out.count - 1] = 0

@@ -48,7 +48,7 @@ extension PluginGeneration {
     func cancel(operation: UInt64) async {
         guard let table = speakerTable, let cancel = table.pointee.cancel else { return }
         let inst = Unchecked(instance), cancelFn = Unchecked(cancel)
-        _ = try? await executor.call(timeout: callTimeout) { _ = cancelFn.value(inst.value, operation) }
+        _ = try? await executor.call(timeout: callTimeout, what: "cancel") { _ = cancelFn.value(inst.value, operation) }
     }
 
     /// Asks a TTS plugin for speech; the completion carries `{"url","duration_ms",…}`.
@@ -82,7 +82,7 @@ extension PluginGeneration {
         let outcome = await operations.run(owner: ObjectIdentifier(context), timeout: timeout) { operationID in
             Task {
                 do throws(PluginExecutor.CallError) {
-                    let (status, error) = try await executor.call(timeout: callTimeout) { () -> (Int32, String) in
+                    let (status, error) = try await executor.call(timeout: callTimeout, what: what) { () -> (Int32, String) in
                         var err = [CChar](repeating: 0, count: 1024)
                         let st = err.withUnsafeMutableBufferPointer { start(operationID, $0.baseAddress!) }
                         return (st, String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))

@@ -25,4 +25,15 @@ protocol PluginInstance: AnyObject, Sendable {
     func loadState(version: UInt32, bytes: [UInt8]) async throws(PluginRejection)
     /// Cancels what it registered and destroys it (a process: asked to destroy, then ended).
     func shutdown() async
+
+    /// The call that missed its deadline and has not returned (health, `plugins list`).
+    var hang: PluginExecutor.Hang? { get }
+    /// The daemon is stopping: callers waiting for this instance stop waiting now, so a stop never
+    /// queues behind a plugin that does not return.
+    func abandonCalls()
+}
+
+extension PluginInstance {
+    var hang: PluginExecutor.Hang? { nil }
+    func abandonCalls() {}
 }

@@ -14,7 +14,7 @@ extension PluginGeneration {
         let saveFn = Unchecked(save)
         let status: Int32
         do {
-            status = try await executor.call(timeout: callTimeout) {
+            status = try await executor.call(timeout: callTimeout, what: "save_state") {
                 saveFn.value(inst.value, { ctx, data, size in
                     guard let ctx, let data else { return }
                     Unmanaged<Blob>.fromOpaque(ctx).takeUnretainedValue().bytes
@@ -31,7 +31,7 @@ extension PluginGeneration {
         let inst = Unchecked(instance), loadFn = Unchecked(load)
         let result: (Int32, String)
         do {
-            result = try await executor.call(timeout: callTimeout) {
+            result = try await executor.call(timeout: callTimeout, what: "load_state") {
                 var err = [CChar](repeating: 0, count: 1024)
                 let st = bytes.withUnsafeBytes { loadFn.value(inst.value, version, $0.baseAddress, $0.count, &err, err.count) }
                 return (st, String(decoding: err.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))

@@ -9,7 +9,8 @@ extension PluginRegistry {
             let known = table.state.withLock { $0.plugins.keys.sorted() }.joined(separator: ", ")
             return (.error("no plugin with id \(id) is loaded" + (known.isEmpty ? "" : "; loaded: \(known)")), nil)
         }
-        return await slot.with(unloaded: (.error("plugin \(id) was unloaded"), nil)) { g in
+        return await slot.with(unloaded: (.error("plugin \(id) was unloaded"), nil), unavailable: { (.error($0), nil) },
+                               outageWait: settings.callTimeout) { g in
             (await g.invoke(command, arguments: arguments), g.number)
         }
     }
@@ -37,7 +38,8 @@ extension PluginRegistry {
             return .error("the driver of \(speaker.speaker.name) was unloaded")
         }
         let operations = self.operations, timeout = settings.operationTimeout, id = speaker.speaker.id
-        return await slot.with(unloaded: .error("the driver of \(speaker.speaker.name) was unloaded")) { g in
+        return await slot.with(unloaded: .error("the driver of \(speaker.speaker.name) was unloaded"), unavailable: { .error($0) },
+                               outageWait: settings.callTimeout) { g in
             await g.playClip(speakerID: id, clip: clip, operations: operations, timeout: timeout, onStarted: onStarted)
         }
     }
@@ -58,14 +60,16 @@ extension PluginRegistry {
 
     public func voices() async -> CommandOutcome {
         guard let slot = ttsSlot else { return .error("no TTS plugin is loaded") }
-        return await slot.with(unloaded: .error("the TTS plugin was unloaded")) { await $0.voices() }
+        return await slot.with(unloaded: .error("the TTS plugin was unloaded"), unavailable: { .error($0) },
+                               outageWait: settings.callTimeout) { await $0.voices() }
     }
 
     /// Speech from the TTS engine.
     public func synthesize(_ request: TTSRequest) async -> CommandOutcome {
         guard let slot = ttsSlot else { return .error("no TTS plugin is loaded") }
         let operations = self.operations, timeout = settings.operationTimeout
-        return await slot.with(unloaded: .error("the TTS plugin was unloaded")) { g in
+        return await slot.with(unloaded: .error("the TTS plugin was unloaded"), unavailable: { .error($0) },
+                               outageWait: settings.callTimeout) { g in
             await g.synthesize(request, operations: operations, timeout: timeout)
         }
     }

@@ -4,7 +4,13 @@ extension PluginRegistry {
     public var infoJSON: JSONValue {
         let plugins = table.state.withLock { $0.plugins.values.sorted { $0.info.id < $1.info.id } }
         let loaded: [JSONValue] = plugins.map { p in
-            [
+            let condition = condition(of: p)
+            var entry: [String: JSONValue] = [
+                // running | hung | restarting | crashed | down (`PluginHealth.swift`).
+                "state": .string(condition.state), "restarts": .number(Double(condition.restarts)),
+                "last_exit": .optional(condition.lastExit), "problem": .optional(condition.problem),
+            ]
+            let described: [String: JSONValue] = [
                 "id": .string(p.info.id), "name": .string(p.info.name), "version": .string(p.info.version),
                 "vendor": .string(p.info.vendor), "generation": .number(Double(p.generation)), "file": .string(p.file),
                 "abi": .string("\(p.info.abiMajor).\(p.info.abiMinor)"),
@@ -12,6 +18,8 @@ extension PluginRegistry {
                 "speakers": .array(directory.speakers(of: p.info.id).map { ["id": .string($0.id), "name": .string($0.name)] }),
                 "commands": .array(p.commands.map { ["name": .string($0.name), "signature": .string($0.signature)] }),
             ]
+            entry.merge(described) { a, _ in a }
+            return .object(entry)
         }
         let rejected: [JSONValue] = table.state.withLock { s in
             s.files.sorted { $0.key < $1.key }.compactMap { path, record in

@@ -21,20 +21,22 @@ public final class PluginRegistry: Sendable {
     }
 
     let settings: Settings
-    private let logger: Logger
-    private let topics: Topics
-    private let publisher: any PluginPublisher
+    let logger: Logger
+    let topics: Topics
+    let publisher: any PluginPublisher
     private let media: (any PluginMediaStore)?
     private let network: PluginNetworkServices
     public let operations = OperationTable()
     let table = PluginTable()
+    /// Crashes, restarts, the crash-loop guard and the stop (`PluginSupervisor.swift`).
+    let supervisor = PluginSupervisor()
     /// The drivers' speakers; plugin loads, reloads and unloads and the drivers' availability
     /// reports refresh it.
     public let directory: SpeakerDirectory
-    private let changed: @Sendable () -> Void
+    let changed: @Sendable () -> Void
     private let metrics: DaemonMetrics?
     /// Reloads and loads run one at a time.
-    private let serial = SerialGate()
+    let serial = SerialGate()
 
     public init(settings: Settings, topics: Topics, publisher: any PluginPublisher, media: (any PluginMediaStore)? = nil,
                 network: PluginNetworkServices = .init(), logger: Logger, changed: @escaping @Sendable () -> Void = {},
@@ -85,7 +87,7 @@ public final class PluginRegistry: Sendable {
     private func nextGeneration() -> Int { table.state.withLock { $0.generationCounter += 1; return $0.generationCounter } }
 
     /// Opens the file and starts a generation of it (not yet serving).
-    private func startGeneration(path: String) async throws(PluginRejection) -> any PluginInstance {
+    func startGeneration(path: String) async throws(PluginRejection) -> any PluginInstance {
         // Settings first: a bad settings file refuses the plugin before its code is even mapped.
         let configJSON = try PluginSettingsFile.load(for: path)
         let number = nextGeneration()
@@ -119,8 +121,8 @@ public final class PluginRegistry: Sendable {
         }
     }
 
-    private func describe(_ g: any PluginInstance, slot: PluginSlot, file: String) -> PluginTable.Loaded {
-        PluginTable.Loaded(slot: slot, file: file, info: g.info, generation: g.number,
+    func describe(_ g: any PluginInstance, slot: PluginSlot, file: String) -> PluginTable.Loaded {
+        PluginTable.Loaded(slot: slot, file: file, serving: g, info: g.info, generation: g.number,
                commands: g.commands.values.sorted { $0.name < $1.name }.map { ($0.name, $0.signatureText, $0.description) },
                extensions: g.extensions)
     }
@@ -194,6 +196,7 @@ public final class PluginRegistry: Sendable {
             let old = await current.slot.current
             await current.slot.retire()
             await old.shutdown()
+            supervisor.reset(current.info.id, keepingState: false)
             logger.info("plugins: unloaded \(current.info.id) (its file \(file) is gone)")
             return ReloadResult(file: file, pluginID: current.info.id, outcome: "unloaded", generation: nil, error: nil)
         }
@@ -220,10 +223,18 @@ public final class PluginRegistry: Sendable {
         await current.slot.freeze()
         let old = await current.slot.current
         do {
-            if old.isHung {
+            let crashed = supervisor.record(id).state != .running
+            if crashed {
+                // Its process is gone (restarting or down): the last state it saved goes over.
+                if next.offersState, let blob = supervisor.record(id).savedState {
+                    try await next.loadState(version: blob.version, bytes: blob.bytes)
+                }
+            } else if old.isHung {
                 // A stuck generation cannot save; replacing it is the way out, without its state.
                 logger.warning("plugins: \(id) generation \(old.number) is not responding; reloading without handing its state over")
             } else if next.offersState, let blob = try await old.saveState() {
+                // Kept too: a crash of the new generation restarts it with this state.
+                supervisor.update(id) { $0.savedState = blob }
                 try await next.loadState(version: blob.version, bytes: blob.bytes)
             }
         } catch {
@@ -234,6 +245,8 @@ public final class PluginRegistry: Sendable {
         var updated = describe(next, slot: current.slot, file: file)
         updated.generation = next.number
         await current.slot.thaw(serving: next)
+        // A reload is the way out of the crash-loop guard: the count starts afresh.
+        supervisor.reset(id)
         table.state.withLock {
             $0.plugins[id] = updated
             $0.files[file] = PluginTable.FileRecord(fingerprint: fingerprint, pluginID: id, rejection: nil)
@@ -243,15 +256,5 @@ public final class PluginRegistry: Sendable {
         return ReloadResult(file: file, pluginID: id, outcome: "reloaded", generation: next.number, error: nil)
     }
 
-    /// Destroys every instance (daemon shutdown).
-    public func unloadAll() async {
-        await serial.run {
-            let all = table.state.withLock { s in defer { s.plugins.removeAll() }; return Array(s.plugins.values) }
-            for p in all {
-                await p.slot.freeze()
-                await p.slot.retire()
-                await (await p.slot.current).shutdown()
-            }
-        }
-    }
+    // Destroying every instance at a daemon stop: `PluginStop.swift`.
 }

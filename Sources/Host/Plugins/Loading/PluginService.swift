@@ -55,6 +55,8 @@ public final class PluginService: Service, Sendable {
             if watch {
                 group.addTask { [self] in await self.watchFolders() }
             }
+            // The state a crashed plugin's restart is handed.
+            group.addTask { [registry] in await registry.keepSavingStates() }
             try? await gracefulShutdown()
             group.cancelAll()
         }

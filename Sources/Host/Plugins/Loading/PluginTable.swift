@@ -15,6 +15,9 @@ final class PluginTable: SpeakerDrivers {
     struct Loaded: Sendable {
         let slot: PluginSlot
         let file: String
+        /// The generation that serves now (also reachable through the slot, but without waiting:
+        /// health and `plugins list` read it while a call may be stuck).
+        var serving: any PluginInstance
         var info: PluginDescriptorInfo
         var generation: Int
         var commands: [(name: String, signature: String, description: String)]
@@ -25,6 +28,8 @@ final class PluginTable: SpeakerDrivers {
         var plugins: [String: Loaded] = [:]
         var files: [String: FileRecord] = [:]
         var generationCounter = 0
+        /// Each driver's speakers at the last report (what a crashed driver still shows).
+        var lastReported: [String: [SpeakerInfo]] = [:]
     }
 
     let state = Mutex(State())
@@ -33,8 +38,14 @@ final class PluginTable: SpeakerDrivers {
         let drivers = state.withLock { s in s.plugins.filter { $0.value.extensions.contains(SB_EXT_SPEAKER) }.map { ($0.key, $0.value.slot) } }
         var report: [String: [SpeakerInfo]] = [:]
         for (id, slot) in drivers {
-            if let speakers = await slot.with(unloaded: nil as [SpeakerInfo]?, { await $0.speakers() }) { report[id] = speakers }
+            // A crashed driver keeps the speakers it last reported (offline) until it is back, so an
+            // announcement to one fails with the crash, not as an unknown speaker; no waiting here.
+            let last = state.withLock { $0.lastReported[id] }
+            if let speakers = await slot.with(unloaded: nil as [SpeakerInfo]?, unavailable: { _ in last }, outageWait: 0, { await $0.speakers() }) {
+                report[id] = speakers
+            }
         }
+        state.withLock { $0.lastReported = report }
         return report
     }
 }
