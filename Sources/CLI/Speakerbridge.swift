@@ -8,7 +8,7 @@ struct Speakerbridge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speakerbridge",
         abstract: "MQTT in, speech out: announcements on Sonos and UPnP speakers.",
-        subcommands: [Run.self, Say.self, Health.self, DoctorCommand.self, PluginsCommand.self, PluginCommand.self, JournalCommand.self, Soak.self, ConfigCommand.self, Version.self],
+        subcommands: [Run.self, Say.self, Health.self, DoctorCommand.self, PluginsCommand.self, PluginCommand.self, JournalCommand.self, Soak.self, ConfigCommand.self, Version.self, PluginHost.self],
         defaultSubcommand: Run.self)
 }
 

@@ -40,7 +40,9 @@ public enum Daemon {
         let retainedStates = RetainedStates()
         let registry = PluginRegistry(
             settings: .init(directories: config.pluginDirectories, cacheDirectory: state.path + "/plugin-cache",
-                            callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout),
+                            callTimeout: config.plugins.callTimeout, operationTimeout: config.plugins.operationTimeout,
+                            isolation: config.plugins.isolation, isolationOverrides: config.plugins.isolationOverrides,
+                            memoryLimitMB: config.plugins.memoryLimitMB, openFilesLimit: config.plugins.openFilesLimit),
             topics: topics, publisher: SpoolPublisher(spool: spool, retained: retainedStates, logger: logger), media: media,
             network: PluginNetworkServices(defaultInterface: config.network.interface, routeHost: media), logger: logger,
             changed: { pluginChanged.yield() }, metrics: export.metrics)

@@ -12,12 +12,27 @@ public final class PluginRegistry: Sendable {
         public var cacheDirectory: String
         public var callTimeout: Double
         public var operationTimeout: Double
-        public init(directories: [String], cacheDirectory: String, callTimeout: Double, operationTimeout: Double) {
+        /// Where plugin code runs unless `isolationOverrides` names its file (without `.so`).
+        public var isolation: PluginIsolation
+        public var isolationOverrides: [String: PluginIsolation]
+        /// An isolated plugin's caps: address space (MiB) and open files.
+        public var memoryLimitMB: Int
+        public var openFilesLimit: Int
+        public init(directories: [String], cacheDirectory: String, callTimeout: Double, operationTimeout: Double,
+                    isolation: PluginIsolation = .inline, isolationOverrides: [String: PluginIsolation] = [:],
+                    memoryLimitMB: Int = 4096, openFilesLimit: Int = 256) {
             self.directories = directories
             self.cacheDirectory = cacheDirectory
             self.callTimeout = callTimeout
             self.operationTimeout = operationTimeout
+            self.isolation = isolation
+            self.isolationOverrides = isolationOverrides
+            self.memoryLimitMB = memoryLimitMB
+            self.openFilesLimit = openFilesLimit
         }
+
+        /// How the plugin file named `base` (without `.so`) runs.
+        func isolation(of base: String) -> PluginIsolation { isolationOverrides[base] ?? isolation }
     }
 
     let settings: Settings
@@ -92,7 +107,18 @@ public final class PluginRegistry: Sendable {
         let configJSON = try PluginSettingsFile.load(for: path)
         let number = nextGeneration()
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let library = try PluginLibrary(source: path, loadAs: "\(settings.cacheDirectory)/\(base).\(number).\(getpid()).so")
+        let loadAs = "\(settings.cacheDirectory)/\(base).\(number).\(getpid()).so"
+        if settings.isolation(of: base) == .process {
+            // Its own plugin host process maps the file; the daemon never does.
+            return try await RemoteGeneration.start(
+                source: path, loadAs: loadAs, number: number, configJSON: configJSON, callTimeout: settings.callTimeout,
+                limits: PluginProcess.Limits(memoryLimitMB: settings.memoryLimitMB, openFilesLimit: settings.openFilesLimit),
+                logger: logger, topics: topics, publisher: publisher, operations: operations, media: media, network: network,
+                speakersChanged: { [directory] in directory.driversChanged() }, metrics: metrics,
+                // An end nobody asked for: the crash report and the restart (PluginRestarts.swift).
+                onExit: { [self] exit in pluginExited(file: path, generation: number, exit) })
+        }
+        let library = try PluginLibrary(source: path, loadAs: loadAs)
         return try await PluginGeneration.start(
             library: library, number: number, configJSON: configJSON, callTimeout: settings.callTimeout,
             logger: logger, topics: topics, publisher: publisher, operations: operations, media: media, network: network,
