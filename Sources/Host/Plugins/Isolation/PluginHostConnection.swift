@@ -287,9 +287,10 @@ final class PluginHostConnection: Sendable {
             logger.debug("\(text) (asked to stop)")
             return
         }
-        logger.error("\(text) (pid \(process.pid))")
         context?.cancelAll(reason: text)
-        onExit?(report)
+        // Once serving, `onExit` makes the report (with the last output); before, this line is it.
+        guard let onExit else { return logger.error("\(text) (pid \(process.pid))") }
+        onExit(report)
     }
 
     // MARK: stopping

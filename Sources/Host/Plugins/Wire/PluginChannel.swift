@@ -63,6 +63,9 @@ final class PluginChannel: Sendable {
     private let waiters = Mutex<[UInt32: Waiter]>([:])
     private let nextSequence = Atomic<UInt32>(1)
     private let closedReason = Mutex<String?>(nil)
+    /// The descriptor is still ours: after `finish` closed it, its number may belong to another
+    /// socket already (the next plugin host's), which a late `close` must not shut down.
+    private let fdOpen = Mutex<Bool>(true)
 
     init(fd: Int32, label: String) {
         self.fd = fd
@@ -85,7 +88,7 @@ final class PluginChannel: Sendable {
     /// Ends the connection from this side: the reader sees the end, waiting calls fail with `why`.
     func close(_ why: String) {
         closedReason.withLock { if $0 == nil { $0 = why } }
-        shutdown(fd, Int32(SHUT_RDWR))
+        fdOpen.withLock { open in if open { shutdown(fd, Int32(SHUT_RDWR)) } }
     }
 
     // MARK: sending
@@ -152,6 +155,7 @@ final class PluginChannel: Sendable {
         frame.u32(sequence)
         let bytes = frame.bytes + payload
         let error: String? = sendLock.withLock { _ in
+            guard fdOpen.withLock({ $0 }) else { return "the connection is closed" }
             var sent = 0
             while sent < bytes.count {
                 let n = bytes.withUnsafeBytes { all -> Int in
@@ -213,7 +217,13 @@ final class PluginChannel: Sendable {
         }
         let all = waiters.withLock { w in defer { w.removeAll() }; return Array(w.keys) }
         for s in all { resolve(s, .failure(.closed(reason))) }
-        Glibc.close(fd)
+        // Under the send lock: a sender that checked the reason before it was set is done first.
+        sendLock.withLock { _ in
+            fdOpen.withLock { open in
+                open = false
+                Glibc.close(fd)
+            }
+        }
     }
 
     /// Reads frames until the end; returns why it ended.
