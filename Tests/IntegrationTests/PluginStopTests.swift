@@ -65,7 +65,9 @@ final class PluginStopTests: XCTestCase {
         // Queued behind the stuck call: it must not make the stop wait either.
         _ = try requester.send("plugin/\(logID)/echo", ["text": "behind"])
         if reportedFirst {
-            try lab.daemon.process.waitForLog(containing: "command 'sleep' has not returned after 5 s", timeout: 10)
+            // Inline: the hang report; process mode: the same moment, with the kill that follows.
+            let report = mode == "inline" ? "command 'sleep' has not returned after 5 s" : "command 'sleep' did not return within 5"
+            try lab.daemon.process.waitForLog(containing: report, timeout: 10)
         }
         XCTAssertEqual(try lab.request("plugin/t.other/echo", ["text": "fine"])["status"] as? String, "ok")
 
