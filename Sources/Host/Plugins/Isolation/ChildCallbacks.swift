@@ -7,11 +7,17 @@ import Synchronization
 /// `cancel`/`close`/`remove` took the id away nothing more is delivered for it.
 final class ChildCallbacks<Callback: Sendable>: Sendable {
     private let table = Mutex<[UInt64: Callback]>([:])
-    private let nextID = Atomic<UInt64>(1)
+    private let nextID: Atomic<UInt64>
 
-    init() {}
+    /// Ids start at `first` (never 0). The plugin host uses its generation in the high half, so a
+    /// newer generation (a reload, a restart) never hands out an id an older one had: inline, a
+    /// route id is unique in the daemon, and a plugin may remove a route by an id it kept in its
+    /// state, which must not hit the newer generation's route.
+    init(first: UInt64 = 1) {
+        nextID = Atomic(max(first, 1))
+    }
 
-    /// A new id for `callback` (ids start at 1; 0 is never one).
+    /// A new id for `callback`.
     func add(_ callback: Callback) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         table.withLock { $0[id] = callback }

@@ -34,10 +34,10 @@ final class ChildHostServices: Sendable {
     let generation: Int
     let timers: PluginTimers
     let settingsReader: PluginSettingsReader
-    let http = ChildCallbacks<HTTPDone>()
-    let udp = ChildCallbacks<UDPSocket>()
-    let routes = ChildCallbacks<PluginRoutes.Callback>()
-    let websockets = ChildCallbacks<PluginWebSocket.Events>()
+    let http: ChildCallbacks<HTTPDone>
+    let udp: ChildCallbacks<UDPSocket>
+    let routes: ChildCallbacks<PluginRoutes.Callback>
+    let websockets: ChildCallbacks<PluginWebSocket.Events>
     /// The ids the daemon serves (asked once, on the first `get_extension` that depends on it).
     private let daemonOffers = Mutex<Set<String>?>(nil)
     // Unchecked: filled once at the end of init, then only read (by the plugin); never freed, as
@@ -50,6 +50,12 @@ final class ChildHostServices: Sendable {
         self.pluginID = pluginID
         self.generation = generation
         timers = PluginTimers(executor: executor)
+        // Unique across generations (ChildCallbacks says why).
+        let first = UInt64(truncatingIfNeeded: generation) << 32 | 1
+        http = ChildCallbacks(first: first)
+        udp = ChildCallbacks(first: first)
+        routes = ChildCallbacks(first: first)
+        websockets = ChildCallbacks(first: first)
         settingsReader = PluginSettingsReader(settings: PluginSettings(json: settingsJSON), strings: PluginSettingsStrings()) { [channel] problem in
             // The daemon's log adds "plugin <id>#<generation>: ", as it does inline.
             channel.notify(WireMethod.log.rawValue, LogNote(level: SB_LOG_WARNING, text: problem).encode())
