@@ -66,6 +66,8 @@ final class PluginHostConnection: Sendable {
         self.logger = logger
         state = Mutex(State(name: name))
         relayBox.set(self)
+        // It may have ended before the relay knew whom to tell.
+        if let ending = process.ending { processEnded(ending) }
         channel.start(onCall: { [self] call in serve(call, isCall: true) },
                       onNote: { [self] note in serve(note, isCall: false) },
                       onClose: { [self] why in
@@ -270,7 +272,8 @@ final class PluginHostConnection: Sendable {
     /// The process was reaped: fail what waits, cancel what the instance registered, report once.
     private func processEnded(_ ending: PluginProcess.Ending) {
         let lastLines = process.lastLines
-        let (text, report, waiters, context, onExit, stopping) = state.withLock { s in
+        let ended = state.withLock { s -> (String, PluginExit, [ResumeOnce<String?>], PluginHostContext?, (@Sendable (PluginExit) -> Void)?, Bool)? in
+            guard s.ended == nil else { return nil }
             let reason = s.killReason ?? ending.description
             let text = "plugin \(s.name) \(reason)"
             s.ended = text
@@ -281,6 +284,7 @@ final class PluginHostConnection: Sendable {
             defer { s.endWaiters.removeAll() }
             return (text, report, s.endWaiters, s.context, s.onExit, s.stopping)
         }
+        guard let (text, report, waiters, context, onExit, stopping) = ended else { return }
         channel.close(text)
         for w in waiters { w.resume(text) }
         guard !stopping else {

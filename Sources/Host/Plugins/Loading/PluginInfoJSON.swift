@@ -19,6 +19,9 @@ extension PluginRegistry {
                 "commands": .array(p.commands.map { ["name": .string($0.name), "signature": .string($0.signature)] }),
             ]
             entry.merge(described) { a, _ in a }
+            // Where its code runs; an isolated plugin's plugin host process.
+            entry["isolation"] = .string(p.serving.isolation.rawValue)
+            if let remote = p.serving as? RemoteGeneration { entry["pid"] = .number(Double(remote.pid)) }
             return .object(entry)
         }
         let rejected: [JSONValue] = table.state.withLock { s in

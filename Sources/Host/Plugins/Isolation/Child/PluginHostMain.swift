@@ -24,6 +24,11 @@ public enum PluginHostMain {
         }
         // As the daemon: a write to a socket the other end closed is an error, not the end.
         signal(SIGPIPE, SIG_IGN)
+        // Its life is tied to its socket: the daemon ends it (destroy, or SIGKILL), and its end
+        // of the socket closing ends it. A Ctrl-C in a terminal or a service manager's SIGTERM to
+        // the whole group must not kill it before the daemon has stopped it in order (it would be
+        // reported, and restarted, as a crash).
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { signal(s, SIG_IGN) }
         closeInheritedDescriptors(keeping: options.fd)
         if let problem = applyLimits(options) {
             FileHandle.standardError.write(Data("plugin-host \(options.name): \(problem)\n".utf8))
