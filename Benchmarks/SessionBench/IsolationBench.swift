@@ -28,6 +28,17 @@ struct PluginHostChild {
     /// The plugin id from the `plugins` answer's `pid`, else the plugin file mapped by the process.
     var plugin: String
     var rssMB: Double
+    var pssMB: Double
+}
+
+/// Proportional set size (MB) from /proc/PID/smaps_rollup: a plugin host maps the daemon's own binary
+/// and libraries, whose pages RSS counts in full in every process; PSS splits them between the
+/// processes sharing them, so the daemon's and its hosts' PSS add up to what they use together.
+func pssMB(pid: Int32) -> Double? {
+    guard let text = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps_rollup").map({ String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Pss:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    return kb / 1024
 }
 
 /// The daemon's `plugin-host` children: the processes whose parent is the daemon and whose command line
@@ -51,7 +62,7 @@ func pluginHostChildren(of daemon: DaemonUnderTest, loaded: [[String: Any]]) thr
         } ?? []
         guard cmdline.contains("plugin-host"), let sample = try? ProcSample.take(pid: pid) else { continue }
         found.append(PluginHostChild(pid: pid, plugin: byPID[pid] ?? mappedPlugin(pid: pid, under: daemon.state.path) ?? "pid \(pid)",
-                                     rssMB: sample.rssMB))
+                                     rssMB: sample.rssMB, pssMB: pssMB(pid: pid) ?? .nan))
     }
     return found.sorted { $0.plugin < $1.plugin }
 }
@@ -81,14 +92,16 @@ func loadedPlugins(_ answer: [String: Any], mode: String) throws -> [[String: An
 /// Memory of one daemon and its plugin hosts.
 struct IsolationMemory {
     var daemonMB: Double
+    var daemonPSSMB: Double
     var hosts: [PluginHostChild]
 
+    /// "daemon 50.1 MB + log-speaker 20.3 MB = 70.4 MB; PSS 40.2 + 8.1 = 48.3 MB"
     var text: String {
-        let own = "daemon \(fmt(daemonMB, 1)) MB"
-        guard !hosts.isEmpty else { return own }
-        let total = daemonMB + hosts.map(\.rssMB).reduce(0, +)
-        return own + " + " + hosts.map { "\(shortPluginName($0.plugin)) \(fmt($0.rssMB, 1)) MB" }.joined(separator: ", ")
-            + " = \(fmt(total, 1)) MB"
+        func sum(_ own: Double, _ each: (PluginHostChild) -> Double) -> String {
+            hosts.isEmpty ? "" : " + " + hosts.map { fmt(each($0), 1) }.joined(separator: " + ") + " = \(fmt(own + hosts.map(each).reduce(0, +), 1))"
+        }
+        let names = hosts.map { " + \(shortPluginName($0.plugin))" }.joined()
+        return "RSS daemon\(names): \(fmt(daemonMB, 1))\(sum(daemonMB, \.rssMB)) MB; PSS \(fmt(daemonPSSMB, 1))\(sum(daemonPSSMB, \.pssMB)) MB"
     }
 }
 
@@ -106,7 +119,7 @@ func isolationMemory(_ daemon: DaemonUnderTest, loaded: [[String: Any]], mode: S
     if mode == "inline" && !hosts.isEmpty {
         throw LabError("plugins.isolation=inline, but the daemon has plugin-host children: \(hosts.map(\.plugin))")
     }
-    return IsolationMemory(daemonMB: try ProcSample.take(pid: pid).rssMB, hosts: hosts)
+    return IsolationMemory(daemonMB: try ProcSample.take(pid: pid).rssMB, daemonPSSMB: pssMB(pid: pid) ?? .nan, hosts: hosts)
 }
 
 /// Sequential echo commands: each published once the previous answer is in. Returns the round trips (s).
@@ -246,9 +259,9 @@ private struct SwapLabRun {
 
     // 4. memory.
     let m0 = memory["inline"]!, m1 = memory["process"]!
-    rows.append(Row(metric: "Isolation: RSS, TTS + log speaker (after the announcements)", value: "process: \(m1.text)",
+    rows.append(Row(metric: "Isolation: memory, TTS + log speaker (after the announcements)", value: "process: \(m1.text)",
                     baseline: "inline: \(m0.text)", target: "none (reported)", verdict: "n/a"))
-    rows.append(Row(metric: "Isolation: RSS, log speaker (after \(echoes) echo commands)", value: "process: \(processSwap.memory.text)",
+    rows.append(Row(metric: "Isolation: memory, log speaker (after \(echoes) echo commands)", value: "process: \(processSwap.memory.text)",
                     baseline: "inline: \(inlineSwap.memory.text)", target: "none (reported)", verdict: "n/a"))
 
     notes.append("isolation: each figure once with plugins.isolation=inline (baseline) and once with =process (value), one daemon per mode "
@@ -259,6 +272,7 @@ private struct SwapLabRun {
         + "the p99 is the slowest sample, and the fresh path is dominated by the synthesis, so its p99 difference is mostly the machine's noise. "
         + "Reload: SwapBench's stream (echo 200/s, reloads every 200 ms, each after the previous answer), after 3 unmeasured; windows (ms) "
         + "inline \(w0.map { fmt($0, 1) }.joined(separator: " ")); process \(w1.map { fmt($0, 1) }.joined(separator: " ")). "
-        + "RSS: VmRSS of the daemon and of each plugin-host child (parent = the daemon), named by the plugins answer's pid; "
+        + "Memory: VmRSS and PSS (smaps_rollup: shared pages split between the processes mapping them, so the sum is what they use "
+        + "together) of the daemon and of each plugin-host child (parent = the daemon), named by the plugins answer's pid; "
         + "plugin-host processes after the reloads: \(processSwap.hostsAfterReloads).")
 }
