@@ -22,6 +22,10 @@ struct PluginsCommand: AsyncParsableCommand {
                 if let restarts = p["restarts"]?.numberValue, restarts > 0 { state += ", \(Int(restarts)) restarts" }
                 if let exit = p["last_exit"]?.stringValue { state += ", last exit: \(exit)" }
                 print(state)
+                // Where its code runs: inline, or its own plugin host process.
+                if let isolation = p["isolation"]?.stringValue {
+                    print("  isolation: \(isolation)" + (p["pid"]?.numberValue.map { ", pid \(Int($0))" } ?? ""))
+                }
                 if let problem = p["problem"]?.stringValue { print("  problem: \(problem)") }
                 if let speakers = p["speakers"]?.arrayValue, !speakers.isEmpty {
                     print("  speakers: " + speakers.compactMap { $0["name"]?.stringValue }.joined(separator: ", "))
