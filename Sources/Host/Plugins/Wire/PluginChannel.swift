@@ -215,7 +215,9 @@ final class PluginChannel: Sendable {
             if r == nil { r = why }
             return r!
         }
-        let all = waiters.withLock { w in defer { w.removeAll() }; return Array(w.keys) }
+        // resolve takes each waiter out of the table itself: emptying the table first would leave
+        // every pending call unanswered (a leaked continuation) until its timeout.
+        let all = waiters.withLock { Array($0.keys) }
         for s in all { resolve(s, .failure(.closed(reason))) }
         // Under the send lock: a sender that checked the reason before it was set is done first.
         sendLock.withLock { _ in
