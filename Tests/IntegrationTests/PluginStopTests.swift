@@ -19,6 +19,9 @@ final class PluginStopTests: XCTestCase {
         try stopWithAHungCommand(mode: "process", reportedFirst: true)
     }
 
+    func testAStopWithAPlayThatNeverCompletesEndsWithinTenSecondsInline() throws { try stopWithAPlayThatNeverCompletes(mode: "inline") }
+    func testAStopWithAPlayThatNeverCompletesEndsWithinTenSecondsInProcessMode() throws { try stopWithAPlayThatNeverCompletes(mode: "process") }
+
     func testAHungCallIsLoggedShownInHealthAndPluginsListUntilItReturns() throws {
         let lab = try PluginDaemon(settings: ["plugins.isolation": "inline", "plugins.call_timeout": "1"]) { dir, scratch in
             try PluginBuild.logSpeaker(to: dir + "/log-speaker.so")
@@ -47,6 +50,28 @@ final class PluginStopTests: XCTestCase {
         XCTAssertEqual(after["status"] as? String, "healthy", "\(after)")
         let running = try XCTUnwrap((lab.info()["loaded"] as? [[String: Any]])?.first { $0["id"] as? String == logID })
         XCTAssertEqual(running["state"] as? String, "running", "\(running)")
+    }
+
+    /// A `play` request whose operation the driver never completes (operation_timeout is 300 s),
+    /// then SIGTERM: the stop does not wait for it.
+    private func stopWithAPlayThatNeverCompletes(mode: String) throws {
+        let lab = try PluginDaemon(settings: ["plugins.isolation": mode, "plugins.call_timeout": "5", "plugins.operation_timeout": "300"]) { dir, scratch in
+            try PluginBuild.logSpeaker(to: dir + "/log-speaker.so")
+            try writeJSON(["log": scratch + "/log.txt", "speakers": ["Hall"]], to: dir + "/log-speaker.json")
+        }
+        let requester = BridgeRequester(client: lab.client, base: lab.base)
+        let sent = try requester.send("play", ["speaker": "Hall", "url": "http://127.0.0.1:9/never-complete.wav"])
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertNil(requester.answer("play", sent.transaction), "still playing")
+
+        let stopped = Date()
+        lab.daemon.process.terminate()
+        let status = lab.daemon.process.waitForExit(timeout: 20)
+        let took = Date().timeIntervalSince(stopped)
+        XCTAssertEqual(status, 0, lab.daemon.log())
+        XCTAssertLessThan(took, 10, "a stop with a play in progress (\(mode)) took \(took) s:\n\(lab.daemon.log())")
+        let answer = try XCTUnwrap(requester.answer("play", sent.transaction).map(json), "the play is answered before the daemon goes")
+        XCTAssertTrue((answer["error"] as? String ?? "").contains("the daemon is stopping"), "\(answer)")
     }
 
     /// A typed command that does not return, a second call queued behind it, then SIGTERM: the

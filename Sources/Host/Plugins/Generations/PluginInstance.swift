@@ -26,6 +26,9 @@ protocol PluginInstance: AnyObject, Sendable {
     /// Cancels what it registered and destroys it (a process: asked to destroy, then ended).
     func shutdown() async
 
+    /// The daemon's side of its host services (operations, routes, sockets), whichever the mode.
+    var context: PluginHostContext { get }
+
     /// The call that missed its deadline and has not returned (health, `plugins list`).
     var hang: PluginExecutor.Hang? { get }
     /// The daemon is stopping: callers waiting for this instance stop waiting now, so a stop never

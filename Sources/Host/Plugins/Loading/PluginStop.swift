@@ -26,8 +26,26 @@ extension PluginRegistry {
             for (id, instance) in all where instance.isHung {
                 logger.warning("plugins: stopping: \(id) is not responding; its callers stop waiting")
             }
-            for (_, instance) in all { instance.abandonCalls() }
+            for (_, instance) in all {
+                instance.abandonCalls()
+                Task { await PluginRegistry.endOperations(of: instance) }
+            }
         }
+    }
+
+    /// Operations still waited for at a stop (a `play` request whose clip plays on, a driver that
+    /// never completes) end: the plugin is asked to cancel them (at most 1 s: a speaker would play
+    /// on otherwise), then whatever is left fails, so no caller holds up the stop.
+    static func endOperations(of instance: any PluginInstance) async {
+        let context = instance.context, owner = ObjectIdentifier(context)
+        let pending = context.operations.pendingIDs(owner: owner)
+        guard !pending.isEmpty else { return }
+        if !instance.isHung {
+            _ = await run(until: .now + .seconds(1)) {
+                for operation in pending { await instance.cancel(operation: operation) }
+            }
+        }
+        context.operations.failAll(owner: owner, reason: "plugin \(instance.info.id): the daemon is stopping")
     }
 
     /// Destroys every instance (daemon shutdown), all at once, within the stop's budget.
