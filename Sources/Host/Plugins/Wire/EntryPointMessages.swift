@@ -7,7 +7,7 @@ enum EntryPoint {
     // MARK: open
 
     /// Map the plugin file: copy `source` to `loadAs` and dlopen it there (as inline loading does).
-    struct OpenRequest: Sendable, Equatable {
+    struct OpenRequest: WireMessage, Equatable {
         var source: String
         var loadAs: String
 
@@ -27,6 +27,7 @@ enum EntryPoint {
             var r = WireReader(bytes)
             source = try r.string()
             loadAs = try r.string()
+            try r.expectEnd(Self.self)
         }
     }
 
@@ -46,7 +47,7 @@ enum EntryPoint {
 
     /// The descriptor, or the refusal: the daemon throws the very `PluginRejection` the plugin
     /// host's `PluginLibrary` threw, so bridge/info says the same as in inline mode.
-    struct OpenReply: Sendable, Equatable {
+    struct OpenReply: WireMessage, Equatable {
         var result: Result<Descriptor, Refusal>
 
         init(_ result: Result<Descriptor, Refusal>) { self.result = result }
@@ -84,6 +85,7 @@ enum EntryPoint {
                 for _ in 0..<min(n, 16) { numbers.append(try r.f64()) }
                 result = .failure(Refusal(kind: kind, texts: texts, numbers: numbers))
             }
+            try r.expectEnd(Self.self)
         }
     }
 
@@ -91,7 +93,7 @@ enum EntryPoint {
 
     /// `create` with the plugin's settings. The call timeout and generation are what the plugin
     /// host's own messages and services report.
-    struct CreateRequest: Sendable, Equatable {
+    struct CreateRequest: WireMessage, Equatable {
         var settingsJSON: String
         var generation: Int
         var callTimeout: Double
@@ -115,6 +117,7 @@ enum EntryPoint {
             settingsJSON = try r.string()
             generation = Int(try r.i64())
             callTimeout = try r.f64()
+            try r.expectEnd(Self.self)
         }
     }
 
@@ -128,7 +131,7 @@ enum EntryPoint {
     /// `create`'s status and error text; on success the extensions and commands it offers, and the
     /// first command whose call interface could not be prepared (the daemon refuses the plugin
     /// with `badCommand`, as inline).
-    struct CreateReply: Sendable, Equatable {
+    struct CreateReply: WireMessage, Equatable {
         var status: Int32
         var error: String
         var extensions: [String]
@@ -179,13 +182,14 @@ enum EntryPoint {
                 commands.append(DeclaredCommand(name: try r.string(), signature: try r.string(), description: try r.string()))
             }
             badCommand = try r.bool() ? (try r.string(), try r.string()) : nil
+            try r.expectEnd(Self.self)
         }
     }
 
     // MARK: speakers
 
     /// The driver's speakers (the request has no fields).
-    struct SpeakersReply: Sendable, Equatable {
+    struct SpeakersReply: WireMessage, Equatable {
         var speakers: [SpeakerInfo]
 
         init(_ speakers: [SpeakerInfo]) { self.speakers = speakers }
@@ -211,6 +215,7 @@ enum EntryPoint {
                 speakers.append(SpeakerInfo(id: try r.string(), name: try r.string(), model: try r.string(),
                                             group: try r.optionalString(), address: try r.optionalString()))
             }
+            try r.expectEnd(Self.self)
         }
     }
 
@@ -218,7 +223,7 @@ enum EntryPoint {
 
     /// `play_clip` for the daemon's operation `operationID` (the plugin completes that id later
     /// through the operations service).
-    struct PlayClipRequest: Sendable, Equatable {
+    struct PlayClipRequest: WireMessage, Equatable {
         var operationID: UInt64
         var speakerID: String
         var clip: SpeakerClip
@@ -252,11 +257,12 @@ enum EntryPoint {
             clip.announcementID = try r.optionalString()
             clip.onlyWhenPlaying = try r.bool()
             clip.group = try r.bool() ? try r.strings() : nil
+            try r.expectEnd(Self.self)
         }
     }
 
     /// `synthesize` for the daemon's operation `operationID`: the sb_tts_request fields.
-    struct SynthesizeRequest: Sendable, Equatable {
+    struct SynthesizeRequest: WireMessage, Equatable {
         var operationID: UInt64
         var text: String
         var voice: String?
@@ -292,13 +298,14 @@ enum EntryPoint {
             rate = try r.i32()
             pitch = try r.i32()
             ssml = try r.bool()
+            try r.expectEnd(Self.self)
         }
     }
 
     /// The answer of every call that returns a status and a text: play_clip and synthesize (the
     /// error buffer), cancel (no text), voices (the JSON), a typed command (its reply buffer),
     /// load_state (the error buffer).
-    struct StatusReply: Sendable, Equatable {
+    struct StatusReply: WireMessage, Equatable {
         var status: Int32
         var text: String
 
@@ -318,11 +325,12 @@ enum EntryPoint {
             var r = WireReader(bytes)
             status = try r.i32()
             text = try r.string()
+            try r.expectEnd(Self.self)
         }
     }
 
     /// Asks the driver to stop `operationID` early.
-    struct CancelRequest: Sendable, Equatable {
+    struct CancelRequest: WireMessage, Equatable {
         var operationID: UInt64
 
         init(operationID: UInt64) { self.operationID = operationID }
@@ -336,6 +344,7 @@ enum EntryPoint {
         init(decoding bytes: [UInt8]) throws(DecodeError) {
             var r = WireReader(bytes)
             operationID = try r.u64()
+            try r.expectEnd(Self.self)
         }
     }
 
@@ -343,7 +352,7 @@ enum EntryPoint {
 
     /// A typed command with arguments the daemon bound against the signature (`CommandSignature.bind`):
     /// the plugin host passes them to libffi as they are.
-    struct CommandRequest: Sendable, Equatable {
+    struct CommandRequest: WireMessage, Equatable {
         var name: String
         var arguments: [BoundArgument]
 
@@ -385,13 +394,14 @@ enum EntryPoint {
                 case let t: throw DecodeError(description: "unknown argument type \(t)")
                 }
             }
+            try r.expectEnd(Self.self)
         }
     }
 
     // MARK: state handover
 
     /// The running build's state blob; `offered` false when it has no save function.
-    struct SaveStateReply: Sendable, Equatable {
+    struct SaveStateReply: WireMessage, Equatable {
         var offered: Bool
         var status: Int32
         var version: UInt32
@@ -419,11 +429,12 @@ enum EntryPoint {
             status = try r.i32()
             version = try r.u32()
             self.bytes = try r.data()
+            try r.expectEnd(Self.self)
         }
     }
 
     /// The state blob handed to the new build (answered with a StatusReply: status, error text).
-    struct LoadStateRequest: Sendable, Equatable {
+    struct LoadStateRequest: WireMessage, Equatable {
         var version: UInt32
         var bytes: [UInt8]
 
@@ -443,13 +454,14 @@ enum EntryPoint {
             var r = WireReader(bytes)
             version = try r.u32()
             self.bytes = try r.data()
+            try r.expectEnd(Self.self)
         }
     }
 
     // MARK: ping
 
     /// Liveness, answered on the plugin host's reader thread: its resident memory.
-    struct PingReply: Sendable, Equatable {
+    struct PingReply: WireMessage, Equatable {
         var residentKB: UInt64
 
         init(residentKB: UInt64) { self.residentKB = residentKB }
@@ -463,6 +475,14 @@ enum EntryPoint {
         init(decoding bytes: [UInt8]) throws(DecodeError) {
             var r = WireReader(bytes)
             residentKB = try r.u64()
+            try r.expectEnd(Self.self)
         }
+    }
+}
+
+extension WireReader {
+    /// A longer message is another version of the protocol, not something to ignore.
+    func expectEnd<M>(_ message: M.Type) throws(Truncated) {
+        guard isAtEnd else { throw Truncated(description: "\(M.self) has bytes left over") }
     }
 }
