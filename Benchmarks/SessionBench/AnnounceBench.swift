@@ -424,6 +424,21 @@ let announceCutText = "."
     if !cutsNotDone.isEmpty { warnings.append("\(label): cut announcements not done: \(cutsNotDone)") }
 }
 
+/// Where the time goes: event receipt times (the bench's client) per step, medians.
+func announceBreakdown(_ xs: [AnnounceSample]) -> String {
+    func med(_ f: (AnnounceSample) -> Double?) -> String {
+        let v = xs.compactMap(f)
+        return v.isEmpty ? "-" : fmt(median(v) * 1000, 2)
+    }
+    return "publish->queued event \(med { s in s.queuedAt.map { seconds($0 - s.publishedAt) } }) ms, "
+        + "queued->playing event \(med { s in s.playingAt.flatMap { p in s.queuedAt.map { seconds(p - $0) } } }) ms, "
+        + "publish->play line seen \(med { seconds($0.fetch.seenAt - $0.publishedAt) }) ms, "
+        + "playing event->play line seen \(med { s in s.playingAt.map { seconds(s.fetch.seenAt - $0) } }) ms, "
+        + "line seen->GET sent \(med { s in s.fetch.sentAt.map { seconds($0 - s.fetch.seenAt) } }) ms "
+        + "(of which TCP connect \(med { s in s.fetch.connectedAt.map { seconds($0 - s.fetch.seenAt) } }) ms), "
+        + "GET sent->complete \(med { s in s.fetch.doneAt.flatMap { d in s.fetch.sentAt.map { seconds(d - $0) } } }) ms"
+}
+
 @MainActor func benchAnnounce(n: Int) throws {
     let sentences = announceSentences(n)
     let cutText = announceCutText
@@ -490,20 +505,6 @@ let announceCutText = "."
                     value: p(cachedDone), baseline: "broker round trip: \(ms(rtt)) ms",
                     target: "none (reported)", verdict: "n/a"))
 
-    // Where the time goes: event receipt times (the bench's client) per phase, medians.
-    func breakdown(_ xs: [Sample]) -> String {
-        func med(_ f: (Sample) -> Double?) -> String {
-            let v = xs.compactMap(f)
-            return v.isEmpty ? "-" : ms(median(v))
-        }
-        return "publish->queued event \(med { s in s.queuedAt.map { seconds($0 - s.publishedAt) } }) ms, "
-            + "queued->playing event \(med { s in s.playingAt.flatMap { p in s.queuedAt.map { seconds(p - $0) } } }) ms, "
-            + "publish->play line seen \(med { seconds($0.fetch.seenAt - $0.publishedAt) }) ms, "
-            + "playing event->play line seen \(med { s in s.playingAt.map { seconds(s.fetch.seenAt - $0) } }) ms, "
-            + "line seen->GET sent \(med { s in s.fetch.sentAt.map { seconds($0 - s.fetch.seenAt) } }) ms "
-            + "(of which TCP connect \(med { s in s.fetch.connectedAt.map { seconds($0 - s.fetch.seenAt) } }) ms), "
-            + "GET sent->complete \(med { s in s.fetch.doneAt.flatMap { d in s.fetch.sentAt.map { seconds(d - $0) } } }) ms"
-    }
     notes.append("announce: one daemon (espeak-ng TTS plugin built with its Makefile, cache_dir on; log speaker built with cc, one speaker), "
         + "plugins.watch=false, media.bind=127.0.0.1. The bench is the speaker: it watches the log file (\(run.inotify ? "inotify + 1 ms poll fallback" : "1 ms poll")) "
         + "and GETs each clip URL over a raw socket (Connection: close). Latency = publish call (QoS 1) -> GET request written; "
@@ -520,8 +521,8 @@ let announceCutText = "."
         + "with N=\(n), p99 (nearest rank) is the single slowest sample of each series, so a p99 ratio would compare two one-off "
         + "scheduler outliers; p50 compares the typical cost. Per-sentence ratio fresh/floor (same text): median \(fmt(median(pairRatios), 2)), "
         + "max \(fmt(pairRatios.max()!, 2)).")
-    notes.append("announce where the time goes (medians, event times = receipt by the bench's client): fresh: \(breakdown(fresh)). "
-        + "cached: \(breakdown(cached)).")
+    notes.append("announce where the time goes (medians, event times = receipt by the bench's client): fresh: \(announceBreakdown(fresh)). "
+        + "cached: \(announceBreakdown(cached)).")
     notes.append("announce raw (ms, publish -> GET sent): fresh \(freshGet.map { fmt($0 * 1000, 1) }.joined(separator: " ")); "
         + "cached \(cachedGet.map { fmt($0 * 1000, 1) }.joined(separator: " ")); floor \(floorSynth.map { fmt($0 * 1000, 1) }.joined(separator: " "))")
 }
