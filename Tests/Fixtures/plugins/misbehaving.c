@@ -8,8 +8,11 @@
  *   segfault     writes through NULL (SIGSEGV)
  *   abort        abort() (SIGABRT)
  *   exit3        exit(3), as a library that "handles" an error by exiting
- *   close_socket closes every socket descriptor the process has: in process mode that is its
- *                connection to the daemon. It then answers normally (the answer has nowhere to go)
+ *   close_socket shuts down and closes every socket descriptor the process has: in process mode
+ *                that is its connection to the daemon. It then answers normally (the answer has
+ *                nowhere to go). shutdown() first: a plain close() of a descriptor another thread
+ *                is blocked reading leaves the connection open (Linux keeps the file until that
+ *                read returns), which would be a hang, not a closed socket
  *   hang         never returns
  *   allocate     mallocs and touches 16 MiB blocks without bound; when malloc returns NULL it
  *                writes through it anyway, as careless code does (the address-space limit turns an
@@ -31,6 +34,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,7 +161,7 @@ static sb_status cmd_exit3(sb_instance *inst, char *reply, size_t reply_size)
     exit(3);
 }
 
-/* Closes the sockets found in /proc/self/fd (the directory's own descriptor is skipped). */
+/* Shuts down and closes the sockets found in /proc/self/fd (the directory's own is skipped). */
 static sb_status cmd_close_socket(sb_instance *inst, char *reply, size_t reply_size)
 {
     DIR *dir = opendir("/proc/self/fd");
@@ -169,7 +173,9 @@ static sb_status cmd_close_socket(sb_instance *inst, char *reply, size_t reply_s
         long fd = strtol(entry->d_name, &end, 10);
         struct stat st;
         if (end == entry->d_name || *end != '\0' || fd == own) continue;
-        if (fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode) && close((int)fd) == 0) closed++;
+        if (fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+        shutdown((int)fd, SHUT_RDWR);
+        if (close((int)fd) == 0) closed++;
     }
     closedir(dir);
     (void)inst;
