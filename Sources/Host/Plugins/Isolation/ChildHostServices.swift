@@ -139,7 +139,7 @@ final class ChildHostServices: Sendable {
             switch method {
             case .httpDone: httpDone(try HTTPDoneNote(decoding: message.payload))
             case .udpReceive: udpReceive(try UDPReceiveNote(decoding: message.payload))
-            case .wsEvent: webSocketEvent(try WebSocketEventNote(decoding: message.payload))
+            case .wsEvent: webSocketEvent(try WebSocketEventNote(decoding: message.payload), call: isCall ? message : nil)
             case .routeRequest: routeRequest(try RouteRequestCall(decoding: message.payload), call: message)
             default: return false
             }
@@ -180,8 +180,10 @@ final class ChildHostServices: Sendable {
         }
     }
 
-    private func webSocketEvent(_ note: WebSocketEventNote) {
-        executor.async { [websockets] in
+    /// `call`: a text message the daemon waits for (its backpressure): answered once delivered.
+    private func webSocketEvent(_ note: WebSocketEventNote, call: PluginChannel.Message?) {
+        executor.async { [websockets, channel] in
+            defer { if let call { channel.reply(to: call, []) } }
             // Looked up on the executor: once `close` returned, no event starts.
             guard let events = note.event == SB_WS_CLOSED ? websockets.remove(note.id) : websockets.get(note.id) else { return }
             // `data` is NUL-terminated for the plugin; the NUL is not counted.

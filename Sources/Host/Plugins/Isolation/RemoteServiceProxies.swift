@@ -86,13 +86,29 @@ enum RemoteServiceProxies {
     }
 
     /// SB_HOST_EXT_WEBSOCKET's `event`: as `wsEvent`; SB_WS_CLOSED ends the socket here too.
+    ///
+    /// A text message is a call, answered once the plugin's function returned in the plugin host:
+    /// this executor stays busy meanwhile, so messages queue HERE, where the WebSocket service
+    /// counts them and stops reading the socket at 64 (the header's backpressure), instead of
+    /// piling up unbounded in the plugin host behind a busy plugin.
     static let webSocketEvent: sb_ws_event_fn = { user, _, event, data, size in
         let found = event == SB_WS_CLOSED ? RemoteServiceProxies.remove(user) : RemoteServiceProxies.entry(user)
         guard let entry = found, let services = entry.services.value else { return }
         if event == SB_WS_CLOSED { services.forget(.webSocket, entry.childID) }
         let bytes = data.map { UnsafeRawBufferPointer(start: UnsafeRawPointer($0), count: size) }.map { Array($0) } ?? []
-        services.channel.notify(WireMethod.wsEvent.rawValue, WebSocketEventNote(id: entry.childID, event: event, data: bytes).encode())
+        let note = WebSocketEventNote(id: entry.childID, event: event, data: bytes).encode()
+        if event == SB_WS_TEXT {
+            // A plugin host that stops answering is killed and its channel closed, which ends the
+            // wait; the timeout is only a backstop.
+            if case .success(let reply) = services.channel.callBlocking(WireMethod.wsEvent.rawValue, note, timeout: textDeliveryTimeout) {
+                reply.fds.forEach { _ = Glibc.close($0) }
+            }
+        } else {
+            services.channel.notify(WireMethod.wsEvent.rawValue, note)
+        }
     }
+
+    static let textDeliveryTimeout = 30.0
 
     /// SB_HOST_EXT_ROUTES' function: asks the plugin host and waits for the plugin's status (at
     /// most the routes' answer time, after which the server has answered 503 anyway); 503 when the

@@ -50,5 +50,5 @@ enum WireMethod: UInt16, Sendable {
     case httpDone = 200            // note
     case udpReceive = 201          // note
     case routeRequest = 202        // call: answered with the route function's status
-    case wsEvent = 203             // note
+    case wsEvent = 203             // note; a call for a text message (answered once delivered: backpressure)
 }
