@@ -35,13 +35,17 @@ final class PluginTable: SpeakerDrivers {
     let state = Mutex(State())
 
     func reportSpeakers() async -> [String: [SpeakerInfo]] {
-        let drivers = state.withLock { s in s.plugins.filter { $0.value.extensions.contains(SB_EXT_SPEAKER) }.map { ($0.key, $0.value.slot) } }
+        let drivers = state.withLock { s in
+            s.plugins.filter { $0.value.extensions.contains(SB_EXT_SPEAKER) }.map { ($0.key, $0.value.slot, $0.value.serving) }
+        }
         var report: [String: [SpeakerInfo]] = [:]
-        for (id, slot) in drivers {
-            // A crashed driver keeps the speakers it last reported (offline) until it is back, so an
-            // announcement to one fails with the crash, not as an unknown speaker; no waiting here.
+        for (id, slot, serving) in drivers {
+            // A crashed or hung driver keeps the speakers it last reported until it is back, so an
+            // announcement to one fails with the reason, not as an unknown speaker; no waiting here.
             let last = state.withLock { $0.lastReported[id] }
-            if let speakers = await slot.with(unloaded: nil as [SpeakerInfo]?, unavailable: { _ in last }, outageWait: 0, { await $0.speakers() }) {
+            if serving.isHung, let last {
+                report[id] = last
+            } else if let speakers = await slot.with(unloaded: nil as [SpeakerInfo]?, unavailable: { _ in last }, outageWait: 0, { await $0.speakers() }) {
                 report[id] = speakers
             }
         }
