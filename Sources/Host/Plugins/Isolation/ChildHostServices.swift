@@ -166,7 +166,11 @@ final class ChildHostServices: Sendable {
             socket.pending.wrappingSubtract(1, ordering: .relaxed)
             let dropped = socket.dropped.wrappingAdd(1, ordering: .relaxed).newValue
             if dropped == 1 || dropped % 1000 == 0 {
-                log(level: SB_LOG_WARNING, "UDP socket \(note.id): \(dropped) datagrams dropped so far: the plugin does not keep up (\(PluginUDP.maxPending) waiting)")
+                // Not from this (the reader) thread: a send that waits for a full socket here
+                // could wait for a daemon that itself waits for this reader.
+                DispatchQueue.global().async { [self] in
+                    log(level: SB_LOG_WARNING, "UDP socket \(note.id): \(dropped) datagrams dropped so far: the plugin does not keep up (\(PluginUDP.maxPending) waiting)")
+                }
             }
             return
         }
