@@ -203,13 +203,16 @@ final class PluginProcess: Sendable {
 
     // MARK: spawning
 
-    /// The daemon's own binary, so a plugin host is always the same build as the daemon.
+    /// The daemon's own binary by its name (argv[0], for `ps`). The spawn itself executes
+    /// /proc/self/exe: the very file the daemon runs, even after a package upgrade replaced or
+    /// removed it on disk, so a plugin host is always the same build as its daemon.
     static func ownExecutable() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { return CommandLine.arguments[0] }
         buffer[n] = 0
-        return String(cString: buffer)
+        let path = String(cString: buffer)
+        return path.hasSuffix(" (deleted)") ? String(path.dropLast(10)) : path
     }
 
     private static func spawn(_ executable: String, _ arguments: [String], socket: Int32, output: Int32) -> Result<pid_t, SpawnError> {
@@ -245,7 +248,7 @@ final class PluginProcess: Sendable {
             for p in envp { free(p) }
         }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        let rc = posix_spawn(&child, "/proc/self/exe", &actions, &attributes, argv, envp)
         guard rc == 0 else {
             return .failure(SpawnError(description: "cannot start \(executable) plugin-host: \(String(cString: strerror(rc)))"))
         }

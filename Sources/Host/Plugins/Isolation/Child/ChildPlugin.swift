@@ -104,6 +104,9 @@ final class ChildPlugin: @unchecked Sendable {
         do throws(PluginRejection) {
             let library = try PluginLibrary(source: request.source, loadAs: request.loadAs)
             self.library = library
+            // Mapped now, and nothing maps it again in this process: the copy goes at once, so a
+            // crash (which skips every cleanup) leaves none behind in the cache folder.
+            unlink(request.loadAs)
             return EntryPoint.OpenReply(.success(library.info.onTheWire))
         } catch {
             return EntryPoint.OpenReply(.failure(error.onTheWire))
