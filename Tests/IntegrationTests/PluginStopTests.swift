@@ -37,6 +37,9 @@ final class PluginStopTests: XCTestCase {
         let problems = (health["problems"] as? [String] ?? []).joined(separator: "; ")
         XCTAssertTrue(problems.contains("plugin \(logID) is not responding (command 'sleep' for "), problems)
 
+        let healthz = try AdminEndpoint.of(lab.daemon).get("/healthz")
+        XCTAssertEqual(healthz.status, 503, healthz.body)
+        XCTAssertTrue(healthz.body.hasPrefix("degraded\n- plugin \(logID) is not responding (command 'sleep' for "), healthz.body)
         let entry = try XCTUnwrap((lab.info()["loaded"] as? [[String: Any]])?.first { $0["id"] as? String == logID })
         XCTAssertEqual(entry["state"] as? String, "hung", "\(entry)")
         let list = try DaemonProcess.run(arguments: ["plugins", "list", "--broker", "127.0.0.1:\(lab.broker.port)", "--set", "base_topic=\(lab.base)"])

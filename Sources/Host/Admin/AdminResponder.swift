@@ -7,7 +7,8 @@ import HummingbirdCore
 struct AdminResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let scrape: MetricsScrape
-    let healthProblems: @Sendable () -> [String]
+    /// The session's problems and the plugins' (the `health` request's two lists).
+    let healthProblems: @Sendable () -> (session: [String], plugins: [String])
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         Self.answer(method: request.method, target: request.head.path ?? "", scrape: scrape, healthProblems: healthProblems)
@@ -25,7 +26,7 @@ struct AdminResponder: HTTPResponder {
     }
 
     static func answer(method: HTTPRequest.Method, target: String, scrape: MetricsScrape,
-                       healthProblems: () -> [String]) -> Response {
+                       healthProblems: () -> (session: [String], plugins: [String])) -> Response {
         guard let route = route(target) else { return text(.notFound, "not found: this listener serves /metrics and /healthz\n") }
         guard method == .get || method == .head else {
             var response = text(.methodNotAllowed, "method not allowed: use GET\n")
@@ -37,10 +38,13 @@ struct AdminResponder: HTTPResponder {
         case .metrics:
             response = text(.ok, scrape.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         case .healthz:
-            let problems = healthProblems()
+            let (session, plugins) = healthProblems()
+            // Only plugins are the problem: the daemon still relays, but is not healthy either.
+            let verdict = session.isEmpty ? "degraded" : "unhealthy"
+            let problems = session + plugins
             response = problems.isEmpty
                 ? text(.ok, "healthy\n")
-                : text(.serviceUnavailable, "unhealthy\n" + problems.map { "- \($0)\n" }.joined())
+                : text(.serviceUnavailable, verdict + "\n" + problems.map { "- \($0)\n" }.joined())
         }
         guard method == .head else { return response }
         return Response(status: response.status, headers: response.headers, body: ResponseBody())

@@ -39,7 +39,7 @@ public final class AdminServer: Service, Sendable {
 
     public let settings: Settings
     private let scrape: MetricsScrape
-    private let healthProblems: @Sendable () -> [String]
+    private let healthProblems: @Sendable () -> (session: [String], plugins: [String])
     private let logger: Logger
     /// Opened with the port once the listener is up (the kernel's choice when `admin.port` is 0).
     public let running = Readiness<Int>()
@@ -60,7 +60,7 @@ public final class AdminServer: Service, Sendable {
         }
         scrape = MetricsScrape(export: export, status: status, spool: spool, speakers: speakers, logger: logger)
         // The same verdict as the `health` request.
-        healthProblems = { status.current.healthProblems + (plugins?.healthProblems ?? []) }
+        healthProblems = { (status.current.healthProblems, plugins?.healthProblems ?? []) }
         self.logger = logger
     }
 
