@@ -203,11 +203,19 @@ final class IsolationTests: XCTestCase {
             XCTAssertEqual(seen.first, "offline", "\(speaker): \(seen)", file: file, line: line)
             XCTAssertEqual(seen.last, "online", "\(speaker): \(seen)", file: file, line: line)
         }
-        let events = lab.client.messages(on: "\(lab.base)/bridge/event/+").filter { !$0.topic.hasSuffix("/announcement") }
-        XCTAssertTrue(events.contains { $0.text.contains(fixtureID) && $0.topic.contains("plugin") },
-                      "a plugin event names the plugin: \(events.map { "\($0.topic) \($0.text)" })", file: file, line: line)
+        // The crash event names the plugin and what happened, with the plugin's last output lines
+        // (the fixture writes "misbehaving: <command>" to stderr before it misbehaves).
+        let crashed = lab.client.messages(on: "\(lab.base)/bridge/event/plugin_crashed").map(json)
+            .filter { $0["plugin"] as? String == fixtureID }
+        XCTAssertEqual(crashed.count, 1, "one plugin_crashed event: \(crashed)", file: file, line: line)
+        let event = crashed.first ?? [:]
+        let reason = event["reason"] as? String ?? ""
+        XCTAssertTrue(exit.contains { reason.contains($0) }, "the event's reason names one of \(exit): \(event)", file: file, line: line)
+        XCTAssertTrue((event["last_lines"] as? [String] ?? []).contains { $0.contains("misbehaving: \(command)") },
+                      "the event carries the plugin's last output lines: \(event)", file: file, line: line)
         let log = lab.daemon.log()
         XCTAssertTrue(log.contains(fixtureID) && exit.contains { log.contains($0) }, "the daemon log reports the exit", file: file, line: line)
+        XCTAssertTrue(log.contains("misbehaving: \(command)"), "the daemon log shows the plugin's output", file: file, line: line)
 
         // And through all of it, one MQTT session.
         XCTAssertTrue(lab.daemon.process.isRunning, file: file, line: line)

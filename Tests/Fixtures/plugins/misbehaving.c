@@ -18,6 +18,8 @@
  *                writes through it anyway, as careless code does (the address-space limit turns an
  *                unbounded leak into a SIGSEGV of this process only)
  *
+ * Each writes "misbehaving: <command>" to stderr first (a crash report shows the last lines).
+ *
  * Speakers: "Calm" (id "calm") completes every clip at once; "Bomb" (id "bomb") dereferences NULL
  * in play_clip, so an announcement in flight is hit. Both are reported online in create.
  *
@@ -32,6 +34,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +57,13 @@ static void write_through_null(void)
 {
     int *volatile nowhere = NULL;
     *nowhere = 1;
+}
+
+/* One line on stderr before each misbehaviour: the host must show a crashed plugin's last output
+ * lines in its report. stderr is unbuffered, so the line is out before the process dies. */
+static void announce(const char *what)
+{
+    fprintf(stderr, "misbehaving: %s\n", what);
 }
 
 /* ---- create / destroy ---- */
@@ -102,7 +112,10 @@ static sb_status play_clip(sb_instance *instance, const char *speaker_id, const 
                            uint64_t operation_id, char *err, size_t err_size)
 {
     (void)clip;
-    if (speaker_id != NULL && strcmp(speaker_id, "bomb") == 0) write_through_null();
+    if (speaker_id != NULL && strcmp(speaker_id, "bomb") == 0) {
+        announce("play_clip on bomb");
+        write_through_null();
+    }
     if (speaker_id == NULL || strcmp(speaker_id, "calm") != 0) {
         sbh_error(err, err_size, "no speaker %s", speaker_id != NULL ? speaker_id : "(null)");
         return SB_ERR_NOT_FOUND;
@@ -145,6 +158,7 @@ static sb_status cmd_count(sb_instance *inst, char *reply, size_t reply_size)
 
 static sb_status cmd_segfault(sb_instance *inst, char *reply, size_t reply_size)
 {
+    announce("segfault");
     write_through_null();
     return answer_count(inst, reply, reply_size);
 }
@@ -152,18 +166,21 @@ static sb_status cmd_segfault(sb_instance *inst, char *reply, size_t reply_size)
 static sb_status cmd_abort(sb_instance *inst, char *reply, size_t reply_size)
 {
     (void)inst; (void)reply; (void)reply_size;
+    announce("abort");
     abort();
 }
 
 static sb_status cmd_exit3(sb_instance *inst, char *reply, size_t reply_size)
 {
     (void)inst; (void)reply; (void)reply_size;
+    announce("exit3");
     exit(3);
 }
 
 /* Shuts down and closes the sockets found in /proc/self/fd (the directory's own is skipped). */
 static sb_status cmd_close_socket(sb_instance *inst, char *reply, size_t reply_size)
 {
+    announce("close_socket");
     DIR *dir = opendir("/proc/self/fd");
     if (dir == NULL) return sbh_reply(reply, reply_size, "cannot list /proc/self/fd");
     int own = dirfd(dir);
@@ -185,6 +202,7 @@ static sb_status cmd_close_socket(sb_instance *inst, char *reply, size_t reply_s
 static sb_status cmd_hang(sb_instance *inst, char *reply, size_t reply_size)
 {
     (void)inst; (void)reply; (void)reply_size;
+    announce("hang");
     for (;;) {
         struct timespec an_hour = { 3600, 0 };
         nanosleep(&an_hour, NULL);
@@ -195,6 +213,7 @@ static sb_status cmd_hang(sb_instance *inst, char *reply, size_t reply_size)
 static sb_status cmd_allocate(sb_instance *inst, char *reply, size_t reply_size)
 {
     (void)inst; (void)reply; (void)reply_size;
+    announce("allocate");
     for (;;) {
         unsigned char *block = malloc(ALLOCATION_BLOCK);
         /* No NULL check, on purpose: the first failed allocation is written through. */
