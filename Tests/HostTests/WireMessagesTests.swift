@@ -232,6 +232,47 @@ final class WireMessagesTests: XCTestCase {
         udp.pointee.close(pair.child.host, b)
     }
 
+    /// A WebSocket text message waits in the daemon until the plugin's function returned in the
+    /// plugin host: the daemon's executor stays busy meanwhile, which is what makes the WebSocket
+    /// service's pause at 64 waiting messages hold back a fast server in process mode too.
+    func testAWebSocketTextMessageWaitsInTheDaemonUntilThePluginTookIt() throws {
+        let pair = Pair()
+        defer { pair.close() }
+        final class Inbox: Sendable {
+            let texts = Mutex<[String]>([])
+        }
+        let inbox = Inbox()
+        let user = Unmanaged.passRetained(inbox).toOpaque()
+        defer { Unmanaged<Inbox>.fromOpaque(user).release() }
+        let events: sb_ws_event_fn = { user, _, event, data, size in
+            let inbox = Unmanaged<Inbox>.fromOpaque(user!).takeUnretainedValue()
+            guard event == SB_WS_TEXT, let data else { return }
+            XCTAssertEqual(data[size], 0, "NUL-terminated")
+            inbox.texts.withLock { $0.append(String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)) }
+        }
+        let id = pair.child.websockets.add(.init(fn: events, user: user))
+        let key = RemoteServiceProxies.add(.init(kind: .webSocket, childID: id, owner: ObjectIdentifier(pair.remote),
+                                                 services: .init(pair.remote)))
+        // The plugin is busy.
+        let release = DispatchSemaphore(value: 0)
+        pair.child.executor.async { release.wait() }
+        let delivered = DispatchSemaphore(value: 0)
+        let proxyKey = Unchecked(key)
+        Thread.detachNewThread {
+            "hello".withCString { RemoteServiceProxies.webSocketEvent(proxyKey.value, 1, SB_WS_TEXT, $0, 5) }
+            delivered.signal()
+        }
+        XCTAssertEqual(delivered.wait(timeout: .now() + 0.5), .timedOut, "the daemon side waits while the plugin is busy")
+        release.signal()
+        XCTAssertEqual(delivered.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(inbox.texts.withLock { $0 }, ["hello"], "delivered before the daemon side went on")
+        // Closed by the plugin: nothing more reaches it, and the daemon side does not wait for it.
+        pair.child.websockets.remove(id)
+        "late".withCString { RemoteServiceProxies.webSocketEvent(key, 1, SB_WS_TEXT, $0, 4) }
+        XCTAssertEqual(inbox.texts.withLock { $0 }, ["hello"])
+        RemoteServiceProxies.remove(key)
+    }
+
     /// A UDP port on 127.0.0.1 nobody uses now (the kernel's pick, released again).
     private static func freeLoopbackUDPPort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
