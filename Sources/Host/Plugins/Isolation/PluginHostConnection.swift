@@ -51,6 +51,8 @@ final class PluginHostConnection: Sendable {
         var nextCall: UInt64 = 0
         /// The callers waiting for an answer (or in line), by call number.
         var waiting: [UInt64: ResumeOnce<Result<[UInt8], CallFailure>>] = [:]
+        /// The daemon is stopping and gave up on the calls in flight.
+        var abandoned = false
         var exitReport: PluginExit?
     }
 
@@ -127,9 +129,11 @@ final class PluginHostConnection: Sendable {
     /// Calls entry point `method` and returns its answer. `what` names it in errors ("command 'x'").
     /// The deadline is `timeout` (default: the call timeout) from when it is sent; waiting in line
     /// behind other calls is limited to `queueWait` (default: `PluginExecutor.queueWaitFactor` deadlines).
+    /// `oneBudget`: `timeout` covers the wait in line too (a shutdown's destroy, which must end in time).
     func call(_ what: String, _ method: WireMethod, _ payload: [UInt8], timeout: Double? = nil,
-              queueWait: Double? = nil) async -> Result<[UInt8], CallFailure> {
-        let timeout = timeout ?? callTimeout
+              queueWait: Double? = nil, oneBudget: Bool = false) async -> Result<[UInt8], CallFailure> {
+        let budget = timeout ?? callTimeout
+        let asked = Date()
         if let failure = refusal() { return .failure(failure) }
         return await withCheckedContinuation { continuation in
             let answer = ResumeOnce<Result<[UInt8], CallFailure>>(continuation)
@@ -140,11 +144,12 @@ final class PluginHostConnection: Sendable {
             }
             Task {
                 defer { _ = state.withLock { $0.waiting.removeValue(forKey: ticket) } }
-                guard await queue.enter(timeout: queueWait ?? timeout * PluginExecutor.queueWaitFactor) else {
+                guard await queue.enter(timeout: oneBudget ? budget : queueWait ?? budget * PluginExecutor.queueWaitFactor) else {
                     answer.resume(.failure(.hung))
                     return
                 }
-                if let failure = refusal() ?? (answer.isTaken ? .abandoned : nil) {
+                let timeout = oneBudget ? budget - Date().timeIntervalSince(asked) : budget
+                if let failure = refusal() ?? (answer.isTaken ? .abandoned : nil) ?? (timeout < 0.05 ? .hung : nil) {
                     queue.leave()
                     answer.resume(.failure(failure))
                     return
@@ -176,7 +181,11 @@ final class PluginHostConnection: Sendable {
     /// A daemon stop: every caller waiting for an answer (or in line) gets `.abandoned` now. The
     /// calls already sent still run in the plugin host; `stop` ends it.
     func abandonCalls() {
-        let all = state.withLock { s in defer { s.waiting.removeAll() }; return Array(s.waiting.values) }
+        let all = state.withLock { s in
+            s.abandoned = true
+            defer { s.waiting.removeAll() }
+            return Array(s.waiting.values)
+        }
         for answer in all { answer.resume(.failure(.abandoned)) }
     }
 
@@ -303,9 +312,15 @@ final class PluginHostConnection: Sendable {
     /// exits), else only the socket is closed (it exits on its own); killed if it is still there
     /// a second later. Nothing is reported as a crash.
     func stop(destroyTimeout: Double?) async {
-        state.withLock { $0.stopping = true }
-        if let destroyTimeout, endReason == nil {
-            _ = await call("destroy", .destroy, [], timeout: destroyTimeout, queueWait: destroyTimeout)
+        // After a daemon stop gave up on the calls in flight, `destroy` waits in line behind one
+        // that already ran past the stop's grace: a second more at most, so the stop ends in time.
+        let abandoned = state.withLock { s in
+            s.stopping = true
+            return s.abandoned
+        }
+        if var destroyTimeout, endReason == nil {
+            if abandoned { destroyTimeout = min(destroyTimeout, 1) }
+            _ = await call("destroy", .destroy, [], timeout: destroyTimeout, oneBudget: true)
         }
         channel.close("the plugin was unloaded")
         if await process.waitForExit(timeout: PluginHostConnection.closeGrace) == nil {

@@ -147,14 +147,18 @@ final class RemoteGeneration: PluginInstance {
 
     /// Cancels what this generation still plays, its daemon-side registrations, then asks the
     /// plugin host to destroy the instance and exit; it is killed if it does not. Bounded: a
-    /// daemon stop must not wait for a plugin that does not answer.
+    /// daemon stop must not wait for a plugin that does not answer — the cancels and `destroy`
+    /// share `destroyBudget` (at least a second of it left for `destroy`), then 1 s to exit.
     func shutdown() async {
         let budget = min(callTimeout, RemoteGeneration.destroyBudget)
+        let deadline = Date() + budget
         for operation in context.operations.pendingIDs(owner: ObjectIdentifier(context)) where !isHung && connection.endReason == nil {
-            await cancel(operation: operation, timeout: budget)
+            let left = deadline.timeIntervalSinceNow - 1
+            guard left > 0.05 else { break }
+            await cancel(operation: operation, within: left)
         }
         context.cancelAll(reason: "plugin \(info.id) generation \(number) was unloaded")
-        await connection.stop(destroyTimeout: budget)
+        await connection.stop(destroyTimeout: max(deadline.timeIntervalSinceNow, min(budget, 1)))
         unlink(loadedPath)
     }
 

@@ -68,12 +68,14 @@ extension RemoteGeneration {
     }
 
     func cancel(operation: UInt64) async {
-        await cancel(operation: operation, timeout: nil)
+        await cancel(operation: operation, within: nil)
     }
 
-    func cancel(operation: UInt64, timeout: Double?) async {
+    /// `within`: seconds for the whole of it, the wait in line included (a shutdown's budget).
+    func cancel(operation: UInt64, within: Double?) async {
         guard offersSpeakers else { return }
-        _ = await connection.call("cancel", .cancel, EntryPoint.CancelRequest(operationID: operation).encode(), timeout: timeout)
+        _ = await connection.call("cancel", .cancel, EntryPoint.CancelRequest(operationID: operation).encode(), timeout: within,
+                                  oneBudget: within != nil)
     }
 
     func synthesize(_ request: TTSRequest, operations: OperationTable, timeout: Double) async -> CommandOutcome {
