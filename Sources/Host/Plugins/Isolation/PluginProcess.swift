@@ -157,7 +157,7 @@ final class PluginProcess: Sendable {
     var lastLines: [String] { lines.withLock { $0 } }
 
     /// Its resident memory in KiB (VmRSS of /proc/PID/status); nil once it has ended.
-    var residentKB: UInt64? { PluginProcess.residentKB(of: pid) }
+    var residentKB: UInt64? { ending == nil ? PluginProcess.residentKB(of: pid) : nil }
 
     static func residentKB(of pid: pid_t) -> UInt64? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
