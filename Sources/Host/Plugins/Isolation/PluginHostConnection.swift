@@ -58,8 +58,8 @@ final class PluginHostConnection: Sendable {
 
     /// Starts the plugin host process for the plugin file named `name` and its channel.
     init(name: String, limits: PluginProcess.Limits, callTimeout: Double, logger: Logger) throws(PluginProcess.SpawnError) {
-        // The process's exit and the channel's end reach this connection through `relay`: both are
-        // set up before the connection exists. It holds the connection until the process ended.
+        // The process's exit reaches this connection through the relay: the process is started
+        // before the connection exists. The relay holds the connection until the process ended.
         let relayBox = Relay()
         process = try PluginProcess(name: name, limits: limits, logLevel: logger.logLevel, logger: logger,
                                     onExit: { ending in relayBox.take()?.processEnded(ending) })
