@@ -22,6 +22,10 @@ public enum PluginHostMain {
             FileHandle.standardError.write(Data("plugin-host: \(problem)\n".utf8))
             return 2
         }
+        guard fcntl(options.fd, F_GETFD) >= 0 else {
+            FileHandle.standardError.write(Data("plugin-host: descriptor \(options.fd) is not open (the daemon starts plugin-host with its socket there)\n".utf8))
+            return 2
+        }
         // As the daemon: a write to a socket the other end closed is an error, not the end.
         signal(SIGPIPE, SIG_IGN)
         // Its life is tied to its socket: the daemon ends it (destroy, or SIGKILL), and its end
