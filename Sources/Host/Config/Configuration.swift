@@ -136,8 +136,10 @@ public struct Configuration: Sendable, Equatable {
         public var watch: Bool = true
         /// How often the plugin folders are checked for changes; a change must be stable this long.
         public var watchInterval: Double = 0.5
-        /// Where plugin code runs: in a plugin host process of its own, or in the daemon's process.
-        public var isolation: PluginIsolation = .inline
+        /// Where plugin code runs: in a plugin host process of its own (the default: the isolation
+        /// bench measured its cost on the announcement path within noise, README "Crash-isolated
+        /// plugins"), or in the daemon's process.
+        public var isolation: PluginIsolation = .process
         /// Per-plugin exceptions to `isolation`, by file name without `.so` (as its settings file).
         public var isolationOverrides: [String: PluginIsolation] = [:]
         /// An isolated plugin's address-space cap (RLIMIT_AS), in MiB.
