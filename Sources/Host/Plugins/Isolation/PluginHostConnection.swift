@@ -283,7 +283,10 @@ final class PluginHostConnection: Sendable {
         let lastLines = process.lastLines
         let ended = state.withLock { s -> (String, PluginExit, [ResumeOnce<String?>], PluginHostContext?, (@Sendable (PluginExit) -> Void)?, Bool)? in
             guard s.ended == nil else { return nil }
-            let reason = s.killReason ?? ending.description
+            // A plugin host exits with connectionLostStatus when its socket ended first; the daemon
+            // did not close it (it is not stopping), so the plugin's code did.
+            let reason = s.killReason
+                ?? (ending == .exited(status: PluginHostMain.connectionLostStatus) ? "closed its socket" : ending.description)
             let text = "plugin \(s.name) \(reason)"
             s.ended = text
             s.hung = nil

@@ -42,13 +42,19 @@ public enum PluginHostMain {
         let plugin = ChildPlugin(channel: channel, name: options.name, logLevel: options.logLevel)
         channel.start(onCall: { plugin.handleCall($0) }, onNote: { plugin.handleNote($0) },
                       onClose: { _ in
-                          // The daemon is gone (or closed the socket to end this process): nobody is
-                          // left to serve.
-                          exitNow(0)
+                          // The daemon is gone, closed the socket to end this process, or the
+                          // plugin's own code closed it: nobody is left to serve. The status tells
+                          // the daemon (when it did not close it) that the connection ended first.
+                          exitNow(connectionLostStatus)
                       })
         // Everything happens on the channel's reader thread and the plugin's executor.
         while true { pause() }
     }
+
+    /// The exit status of a plugin host whose connection ended without `destroy` (EX_TEMPFAIL). A
+    /// plugin that calls `exit(75)` itself is reported as having closed its socket: both end its
+    /// service the same way.
+    static let connectionLostStatus: Int32 = 75
 
     /// Ends the process at once. Not `exit`: that would run the plugin's (and the runtime's)
     /// global destructors while the plugin's own threads may still be running inside them.
