@@ -222,7 +222,7 @@ final class PluginHostConnection: Sendable {
             return (s.name, s.metrics)
         }
         metrics?.pluginCallTimedOut(plugin: name)
-        logger.error("plugin \(name): \(what) did not return within \(timeout) s; its process (pid \(process.pid)) is killed unless it answers within \(PluginHostConnection.hangGrace) s")
+        logger.error("plugin \(name): \(what) has not returned after \(PluginHangLog.seconds(timeout)) s; the plugin is not responding; its plugin host (pid \(process.pid)) is killed unless it answers within \(PluginHangLog.seconds(PluginHostConnection.hangGrace)) s")
         DispatchQueue.global().asyncAfter(deadline: .now() + PluginHostConnection.hangGrace) { [self] in
             let reason = state.withLock { s -> String? in
                 guard s.hung?.call == number, s.ended == nil, s.killReason == nil else { return nil }
@@ -243,7 +243,7 @@ final class PluginHostConnection: Sendable {
             return s.name
         }
         guard let name else { return }
-        logger.warning("plugin \(name): \(what) returned after \(String(format: "%.1f", Date().timeIntervalSince(started))) s; it is served again")
+        logger.notice("plugin \(name): \(what) returned after \(PluginHangLog.seconds(Date().timeIntervalSince(started))) s; the plugin responds again")
     }
 
     // MARK: the end
