@@ -14,33 +14,7 @@ extension PluginGeneration {
         let inst = Unchecked(instance), playFn = Unchecked(play)
         return await runOperation("playing on \(speakerID)", operations: operations, timeout: timeout) { operationID, err in
             onStarted(operationID)
-            var c = sb_clip()
-            c.struct_size = UInt32(MemoryLayout<sb_clip>.size)
-            c.duration_ms = clip.durationMs
-            c.volume = clip.volume
-            c.flags = (clip.onlyWhenPlaying ? UInt32(SB_CLIP_ONLY_WHEN_PLAYING) : 0) | (clip.group != nil ? UInt32(SB_CLIP_GROUP) : 0)
-            // The group's ids as C strings that live until play_clip returns (the driver copies
-            // what it keeps).
-            let group = (clip.group ?? []).map { strdup($0) }
-            defer { group.forEach { free($0) } }
-            let groupPointers: [UnsafePointer<CChar>?] = group.map { UnsafePointer($0) }
-            return groupPointers.withUnsafeBufferPointer { members in
-                if clip.group != nil {
-                    c.group = members.baseAddress
-                    c.group_count = UInt32(members.count)
-                }
-                return clip.url.withCString { url in
-                    clip.mime.withCString { mime in
-                        c.url = url
-                        c.mime = mime
-                        func call(_ announcement: UnsafePointer<CChar>?) -> Int32 {
-                            c.announcement_id = announcement
-                            return speakerID.withCString { playFn.value(inst.value, $0, &c, operationID, err, 1024) }
-                        }
-                        return clip.announcementID.map { $0.withCString { call($0) } } ?? call(nil)
-                    }
-                }
-            }
+            return clip.withCStruct { c in speakerID.withCString { playFn.value(inst.value, $0, c, operationID, err, 1024) } }
         }
     }
 
@@ -58,19 +32,7 @@ extension PluginGeneration {
         }
         let inst = Unchecked(instance), synthFn = Unchecked(synth)
         return await runOperation("synthesising speech", operations: operations, timeout: timeout) { operationID, err in
-            var r = sb_tts_request()
-            r.struct_size = UInt32(MemoryLayout<sb_tts_request>.size)
-            r.rate = request.rate
-            r.pitch = request.pitch
-            r.ssml = request.ssml
-            return request.text.withCString { text in
-                func call(_ voice: UnsafePointer<CChar>?) -> Int32 {
-                    r.text = text
-                    r.voice = voice
-                    return synthFn.value(inst.value, &r, operationID, err, 1024)
-                }
-                return request.voice.map { $0.withCString { call($0) } } ?? call(nil)
-            }
+            request.withCStruct { synthFn.value(inst.value, $0, operationID, err, 1024) }
         }
     }
 

@@ -209,33 +209,9 @@ final class ChildPlugin: @unchecked Sendable {
         guard let inst = instance, let play = speakerTable?.pointee.play_clip else {
             return .init(status: SB_ERR_UNSUPPORTED, text: "the plugin drives no speakers")
         }
-        let clip = request.clip
-        var c = sb_clip()
-        c.struct_size = UInt32(MemoryLayout<sb_clip>.size)
-        c.duration_ms = clip.durationMs
-        c.volume = clip.volume
-        c.flags = (clip.onlyWhenPlaying ? UInt32(SB_CLIP_ONLY_WHEN_PLAYING) : 0) | (clip.group != nil ? UInt32(SB_CLIP_GROUP) : 0)
-        // The group's ids as C strings that live until play_clip returns (the driver copies what it keeps).
-        let group = (clip.group ?? []).map { strdup($0) }
-        defer { group.forEach { free($0) } }
-        let groupPointers: [UnsafePointer<CChar>?] = group.map { UnsafePointer($0) }
         var err = [CChar](repeating: 0, count: 1024)
-        let status = groupPointers.withUnsafeBufferPointer { members in
-            if clip.group != nil {
-                c.group = members.baseAddress
-                c.group_count = UInt32(members.count)
-            }
-            return clip.url.withCString { url in
-                clip.mime.withCString { mime in
-                    c.url = url
-                    c.mime = mime
-                    func call(_ announcement: UnsafePointer<CChar>?) -> Int32 {
-                        c.announcement_id = announcement
-                        return request.speakerID.withCString { play(inst, $0, &c, request.operationID, &err, err.count) }
-                    }
-                    return clip.announcementID.map { $0.withCString { call($0) } } ?? call(nil)
-                }
-            }
+        let status = request.clip.withCStruct { c in
+            request.speakerID.withCString { play(inst, $0, c, request.operationID, &err, err.count) }
         }
         return .init(status: status, text: ChildPlugin.text(&err))
     }
@@ -249,20 +225,10 @@ final class ChildPlugin: @unchecked Sendable {
         guard let inst = instance, let synthesize = ttsTable?.pointee.synthesize else {
             return .init(status: SB_ERR_UNSUPPORTED, text: "the plugin is not a TTS engine")
         }
-        var r = sb_tts_request()
-        r.struct_size = UInt32(MemoryLayout<sb_tts_request>.size)
-        r.rate = request.rate
-        r.pitch = request.pitch
-        r.ssml = request.ssml
+        var speech = TTSRequest(text: request.text, voice: request.voice)
+        (speech.rate, speech.pitch, speech.ssml) = (request.rate, request.pitch, request.ssml)
         var err = [CChar](repeating: 0, count: 1024)
-        let status = request.text.withCString { text in
-            func call(_ voice: UnsafePointer<CChar>?) -> Int32 {
-                r.text = text
-                r.voice = voice
-                return synthesize(inst, &r, request.operationID, &err, err.count)
-            }
-            return request.voice.map { $0.withCString { call($0) } } ?? call(nil)
-        }
+        let status = speech.withCStruct { synthesize(inst, $0, request.operationID, &err, err.count) }
         return .init(status: status, text: ChildPlugin.text(&err))
     }
 
