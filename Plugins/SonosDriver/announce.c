@@ -302,8 +302,12 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
     } else if (done_step <= A_CROSSFADE) {
         /* Snapshot: GetOutputFixed is Sonos-only and GetMute/GetVolume may be missing on simple
          * renderers (play mode and crossfade are then simply not restored); without media and
-         * transport info we cannot promise a restore. */
-        if (done_step == A_MEDIA || done_step == A_TRANSPORT) {
+         * transport info we cannot promise a restore. A step that got no answer at all ends it
+         * too: the next call would wait out the same silence (the user another soap_timeout),
+         * racing the description check soap_call.c starts for the silent speaker, and when that
+         * check timed out first the result said "went offline" instead of this timeout. Nothing
+         * has changed on the speaker yet: nothing to put back. */
+        if (done_step == A_MEDIA || done_step == A_TRANSPORT || result->unanswered) {
             char why[400];
             snprintf(why, sizeof why, "could not read the speaker's state before the announcement: %s", result->reason);
             finish(a, SB_ERR_FAILED, why);
@@ -326,7 +330,8 @@ static void step_done(sb_instance *inst, void *ctx, int ok, sn_soap_result *resu
             if (a->retry_timer != 0) return;
             a->step = A_PLAY;
         }
-        if (done_step == A_SET_VOLUME || done_step == A_UNMUTE) {
+        if ((done_step == A_SET_VOLUME || done_step == A_UNMUTE) && !result->unanswered) {
+            /* Refused: the clip still plays. Unanswered: the speaker is silent, as below. */
             sn_log(inst, SB_LOG_WARNING, "%s: %s (the clip plays at the current level)", a->speaker->id, result->reason);
         } else {
             sn_copy(a->failure, sizeof a->failure, result->reason);
@@ -822,10 +827,12 @@ static void transport_changed(sb_instance *inst, sn_speaker *s, const char *why,
     }
 }
 
-/* Nothing can be restored on a speaker that is gone: the announcement fails at once. */
+/* Nothing can be restored on a speaker that is gone: the announcement fails at once, naming why
+ * it went (a goodbye, or a request of ours that got no answer: a slow speaker's description check
+ * may time out before the announcement's own SOAP call does, and "went offline" alone would hide
+ * that it was the timeout). */
 static void speaker_gone(sb_instance *inst, sn_speaker *s, const char *why, void *user)
 {
-    (void)why;
     (void)user;
     sn_announcement *a = s->announcement;
     if (a == NULL) return;
@@ -834,7 +841,11 @@ static void speaker_gone(sb_instance *inst, sn_speaker *s, const char *why, void
     a->clip = NULL;
     sn_timer_cancel(inst, &a->fallback_timer);
     sn_timer_cancel(inst, &a->poll_timer);
-    sn_copy(a->failure, sizeof a->failure, "the speaker went offline during the announcement");
+    if (why[0] != '\0') {
+        snprintf(a->failure, sizeof a->failure, "the speaker went offline during the announcement: %s", why);
+    } else {
+        sn_copy(a->failure, sizeof a->failure, "the speaker went offline during the announcement");
+    }
     finish(a, SB_ERR_FAILED, a->failure);
 }
 

@@ -5,6 +5,7 @@
 #include "text.h"
 #include "xml.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Appends the envelope for `action` of `service_type`; `args` is name, value, name, value, …, NULL
@@ -13,6 +14,7 @@ void sn_soap_envelope(sn_text *out, const char *service_type, const char *action
 
 typedef struct sn_soap_result {
     int upnp_code;        /* UPnPError errorCode, 0 when none */
+    bool unanswered;      /* no answer at all (timeout, refused, reset): set by sn_soap (soap_call.c) */
     char reason[320];     /* readable failure ("714 Illegal MIME-type (AVTransport)") when != 0 */
     sn_xml_node *doc;     /* owned; freed by sn_soap_result_free */
     const sn_xml_node *response; /* the <ActionResponse> element on success */

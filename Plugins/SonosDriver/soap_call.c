@@ -28,6 +28,7 @@ static void soap_done(sb_instance *inst, void *user, const sb_http_response *res
     memset(&result, 0, sizeof result);
     int ok = 0;
     if (response->status != SB_OK) {
+        result.unanswered = true;
         snprintf(result.reason, sizeof result.reason, "%s %s: %s", sn_service_name(c->kind), c->action,
                  response->error != NULL ? response->error : "no answer");
         sn_lifecycle_emit(&inst->hub, inst, SN_EV_UNREACHABLE, c->speaker, result.reason);

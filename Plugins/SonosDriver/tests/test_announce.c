@@ -112,7 +112,7 @@ static void test_refusals_and_ends(void)
     play_until_wait();
     sn_speaker_set_online(inst, s, false, "it said goodbye");
     CHECK(f.complete_count == 2 && f.completed_op == 3 && f.completed_status == SB_ERR_FAILED);
-    CHECK_STR(f.completed_detail, "the speaker went offline during the announcement");
+    CHECK_STR(f.completed_detail, "the speaker went offline during the announcement: it said goodbye");
     CHECK(fake_http_open_count(&f) == 0 && fake_timer_active_count(&f) == 0);
 
     /* No STOPPED within the clip's length + margin: restored anyway. */
@@ -840,6 +840,41 @@ static void test_snapshot_after_restore_events_and_a_new_source(void)
     fake_instance_free(inst);
 }
 
+/* A snapshot step that gets no answer at all ends the announcement with that timeout, at once: the
+ * next call would only wait out the same silence, racing the check of the silent speaker (whose
+ * "offline" would then be the reason). A step the speaker refuses is still passed over. */
+static void test_silent_speaker_ends_the_snapshot(void)
+{
+    sb_instance *inst = setup();
+    fake_speaker(inst, "uuid-1", "Study", "10.0.0.5", false);
+    char err[200] = "";
+    CHECK(sn_announce_start(inst, "study", &CLIP, 1, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PLAYING", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "http://nas/song.flac", "CurrentURIMetaData", "", NULL });
+    fake_request *r = fake_http_find(&f, "POST", NULL);
+    CHECK(r != NULL && strcmp(fake_soap_action(r), "GetPositionInfo") == 0);
+    if (r != NULL) fake_http_fail(&f, r, "no answer from http://10.0.0.5:1400/MediaRenderer/AVTransport/Control within 5.0 s");
+    CHECK(f.complete_count == 1 && f.completed_op == 1 && f.completed_status == SB_ERR_FAILED);
+    CHECK_STR(f.completed_detail, "could not read the speaker's state before the announcement: AVTransport GetPositionInfo: "
+                                  "no answer from http://10.0.0.5:1400/MediaRenderer/AVTransport/Control within 5.0 s");
+    CHECK(fake_http_open_count(&f) == 0 && fake_timer_active_count(&f) == 0);
+
+    /* Refused (a UPnP fault): the volume is simply not restored; the snapshot goes on. */
+    CHECK(sn_announce_start(inst, "study", &CLIP, 2, err, sizeof err) == SB_OK);
+    answer("GetTransportInfo", (const char *const[]){ "CurrentTransportState", "PLAYING", NULL });
+    answer("GetMediaInfo", (const char *const[]){ "CurrentURI", "http://nas/song.flac", "CurrentURIMetaData", "", NULL });
+    answer("GetPositionInfo", (const char *const[]){ "Track", "1", "RelTime", "0:01:00", "TrackDuration", "0:03:00", NULL });
+    r = fake_http_find(&f, "POST", NULL);
+    CHECK(r != NULL && strcmp(fake_soap_action(r), "GetVolume") == 0);
+    if (r != NULL) fake_soap_fault(&f, r, 401);
+    CHECK(f.complete_count == 1);
+    r = fake_http_find(&f, "POST", NULL);
+    CHECK(r != NULL && strcmp(fake_soap_action(r), "GetMute") == 0);
+    sn_http_cancel_all(inst);
+    sn_announce_free_all(inst);
+    fake_instance_free(inst);
+}
+
 int main(void)
 {
     test_upnp_round_trip();
@@ -857,5 +892,6 @@ int main(void)
     test_play_retried_with_the_uri();
     test_call_order();
     test_queue_position_from_poll();
+    test_silent_speaker_ends_the_snapshot();
     return CHECK_DONE("test_announce");
 }
