@@ -134,14 +134,23 @@ final class SonosDriverTests: XCTestCase {
     }
 
     func testASlowSpeakerTimesOutGoesOfflineAndComesBack() async throws {
-        let lab = try await sonosLab([.init(name: "Kitchen")])
+        // Only the announcement talks to the slow player, so its own call is what times out first:
+        // no search round re-describing the static address meanwhile (the first one found it),
+        // and the subscriptions are answered before the player turns slow (a SUBSCRIBE timing
+        // out would have the driver check the description, and that check could time out, and
+        // take the speaker offline, while the announcement's call still waits).
+        let lab = try await sonosLab([.init(name: "Kitchen")], settings: ["search_interval": 3600])
         let kitchen = lab.household.players[0]
         try lab.availability("kitchen", "online")
+        let subscribed = await kitchen.waitUntil { $0.subscriptions.count == 3 }
+        XCTAssertTrue(subscribed, "\(kitchen.subscriptions)")
         kitchen.respondSlowly(seconds: 3)
         try lab.say("s1", "Too slow.", to: ["kitchen"])
         let final = try lab.final("s1")
         XCTAssertEqual(final["state"] as? String, "failed")
-        XCTAssertTrue((final["reason"] as? String ?? "").contains("within"), "\(final)")
+        let reason = final["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("no answer from") && reason.contains("within 2.0 s"), "\(final)")
+        XCTAssertFalse(reason.contains("went offline"), "the announcement's own call timed out first: \(final)")
         try lab.availability("kitchen", "offline")
         let mark = ContinuousClock.now
         kitchen.respondSlowly(seconds: 0)
