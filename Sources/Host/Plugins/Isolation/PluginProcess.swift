@@ -230,16 +230,8 @@ final class PluginProcess: Sendable {
         // Default signal dispositions and an empty mask, as Support/ChildProcess.swift explains:
         // the daemon ignores SIGTERM and SIGINT, and an ignored signal stays ignored across exec.
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        ChildProcess.initDefaultSignals(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment().map { strdup($0) } + [nil]
