@@ -207,11 +207,7 @@ final class PluginProcess: Sendable {
     /// /proc/self/exe: the very file the daemon runs, even after a package upgrade replaced or
     /// removed it on disk, so a plugin host is always the same build as its daemon.
     static func ownExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return CommandLine.arguments[0] }
-        buffer[n] = 0
-        let path = String(cString: buffer)
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return CommandLine.arguments[0] }
         return path.hasSuffix(" (deleted)") ? String(path.dropLast(10)) : path
     }
 

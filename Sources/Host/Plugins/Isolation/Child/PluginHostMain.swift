@@ -119,11 +119,9 @@ public enum PluginHostMain {
     private static func closeInheritedDescriptors(keeping socket: Int32) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
         for fd in names.compactMap({ Int32($0) }) where fd > 2 && fd != socket {
-            var buffer = [CChar](repeating: 0, count: 256)
-            let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
-            guard n > 0 else { continue }  // the directory listing's own descriptor, gone by now
-            buffer[n] = 0
-            if String(cString: buffer).hasPrefix("anon_inode:") { continue }
+            // nil: the directory listing's own descriptor, gone by now.
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else { continue }
+            if target.hasPrefix("anon_inode:") { continue }
             close(fd)
         }
     }
