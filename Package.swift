@@ -70,7 +70,10 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            path: "Sources/Host"
+            path: "Sources/Host",
+            // The status page (plain HTML, CSS and ES modules), compiled into the binary: nothing to
+            // install beside it, and the page always matches the daemon that serves it.
+            resources: [.embedInCode("Admin/Page")]
         ),
         .executableTarget(
             name: "speakerbridge",

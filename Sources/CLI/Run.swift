@@ -10,12 +10,13 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.loadOrFail()
-        let logger = makeLogger(config)
+        let logLines = LogLines()
+        let logger = makeLogger(config, lines: logLines)
         // Past a file size limit (ulimit -f) a journal append must fail with EFBIG, which the
         // journal cuts back and refuses, instead of the default SIGXFSZ killing the daemon.
         signal(SIGXFSZ, SIG_IGN)
         do {
-            try await Daemon.run(config: config, logger: logger)
+            try await Daemon.run(config: config, logger: logger, logLines: logLines)
         } catch let error as StateDirectory.LockedError {
             throw fail(error.description)
         } catch let error as EmbeddedBrokerError {

@@ -63,7 +63,9 @@ extension ConfigOptions {
     }
 }
 
-func makeLogger(_ config: Configuration) -> Logger {
+/// `lines`: also keep the recent lines for the `log` request (the daemon's own; other commands
+/// pass nothing). SKELETON (#14): helper S2 multiplexes the handler in.
+func makeLogger(_ config: Configuration, lines: LogLines? = nil) -> Logger {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info

@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// Services stop in reverse order: the router finishes the request in hand, the session flushes,
 /// says `offline` and disconnects, and only then does the embedded broker go down.
 public enum Daemon {
-    public static func run(config: Configuration, logger: Logger) async throws {
+    /// `logLines`: the log handler's memory of recent lines (the `log` request, the status page).
+    public static func run(config: Configuration, logger: Logger, logLines: LogLines = LogLines()) async throws {
         var config = config
         // Before any child process starts: the variables are ours, not the embedded broker's.
         let serviceEnvironment = ServiceManagerEnvironment.take()
@@ -52,9 +53,15 @@ public enum Daemon {
         let haTriggers = DiscoveryTriggers(status: haStatus)
         let info = BridgeInfo(config: config, clientID: clientID, startedAt: startedAt, plugins: registry,
                               homeAssistant: { haStatus.json })
+        // The status page: everything the daemon publishes, and requests through the same intake.
+        let liveFeed = LiveFeed(topics: topics)
+        spool.observeOutbound { liveFeed.published($0) }
+        let pageAPI = PageAPI(feed: liveFeed, intake: intake, topics: topics, maxPayload: config.mqtt.maxPayload,
+                              snapshot: { info.birthMessages(status.current) + retainedStates.all }, logger: logger)
         let adminServer = config.admin.bind.isEmpty ? nil
             : try AdminServer(settings: .init(bind: config.admin.bind, port: config.admin.port), export: export,
-                              status: status, spool: spool, speakers: registry.directory, plugins: registry, logger: logger)
+                              status: status, spool: spool, speakers: registry.directory, plugins: registry,
+                              access: AdminAccess(token: config.admin.token), page: pageAPI, logger: logger)
         let brokerStatus = config.usesEmbeddedBroker ? EmbeddedBrokerStatusBox() : nil
         // The embedded broker is up (or `run` has failed with the reason) before anything connects.
         let embeddedBroker = brokerStatus.map {
@@ -89,6 +96,7 @@ public enum Daemon {
             PlayHandler(registry: registry),
             VoicesHandler(registry: registry),
             JournalHandler(spool: spool, intake: intake),
+            LogRequestHandler(lines: logLines),
         ]
         let plugins = PluginService(registry: registry, watch: config.plugins.watch, interval: config.plugins.watchInterval,
                                     changes: pluginChanges,

@@ -50,7 +50,8 @@ public final class AdminServer: Service, Sendable {
     /// Takes a fixed port at once, so a taken one fails the start before the daemon connects and
     /// says `online` (under systemd's Restart= such a daemon would flap online and offline).
     public init(settings: Settings, export: PrometheusExport, status: SessionStatusBox, spool: Spool,
-                speakers: SpeakerDirectory?, plugins: PluginRegistry? = nil, logger: Logger) throws {
+                speakers: SpeakerDirectory?, plugins: PluginRegistry? = nil,
+                access: AdminAccess = AdminAccess(token: nil), page: PageAPI? = nil, logger: Logger) throws {
         self.settings = settings
         let numeric = settings.bind.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
         do {

@@ -206,6 +206,10 @@ public struct Configuration: Sendable, Equatable {
         public var bind: String = "127.0.0.1"
         /// 0 picks a free port at start.
         public var port: Int = 8180
+        /// `admin.token_file`: where the token came from (for messages); the token itself below.
+        public var tokenFile: String? = nil
+        /// The status page's token, read from `token_file`; required on a bind other than loopback.
+        public var token: Secret? = nil
         public init() {}
     }
 

@@ -256,6 +256,11 @@ public final class Spool: Sendable {
 
     // MARK: outbound
 
+    /// `observer` sees every outbound message once it is recorded, in journal order (the status
+    /// page's live feed). It is called with the journal's lock held: it must only hand them on.
+    /// SKELETON (#14): helper S2 fills this in.
+    public func observeOutbound(_ observer: @escaping @Sendable ([OutboundMessage]) -> Void) {}
+
     /// Queues messages that answer no request (events, state).
     public func publish(_ messages: [OutboundMessage]) throws {
         guard !messages.isEmpty else { return }
