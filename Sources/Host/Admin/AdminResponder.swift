@@ -2,23 +2,39 @@ import Hummingbird
 import HummingbirdCore
 
 /// The admin listener's answers: `GET /metrics` (Prometheus text format) and `GET /healthz` (200
-/// or 503 with the reasons), HEAD of either, 405 for another method on them, 404 for anything else.
+/// or 503 with the reasons), HEAD of either, 405 for another method on them; the status page's API
+/// paths (`/api/...`) are handed to `PageAPI`; 404 for anything else.
 /// The path is compared as raw bytes (a query string is ignored), so nothing else can match.
 struct AdminResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let scrape: MetricsScrape
     /// The session's problems and the plugins' (the `health` request's two lists).
     let healthProblems: @Sendable () -> (session: [String], plugins: [String])
+    let access: AdminAccess
+    /// nil: no status page API (a listener built without one, as in unit tests).
+    let page: PageAPI?
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-        Self.answer(method: request.method, target: request.head.path ?? "", scrape: scrape, healthProblems: healthProblems)
+        let target = request.head.path ?? ""
+        let path = Self.path(of: target)
+        if path.hasPrefix("/api/") {
+            guard let page, let response = await page.respond(to: request, path: path) else {
+                return Self.text(.notFound, "not found: \(path) is not an API path of this listener\n")
+            }
+            return response
+        }
+        return Self.answer(method: request.method, target: target, scrape: scrape, healthProblems: healthProblems)
     }
 
     enum Route { case metrics, healthz }
 
+    /// The target without its query string.
+    static func path(of target: String) -> Substring {
+        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
     static func route(_ target: String) -> Route? {
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        switch path {
+        switch path(of: target) {
         case "/metrics": return .metrics
         case "/healthz": return .healthz
         default: return nil

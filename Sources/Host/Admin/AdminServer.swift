@@ -40,6 +40,8 @@ public final class AdminServer: Service, Sendable {
     public let settings: Settings
     private let scrape: MetricsScrape
     private let healthProblems: @Sendable () -> (session: [String], plugins: [String])
+    private let access: AdminAccess
+    private let page: PageAPI?
     private let logger: Logger
     /// Opened with the port once the listener is up (the kernel's choice when `admin.port` is 0).
     public let running = Readiness<Int>()
@@ -62,6 +64,8 @@ public final class AdminServer: Service, Sendable {
         scrape = MetricsScrape(export: export, status: status, spool: spool, speakers: speakers, logger: logger)
         // The same verdict as the `health` request.
         healthProblems = { (status.current.healthProblems, plugins?.healthProblems ?? []) }
+        self.access = access
+        self.page = page
         self.logger = logger
     }
 
@@ -74,7 +78,7 @@ public final class AdminServer: Service, Sendable {
         let server = HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits, decoder: decoder) }
         let host = MediaServer.urlHost(settings.bind)
         let application = Application(
-            responder: AdminResponder(scrape: scrape, healthProblems: healthProblems), server: server,
+            responder: AdminResponder(scrape: scrape, healthProblems: healthProblems, access: access, page: page), server: server,
             configuration: ApplicationConfiguration(address: .hostname(settings.bind, port: settings.port)),
             onServerRunning: { [logger, running, reservation] channel in
                 reservation?.release()
