@@ -14,6 +14,8 @@
 #                                   build and the smoke test), mmdebstrap (the Debian base image when no
 #                                   registry is reachable), runc (crun fails on kernels with hybrid cgroups),
 #                                   and the smoke test's checks: mosquitto_sub, curl, espeak-ng and soxi
+#   scripts/install-deps.sh browser plus what `make test-browser` uses: Debian's Chromium and its chromedriver
+#                                   (the status page's test drives them in a network namespace of their own)
 set -euo pipefail
 
 packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
@@ -21,6 +23,9 @@ if [[ "${1:-}" == "test" ]]; then
     packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
                gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++
                libturbojpeg0)
+fi
+if [[ "${1:-}" == "browser" ]]; then
+    packages+=(chromium chromium-driver)
 fi
 if [[ "${1:-}" == "image" ]]; then
     packages+=(podman buildah mmdebstrap runc mosquitto-clients curl espeak-ng sox)
