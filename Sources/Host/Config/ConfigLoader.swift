@@ -150,7 +150,7 @@ public enum ConfigLoader {
                 continue
             }
             guard ConfigSetting.byKey[key] != nil else {
-                let known = ConfigSetting.all.map(\.key).filter { $0 != "mqtt.password" }
+                let known = ConfigSetting.all.map(\.key).filter { !ConfigSetting.unsuggested.contains($0) }
                 let hint = ConfigSetting.closestName(to: key, among: known).map { "; did you mean \($0)?" } ?? ""
                 problems.append(ConfigProblem(key: key, message: "unknown setting\(hint)", origin: .flag))
                 continue
@@ -200,6 +200,17 @@ public enum ConfigLoader {
             }
         }
         config.mqtt.tls = tls
+
+        // The status page can speak, change volumes and reload plugins: beyond loopback, only with
+        // a token. A token_file that was refused has said so already.
+        let admin = config.admin
+        if !admin.bind.isEmpty, admin.token == nil, !LoopbackName.contains(admin.bind),
+           rejected.isDisjoint(with: ["admin.bind", "admin.token_file"]) {
+            report("admin.bind", "is \(admin.bind), not loopback: the status page and its controls (speak, volume, "
+                + "plugin reload) would be open to the network without a token; set admin.token_file to a file "
+                + "holding a token of at least \(ConfigSetting.minimumAdminTokenLength) characters (for example: "
+                + "openssl rand -hex 24 > /etc/speakerbridge/admin-token), or admin.bind to 127.0.0.1")
+        }
 
         let backoff = config.mqtt.reconnect
         let bounds = ["mqtt.reconnect.min_delay", "mqtt.reconnect.max_delay"]
@@ -251,7 +262,7 @@ public enum ConfigLoader {
         if let sibling = ConfigSetting.closestName(to: name, among: ConfigSetting.children(of: section)) {
             return "; did you mean \(String(reflecting: sibling))?"
         }
-        let everywhere = (ConfigSetting.all.map(\.key) + ConfigSetting.sections).filter { $0 != "mqtt.password" }
+        let everywhere = (ConfigSetting.all.map(\.key) + ConfigSetting.sections).filter { !ConfigSetting.unsuggested.contains($0) }
         if let elsewhere = everywhere.first(where: { $0.split(separator: ".").last.map(String.init) == name }) {
             return "; did you mean \(elsewhere)?"
         }

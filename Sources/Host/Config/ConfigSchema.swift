@@ -16,6 +16,13 @@ struct ConfigSetting: Sendable {
         "SPEAKERBRIDGE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
+    /// Keys that exist only to be refused or shown, never offered as a did-you-mean.
+    static let unsuggested: Set<String> = ["mqtt.password", "admin.token"]
+
+    /// Shorter admin tokens are refused: the status page's token is what stands between the
+    /// network and the speakers, and is guessed at over HTTP.
+    static let minimumAdminTokenLength = 16
+
     static let secretsMessage = "secrets are not read from the config file; use mqtt.password_file "
         + "or the SPEAKERBRIDGE_MQTT_PASSWORD environment variable"
 
@@ -131,6 +138,27 @@ struct ConfigSetting: Sendable {
             return nil
         }, show: { $0.admin.bind.isEmpty ? "(off)" : $0.admin.bind }),
         int("admin.port", \.admin.port, 0...65535),
+        ConfigSetting(key: "admin.token_file", apply: { path, config in
+            if let problem = unreadableFileProblem(path) { return problem }
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                return "cannot read \(path) as UTF-8 text"
+            }
+            // A final newline (echo, editors) or stray spaces are never part of the token.
+            let token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard token.count >= minimumAdminTokenLength else {
+                // The length only: the value itself must not reach a log line.
+                return "\(path) holds \(token.isEmpty ? "no token" : "a token of \(token.count) characters"); the admin "
+                    + "token must be at least \(minimumAdminTokenLength) characters (for example: openssl rand -hex 24 > \(path))"
+            }
+            config.admin.tokenFile = path
+            config.admin.token = Secret(token)
+            return nil
+        }, show: { $0.admin.tokenFile ?? unset }),
+        // Only so that `config show` says whether a token is set; the token itself is read from
+        // admin.token_file and never inline, where ps(1), a shell history or a shared file shows it.
+        ConfigSetting(key: "admin.token", apply: { _, _ in
+            "secrets are not read inline; put the token in a file readable only by the daemon and set admin.token_file to it"
+        }, show: { $0.admin.token == nil ? unset : "<redacted>" }),
         ConfigSetting(key: "network.interface", apply: { text, config in
             // "" is a value here: the first multicast-capable interface. The interface itself is
             // looked up when a plugin opens a socket (interfaces come and go at run time).
@@ -154,7 +182,7 @@ struct ConfigSetting: Sendable {
     static func children(of section: String) -> [String] {
         let prefix = section.isEmpty ? "" : section + "."
         var names: [String] = []
-        for key in all.map(\.key) + sections.sorted() where key.hasPrefix(prefix) && key != "mqtt.password" {
+        for key in all.map(\.key) + sections.sorted() where key.hasPrefix(prefix) && !unsuggested.contains(key) {
             let name = String(key.dropFirst(prefix.count))
             if !name.contains("."), !names.contains(name) { names.append(name) }
         }
