@@ -1,10 +1,12 @@
 import Hummingbird
 import HummingbirdCore
+import NIOCore
 
-/// The admin listener's answers: `GET /metrics` (Prometheus text format) and `GET /healthz` (200
-/// or 503 with the reasons), HEAD of either, 405 for another method on them; the status page's API
-/// paths (`/api/...`) are handed to `PageAPI`; 404 for anything else.
-/// The path is compared as raw bytes (a query string is ignored), so nothing else can match.
+/// The admin listener's answers: the status page (`/`, `/login`, `/logout`, `/assets/<file>`), its
+/// API (`/api/...`, handed to `PageAPI`), `GET /metrics` (Prometheus text format) and
+/// `GET /healthz` (200 or 503 with the reasons). A path is one of `AdminRoute`'s or 404; a method
+/// the route does not take is 405; then `AdminAccess` decides (403, 415, 401) before anything is
+/// read or done.
 struct AdminResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let scrape: MetricsScrape
@@ -14,67 +16,94 @@ struct AdminResponder: HTTPResponder {
     /// nil: no status page API (a listener built without one, as in unit tests).
     let page: PageAPI?
 
+    static let wrongTokenMessage = "That token is not right."
+
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-        let target = request.head.path ?? ""
-        let path = Self.path(of: target)
-        if path.hasPrefix("/api/") {
-            guard let page, let response = await page.respond(to: request, path: path) else {
-                return Self.text(.notFound, "not found: \(path) is not an API path of this listener\n")
+        let path = AdminRoute.path(of: request.head.path ?? "")
+        guard let route = AdminRoute(path: path) else {
+            return AdminResponses.text(.notFound, "not found: this listener serves the status page (/), /metrics and /healthz\n")
+        }
+        if let allowed = route.allowedMethods, !allowed.contains(request.method) {
+            let names = allowed.map(\.rawValue)
+            var response = AdminResponses.text(.methodNotAllowed, "method not allowed: use \(names.filter { $0 != "HEAD" }.joined(separator: " or "))\n")
+            response.headers[.allow] = names.joined(separator: ", ")
+            return response
+        }
+        if case .refused(let status, let reason) = access.check(request.head, area: route.area) {
+            return refusal(route, status, reason)
+        }
+        if case .api(let apiPath) = route {
+            guard let page, let response = await page.respond(to: request, path: apiPath) else {
+                return AdminResponses.jsonError(.notFound, "not found: \(apiPath) is not a path of the status page's API")
             }
-            return response
+            return AdminResponses.secured(response)
         }
-        return Self.answer(method: request.method, target: target, scrape: scrape, healthProblems: healthProblems)
+        let response = try await answer(route, request)
+        return request.method == .head ? AdminResponses.headOnly(response) : response
     }
 
-    enum Route { case metrics, healthz }
-
-    /// The target without its query string.
-    static func path(of target: String) -> Substring {
-        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-    }
-
-    static func route(_ target: String) -> Route? {
-        switch path(of: target) {
-        case "/metrics": return .metrics
-        case "/healthz": return .healthz
-        default: return nil
-        }
-    }
-
-    static func answer(method: HTTPRequest.Method, target: String, scrape: MetricsScrape,
-                       healthProblems: () -> (session: [String], plugins: [String])) -> Response {
-        guard let route = route(target) else { return text(.notFound, "not found: this listener serves /metrics and /healthz\n") }
-        guard method == .get || method == .head else {
-            var response = text(.methodNotAllowed, "method not allowed: use GET\n")
-            response.headers[.allow] = "GET, HEAD"
-            return response
-        }
-        let response: Response
+    private func answer(_ route: AdminRoute, _ request: Request) async throws -> Response {
         switch route {
+        case .page:
+            return AdminResponses.page(.ok, PageAssets.index.bytes, contentType: PageAssets.index.contentType)
+        case .asset(let asset):
+            // no-cache, not no-store: the browser keeps them but asks again, so a new daemon's
+            // page is never mixed with the last one's scripts.
+            return AdminResponses.page(.ok, asset.bytes, contentType: asset.contentType, cacheControl: "no-cache")
+        case .login:
+            // Without a token there is nothing to sign in with.
+            guard access.requiresToken else { return AdminResponses.redirect(to: "/") }
+            guard request.method == .post else { return loginPage(.ok) }
+            return try await signIn(request)
+        case .logout:
+            guard access.requiresToken else { return AdminResponses.redirect(to: "/") }
+            return AdminResponses.redirect(to: "/login", setCookie: AdminCredentials.logoutCookie)
         case .metrics:
-            response = text(.ok, scrape.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            return AdminResponses.text(.ok, scrape.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         case .healthz:
             let (session, plugins) = healthProblems()
             // Only plugins are the problem: the daemon still relays, but is not healthy either.
             let verdict = session.isEmpty ? "degraded" : "unhealthy"
             let problems = session + plugins
-            response = problems.isEmpty
-                ? text(.ok, "healthy\n")
-                : text(.serviceUnavailable, verdict + "\n" + problems.map { "- \($0)\n" }.joined())
+            return problems.isEmpty
+                ? AdminResponses.text(.ok, "healthy\n")
+                : AdminResponses.text(.serviceUnavailable, verdict + "\n" + problems.map { "- \($0)\n" }.joined())
+        case .api:
+            preconditionFailure("the API is answered by PageAPI")
         }
-        guard method == .head else { return response }
-        return Response(status: response.status, headers: response.headers, body: ResponseBody())
     }
 
-    private static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain; charset=utf-8") -> Response {
-        text(status, Array(body.utf8), contentType: contentType)
+    /// `POST /login`: the right token is answered with the cookie and the way to the page.
+    private func signIn(_ request: Request) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: LoginForm.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return AdminResponses.text(.contentTooLarge, "content too large: the sign-in form is at most \(LoginForm.maxBodyBytes) bytes\n")
+        }
+        guard let token = LoginForm.token(in: Array(buffer: body)), access.matches(token) else {
+            return loginPage(.unauthorized, message: Self.wrongTokenMessage)
+        }
+        return AdminResponses.redirect(to: "/", setCookie: AdminCredentials.loginCookie(token: token))
     }
 
-    private static func text(_ status: HTTPResponse.Status, _ bytes: [UInt8], contentType: String) -> Response {
-        var fields = HTTPFields()
-        fields[.contentType] = contentType
-        fields[.contentLength] = String(bytes.count)
-        fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    private func loginPage(_ status: HTTPResponse.Status, message: String? = nil) -> Response {
+        let response = AdminResponses.page(status, PageAssets.loginPage(message: message), contentType: PageAssets.login.contentType)
+        return status == .unauthorized ? AdminResponses.unauthorized(response) : response
+    }
+
+    /// A refused request, answered in its route's language: the sign-in page for the page itself
+    /// (a browser shows it), JSON for the API, text for the rest.
+    private func refusal(_ route: AdminRoute, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+        let response: Response
+        switch route {
+        case .page where status == .unauthorized:
+            response = loginPage(.unauthorized)
+        case .api:
+            response = AdminResponses.jsonError(status, reason)
+        default:
+            response = AdminResponses.text(status, reason + "\n")
+        }
+        return status == .unauthorized ? AdminResponses.unauthorized(response) : response
     }
 }

@@ -7,8 +7,10 @@ public struct AdminServerError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The admin HTTP listener (`admin.bind`, `admin.port`): `/metrics` and `/healthz` for Prometheus,
-/// container health checks and load balancers; apart from the media server, which the LAN reaches.
+/// The admin HTTP listener (`admin.bind`, `admin.port`): the status page and its API, `/metrics`
+/// and `/healthz` for Prometheus, container health checks and load balancers; apart from the media
+/// server, which the LAN reaches. Who may use what is `AdminAccess`'s decision (the admin token,
+/// required beyond loopback).
 ///
 /// Loopback by default, but guarded all the same, with the media server's connection limits at
 /// small fixed values: a few connections (a scraper and a health check need one each), a short
@@ -34,7 +36,7 @@ public final class AdminServer: Service, Sendable {
         }
     }
 
-    /// Request heads larger than this are refused (the two GETs served need a few hundred bytes).
+    /// Request heads larger than this are refused (a browser's, with its cookies, takes 1 to 2 KiB).
     static let maxHeadBytes = 8 << 10
 
     public let settings: Settings
@@ -83,7 +85,7 @@ public final class AdminServer: Service, Sendable {
             onServerRunning: { [logger, running, reservation] channel in
                 reservation?.release()
                 let port = channel.localAddress?.port ?? 0
-                logger.info("admin: listening on http://\(host):\(port) (/metrics, /healthz)")
+                logger.info("admin: listening on http://\(host):\(port) (status page /, /metrics, /healthz)")
                 running.open(port)
             },
             logger: httpLogger)
