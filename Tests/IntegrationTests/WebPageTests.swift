@@ -1,0 +1,311 @@
+import Foundation
+import LabKit
+import XCTest
+
+/// The status page in a real browser: Debian's headless Chromium, driven over WebDriver by
+/// chromedriver, both inside a network namespace of their own that reaches nothing but one veth
+/// pair (Chromium calls Google's servers when it starts; here it cannot). The daemon listens on our
+/// end of the pair, a non-loopback address, so it needs and gets an admin token; its speakers are
+/// the log speaker's Kitchen and Office, its voice the espeak-ng TTS plugin, its broker a real
+/// mosquitto on 127.0.0.1. The test logs in (after a wrong token), moves a volume slider with the
+/// keyboard, says a sentence, reloads a plugin and reads the health view, each checked where it
+/// lands (the log speaker's file, the page), and takes the screenshots the README shows.
+/// Needs root and chromium/chromium-driver (`make test-browser`); skipped with the reason otherwise.
+final class WebPageTests: XCTestCase {
+    private let logSpeakerID = "org.speakerbridge.example.log-speaker"
+
+    /// `SB_SCREENSHOTS_DIR` (`make screenshots`: docs/screenshots), else out/screenshots.
+    private var screenshots: String {
+        let dir = ProcessInfo.processInfo.environment["SB_SCREENSHOTS_DIR"] ?? ""
+        return dir.isEmpty ? PluginBuild.root + "/out/screenshots" : dir
+    }
+
+    private func requireBrowser() throws {
+        if let reason = HeadlessBrowser.unavailableReason {
+            print("SKIPPED WebPageTests: \(reason)")
+            throw XCTSkip("the browser test: \(reason)")
+        }
+    }
+
+    // MARK: the browser's own namespace
+
+    /// The lab part alone, against a static page: the namespace routes nothing beyond its /30, the
+    /// browser in it loads a page from our end of the pair and takes a screenshot, and afterwards no
+    /// process and no namespace is left.
+    func testTheBrowserReachesOnlyItsPairAndLeavesNothingBehind() throws {
+        try requireBrowser()
+        let browser = try HeadlessBrowser()
+        let namespace = browser.namespace
+        defer { browser.close() }
+
+        let routes = try Shell.runChecked(["ip", "-n", namespace.name, "-4", "route", "show"])
+        XCTAssertEqual(routes.split(separator: "\n").count, 1, "only the pair's /30 is routable: \(routes)")
+        XCTAssertFalse(routes.contains("default"), routes)
+        let outside = try Shell.run(["ip", "netns", "exec", namespace.name, "ip", "-4", "route", "get", "198.51.100.1"])
+        XCTAssertNotEqual(outside.status, 0, "an address beyond the pair must be unreachable: \(outside.out)")
+        XCTAssertTrue(outside.err.contains("unreachable"), outside.err)
+
+        let site = try TempDirectory(prefix: "sbstatic")
+        defer { site.remove() }
+        try "<!doctype html><title>static</title><h1>Hello from the root namespace</h1>"
+            .write(toFile: site.file("index.html"), atomically: true, encoding: .utf8)
+        let port = freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-m", "http.server", "--bind", namespace.hostAddress, "--directory", site.path, "\(port)"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+
+        let session = browser.session
+        try session.wait(for: "the static page from http://\(namespace.hostAddress):\(port)/", timeout: 20) {
+            try session.navigate(to: "http://\(namespace.hostAddress):\(port)/")
+            return try session.find("h1").text() == "Hello from the root namespace"
+        }
+        let png = site.file("static.png")
+        try session.screenshot(to: png)
+        let head = try Data(contentsOf: URL(fileURLWithPath: png)).prefix(8)
+        XCTAssertEqual(Array(head), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
+
+        browser.close()
+        XCTAssertEqual(browser.leftovers(), [], "no browser process may outlive the test")
+        let namespaces = try Shell.runChecked(["ip", "netns", "list"])
+        XCTAssertFalse(namespaces.contains(namespace.name), namespaces)
+    }
+
+    // MARK: the page
+
+    func testThePageInARealBrowser() throws {
+        try requireBrowser()
+        let namespace = try BrowserNamespace()
+        defer { namespace.destroy() }
+        let secrets = try TempDirectory(prefix: "sbtoken")
+        defer { secrets.remove() }
+        // 32 characters: the bind is not loopback, so without a token the daemon would refuse to start.
+        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let tokenFile = secrets.file("admin-token")
+        XCTAssertTrue(FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8),
+                                                     attributes: [.posixPermissions: 0o600]))
+        let lab = try PluginDaemon.speech(settings: ["admin.bind": namespace.hostAddress, "admin.token_file": tokenFile],
+                                          speakers: ["Kitchen", "Office"])
+        let port = try lab.daemon.adminPort(host: namespace.hostAddress)
+        let origin = "http://\(namespace.hostAddress):\(port)"
+        let speakersFile = lab.scratch.path + "/speakers.txt"
+
+        let browser = try HeadlessBrowser(namespace: namespace)
+        defer { browser.close() }
+        let page = browser.session
+
+        /// What every failure adds: the daemon's log tail, the log speaker's file, the driver's log.
+        func context() -> String {
+            "\n--- daemon log (tail):\n\(tail(of: lab.daemon.logPath, lines: 40))"
+                + "\n--- the log speaker's file:\n\(lab.log(speakersFile).suffix(10).joined(separator: "\n"))"
+                + "\n--- chromedriver (tail):\n\(browser.driverLog(lines: 10))"
+        }
+        do {
+            try wrongTokensAreRefused(host: namespace.hostAddress, port: port, token: token)
+            try logIn(page, origin: origin, token: token)
+            try speakers(page, lab: lab, speakersFile: speakersFile)
+            try announce(page, lab: lab, speakersFile: speakersFile)
+            try plugins(page)
+            try health(page)
+            try daemonStopsWithThePageOpen(page, lab: lab)
+        } catch {
+            try? page.screenshot(to: PluginBuild.root + "/out/screenshots/failure.png")
+            XCTFail("\(error)\(context())\n(the page at the failure: out/screenshots/failure.png)")
+        }
+
+        browser.close()
+        XCTAssertEqual(browser.leftovers(), [], "chromedriver, Chromium and their helpers are gone")
+        let namespaces = (try? Shell.runChecked(["ip", "netns", "list"])) ?? ""
+        XCTAssertFalse(namespaces.contains(namespace.name), "the browser's namespace is gone: \(namespaces)")
+    }
+
+    // MARK: steps
+
+    /// Raw HTTP from the test: a wrong Bearer token and a wrong cookie get 401 on the page and the
+    /// API; the right token gets the page; /healthz stays public.
+    private func wrongTokensAreRefused(host: String, port: Int, token: String) throws {
+        func get(_ path: String, _ headers: [(String, String)]) throws -> NamespaceHTTP.Answer {
+            try NamespaceHTTP.request(host: host, port: port, method: "GET", path: path, headers: headers, timeout: 10)
+        }
+        let wrong = String(token.reversed())
+        for (path, headers) in [("/", [("Authorization", "Bearer \(wrong)")]), ("/", [("Cookie", "speakerbridge_admin=\(wrong)")]),
+                                ("/", []), ("/api/events", [("Authorization", "Bearer \(wrong)")]),
+                                ("/metrics", [("Cookie", "speakerbridge_admin=\(wrong)")])] {
+            let answer = try get(path, headers)
+            guard answer.status == 401 else {
+                throw LabError("GET \(path) with \(headers.map { $0.0 }.joined()) (wrong or no token): \(answer.status), not 401: \(answer.text.prefix(300))")
+            }
+            if path == "/" {
+                guard answer.text.contains("login-form") else { throw LabError("GET / without the token: 401 but no login form: \(answer.text.prefix(500))") }
+            }
+        }
+        let right = try get("/", [("Authorization", "Bearer \(token)")])
+        guard right.status == 200, right.text.contains("view-speakers") else {
+            throw LabError("GET / with the right Bearer token: \(right.status): \(right.text.prefix(300))")
+        }
+        let healthz = try get("/healthz", [])
+        guard healthz.status == 200 || healthz.status == 503 else { throw LabError("GET /healthz without a token: \(healthz.status), it is public") }
+    }
+
+    /// The login page for `/` without a cookie; a wrong token says so; the right one opens the page,
+    /// whose event stream goes live.
+    private func logIn(_ page: WebDriverSession, origin: String, token: String) throws {
+        try page.navigate(to: origin + "/")
+        try page.wait(for: "the login form at / without a cookie") { try page.find("form#login-form input#token").isDisplayed() }
+        try page.find("input#token").type("not-the-token-\(UUID().uuidString)")
+        try page.find("form#login-form [type=submit]").click()
+        try page.wait(for: "\"That token is not right.\" in #login-message") {
+            try page.find("#login-message").text().contains("That token is not right.")
+        }
+        try page.screenshot(to: screenshots + "/login.png")
+
+        try page.find("input#token").type(token)
+        try page.find("form#login-form [type=submit]").click()
+        try page.wait(for: "#live-status to say live (data-live=true) after the right token", timeout: 20) {
+            let status = try page.find("#live-status")
+            return try status.text() == "live" && status.attribute("data-live") == "true"
+        }
+    }
+
+    private func show(_ page: WebDriverSession, _ view: String) throws {
+        try page.find("nav a[href=\"#\(view)\"], a[href=\"#\(view)\"]").click()
+        try page.wait(for: "#view-\(view) shown after its nav link") {
+            try page.find("#view-\(view)").isDisplayed() && page.find("#view-\(view)").attribute("hidden") == nil
+        }
+    }
+
+    /// Both speakers online with their driver; Kitchen's volume slider moved with the keyboard
+    /// reaches the log speaker as the typed `volume` command, and the page shows the answer.
+    private func speakers(_ page: WebDriverSession, lab: PluginDaemon, speakersFile: String) throws {
+        try show(page, "speakers")
+        for id in ["Kitchen", "Office"] {
+            try page.wait(for: "speaker \(id) online with its driver shown", timeout: 20) {
+                let availability = try page.find("[data-speaker=\"\(id)\"] .availability")
+                return try availability.text() == "online" && availability.attribute("data-available") == "true"
+                    && !page.find("[data-speaker=\"\(id)\"] .driver").text().isEmpty
+                    && !page.find("[data-speaker=\"\(id)\"] .speaker-name").text().isEmpty
+            }
+        }
+        try page.screenshot(to: screenshots + "/speakers.png")
+        try page.setWindowSize(width: 412, height: 915)
+        try page.screenshot(to: screenshots + "/speakers-phone.png")
+        try page.setWindowSize(width: 1280, height: 900)
+
+        let sliderSelector = "[data-speaker=\"Kitchen\"] input[type=range][name=volume]"
+        try page.wait(for: "Kitchen's volume slider (the log speaker has a volume command)") { try page.find(sliderSelector).isDisplayed() }
+        let slider = try page.find(sliderSelector)
+        try slider.focus()
+        // Home, two steps right, End: each key is a change, each change one command. The driver's
+        // file then has level 2 and, after it, 100; the page shows the answer to the last.
+        try page.press([WebDriverSession.Key.home, WebDriverSession.Key.arrowRight, WebDriverSession.Key.arrowRight])
+        try page.wait(for: "\"command volume Kitchen 2\" in the log speaker's file after Home, →, →") {
+            lab.log(speakersFile).contains { $0.hasPrefix("command volume Kitchen 2 ") }
+        }
+        try page.press([WebDriverSession.Key.end])
+        try page.wait(for: "\"command volume Kitchen 100\" in the log speaker's file after End") {
+            lab.log(speakersFile).contains { $0.hasPrefix("command volume Kitchen 100 ") }
+        }
+        guard (try slider.property("value")).map({ "\($0)" }) == "100" else {
+            throw LabError("Kitchen's slider after End: \(String(describing: try slider.property("value"))), not 100")
+        }
+        try page.wait(for: "Kitchen's .command-result to say \"volume 100: ok\"") {
+            let result = try page.find("[data-speaker=\"Kitchen\"] .command-result").text()
+            return result.contains("100") && result.contains("ok")
+        }
+    }
+
+    /// A sentence said through the form to Kitchen reaches `done` in the list, and the log speaker played it.
+    private func announce(_ page: WebDriverSession, lab: PluginDaemon, speakersFile: String) throws {
+        try show(page, "announce")
+        let text = "Dinner is ready, said the web page."
+        let playsBefore = lab.log(speakersFile).filter { $0.hasPrefix("play Kitchen ") }.count
+        try page.wait(for: "Kitchen among #say-speakers' options") { try !page.findAll("#say-speakers option[value=\"Kitchen\"]").isEmpty }
+        let text0 = try page.find("#say-text")
+        try text0.clear()
+        try text0.type(text)
+        // Kitchen alone: clicks on the options of a multiple select toggle them, as a user's would.
+        for option in try page.findAll("#say-speakers option") {
+            let selected = try option.property("selected") as? Bool ?? false
+            let wanted = try option.attribute("value") == "Kitchen"
+            if selected != wanted { try option.click() }
+        }
+        let chosen = try page.execute("return Array.from(document.querySelector('#say-speakers').selectedOptions).map(o => o.value)") as? [String]
+        guard chosen == ["Kitchen"] else { throw LabError("#say-speakers: selected \(String(describing: chosen)), wanted Kitchen alone") }
+        try page.find("#say-priority option[value=\"high\"]").click()
+        let volume = try page.find("#say-volume")
+        try volume.clear()
+        try volume.type("35")
+        try page.find("form#say-form button[type=submit]").click()
+
+        var id = ""
+        try page.wait(for: "#say-result to say \"sent as <id>\"") {
+            let result = try page.find("#say-result").text()
+            guard let range = result.range(of: "sent as ") else { return false }
+            id = String(result[range.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters.subtracting(["-", "_"])))
+            return !id.isEmpty
+        }
+        let item = "#announcement-list li[data-announcement=\"\(id)\"]"
+        try page.wait(for: "\(item) to reach data-state=done", timeout: 60) {
+            try page.find(item).attribute("data-state") == "done"
+        }
+        let shown = try page.find(item).text()
+        guard shown.contains(text) else { throw LabError("\(item) does not show the text it was sent with: \(shown)") }
+        try page.wait(for: "a new \"play Kitchen …\" in the log speaker's file") {
+            lab.log(speakersFile).filter { $0.hasPrefix("play Kitchen ") }.count > playsBefore
+        }
+        try page.screenshot(to: screenshots + "/announce.png")
+    }
+
+    /// The log speaker's reload button gives it the next generation, and the page says how the reload went.
+    private func plugins(_ page: WebDriverSession) throws {
+        try show(page, "plugins")
+        let card = "[data-plugin=\"\(logSpeakerID)\"]"
+        var before = -1
+        try page.wait(for: "\(card) .generation as a number", timeout: 20) {
+            before = Int(try page.find("\(card) .generation").text().trimmingCharacters(in: .whitespaces)) ?? -1
+            return before >= 0
+        }
+        try page.find("button[data-reload=\"\(logSpeakerID)\"]").click()
+        try page.wait(for: "\(card) .generation to become \(before + 1) after its reload button", timeout: 30) {
+            try page.find("\(card) .generation").text().trimmingCharacters(in: .whitespaces) == "\(before + 1)"
+        }
+        try page.wait(for: "#reload-result to report the reload (…: ok)") {
+            let result = try page.find("#reload-result").text()
+            return result.contains("reloaded") && result.contains("ok")
+        }
+        try page.screenshot(to: screenshots + "/plugins.png")
+    }
+
+    /// The health view says healthy and lists log lines; at level warning only warning and above.
+    private func health(_ page: WebDriverSession) throws {
+        try show(page, "health")
+        try page.wait(for: "#health-status healthy", timeout: 20) {
+            let status = try page.find("#health-status")
+            return try status.text() == "healthy" && status.attribute("data-status") == "healthy"
+        }
+        try page.wait(for: "log lines in #log-lines at level info", timeout: 10) { try !page.findAll("#log-lines li").isEmpty }
+        try page.find("select#log-level option[value=\"warning\"]").click()
+        let levels = "return Array.from(document.querySelectorAll('#log-lines li')).map(li => li.dataset.level)"
+        try page.wait(for: "#log-lines to hold only warning and above after choosing warning", timeout: 10) {
+            let shown = try page.execute(levels) as? [String] ?? ["?"]
+            return shown.allSatisfy { ["warning", "error", "critical"].contains($0) }
+        }
+        try page.screenshot(to: screenshots + "/health.png")
+    }
+
+    /// SIGTERM with the page's event stream open: the daemon still stops within its 10 s, cleanly,
+    /// and the page notices.
+    private func daemonStopsWithThePageOpen(_ page: WebDriverSession, lab: PluginDaemon) throws {
+        lab.daemon.process.terminate()
+        guard let status = lab.daemon.process.waitForExit(timeout: 10) else {
+            throw LabError("the daemon did not stop within 10 s of SIGTERM with the page's event stream open")
+        }
+        guard status == 0 else { throw LabError("the daemon exited \(status) on SIGTERM with the page open") }
+        try page.wait(for: "#live-status to leave live once the daemon is gone", timeout: 15) {
+            try page.find("#live-status").attribute("data-live") == "false"
+        }
+    }
+}
