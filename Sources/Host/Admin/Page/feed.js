@@ -206,9 +206,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** A timestamp as local date and time, seconds included; '' when there is none. */
+/** A timestamp as local `YYYY-MM-DD HH:MM:SS` (the same in every locale); '' when there is none. */
 export function when(iso) {
   if (!iso) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { hour12: false });
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const two = n => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} `
+    + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }

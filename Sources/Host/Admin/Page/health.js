@@ -39,7 +39,7 @@ async function tick() {
     if (health.status === 'fulfilled' && health.value.status === 'ok') showHealth(health.value.data || {});
     else problem.textContent = `health: ${reason(health)}`;
     if (log.status === 'fulfilled' && log.value.status === 'ok') showLog((log.value.data || {}).lines || []);
-    else problem.textContent += `${problem.textContent ? ' · ' : ''}log: ${reason(log)}`;
+    else lines.replaceChildren(el('li', { class: 'empty', text: `The log lines are not available: ${reason(log)}` }));
   } finally {
     inFlight = false;
   }

@@ -128,31 +128,44 @@ function update(s) {
   if (!s.volumeCommand && entry.slider) { parts.volumeRow.replaceChildren(); entry.slider = null; }
   if (entry.slider && typeof st.volume === 'number' && !entry.slider.input.dataset.busy) {
     entry.slider.input.value = String(st.volume);
+    entry.slider.input.classList.remove('unknown');
     entry.slider.output.textContent = String(st.volume);
   }
 }
 
 function slider(s, entry) {
   const id = `volume-${s.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-  const input = el('input', { type: 'range', name: 'volume', id, min: 0, max: 100, step: 1, value: 0 });
+  // Until the driver reports a volume the thumb's place means nothing; it is drawn dimmed.
+  const input = el('input', { type: 'range', name: 'volume', id, min: 0, max: 100, step: 1, value: 0, class: 'unknown' });
   const output = el('output', { for: id, class: 'volume-value', text: '–' });
   const label = el('label', { for: id }, 'Volume', el('span', { class: 'visually-hidden', text: ` of ${s.name}` }));
+  let sending = false, next = null;
   // While the user moves it, the driver's state updates must not pull the thumb back.
   const busy = () => { input.dataset.busy = '1'; };
   input.addEventListener('pointerdown', busy);
   input.addEventListener('keydown', busy);
+  input.addEventListener('blur', () => { if (!sending) delete input.dataset.busy; });
   input.addEventListener('input', () => { output.textContent = input.value; });
+  // Keyboard arrows fire `change` at every step. Commands to one speaker go one at a time, and
+  // steps made meanwhile collapse into the newest level, so the speaker ends where the thumb is.
   input.addEventListener('change', async () => {
-    const level = Number(input.value);
-    entry.parts.result.textContent = `volume ${level}: sending…`;
-    try {
-      const envelope = await command(s.id, { command: 'volume', level });
-      entry.parts.result.textContent = `volume ${level}: ${envelope.status === 'ok' ? 'ok' : envelope.error}`;
-    } catch (err) {
-      entry.parts.result.textContent = `volume ${level}: ${err.message}`;
-    } finally {
-      delete input.dataset.busy;
+    next = Number(input.value);
+    input.classList.remove('unknown');
+    if (sending) return;
+    sending = true;
+    while (next !== null) {
+      const level = next;
+      next = null;
+      entry.parts.result.textContent = `volume ${level}: sending…`;
+      try {
+        const envelope = await command(s.id, { command: 'volume', level });
+        entry.parts.result.textContent = `volume ${level}: ${envelope.status === 'ok' ? 'ok' : envelope.error}`;
+      } catch (err) {
+        entry.parts.result.textContent = `volume ${level}: ${err.message}`;
+      }
     }
+    sending = false;
+    delete input.dataset.busy;
   });
   entry.parts.volumeRow.replaceChildren(label, input, output);
   return { input, output };
