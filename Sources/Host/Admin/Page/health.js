@@ -5,7 +5,7 @@
 import { request, el, when } from './feed.js';
 
 const EVERY_MS = 3000;
-let status, details, level, lines, problem;
+let status, details, level, lines, linesNote, problem;
 let timer = null;
 let inFlight = false;
 
@@ -14,8 +14,14 @@ export function setup() {
   details = document.getElementById('health-details');
   level = document.getElementById('log-level');
   lines = document.getElementById('log-lines');
+  linesNote = document.getElementById('log-note');
   problem = document.getElementById('health-problem');
-  level.addEventListener('change', () => { lines.replaceChildren(); tick(); });
+  level.addEventListener('change', () => {
+    lines.replaceChildren();
+    linesNote.textContent = 'Loading…';
+    // A question in flight asked for the old level; tick() asks again once it is answered.
+    tick();
+  });
 }
 
 export function start() {
@@ -33,15 +39,21 @@ async function tick() {
   // A slow daemon must not pile questions up behind each other.
   if (inFlight) return;
   inFlight = true;
+  const asked = level.value;
   try {
-    const [health, log] = await Promise.allSettled([request('health'), request('log', { level: level.value, limit: 200 })]);
-    problem.textContent = '';
-    if (health.status === 'fulfilled' && health.value.status === 'ok') showHealth(health.value.data || {});
-    else problem.textContent = `health: ${reason(health)}`;
+    const [health, log] = await Promise.allSettled([request('health'), request('log', { level: asked, limit: 200 })]);
+    if (health.status === 'fulfilled' && health.value.status === 'ok') {
+      problem.textContent = '';
+      showHealth(health.value.data || {});
+    } else {
+      problem.textContent = `health: ${reason(health)}`;
+    }
+    if (asked !== level.value) return;  // the level changed meanwhile: this answer is for the old one
     if (log.status === 'fulfilled' && log.value.status === 'ok') showLog((log.value.data || {}).lines || []);
-    else lines.replaceChildren(el('li', { class: 'empty', text: `The log lines are not available: ${reason(log)}` }));
+    else showLogProblem(`The log lines are not available: ${reason(log)}`);
   } finally {
     inFlight = false;
+    if (asked !== level.value && timer !== null) tick();
   }
 }
 
@@ -95,6 +107,12 @@ function showLog(entries) {
     el('span', { class: 'level', text: line.level }), ' ',
     el('span', { class: 'label', text: line.label }), ' ',
     el('span', { class: 'message', text: line.message }))));
-  if (entries.length === 0) lines.append(el('li', { class: 'empty', text: 'No lines at this level.' }));
+  // The note is outside the list: every item of #log-lines is a log line with its level.
+  linesNote.textContent = entries.length === 0 ? `No lines at ${level.value} or above.` : '';
   if (atBottom) lines.scrollTop = lines.scrollHeight;
+}
+
+function showLogProblem(text) {
+  lines.replaceChildren();
+  linesNote.textContent = text;
 }

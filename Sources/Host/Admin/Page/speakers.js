@@ -9,6 +9,7 @@ import { refresh as refreshPlugins, onPlugins } from './plugins.js';
 const speakers = new Map();   // id -> {id, name, model, driver, volumeCommand, state, available}
 const cards = new Map();      // id -> {root, parts…}
 let list;
+let listed = '';             // the ids and names the announce form was last told about
 
 export function setup() {
   list = document.getElementById('speaker-list');
@@ -81,7 +82,13 @@ function redraw() {
   }
   if (ordered.length === 0) list.replaceChildren(el('li', { class: 'empty', text: 'No speakers reported yet.' }));
   for (const s of ordered) update(s);
-  for (const fn of changeHandlers) fn();
+  // Only a real change reaches the announce form: rebuilding its options under a user's clicks
+  // would be noticed.
+  const names = ordered.map(s => `${s.id}\t${s.name}`).join('\n');
+  if (names !== listed) {
+    listed = names;
+    for (const fn of changeHandlers) fn();
+  }
 }
 
 function card(s) {
