@@ -64,12 +64,15 @@ extension ConfigOptions {
 }
 
 /// `lines`: also keep the recent lines for the `log` request (the daemon's own; other commands
-/// pass nothing). SKELETON (#14): helper S2 multiplexes the handler in.
+/// pass nothing). Both handlers get the configured level: the `log` request shows exactly the
+/// lines the log has, no more.
 func makeLogger(_ config: Configuration, lines: LogLines? = nil) -> Logger {
+    let level = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
-        return handler
+        var stderr = StreamLogHandler.standardError(label: label)
+        stderr.logLevel = level
+        guard let lines else { return stderr }
+        return MultiplexLogHandler([stderr, LogLinesHandler(label: label, lines: lines, level: level)])
     }
     return Logger(label: "speakerbridge")
 }
