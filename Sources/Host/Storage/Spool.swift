@@ -54,6 +54,8 @@ public final class Spool: Sendable {
         var deadLetters: [UInt64: DeadLetter] = [:]
         var compactAt = Spool.minimumCompactionSize
         var lastDropWarning = 0.0
+        /// Sees the outbound messages of every successful commit (the status page's live feed).
+        var outboundObserver: (@Sendable ([OutboundMessage]) -> Void)?
     }
 
     static let minimumCompactionSize = 8 << 20
@@ -258,8 +260,11 @@ public final class Spool: Sendable {
 
     /// `observer` sees every outbound message once it is recorded, in journal order (the status
     /// page's live feed). It is called with the journal's lock held: it must only hand them on.
-    /// SKELETON (#14): helper S2 fills this in.
-    public func observeOutbound(_ observer: @escaping @Sendable ([OutboundMessage]) -> Void) {}
+    /// Called under the lock so that two commits on different threads reach it in the order they
+    /// were written; a message whose write failed is never seen.
+    public func observeOutbound(_ observer: @escaping @Sendable ([OutboundMessage]) -> Void) {
+        state.withLock { $0.outboundObserver = observer }
+    }
 
     /// Queues messages that answer no request (events, state).
     public func publish(_ messages: [OutboundMessage]) throws {
@@ -351,6 +356,9 @@ public final class Spool: Sendable {
         }
         try s.file.append(all.map { $0.encoded() }, durability: durability)
         for record in all { Spool.apply(record, to: &s, now: now, window: dedupWindow) }
+        if added > 0, let observer = s.outboundObserver {
+            observer(records.compactMap { if case .outbound(let q) = $0 { q.message } else { nil } })
+        }
         s.stats.coalescedTotal += coalesced
         s.stats.droppedTotal += dropped
         if dropped > 0, now - s.lastDropWarning > 10 {
