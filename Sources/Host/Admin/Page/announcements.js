@@ -6,8 +6,11 @@
 import { subscribe, el, when } from './feed.js';
 
 const MAX = 200;
+const STORE = 'speakerbridge.sentTexts';
 const entries = new Map();   // id -> {root, parts}
-const texts = new Map();     // id -> the text this page sent (events do not carry it)
+// id -> the text this page sent (events do not carry it). Kept in the tab's session storage so
+// a reload of the page still shows what was said.
+const texts = new Map(loadTexts());
 let list;
 
 export function setup() {
@@ -20,6 +23,8 @@ export function setup() {
 /** Remembers the text of an announcement this page sent, shown beside its id. */
 export function sent(id, text) {
   texts.set(id, text);
+  for (const old of [...texts.keys()].slice(0, Math.max(0, texts.size - MAX))) texts.delete(old);
+  try { sessionStorage.setItem(STORE, JSON.stringify([...texts])); } catch { /* storage off or full */ }
   const entry = entries.get(id);
   if (entry) { entry.parts.text.textContent = text; entry.parts.text.hidden = false; }
 }
@@ -84,4 +89,11 @@ export function showEmpty() {
   if (entries.size === 0 && !list.querySelector('.empty')) {
     list.append(el('li', { class: 'empty', text: 'No announcements yet.' }));
   }
+}
+
+function loadTexts() {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(STORE) || '[]');
+    return Array.isArray(stored) ? stored.filter(e => Array.isArray(e) && e.length === 2) : [];
+  } catch { return []; }
 }
