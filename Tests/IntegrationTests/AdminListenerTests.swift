@@ -150,7 +150,7 @@ final class AdminListenerTests: XCTestCase {
         let (broker, daemon, _) = try runningDaemon()
         defer { broker.stop() }
         let admin = try AdminEndpoint.of(daemon)
-        for path in ["/", "/metric", "/metrics/", "/healthz/x", "/%2e%2e/metrics", "/media/x.wav"] {
+        for path in ["/metric", "/metrics/", "/healthz/x", "/%2e%2e/metrics", "/media/x.wav", "/index.htm", "/assets"] {
             XCTAssertEqual(try admin.get(path).status, 404, path)
         }
         XCTAssertEqual(try admin.get("/metrics?debug=1").status, 200, "a query string is ignored")

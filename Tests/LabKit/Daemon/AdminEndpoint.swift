@@ -1,6 +1,6 @@
 import Foundation
 
-/// A daemon's admin listener (`/metrics`, `/healthz`). DaemonProcess starts every daemon with
+/// A daemon's admin listener (`/metrics`, `/healthz`, the status page). DaemonProcess starts every daemon with
 /// `SPEAKERBRIDGE_ADMIN_PORT=0`, so daemons started side by side never fight over the default 8180;
 /// the port the kernel chose is in the daemon's "admin: listening on http://127.0.0.1:PORT" line.
 public struct AdminEndpoint: Sendable {
@@ -28,10 +28,18 @@ public struct AdminEndpoint: Sendable {
         return AdminEndpoint(port: port)
     }
 
-    /// One request on its own connection (`Connection: close`), read to the end.
-    public func request(_ method: String = "GET", _ path: String, timeout: Double = 10) throws -> Answer {
+    /// One request on its own connection (`Connection: close`), read to the end. `headers` are
+    /// sent as given, after `Host` (`host`: another Host, or nil for none); a `body` gets its
+    /// Content-Length.
+    public func request(_ method: String = "GET", _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+                        host: String? = "", timeout: Double = 10) throws -> Answer {
         let connection = try LoopbackConnection(port: port)
-        connection.send("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n")
+        var head = "\(method) \(path) HTTP/1.1\r\n"
+        if let host { head += "Host: \(host.isEmpty ? "127.0.0.1:\(port)" : host)\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if let body { head += "Content-Length: \(body.count)\r\n" }
+        connection.send(head + "Connection: close\r\n\r\n")
+        if let body { connection.send(body) }
         let (bytes, closed) = connection.readToEnd(timeout: timeout)
         guard closed else { throw LabError("\(method) \(path): no complete answer within \(timeout) s") }
         return try Self.parse(bytes, method: method, path: path)
