@@ -9,6 +9,7 @@ import { refresh as refreshPlugins, onPlugins } from './plugins.js';
 const speakers = new Map();   // id -> {id, name, model, driver, volumeCommand, state, available}
 const cards = new Map();      // id -> {root, parts…}
 let list;
+let infoIDs = new Set();     // the speakers of the latest bridge/info
 let listed = '';             // the ids and names the announce form was last told about
 
 export function setup() {
@@ -47,6 +48,7 @@ const changeHandlers = [];
 export function onChange(fn) { changeHandlers.push(fn); }
 
 function learnInfo(info) {
+  infoIDs = new Set(((info && info.speakers) || []).map(i => i.id));
   for (const i of (info && info.speakers) || []) {
     const s = speaker(i.id, i.name);
     s.name = i.name || i.id;
@@ -58,6 +60,7 @@ function learnInfo(info) {
 }
 
 function learnPlugins(loaded) {
+  const driven = new Set();
   for (const p of loaded) {
     const volume = (p.commands || []).some(c => c.name === 'volume');
     for (const ps of p.speakers || []) {
@@ -65,6 +68,16 @@ function learnPlugins(loaded) {
       if (ps.name) s.name = ps.name;
       s.driver = p.name || p.id;
       s.volumeCommand = volume;
+      driven.add(ps.id);
+    }
+  }
+  // The list is the speakers of the plugins loaded now: one whose plugin was unloaded goes, and
+  // so does a speaker known only from a broker's retained message of an earlier run.
+  for (const id of [...speakers.keys()]) {
+    if (!driven.has(id) && !infoIDs.has(id)) {
+      speakers.delete(id);
+      cards.get(id)?.root.remove();
+      cards.delete(id);
     }
   }
   redraw();
