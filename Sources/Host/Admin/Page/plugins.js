@@ -6,6 +6,7 @@
 import { request, subscribe, el } from './feed.js';
 
 const listeners = [];
+const names = new Map();      // plugin id -> name, from the latest answer
 let list, rejected, noneRejected, result, reloadAll;
 let asking = null;
 
@@ -39,6 +40,7 @@ export function refresh() {
 }
 
 function render(loaded, refused) {
+  for (const p of loaded) names.set(p.id, p.name || p.id);
   list.replaceChildren(...loaded.map(plugin));
   if (loaded.length === 0) list.append(el('li', { class: 'empty', text: 'No plugin is loaded.' }));
   rejected.replaceChildren(...refused.map(r => el('li', {},
@@ -90,9 +92,12 @@ async function reload(id, label, button) {
   try {
     const envelope = await request('plugins/reload', id ? { id } : {});
     if (envelope.status === 'ok') {
-      const generations = (envelope.data || []).filter(r => r.generation != null)
-        .map(r => `${r.id || r.file} generation ${r.generation}`);
-      result.textContent = `reloaded ${label}: ok` + (generations.length ? ` (${generations.join(', ')})` : '');
+      // Each file's outcome (loaded, reloaded, unloaded) by the plugin's name where we know it.
+      const outcomes = (envelope.data || []).map(r => {
+        const who = names.get(r.id) || r.id || r.file;
+        return r.generation != null ? `${who}: ${r.outcome}, generation ${r.generation}` : `${who}: ${r.outcome}`;
+      });
+      result.textContent = `reloaded ${label}: ok` + (outcomes.length ? ` (${outcomes.join('; ')})` : '');
     } else {
       result.textContent = `reloaded ${label}: ${envelope.error}`;
     }
