@@ -122,6 +122,9 @@ final class AdminAccessTests: XCTestCase {
                 XCTAssertEqual(status(access.check(request(.post, "/login", [("Origin", origin)]), area: .login)), 403, origin)
                 XCTAssertEqual(status(access.check(request(.post, "/logout", [bearer, ("Origin", origin)]), area: .page)), 403, origin)
             }
+            // Any method that is not a read.
+            XCTAssertEqual(status(access.check(request(.delete, "/api/request", [json, bearer, ("Origin", "http://evil.example")]), area: .api)), 403)
+            XCTAssertEqual(status(access.check(request(.put, "/api/request", [bearer, ("Content-Type", "text/plain")]), area: .api)), 415)
             // A GET with another page's Origin (an <img>, a fetch without credentials) is not refused for that.
             XCTAssertEqual(access.check(request(.get, "/api/events", [bearer, ("Origin", "http://evil.example")]), area: .api), .allowed)
             // Only JSON: a form or text/plain is what another site can post without a preflight.

@@ -1,20 +1,21 @@
-import HTTPTypes
 import Foundation
+import HTTPTypes
 
 /// Who may use the status page and its API: the admin token (`admin.token_file`), compared in
 /// constant time, from the `speakerbridge_admin` cookie or an `Authorization: Bearer` header; and
 /// the rules that keep a web page the user happens to visit from using the listener through the
 /// user's browser.
 ///
-/// - Origin: a POST must come from the page itself (`Origin: http://<Host>`) or from no page at all
-///   (curl sends no Origin). Another site's form or script is refused, token or not.
+/// - Origin: a POST (any method but GET and HEAD) must come from the page itself
+///   (`Origin: http://<Host>`) or from no page at all (curl sends no Origin). Another site's form
+///   or script is refused, token or not, and so is `Origin: null` (a sandboxed frame).
 /// - Content-Type: an API POST must be `application/json`, which a page on another site can only
 ///   send after a CORS preflight, and the listener never answers one.
 /// - Host: without a token (only allowed on a loopback bind), the page and API answer only to a
 ///   request naming a loopback Host. A site that points its own name at 127.0.0.1 (DNS rebinding)
 ///   is same-origin with the listener in the browser, but its requests carry its own name.
 public struct AdminAccess: Sendable {
-    /// nil: no token configured (allowed only on a loopback bind).
+    /// The token's bytes; nil: none configured.
     private let token: [UInt8]?
 
     /// nil: no token configured (allowed only on a loopback bind).
@@ -37,10 +38,12 @@ public struct AdminAccess: Sendable {
             return .refused(.forbidden, "forbidden: without admin.token_file the status page answers only to a loopback "
                 + "Host (127.0.0.1, localhost, [::1]), and this request's Host is \(host)")
         }
-        if request.method == .post, let problem = Self.originProblem(request) {
+        // POST, and any other method that is not a read (the API answers those 405 itself).
+        let changes = request.method != .get && request.method != .head
+        if changes, let problem = Self.originProblem(request) {
             return .refused(.forbidden, problem)
         }
-        if request.method == .post, area == .api, !Self.isJSON(request.headerFields[.contentType]) {
+        if changes, area == .api, !Self.isJSON(request.headerFields[.contentType]) {
             return .refused(.unsupportedMediaType, "unsupported media type: send the request body as application/json")
         }
         if area == .login || admits(request.headerFields) { return .allowed }
@@ -74,7 +77,7 @@ public struct AdminAccess: Sendable {
     static func originProblem(_ request: HTTPRequest) -> String? {
         guard let origin = request.headerFields[.origin] else { return nil }
         if let host = request.authority, origin.lowercased() == "http://" + host.lowercased() { return nil }
-        return "forbidden: a POST must come from this listener's own page (Origin http://\(request.authority ?? "<Host>")) "
+        return "forbidden: a \(request.method.rawValue) must come from this listener's own page (Origin http://\(request.authority ?? "<Host>")) "
             + "or carry no Origin; this one's Origin is \(String(reflecting: String(origin.prefix(100))))"
     }
 
