@@ -89,6 +89,7 @@ async function reload(id, label, button) {
   button.disabled = true;
   reloadAll.disabled = true;
   result.textContent = `reloading ${label}…`;
+  result.classList.remove('failed');
   try {
     const envelope = await request('plugins/reload', id ? { id } : {});
     if (envelope.status === 'ok') {
@@ -100,9 +101,11 @@ async function reload(id, label, button) {
       result.textContent = `reloaded ${label}: ok` + (outcomes.length ? ` (${outcomes.join('; ')})` : '');
     } else {
       result.textContent = `reloaded ${label}: ${envelope.error}`;
+      result.classList.add('failed');
     }
   } catch (err) {
     result.textContent = `reloaded ${label}: ${err.message}`;
+    result.classList.add('failed');
   } finally {
     reloadAll.disabled = false;
     await refresh();
