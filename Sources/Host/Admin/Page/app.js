@@ -34,12 +34,21 @@ function showBridge(info) {
   if (version && info) version.textContent = [info.version && `v${info.version}`, info.broker].filter(Boolean).join(' · ');
 }
 
+// bridge/state carries the twin warning (another daemon with our client id): it belongs on every view.
+function showBridgeState(state) {
+  const warning = document.getElementById('bridge-warning');
+  const text = state && typeof state === 'object' ? state.warning : null;
+  warning.textContent = text || '';
+  warning.hidden = !text;
+}
+
 plugins.setup();
 speakers.setup();
 announcements.setup();
 say.setup();
 health.setup();
 subscribe('bridge/info', showBridge);
+subscribe('bridge/state', showBridgeState);
 onReady(() => {
   announcements.showEmpty();
   say.loadVoices();

@@ -4,23 +4,18 @@
 // the page uses the MQTT contract and nothing else.
 
 const retained = new Map();     // topic -> payload: the latest retained message of each topic
-const subscribers = [];         // {match(topic), fn(payload, topic, retain)}
+const subscribers = [];         // {match(relative topic), fn(payload, relative topic, retain)}
 const readyHandlers = [];
-const early = [];              // messages that came before the base topic was known
+const early = [];               // messages that came before the base topic was known
 const waiting = new Map();      // "<response topic>\n<transaction>" -> {resolve, reject, timer}
 const ANSWER_TIMEOUT_MS = 30000;
 
 let base = null;                // the base topic, learnt from the replayed bridge/info
 let baseKnown;
+// Requests made before the replay brought bridge/info wait for it.
 const baseReady = new Promise(resolve => { baseKnown = resolve; });
 let source = null;
 let statusElement = null;
-
-/** The base topic once known (a Promise: requests made before the replay wait for it). */
-export function baseTopic() { return baseReady; }
-
-/** `<base>/<rest>`, or null before the replay told us the base. */
-export function topic(rest) { return base === null ? null : `${base}/${rest}`; }
 
 /** The latest retained payload of `<base>/<rest>`. */
 export function latest(rest) { return base === null ? undefined : retained.get(`${base}/${rest}`); }
@@ -85,7 +80,7 @@ function deliver(data) {
   answer(t, payload);
   if (base === null) {
     // The replay may start with other topics than bridge/info; they wait until the base is known.
-    early.push([t, payload, retain]);
+    if (early.length < 10000) early.push([t, payload, retain]);
     if (t.endsWith('/bridge/info') && payload && typeof payload.base_topic === 'string') {
       base = payload.base_topic;
       baseKnown(base);
