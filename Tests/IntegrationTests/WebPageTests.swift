@@ -13,6 +13,8 @@ import XCTest
 /// Needs root and chromium/chromium-driver (`make test-browser`); skipped with the reason otherwise.
 final class WebPageTests: XCTestCase {
     private let logSpeakerID = "org.speakerbridge.example.log-speaker"
+    /// The log speaker's ids for the names Kitchen and Office (ids are "log-" + the name in lower case).
+    private let kitchen = "log-kitchen", office = "log-office"
 
     /// `SB_SCREENSHOTS_DIR` (`make screenshots`: docs/screenshots), else out/screenshots.
     private var screenshots: String {
@@ -96,6 +98,9 @@ final class WebPageTests: XCTestCase {
         let browser = try HeadlessBrowser(namespace: namespace)
         defer { browser.close() }
         let page = browser.session
+        try page.setViewportSize(width: 1280, height: 900)
+        let failureShot = PluginBuild.root + "/out/screenshots/failure.png"
+        try? FileManager.default.removeItem(atPath: failureShot)
 
         /// What every failure adds: the daemon's log tail, the log speaker's file, the driver's log.
         func context() -> String {
@@ -112,7 +117,7 @@ final class WebPageTests: XCTestCase {
             try health(page)
             try daemonStopsWithThePageOpen(page, lab: lab)
         } catch {
-            try? page.screenshot(to: PluginBuild.root + "/out/screenshots/failure.png")
+            try? page.screenshot(to: failureShot)
             XCTFail("\(error)\(context())\n(the page at the failure: out/screenshots/failure.png)")
         }
 
@@ -181,59 +186,77 @@ final class WebPageTests: XCTestCase {
     /// reaches the log speaker as the typed `volume` command, and the page shows the answer.
     private func speakers(_ page: WebDriverSession, lab: PluginDaemon, speakersFile: String) throws {
         try show(page, "speakers")
-        for id in ["Kitchen", "Office"] {
-            try page.wait(for: "speaker \(id) online with its driver shown", timeout: 20) {
-                let availability = try page.find("[data-speaker=\"\(id)\"] .availability")
+        for (id, name) in [(kitchen, "Kitchen"), (office, "Office")] {
+            try page.wait(for: "speaker \(id) (\(name)) online with its driver shown", timeout: 20) {
+                let card = "[data-speaker=\"\(id)\"]"
+                let availability = try page.find("\(card) .availability")
+                let driver = try page.find("\(card) .driver").text()
                 return try availability.text() == "online" && availability.attribute("data-available") == "true"
-                    && !page.find("[data-speaker=\"\(id)\"] .driver").text().isEmpty
-                    && !page.find("[data-speaker=\"\(id)\"] .speaker-name").text().isEmpty
+                    && !driver.isEmpty && driver != "—" && page.find("\(card) .speaker-name").text() == name
             }
         }
-        try page.screenshot(to: screenshots + "/speakers.png")
-        try page.setWindowSize(width: 412, height: 915)
-        try page.screenshot(to: screenshots + "/speakers-phone.png")
-        try page.setWindowSize(width: 1280, height: 900)
 
-        let sliderSelector = "[data-speaker=\"Kitchen\"] input[type=range][name=volume]"
+        let sliderSelector = "[data-speaker=\"\(kitchen)\"] input[type=range][name=volume]"
         try page.wait(for: "Kitchen's volume slider (the log speaker has a volume command)") { try page.find(sliderSelector).isDisplayed() }
         let slider = try page.find(sliderSelector)
+        let label = try page.execute("return Array.from(arguments[0].labels).map(l => l.textContent.replace(/\\s+/g, ' ').trim())", [slider]) as? [String]
+        guard label == ["Volume of Kitchen"], try slider.attribute("min") == "0", try slider.attribute("max") == "100" else {
+            throw LabError("Kitchen's slider: labels \(String(describing: label)), min \(String(describing: try slider.attribute("min"))), max \(String(describing: try slider.attribute("max"))); wanted \"Volume of Kitchen\", 0…100")
+        }
         try slider.focus()
         // Home, two steps right, End: each key is a change, each change one command. The driver's
         // file then has level 2 and, after it, 100; the page shows the answer to the last.
         try page.press([WebDriverSession.Key.home, WebDriverSession.Key.arrowRight, WebDriverSession.Key.arrowRight])
-        try page.wait(for: "\"command volume Kitchen 2\" in the log speaker's file after Home, →, →") {
-            lab.log(speakersFile).contains { $0.hasPrefix("command volume Kitchen 2 ") }
+        try page.wait(for: "\"command volume \(kitchen) 2\" in the log speaker's file after Home, →, →") {
+            lab.log(speakersFile).contains { $0.hasPrefix("command volume \(self.kitchen) 2 ") }
         }
         try page.press([WebDriverSession.Key.end])
-        try page.wait(for: "\"command volume Kitchen 100\" in the log speaker's file after End") {
-            lab.log(speakersFile).contains { $0.hasPrefix("command volume Kitchen 100 ") }
+        try page.wait(for: "\"command volume \(kitchen) 100\" in the log speaker's file after End") {
+            lab.log(speakersFile).contains { $0.hasPrefix("command volume \(self.kitchen) 100 ") }
         }
         guard (try slider.property("value")).map({ "\($0)" }) == "100" else {
             throw LabError("Kitchen's slider after End: \(String(describing: try slider.property("value"))), not 100")
         }
         try page.wait(for: "Kitchen's .command-result to say \"volume 100: ok\"") {
-            let result = try page.find("[data-speaker=\"Kitchen\"] .command-result").text()
-            return result.contains("100") && result.contains("ok")
+            let result = try page.find("[data-speaker=\"\(self.kitchen)\"] .command-result").text()
+            return result == "volume 100: ok"
         }
+        // After the slider, so that the pictures show a command's answer.
+        try page.screenshot(to: screenshots + "/speakers.png")
+        try page.setViewportSize(width: 412, height: 915)
+        try page.screenshot(to: screenshots + "/speakers-phone.png")
+        try page.setViewportSize(width: 1280, height: 900)
     }
 
     /// A sentence said through the form to Kitchen reaches `done` in the list, and the log speaker played it.
     private func announce(_ page: WebDriverSession, lab: PluginDaemon, speakersFile: String) throws {
         try show(page, "announce")
         let text = "Dinner is ready, said the web page."
-        let playsBefore = lab.log(speakersFile).filter { $0.hasPrefix("play Kitchen ") }.count
-        try page.wait(for: "Kitchen among #say-speakers' options") { try !page.findAll("#say-speakers option[value=\"Kitchen\"]").isEmpty }
+        let playsBefore = lab.log(speakersFile).filter { $0.hasPrefix("play \(kitchen) ") }.count
+        try page.wait(for: "\(kitchen) among #say-speakers' options") { try !page.findAll("#say-speakers option[value=\"\(self.kitchen)\"]").isEmpty }
+        try page.wait(for: "the TTS engine's voices in #say-voice after the default") {
+            let values = try page.execute("return Array.from(document.querySelectorAll('#say-voice option')).map(o => o.value)") as? [String] ?? []
+            return values.first == "" && values.count > 1
+        }
+        // Another MQTT client's announcement, refused at intake (larger than mqtt.max_payload): the
+        // list shows it live as failed, and the daemon logs a warning the health view shows later.
+        let refused = "from-mqtt-too-long"
+        let oversized = #"{"id":"\#(refused)","speakers":["\#(kitchen)"],"text":""# + String(repeating: "x", count: 300 << 10) + #""}"#
+        try lab.client.publish(topic: "\(lab.base)/speak", payload: Array(oversized.utf8), qos: 1)
+        try page.wait(for: "the refused announcement \(refused) in the list as failed") {
+            try page.find("#announcement-list li[data-announcement=\"\(refused)\"]").attribute("data-state") == "failed"
+        }
         let text0 = try page.find("#say-text")
         try text0.clear()
         try text0.type(text)
         // Kitchen alone: clicks on the options of a multiple select toggle them, as a user's would.
         for option in try page.findAll("#say-speakers option") {
             let selected = try option.property("selected") as? Bool ?? false
-            let wanted = try option.attribute("value") == "Kitchen"
+            let wanted = try option.attribute("value") == kitchen
             if selected != wanted { try option.click() }
         }
         let chosen = try page.execute("return Array.from(document.querySelector('#say-speakers').selectedOptions).map(o => o.value)") as? [String]
-        guard chosen == ["Kitchen"] else { throw LabError("#say-speakers: selected \(String(describing: chosen)), wanted Kitchen alone") }
+        guard chosen == [kitchen] else { throw LabError("#say-speakers: selected \(String(describing: chosen)), wanted \(kitchen) alone") }
         try page.find("#say-priority option[value=\"high\"]").click()
         let volume = try page.find("#say-volume")
         try volume.clear()
@@ -253,13 +276,13 @@ final class WebPageTests: XCTestCase {
         }
         let shown = try page.find(item).text()
         guard shown.contains(text) else { throw LabError("\(item) does not show the text it was sent with: \(shown)") }
-        try page.wait(for: "a new \"play Kitchen …\" in the log speaker's file") {
-            lab.log(speakersFile).filter { $0.hasPrefix("play Kitchen ") }.count > playsBefore
+        try page.wait(for: "a new \"play \(kitchen) …\" in the log speaker's file") {
+            lab.log(speakersFile).filter { $0.hasPrefix("play \(self.kitchen) ") }.count > playsBefore
         }
         try page.screenshot(to: screenshots + "/announce.png")
     }
 
-    /// The log speaker's reload button gives it the next generation, and the page says how the reload went.
+    /// The log speaker's reload button gives it a new generation, and the page says how the reload went.
     private func plugins(_ page: WebDriverSession) throws {
         try show(page, "plugins")
         let card = "[data-plugin=\"\(logSpeakerID)\"]"
@@ -269,12 +292,16 @@ final class WebPageTests: XCTestCase {
             return before >= 0
         }
         try page.find("button[data-reload=\"\(logSpeakerID)\"]").click()
-        try page.wait(for: "\(card) .generation to become \(before + 1) after its reload button", timeout: 30) {
-            try page.find("\(card) .generation").text().trimmingCharacters(in: .whitespaces) == "\(before + 1)"
+        // Generations are numbered across all of the daemon's plugins (the TTS plugin's load took
+        // one too): the reload's is the next free number, larger than the one it replaces.
+        var after = -1
+        try page.wait(for: "\(card) .generation to grow past \(before) after its reload button", timeout: 30) {
+            after = Int(try page.find("\(card) .generation").text().trimmingCharacters(in: .whitespaces)) ?? -1
+            return after > before
         }
-        try page.wait(for: "#reload-result to report the reload (…: ok)") {
+        try page.wait(for: "#reload-result to report the reload (…: ok, generation \(after))") {
             let result = try page.find("#reload-result").text()
-            return result.contains("reloaded") && result.contains("ok")
+            return result.contains("reloaded") && result.contains("ok") && result.contains("\(after)")
         }
         try page.screenshot(to: screenshots + "/plugins.png")
     }
@@ -289,9 +316,10 @@ final class WebPageTests: XCTestCase {
         try page.wait(for: "log lines in #log-lines at level info", timeout: 10) { try !page.findAll("#log-lines li").isEmpty }
         try page.find("select#log-level option[value=\"warning\"]").click()
         let levels = "return Array.from(document.querySelectorAll('#log-lines li')).map(li => li.dataset.level)"
-        try page.wait(for: "#log-lines to hold only warning and above after choosing warning", timeout: 10) {
+        try page.wait(for: "#log-lines to hold only warning and above after choosing warning, the intake's refusal among them", timeout: 10) {
             let shown = try page.execute(levels) as? [String] ?? ["?"]
-            return shown.allSatisfy { ["warning", "error", "critical"].contains($0) }
+            return try !shown.isEmpty && shown.allSatisfy { ["warning", "error", "critical"].contains($0) }
+                && page.find("#log-lines").text().contains("intake: refused a message")
         }
         try page.screenshot(to: screenshots + "/health.png")
     }

@@ -91,6 +91,11 @@ public final class WebDriverSession: Sendable {
         return text.count > limit ? String(text.prefix(limit)) + "…" : text
     }
 
+    /// Sets a cookie for the current page's host (the page must be open on it already).
+    public func addCookie(name: String, value: String, path: String = "/") throws {
+        try call("POST", "/cookie", ["cookie": ["name": name, "value": value, "path": path]])
+    }
+
     /// Key presses to whatever has the focus, each key down then up (WebDriver actions).
     public func press(_ keys: [String]) throws {
         let actions = keys.flatMap { [["type": "keyDown", "value": $0], ["type": "keyUp", "value": $0]] }
@@ -101,6 +106,15 @@ public final class WebDriverSession: Sendable {
     /// The outer size of the window (headless: the viewport's).
     public func setWindowSize(width: Int, height: Int) throws {
         try call("POST", "/window/rect", ["width": width, "height": height])
+    }
+
+    /// Sizes the window so that the page's viewport (what a screenshot shows) is `width`×`height`
+    /// CSS pixels: headless Chromium's window still has room for a browser frame it does not draw.
+    public func setViewportSize(width: Int, height: Int) throws {
+        try setWindowSize(width: width, height: height)
+        let inner = try execute("return [window.innerWidth, window.innerHeight]") as? [Int] ?? [width, height]
+        guard inner.count == 2, inner != [width, height] else { return }
+        try setWindowSize(width: 2 * width - inner[0], height: 2 * height - inner[1])
     }
 
     /// A PNG of the viewport, written to `path`.
