@@ -140,12 +140,20 @@ function update(s) {
   parts.availability.textContent = s.available === true ? 'online' : s.available === false ? 'offline' : 'unknown';
   parts.availability.dataset.available = String(s.available === true);
   parts.driver.textContent = s.driver || '—';
-  parts.transport.textContent = st.transport ?? st.transport_state ?? st.state ?? '—';
-  parts.group.textContent = st.group_name ?? st.group ?? '—';
+  const transport = st.transport ?? st.transport_state ?? st.state;
+  parts.transport.textContent = transport == null ? '—'
+    : st.offline_reason ? `${transport} (${st.offline_reason})` : String(transport);
+  // Sonos sends `group` as {coordinator, members} beside the readable `group_name`.
+  parts.group.textContent = st.group_name ?? (typeof st.group === 'string' ? st.group : '—');
   parts.mute.textContent = st.mute === true ? 'muted' : st.mute === false ? 'not muted' : '—';
   parts.nowPlaying.textContent = [st.title, st.artist].filter(Boolean).join(' — ') || '—';
   if (s.volumeCommand && !entry.slider) entry.slider = slider(s, entry);
   if (!s.volumeCommand && entry.slider) { parts.volumeRow.replaceChildren(); entry.slider = null; }
+  if (entry.slider) {
+    // A speaker on a fixed line-level output ignores volume commands; say so instead of pretending.
+    entry.slider.input.disabled = st.fixed_volume === true;
+    entry.slider.input.title = st.fixed_volume === true ? 'fixed volume (line-level output)' : '';
+  }
   if (entry.slider && typeof st.volume === 'number' && !entry.slider.input.dataset.busy) {
     entry.slider.input.value = String(st.volume);
     entry.slider.input.classList.remove('unknown');
