@@ -50,10 +50,8 @@ function show(event) {
   parts.at.dateTime = event.at || '';
   parts.speakers.textContent = (event.speakers || []).join(', ') || '—';
   const results = event.results && typeof event.results === 'object' ? Object.entries(event.results) : [];
-  // A final event's reason is its failed results joined; with the results listed it would say
-  // everything twice. Without results (refused at once) the reason is all there is.
   parts.reason.textContent = event.reason || '';
-  parts.reason.hidden = !event.reason || results.length > 0;
+  parts.reason.hidden = !event.reason;
   const notes = event.not_restored && typeof event.not_restored === 'object' ? event.not_restored : {};
   parts.results.replaceChildren(...results.flatMap(([name, outcome]) => [
     el('dt', { text: name }),
