@@ -42,6 +42,15 @@ function showBridgeState(state) {
   warning.hidden = !text;
 }
 
+// Sign out is offered only where signing in is needed: the page without our cookie is refused
+// when the daemon has an admin token, and served when it has none (a loopback bind).
+async function offerSignOut() {
+  try {
+    const r = await fetch('/', { method: 'HEAD', credentials: 'omit', cache: 'no-store' });
+    document.getElementById('logout-form').hidden = r.status !== 401;
+  } catch { /* the daemon is away; the stream's status says so */ }
+}
+
 plugins.setup();
 speakers.setup();
 announcements.setup();
@@ -56,3 +65,4 @@ onReady(() => {
 window.addEventListener('hashchange', () => show(true));
 show(false);
 connect(document.getElementById('live-status'));
+offerSignOut();
