@@ -89,8 +89,11 @@ final class WebPageTests: XCTestCase {
         let tokenFile = secrets.file("admin-token")
         XCTAssertTrue(FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8),
                                                      attributes: [.posixPermissions: 0o600]))
+        // And a file in the plugin folder that is no plugin, for the list of refused files.
         let lab = try PluginDaemon.speech(settings: ["admin.bind": namespace.hostAddress, "admin.token_file": tokenFile],
-                                          speakers: ["Kitchen", "Office"])
+                                          speakers: ["Kitchen", "Office"]) { dir, _ in
+            try "not a shared object".write(toFile: dir + "/not-a-plugin.so", atomically: true, encoding: .utf8)
+        }
         let port = try lab.daemon.adminPort(host: namespace.hostAddress)
         let origin = "http://\(namespace.hostAddress):\(port)"
         let speakersFile = lab.scratch.path + "/speakers.txt"
@@ -274,8 +277,8 @@ final class WebPageTests: XCTestCase {
         try page.wait(for: "\(item) to reach data-state=done", timeout: 60) {
             try page.find(item).attribute("data-state") == "done"
         }
-        let shown = try page.find(item).text()
-        guard shown.contains(text) else { throw LabError("\(item) does not show the text it was sent with: \(shown)") }
+        let shown = try page.find("\(item) .text").text()
+        guard shown == text else { throw LabError("\(item) .text: \(shown.debugDescription), not the text it was sent with") }
         try page.wait(for: "a new \"play \(kitchen) …\" in the log speaker's file") {
             lab.log(speakersFile).filter { $0.hasPrefix("play \(self.kitchen) ") }.count > playsBefore
         }
@@ -290,6 +293,15 @@ final class WebPageTests: XCTestCase {
         try page.wait(for: "\(card) .generation as a number", timeout: 20) {
             before = Int(try page.find("\(card) .generation").text().trimmingCharacters(in: .whitespaces)) ?? -1
             return before >= 0
+        }
+        let speakers = try page.find("\(card) .speakers").text(), commands = try page.find("\(card) .commands").text()
+        guard speakers.contains("Kitchen"), speakers.contains("Office"), commands.contains("volume"),
+              commands.contains("level:i32[0..100]") else {
+            throw LabError("\(card): .speakers \(speakers.debugDescription), .commands \(commands.debugDescription)")
+        }
+        try page.wait(for: "not-a-plugin.so in #rejected-list with its reason") {
+            let refused = try page.findAll("#rejected-list li").map { try $0.text() }
+            return refused.contains { $0.contains("not-a-plugin.so") && $0.count > "not-a-plugin.so".count + 5 }
         }
         try page.find("button[data-reload=\"\(logSpeakerID)\"]").click()
         // Generations are numbered across all of the daemon's plugins (the TTS plugin's load took
