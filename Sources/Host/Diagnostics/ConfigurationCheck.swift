@@ -4,7 +4,16 @@ import Foundation
 enum ConfigurationCheck {
     static func loaded(_ config: Configuration, file: String?) -> DoctorCheck {
         .ok("configuration", (file.map { "read from \($0)" } ?? "no file: the defaults") + ", SPEAKERBRIDGE_* variables and flags",
-            details: ["base topic \(config.baseTopic), state_dir \(config.stateDirectory)"])
+            details: ["base topic \(config.baseTopic), state_dir \(config.stateDirectory)", statusPage(config.admin)])
+    }
+
+    /// Where the status page is and who may use it (the bind rule itself is a config problem).
+    static func statusPage(_ admin: Configuration.Admin) -> String {
+        guard !admin.bind.isEmpty else { return "status page: off (admin.bind off)" }
+        let host = MediaServer.urlHost(admin.bind)
+        let url = admin.port == 0 ? "on \(host), at a port chosen at start (admin.port 0)" : "http://\(host):\(admin.port)/"
+        guard let file = admin.tokenFile, admin.token != nil else { return "status page \(url), loopback only, no token" }
+        return "status page \(url), the admin token from \(file)"
     }
 
     static func failed(_ problems: String) -> DoctorCheck {
