@@ -100,6 +100,9 @@ final class AdminPageAccessTests: XCTestCase {
         XCTAssertEqual(bare.headers["content-security-policy"], Self.csp)
         XCTAssertTrue(bare.body.contains("id=\"login-form\""), bare.body)
         XCTAssertFalse(bare.body.contains("That token is not right."))
+        let head = try admin.request("HEAD", "/")
+        XCTAssertEqual(head.status, 401)
+        XCTAssertEqual(head.body, "")
         for headers in [[("Cookie", "speakerbridge_admin=\(token.dropLast())")], [("Cookie", "other=\(token)")],
                         [("Authorization", "Bearer \(token)0")], [("Authorization", "Basic \(token)")]] {
             XCTAssertEqual(try admin.request("GET", "/", headers: headers).status, 401, "\(headers)")

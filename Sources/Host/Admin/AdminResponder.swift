@@ -19,6 +19,12 @@ struct AdminResponder: HTTPResponder {
     static let wrongTokenMessage = "That token is not right."
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        let response = try await answer(request)
+        // HEAD: the same head, never a body (a refusal's included).
+        return request.method == .head ? AdminResponses.headOnly(response) : response
+    }
+
+    private func answer(_ request: Request) async throws -> Response {
         let path = AdminRoute.path(of: request.head.path ?? "")
         guard let route = AdminRoute(path: path) else {
             return AdminResponses.text(.notFound, "not found: this listener serves the status page (/), /metrics and /healthz\n")
@@ -38,8 +44,7 @@ struct AdminResponder: HTTPResponder {
             }
             return AdminResponses.secured(response)
         }
-        let response = try await answer(route, request)
-        return request.method == .head ? AdminResponses.headOnly(response) : response
+        return try await answer(route, request)
     }
 
     private func answer(_ route: AdminRoute, _ request: Request) async throws -> Response {
