@@ -115,9 +115,10 @@ final class WebPageTests: XCTestCase {
             try wrongTokensAreRefused(host: namespace.hostAddress, port: port, token: token)
             try logIn(page, origin: origin, token: token)
             try speakers(page, lab: lab, speakersFile: speakersFile)
-            try announce(page, lab: lab, speakersFile: speakersFile)
+            let announced = try announce(page, lab: lab, speakersFile: speakersFile)
             try plugins(page)
             try health(page)
+            try replayAfterReload(page, origin: origin, announced: announced)
             try daemonStopsWithThePageOpen(page, lab: lab)
         } catch {
             try? page.screenshot(to: failureShot)
@@ -232,7 +233,8 @@ final class WebPageTests: XCTestCase {
     }
 
     /// A sentence said through the form to Kitchen reaches `done` in the list, and the log speaker played it.
-    private func announce(_ page: WebDriverSession, lab: PluginDaemon, speakersFile: String) throws {
+    /// Returns the final state of each announcement it made, by id.
+    private func announce(_ page: WebDriverSession, lab: PluginDaemon, speakersFile: String) throws -> [String: String] {
         try show(page, "announce")
         let text = "Dinner is ready, said the web page."
         let playsBefore = lab.log(speakersFile).filter { $0.hasPrefix("play \(kitchen) ") }.count
@@ -283,6 +285,21 @@ final class WebPageTests: XCTestCase {
             lab.log(speakersFile).filter { $0.hasPrefix("play \(self.kitchen) ") }.count > playsBefore
         }
         try page.screenshot(to: screenshots + "/announce.png")
+        return [id: "done", refused: "failed"]
+    }
+
+    /// The page loaded again: the event stream's replay brings back the announcements with their
+    /// final states, and the stream goes live again.
+    private func replayAfterReload(_ page: WebDriverSession, origin: String, announced: [String: String]) throws {
+        try page.navigate(to: origin + "/#announce")
+        try page.wait(for: "#live-status live again after loading the page again", timeout: 20) {
+            try page.find("#live-status").attribute("data-live") == "true"
+        }
+        for (id, state) in announced.sorted(by: { $0.key < $1.key }) {
+            try page.wait(for: "announcement \(id) replayed as \(state) after loading the page again") {
+                try page.find("#announcement-list li[data-announcement=\"\(id)\"]").attribute("data-state") == state
+            }
+        }
     }
 
     /// The log speaker's reload button gives it a new generation, and the page says how the reload went.
