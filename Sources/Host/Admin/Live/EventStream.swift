@@ -32,11 +32,21 @@ struct EventStream: Sendable {
         // Subscribed before the snapshot is taken: a message recorded in between is in the live
         // part (perhaps twice, which a page that keeps the latest value per topic shrugs off),
         // never lost.
-        let (history, subscription) = feed.subscribe()
+        let (history, subscription) = feed.subscribe { [feed, logger] in
+            logger.notice("status page: an event stream fell too far behind (\(feed.maxBehind) messages or \(feed.maxBehindBytes >> 20) MiB waiting) and was cut off; its page reconnects and replays (\(feed.cutOffTotal) cut off so far)")
+        }
         defer { feed.unsubscribe(subscription) }
-        let interval = keepaliveInterval
-        try await withGracefulShutdownHandler {
+        // The stream is written by a child task that a graceful shutdown cancels: waiting for the
+        // next message, it ends the stream cleanly; stuck in a write to a client that stopped
+        // reading, the write gives up at once (it would wait for the 15 s idle timeout, longer
+        // than the daemon's whole stop may take). Unchecked: the copy is used by that child task
+        // only, while this task waits for it; Hummingbird's body writer is a Sendable struct
+        // over NIO's Sendable channel writer, so the copy writes to the same response.
+        let shared = Unchecked(writer)
+        try await cancelWhenGracefulShutdown { [self] in
+            var writer = shared.value
             try await withThrowingTaskGroup(of: Void.self) { group in
+                let interval = keepaliveInterval
                 group.addTask {
                     while true {
                         try await Task.sleep(for: interval)
@@ -47,8 +57,6 @@ struct EventStream: Sendable {
                 try await replay(history, to: &writer)
                 try await forward(subscription, to: &writer)
             }
-        } onGracefulShutdown: {
-            subscription.end()
         }
         try await writer.finish(nil)
     }
@@ -75,10 +83,7 @@ struct EventStream: Sendable {
                 try await writer.write(ByteBuffer(bytes: chunk))
             case .keepalive:
                 try await writer.write(ByteBuffer(string: ServerSentEvent.keepalive))
-            case .ended(let cutOff):
-                if cutOff {
-                    logger.notice("status page: an event stream fell too far behind (\(feed.maxBehind) messages or \(feed.maxBehindBytes >> 20) MiB waiting) and was cut off; its page reconnects and replays (\(feed.cutOffTotal) cut off so far)")
-                }
+            case .ended:
                 return
             }
         }

@@ -35,10 +35,14 @@ public final class FeedSubscription: Sendable {
 
     private let state = Mutex(State())
 
-    init(id: UInt64, maxMessages: Int, maxBytes: Int) {
+    /// Called once when the subscription is cut off for falling behind.
+    let onCutOff: @Sendable () -> Void
+
+    init(id: UInt64, maxMessages: Int, maxBytes: Int, onCutOff: @escaping @Sendable () -> Void = {}) {
         self.id = id
         self.maxMessages = maxMessages
         self.maxBytes = maxBytes
+        self.onCutOff = onCutOff
     }
 
     /// Appends `messages`; false when the subscription is (now) ended and should be forgotten.

@@ -34,22 +34,30 @@ public final class LiveFeed: Sendable {
 
     /// Called by the spool, in journal order, for every outbound message it records. Never blocks.
     public func published(_ messages: [OutboundMessage]) {
-        state.withLock { s in
+        let cut = state.withLock { s in
             for message in messages where message.topic == announcementTopic { s.history.record(message) }
+            var cut: [FeedSubscription] = []
             for (id, subscriber) in s.subscribers where !subscriber.offer(messages) {
                 s.subscribers[id] = nil
                 s.cutOff += 1
+                cut.append(subscriber)
             }
+            return cut
         }
+        // Told here, not by the stream's writer: that one may be stuck in a write to the very
+        // client that stopped reading, and would never get to say it.
+        for subscriber in cut { subscriber.onCutOff() }
     }
 
     /// A new stream: the announcement history as of now, and a subscription that gets every
     /// message published after it. Taken together under the lock, so no event is missed or
     /// seen twice between the two.
-    public func subscribe() -> (history: [OutboundMessage], subscription: FeedSubscription) {
+    /// `onCutOff` is called once if the stream falls too far behind, inside `published` (so under
+    /// the spool's lock: it should do no more than log).
+    public func subscribe(onCutOff: @escaping @Sendable () -> Void = {}) -> (history: [OutboundMessage], subscription: FeedSubscription) {
         state.withLock { s in
             s.nextID += 1
-            let subscription = FeedSubscription(id: s.nextID, maxMessages: maxBehind, maxBytes: maxBehindBytes)
+            let subscription = FeedSubscription(id: s.nextID, maxMessages: maxBehind, maxBytes: maxBehindBytes, onCutOff: onCutOff)
             s.subscribers[subscription.id] = subscription
             return (s.history.replay, subscription)
         }
