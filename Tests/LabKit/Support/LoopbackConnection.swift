@@ -60,6 +60,25 @@ public final class LoopbackConnection {
     @discardableResult
     public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
+    /// What the peer has sent by now, waiting up to `timeout` seconds for the first bytes; `closed`
+    /// when the peer has closed (or reset) the connection. For streamed answers (server-sent events).
+    public func readSome(timeout: Double) -> (bytes: [UInt8], closed: Bool) {
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { return (Array(buffer[0..<n]), false) }
+        if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { return ([], true) }
+        return ([], false)
+    }
+
+    /// Keeps the kernel from buffering much for this socket (SO_RCVBUF; the kernel doubles it and
+    /// has a floor), so a peer writing to a client that never reads is held back soon.
+    public func shrinkReceiveBuffer(to bytes: Int) {
+        var size = Int32(bytes)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Everything the peer sends until it closes the connection or `timeout` seconds pass; `closed`
     /// tells which.
     public func readToEnd(timeout: Double) -> (bytes: [UInt8], closed: Bool) {
