@@ -272,6 +272,12 @@ final class PageAPITests: XCTestCase {
         let second = try EventStreamClient(admin)
         _ = try first.replay()
         _ = try second.replay()
+        // Quiet for longer than the admin listener's idle timeout (15 s): the keepalives hold it open.
+        Thread.sleep(forTimeInterval: 16)
+        first.poll()
+        XCTAssertFalse(first.closed, "a quiet stream must outlive the idle timeout")
+        XCTAssertGreaterThanOrEqual(first.comments.filter { $0 == "keepalive" }.count, 1, "\(first.comments)")
+
         // And one whose client stopped reading, its stream stuck in a write (6 MB of answers
         // are more than the kernel buffers for it): its idle timeout (15 s) must not hold the stop.
         let stuck = try LoopbackConnection(port: admin.port)
