@@ -5,8 +5,8 @@ import ServiceLifecycle
 
 /// `GET /api/events`: one page's stream of server-sent events. First the replay (the retained
 /// messages of now and the last announcements' events), then `event: ready`, then every message
-/// as the daemon records it; a `: keepalive` comment when nothing else was due for a while, so the
-/// admin listener's idle timeout (15 s) never takes a quiet stream for a dead one.
+/// as the daemon records it; a `: keepalive` comment every 10 s, so the admin listener's idle
+/// timeout (15 s) never takes a quiet stream for a dead one, and a client that left is noticed.
 ///
 /// The stream ends when the client leaves, when it falls too far behind (its page reconnects and
 /// replays), and at the daemon's graceful shutdown: the admin listener waits for its open
