@@ -32,7 +32,7 @@ final class AdminPageAccessTests: XCTestCase {
         XCTAssertEqual(page.headers["content-type"], "text/html; charset=utf-8")
         XCTAssertEqual(page.headers["content-security-policy"], Self.csp)
         XCTAssertEqual(page.headers["x-frame-options"], "DENY")
-        XCTAssertEqual(page.headers["referrer-policy"], "no-referrer")
+        XCTAssertEqual(page.headers["referrer-policy"], "same-origin")
         XCTAssertEqual(page.headers["cache-control"], "no-store")
         XCTAssertTrue(page.body.contains("/assets/app.js"), page.body)
         XCTAssertEqual(try admin.get("/index.html").body, page.body)

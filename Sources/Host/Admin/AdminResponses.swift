@@ -48,12 +48,14 @@ enum AdminResponses {
     }
 
     /// Adds the browser-safety headers a response does not set itself (an API answer may have its
-    /// own Cache-Control, as the event stream does).
+    /// own Cache-Control, as the event stream does). Referrer-Policy is same-origin, not no-referrer:
+    /// under no-referrer a browser sends `Origin: null` with a form's POST, which the Origin rule
+    /// refuses, and same-origin still tells other sites nothing.
     static func secured(_ response: Response) -> Response {
         var response = response
         let defaults: [(HTTPField.Name, String)] = [
             (.contentSecurityPolicy, contentSecurityPolicy), (xFrameOptions, "DENY"),
-            (referrerPolicy, "no-referrer"), (.xContentTypeOptions, "nosniff"), (.cacheControl, "no-store"),
+            (referrerPolicy, "same-origin"), (.xContentTypeOptions, "nosniff"), (.cacheControl, "no-store"),
         ]
         for (name, value) in defaults where response.headers[name] == nil { response.headers[name] = value }
         return response
