@@ -78,7 +78,9 @@ public enum Daemon {
         let session = MQTTSession(config: config, clientID: clientID, spool: spool,
                                   intake: homeAssistant.enabled
                                       ? BirthIntake(prefix: homeAssistant.discoveryPrefix, next: intake, birth: { haTriggers.birth() }) as any MessageIntake : intake,
-                                  status: status, wake: wake, birth: { haTriggers.connected(); return info.birthMessages($0) },
+                                  status: status, wake: wake,
+                                  // The session sends its birth straight to the broker; an open page sees it too.
+                                  birth: { haTriggers.connected(); let birth = info.birthMessages($0); liveFeed.published(birth); return birth },
                                   brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready,
                                   watchdog: ServiceWatchdog(environment: serviceEnvironment, notifier: serviceManager),
                                   extraSubscriptions: homeAssistant.enabled ? ["\(homeAssistant.discoveryPrefix)/status"] : [], logger: logger)
