@@ -59,24 +59,23 @@ PLUGIN_SUITES ?= IntegrationTests\.(Plugin(Network|Settings|SettingsService|WebS
 
 ## The whole suite: the host folders' layering (no cycles, none used from below), the C plugins' unit
 ## tests (ASan/UBSan), then the Swift unit and integration tests against real mosquitto brokers and,
-## as root, real gmediarender speakers in network namespaces; then the plugin suites once more in the
-## other plugin isolation mode (PLUGIN_SECOND_PASS).
+## as root, real gmediarender speakers and headless Chromium (the status page) in network namespaces;
+## then the plugin suites once more in the other plugin isolation mode (PLUGIN_SECOND_PASS).
 test: test-deps ha-env
 	python3 scripts/folder-deps.py --depth 2 --quiet
 	$(MAKE) -s -C Plugins/SonosDriver check
 	$(MAKE) -s -C Plugins/TTSDriver check
 	$(SWIFT) build --build-tests
-	SB_TEST_HA_VENV=$(HA_VENV) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build --skip WebPageTests
+	SB_TEST_HA_VENV=$(HA_VENV) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge $(SWIFT) test --skip-build
 	SB_TEST_PLUGIN_ISOLATION=$(PLUGIN_SECOND_PASS) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge \
 		$(SWIFT) test --skip-build --filter '$(PLUGIN_SUITES)'
 
-## The status page in a real browser (WebPageTests, root): headless Chromium driven over WebDriver,
-## both inside a network namespace of their own that reaches only the daemon's admin listener. Not
-## part of `make test` (Chromium is minutes of download). The screenshots go to out/screenshots;
-## `make screenshots` writes them into docs/screenshots, which the README shows.
+## The status page in a real browser alone (WebPageTests, root; also part of `make test`): headless
+## Chromium driven over WebDriver, both inside a network namespace of their own that reaches only the
+## daemon's admin listener. The screenshots go to out/screenshots; `make screenshots` writes them into
+## docs/screenshots, which the README shows.
 SB_SCREENSHOTS_DIR ?=
 test-browser: test-deps
-	@scripts/install-deps.sh browser
 	$(SWIFT) build --build-tests
 	SB_SCREENSHOTS_DIR=$(SB_SCREENSHOTS_DIR) SPEAKERBRIDGE_BIN=$(CURDIR)/.build/debug/speakerbridge \
 		$(SWIFT) test --skip-build --filter WebPageTests

@@ -9,23 +9,19 @@
 #                                   scripts/folder-deps.py, the host folders' layering check), and g++ (the
 #                                   plugin header is checked as C++ too), libturbojpeg0 (the real Home
 #                                   Assistant of the integration tests loads it; its Python 3.13 venv is
-#                                   scripts/ha-env.sh's job)
+#                                   scripts/ha-env.sh's job), and Debian's Chromium with its chromedriver
+#                                   (the status page's test drives them in a network namespace of their own)
 #   scripts/install-deps.sh image   plus what `make image` and `make image-test` use: podman and buildah (the
 #                                   build and the smoke test), mmdebstrap (the Debian base image when no
 #                                   registry is reachable), runc (crun fails on kernels with hybrid cgroups),
 #                                   and the smoke test's checks: mosquitto_sub, curl, espeak-ng and soxi
-#   scripts/install-deps.sh browser plus what `make test-browser` uses: Debian's Chromium and its chromedriver
-#                                   (the status page's test drives them in a network namespace of their own)
 set -euo pipefail
 
 packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
 if [[ "${1:-}" == "test" ]]; then
     packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
                gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++
-               libturbojpeg0)
-fi
-if [[ "${1:-}" == "browser" ]]; then
-    packages+=(chromium chromium-driver)
+               libturbojpeg0 chromium chromium-driver)
 fi
 if [[ "${1:-}" == "image" ]]; then
     packages+=(podman buildah mmdebstrap runc mosquitto-clients curl espeak-ng sox)

@@ -10,7 +10,8 @@ import XCTest
 /// mosquitto on 127.0.0.1. The test logs in (after a wrong token), moves a volume slider with the
 /// keyboard, says a sentence, reloads a plugin and reads the health view, each checked where it
 /// lands (the log speaker's file, the page), and takes the screenshots the README shows.
-/// Needs root and chromium/chromium-driver (`make test-browser`); skipped with the reason otherwise.
+/// Needs root and chromium/chromium-driver (`make test` and `make test-browser` install them as root);
+/// skipped with the reason otherwise.
 final class WebPageTests: XCTestCase {
     private let logSpeakerID = "org.speakerbridge.example.log-speaker"
     /// The log speaker's ids for the names Kitchen and Office (ids are "log-" + the name in lower case).

@@ -11,7 +11,7 @@ public final class ChromeDriver: Sendable {
     public static var unavailableReason: String? {
         let missing = [driverPath, browserPath].filter { !FileManager.default.isExecutableFile(atPath: $0) }
         return missing.isEmpty ? nil
-            : "\(missing.joined(separator: " and ")) missing (scripts/install-deps.sh browser installs chromium and chromium-driver)"
+            : "\(missing.joined(separator: " and ")) missing (scripts/install-deps.sh test installs chromium and chromium-driver)"
     }
 
     /// The flags of a browser that stays quiet: headless, no first-run or background traffic, and no
