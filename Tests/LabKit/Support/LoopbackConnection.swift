@@ -5,14 +5,17 @@ import Glibc
 
 /// A plain TCP connection to a port on 127.0.0.1, for talking HTTP by hand: whole requests,
 /// requests sent a byte at a time (slowloris), oversized heads. Blocking, with a receive timeout.
-/// Loopback only, like every probe here.
+/// Loopback only, like every probe here, or the test-made veth pair of a browser's namespace
+/// (10.232.0.0/16, see BrowserNamespace): nothing leaves through the machine's real interfaces.
 public final class LoopbackConnection {
     private var fd: Int32
 
     /// `from`: the loopback address to send from (all of 127/8 is this machine), so a test can play
     /// another host on the LAN; nil: the kernel's choice.
     public init(port: Int, host: String = "127.0.0.1", from source: String? = nil) throws {
-        guard isLoopback(host) else { throw LabError("LoopbackConnection: \(host) is not a loopback address") }
+        guard isLoopback(host) || Self.isBrowserPair(host) else {
+            throw LabError("LoopbackConnection: \(host) is neither loopback nor in 10.232.0.0/16 (a browser namespace's pair)")
+        }
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
         if let source {
@@ -44,6 +47,13 @@ public final class LoopbackConnection {
     }
 
     deinit { if fd >= 0 { close(fd) } }
+
+    /// 10.232.0.0/16: the addresses BrowserNamespace gives the veth pairs it makes.
+    static func isBrowserPair(_ host: String) -> Bool {
+        var addr = in_addr()
+        guard inet_pton(AF_INET, host, &addr) == 1 else { return false }
+        return UInt32(bigEndian: addr.s_addr) >> 16 == (10 << 8 | 232)
+    }
 
     /// Writes all of `bytes`; false when the peer has closed (or reset) the connection.
     @discardableResult
