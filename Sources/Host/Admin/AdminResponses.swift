@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import HummingbirdCore
 import HTTPTypes
@@ -28,11 +27,10 @@ enum AdminResponses {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// `{"status":"error","error":"…"}`, the MQTT contract's error shape.
+    /// `{"status":"error","error":"…"}`, the MQTT contract's error shape, made as the page's API
+    /// makes its own errors, so a refusal before the API and an error from it read alike.
     static func jsonError(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = (try? JSONSerialization.data(withJSONObject: ["status": "error", "error": message], options: [.sortedKeys]))
-            .map { Array($0) } ?? Array(#"{"status":"error"}"#.utf8)
-        return secured(bytes(status, body, contentType: "application/json"))
+        secured(PageAPI.error(status, message))
     }
 
     /// An HTML page or a page file: the browser-safety headers on top.

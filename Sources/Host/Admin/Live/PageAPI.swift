@@ -85,8 +85,9 @@ public final class PageAPI: Sendable {
         return Self.json(.accepted, ["status": "accepted"])
     }
 
+    /// The MQTT contract's error envelope (`Envelope.error`), as an HTTP answer.
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        json(status, ["status": "error", "error": .string(message)])
+        json(status, Envelope.error(message, transaction: nil))
     }
 
     static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
