@@ -25,7 +25,7 @@ enum MediaAddressCheck {
             summary = "clips are served on \(lan.address) and 127.0.0.1, in \(speakers)"
         } else if bind == "0.0.0.0" {
             summary = "clips are served on every address (media.bind 0.0.0.0), \(lan.address) in \(speakers) among them"
-        } else if bind.hasPrefix("127.") || bind == "localhost" {
+        } else if LoopbackName.contains(bind) {
             verdict = .warn
             summary = "media.bind \(bind) is loopback: only speakers on this machine can fetch clips"
             fix = "set media.bind to \"\" (the address of \(lan.name)) so speakers on \(speakers) can fetch clips"

@@ -7,7 +7,7 @@ enum TLSTrustCheck {
         let name = "tls"
         let tls = config.mqtt.tls
         guard tls.enabled else {
-            let local = ["127.0.0.1", "localhost", "::1"].contains(config.brokerHost)
+            let local = LoopbackName.contains(config.brokerHost)
             return local ? .ok(name, "off (plain MQTT to \(config.brokerHost), which stays on this machine)")
                          : .warn(name, "off: the password and the announcements cross the network in clear text",
                                  fix: "if the broker offers TLS (usually port 8883), set mqtt.tls.ca_file and mqtt.port")
