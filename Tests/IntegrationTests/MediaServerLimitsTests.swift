@@ -449,9 +449,17 @@ def open_one(kind):
     else:
         sel.register(s, selectors.EVENT_READ)
 # Slowloris first: a flood from one host fills its per-host share with them before the idle ones.
+# The server counts a connection on the event loop that took it (two loops on two cores), so
+# connections made back to back may be counted out of order: a pause between kinds lets the
+# server count one kind before the next arrives (none after the last: a connection closed at once
+# must be seen at once).
+previous = 0
 for kind, n in (("slow", n_slow), ("idle", n_idle), ("stalled", n_stalled)):
+    if previous and n:
+        time.sleep(0.5)
     for _ in range(n):
         open_one(kind)
+    previous += n
 open(os.path.join(out, "open"), "w").close()
 start = time.monotonic()
 head = b"GET /media/AAAAAAAAAAAAAAAAAAAAAA.wav HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 4000
