@@ -54,7 +54,7 @@ final class CommandClient: Sendable {
         guard let h = mosquitto_new(id, true, box.toOpaque()) else { throw Failure(description: "cannot create an MQTT client") }
         handle = Handle(raw: h)
         let m = config.mqtt
-        mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
+        mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, m.protocolChoice.preferred == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
         if let login {
             mosquitto_username_pw_set(h, login.username, login.password.value)
@@ -130,7 +130,7 @@ final class CommandClient: Sendable {
     func publish(_ topic: String, _ payload: [UInt8], responseTopic: String? = nil, correlationData: [UInt8]? = nil) throws(Failure) {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
-        if config.mqtt.protocolVersion == .v5 {
+        if config.mqtt.protocolChoice != .v311 {
             if let responseTopic { mosquitto_property_add_string(&props, Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), responseTopic) }
             if let correlationData {
                 correlationData.withUnsafeBytes { _ = mosquitto_property_add_binary(&props, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), $0.baseAddress, UInt16($0.count)) }

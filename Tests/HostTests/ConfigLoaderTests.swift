@@ -217,12 +217,12 @@ final class ConfigLoaderTests: XCTestCase {
 
     func testProtocolSpellings() throws {
         for spelling in ["5", "\"5\"", "v5", "mqttv5", "MQTTv5"] {
-            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolVersion, .v5, spelling)
+            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolChoice, .v5, spelling)
         }
         for spelling in ["3.1.1", "v311", "mqttv311"] {
-            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolVersion, .v311, spelling)
+            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolChoice, .v311, spelling)
         }
-        XCTAssertEqual(try load(env: ["SPEAKERBRIDGE_MQTT_PROTOCOL": "v311"]).mqtt.protocolVersion, .v311)
+        XCTAssertEqual(try load(env: ["SPEAKERBRIDGE_MQTT_PROTOCOL": "v311"]).mqtt.protocolChoice, .v311)
         XCTAssertEqual(try problems("mqtt:\n  protocol: 4\n").map(\.key), ["mqtt.protocol"])
     }
 

@@ -115,6 +115,15 @@ public enum ConfigLoader {
                     problem(key, value, "must be a mapping with the keys \(names), got \(describeNode(value))")
                 }
             } else if ConfigSetting.byKey[key] != nil {
+                if ConfigSetting.listKeys.contains(key), case .sequence(let items) = value {
+                    guard let texts = Optional(items.compactMap(\.scalar?.string)), texts.count == items.count else {
+                        problem(key, value, "must be a list of single values")
+                        continue
+                    }
+                    raw[key] = Raw(text: texts.joined(separator: ","), layer: 0, problemKey: key,
+                                   line: value.mark?.line ?? keyNode.mark?.line, origin: .file(path))
+                    continue
+                }
                 guard case .scalar(let scalar) = value else {
                     problem(key, value, "must be a single value, got \(describeNode(value))")
                     continue

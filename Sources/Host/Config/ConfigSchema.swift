@@ -19,6 +19,9 @@ struct ConfigSetting: Sendable {
     /// Keys that exist only to be refused or shown, never offered as a did-you-mean.
     static let unsuggested: Set<String> = ["mqtt.password", "admin.token"]
 
+    /// Keys whose YAML value may be a list; its items arrive joined by commas.
+    static let listKeys: Set<String> = ["mqtt.brokers", "mqtt.response_topics"]
+
     /// Shorter admin tokens are refused: the status page's token is what stands between the
     /// network and the speakers, and is guessed at over HTTP.
     static let minimumAdminTokenLength = 16
@@ -32,13 +35,25 @@ struct ConfigSetting: Sendable {
         choice("log_level", \.logLevel),
         optionalText("mqtt.host", \.mqtt.host),
         int("mqtt.port", \.mqtt.port, 1...65535),
-        ConfigSetting(key: "mqtt.protocol", apply: { text, config in
-            guard let version = protocolVersion(text) else {
-                return "must be 5 or 3.1.1 (also v5, mqttv5, v311, mqttv311), got \(quoted(text))"
+        ConfigSetting(key: "mqtt.brokers", apply: { text, config in
+            switch BrokerAddress.parseList(text) {
+            case .success(let list): config.mqtt.brokers = list
+            case .failure(let error): return error.description
             }
-            config.mqtt.protocolVersion = version
             return nil
-        }, show: { $0.mqtt.protocolVersion.rawValue }),
+        }, show: { $0.mqtt.brokers.isEmpty ? unset : $0.mqtt.brokers.map(\.description).joined(separator: ",") }),
+        ConfigSetting(key: "mqtt.protocol", apply: { text, config in
+            if text.lowercased() == "auto" {
+                config.mqtt.protocolChoice = .auto
+                return nil
+            }
+            guard let version = protocolVersion(text) else {
+                return "must be auto, 5 or 3.1.1 (also v5, mqttv5, v311, mqttv311), got \(quoted(text))"
+            }
+            config.mqtt.protocolChoice = version == .v5 ? .v5 : .v311
+            return nil
+        }, show: { $0.mqtt.protocolChoice.rawValue }),
+        int("mqtt.heartbeat", \.mqtt.heartbeat, 0...86_400),
         int("mqtt.keepalive", \.mqtt.keepalive, 5...65535),
         int("mqtt.session_expiry", \.mqtt.sessionExpiry, 0...4_294_967_295),
         optionalText("mqtt.client_id", \.mqtt.clientID),

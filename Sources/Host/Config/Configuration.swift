@@ -27,16 +27,33 @@ public struct Configuration: Sendable, Equatable {
         case trace, debug, info, notice, warning, error, critical
     }
 
+    /// An MQTT protocol version the session speaks on one connection.
     public enum ProtocolVersion: String, Sendable, CaseIterable {
         case v5 = "5"
         case v311 = "3.1.1"
+    }
+
+    /// `mqtt.protocol`: a fixed version, or `auto`: MQTT 5 first, 3.1.1 when a broker refuses 5
+    /// (remembered per broker for the life of the process).
+    public enum ProtocolChoice: String, Sendable, CaseIterable {
+        case auto
+        case v5 = "5"
+        case v311 = "3.1.1"
+
+        /// The version to try first.
+        public var preferred: ProtocolVersion { self == .v311 ? .v311 : .v5 }
     }
 
     public struct MQTT: Sendable, Equatable {
         /// nil: no broker configured, so the daemon runs its own (see `EmbeddedBroker`).
         public var host: String? = nil
         public var port: Int = 1883
-        public var protocolVersion: ProtocolVersion = .v5
+        /// `mqtt.brokers`: an ordered list tried in turn (failover); empty: `host`/`port` alone.
+        public var brokers: [BrokerAddress] = []
+        public var protocolChoice: ProtocolChoice = .auto
+        /// Seconds between non-retained re-publications of bridge/state (0: none), for brokers
+        /// whose retained messages stay on one node.
+        public var heartbeat: Int = 60
         /// Seconds. The broker drops us after 1.5x this without traffic; we notice a dead link sooner.
         public var keepalive: Int = 30
         /// MQTT 5 Session Expiry Interval in seconds: how long the broker keeps our subscriptions and
@@ -219,11 +236,18 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// True when the daemon should start its own mosquitto.
-    public var usesEmbeddedBroker: Bool { mqtt.host == nil }
+    public var usesEmbeddedBroker: Bool { mqtt.host == nil && mqtt.brokers.isEmpty }
 
-    /// The broker the session connects to.
-    public var brokerHost: String { mqtt.host ?? "127.0.0.1" }
-    public var brokerPort: Int { mqtt.host == nil ? embeddedBroker.port : mqtt.port }
+    /// The brokers the session may use, in the order it tries them: `mqtt.brokers`, else
+    /// `mqtt.host`/`mqtt.port`, else the embedded broker.
+    public var brokerList: [BrokerAddress] {
+        if !mqtt.brokers.isEmpty { return mqtt.brokers }
+        return [BrokerAddress(host: mqtt.host ?? "127.0.0.1", port: usesEmbeddedBroker ? embeddedBroker.port : mqtt.port)]
+    }
+
+    /// The first broker: the one one-shot clients (say, health, doctor) ask first.
+    public var brokerHost: String { brokerList[0].host }
+    public var brokerPort: Int { brokerList[0].port }
 
     public static func defaultStateDirectory() -> String {
         if geteuid() == 0 { return "/var/lib/speakerbridge" }

@@ -13,7 +13,7 @@ enum BrokerCheck {
             : "check mqtt.username and the password (mqtt.password_file or SPEAKERBRIDGE_MQTT_PASSWORD) against the broker's password file"
         switch outcome {
         case .connected:
-            return .ok(name, "connected to \(at) with \(login) (MQTT \(config.mqtt.protocolVersion.rawValue)\(config.mqtt.tls.enabled ? ", TLS" : ""))"
+            return .ok(name, "connected to \(at) with \(login) (MQTT \(config.mqtt.protocolChoice.rawValue)\(config.mqtt.tls.enabled ? ", TLS" : ""))"
                        + (embedded ? ", the daemon's embedded broker" : ""))
         case .noLogin(let why):
             return .fail(name, "cannot log in to the embedded broker at \(at)", details: [why],
@@ -47,7 +47,7 @@ enum BrokerCheck {
                          fix: credentialsFix)
         case .rejected(let code, let text):
             return .fail(name, "\(at) refused the connection: \(text) (code \(code))",
-                         fix: config.mqtt.protocolVersion == .v5 ? "if the broker only speaks MQTT 3.1.1, set mqtt.protocol: \"3.1.1\"" : "see the broker's log for why it refused")
+                         fix: config.mqtt.protocolChoice != .v311 ? "if the broker only speaks MQTT 3.1.1, set mqtt.protocol: \"3.1.1\"" : "see the broker's log for why it refused")
         case .noAnswer(let why):
             return .fail(name, "\(at) accepted TCP but did not answer as an MQTT broker", details: [why],
                          fix: config.mqtt.tls.enabled ? "check that port \(config.brokerPort) speaks MQTT over TLS"

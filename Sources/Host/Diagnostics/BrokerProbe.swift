@@ -61,7 +61,7 @@ public enum BrokerProbe {
         guard let h = mosquitto_new(id, true, me) else { return .noAnswer("cannot create an MQTT client") }
         defer { mosquitto_destroy(h) }
         let m = config.mqtt
-        let v5 = m.protocolVersion == .v5
+        let v5 = m.protocolChoice.preferred == .v5
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         if let login { mosquitto_username_pw_set(h, login.user, login.password) }
         if m.tls.enabled {

@@ -36,7 +36,7 @@ enum SessionCheck {
             return .ok(name, "connected; the broker resumed the session of client id \(clientID)",
                        details: ["requests sent while the daemon was away were kept for it"])
         }
-        if config.mqtt.protocolVersion == .v5 && config.mqtt.sessionExpiry == 0 {
+        if config.mqtt.protocolChoice != .v311 && config.mqtt.sessionExpiry == 0 {
             return .warn(name, "connected with a new session: mqtt.session_expiry is 0",
                          details: ["the broker drops the session at every disconnect, and with it requests sent meanwhile"],
                          fix: "set mqtt.session_expiry (default 604800 s, a week)")

@@ -33,7 +33,7 @@ public struct BridgeInfo: Sendable {
             "version": .string(SpeakerbridgeVersion.current),
             "client_id": .string(clientID),
             "base_topic": .string(config.baseTopic),
-            "mqtt_protocol": .string(config.mqtt.protocolVersion.rawValue),
+            "mqtt_protocol": .string(config.mqtt.protocolChoice.rawValue),
             "broker": .string("\(config.brokerHost):\(config.brokerPort)"),
             "embedded_broker": .bool(config.usesEmbeddedBroker),
             "started_at": .timestamp(startedAt),

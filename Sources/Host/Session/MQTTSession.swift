@@ -26,8 +26,9 @@ public final class MQTTSession: Service, Sendable {
         let stopFlag = self.stopFlag
         status.update {
             $0.clientID = clientID
-            $0.broker = "\(config.brokerHost):\(config.brokerPort)"
-            $0.protocolVersion = config.mqtt.protocolVersion
+            $0.broker = config.brokerList[0].description
+            $0.brokers = config.brokerList.map(\.description)
+            $0.protocolVersion = config.mqtt.protocolChoice.preferred
         }
         context = SessionContext(
             config: config, clientID: clientID, spool: spool, intake: intake, status: status, wake: wake,

@@ -37,6 +37,8 @@ final class SessionLoop {
     private var policy: ReconnectPolicy
     private var twin: TwinDetector
     private var everConnected = false
+    /// The protocol version of the current attempt.
+    private var version: Configuration.ProtocolVersion
 
     // Per connection; reset by `runConnection`.
     private var mosq: OpaquePointer?
@@ -67,6 +69,7 @@ final class SessionLoop {
         let r = context.config.mqtt.reconnect
         policy = ReconnectPolicy(minDelay: r.minDelay, maxDelay: r.maxDelay, stableAfter: r.stableAfter)
         twin = TwinDetector(threshold: context.config.mqtt.twin.threshold, window: context.config.mqtt.twin.window)
+        version = context.config.mqtt.protocolChoice.preferred
     }
 
     func run() {
@@ -114,14 +117,14 @@ final class SessionLoop {
         }
 
         var props: OpaquePointer? = nil
-        if m.protocolVersion == .v5 {
+        if version == .v5 {
             mosquitto_property_add_int32(&props, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), UInt32(clamping: m.sessionExpiry))
         }
         let rc = mosquitto_connect_bind_v5(handle, ctx.config.brokerHost, Int32(ctx.config.brokerPort),
                                            Int32(m.keepalive), m.bindAddress, props)
         mosquitto_property_free_all(&props)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            finishAttempt(withLibraryDetail(.fromLibrary(rc, protocolVersion: m.protocolVersion)))
+            finishAttempt(withLibraryDetail(.fromLibrary(rc, protocolVersion: version)))
             return
         }
         let started = ContinuousClock.now
@@ -137,7 +140,7 @@ final class SessionLoop {
         while ended == nil {
             let sock = mosquitto_socket(handle)
             guard sock >= 0 else {
-                if ended == nil { ended = .fromLibrary(Int32(MOSQ_ERR_CONN_LOST.rawValue), protocolVersion: m.protocolVersion) }
+                if ended == nil { ended = .fromLibrary(Int32(MOSQ_ERR_CONN_LOST.rawValue), protocolVersion: version) }
                 break
             }
             var fds = [
@@ -177,7 +180,7 @@ final class SessionLoop {
     /// Treats a libmosquitto return code; false when the connection is gone.
     private func step(_ rc: Int32) -> Bool {
         if rc == MOSQ_ERR_SUCCESS.rawValue { return true }
-        if ended == nil { ended = .fromLibrary(rc, protocolVersion: ctx.config.mqtt.protocolVersion) }
+        if ended == nil { ended = .fromLibrary(rc, protocolVersion: version) }
         return false
     }
 
@@ -272,7 +275,7 @@ final class SessionLoop {
         // on_message returned, and a refused request cuts the socket before that.
         mosquitto_threaded_set(h, true)
         mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION,
-                             m.protocolVersion == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
+                             version == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
         mosquitto_max_inflight_messages_set(h, UInt32(SessionLoop.window))
         // Requests and answers are small packets: without this, Nagle's algorithm and delayed
         // ACKs add about 40 ms to a round trip.
@@ -340,7 +343,7 @@ final class SessionLoop {
     private func didConnect(rc: Int32, sessionPresent: Bool) {
         heardFromBroker()
         guard rc == 0 else {
-            ended = ctx.config.mqtt.protocolVersion == .v5 ? .fromReasonCode(Int(rc)) : .fromConnack(Int(rc))
+            ended = version == .v5 ? .fromReasonCode(Int(rc)) : .fromConnack(Int(rc))
             return
         }
         connected = true
@@ -353,13 +356,13 @@ final class SessionLoop {
             $0.sessionResumed = sessionPresent
             if wasConnectedBefore { $0.reconnects += 1 }
         }
-        log.info("mqtt: connected to \(brokerName) as \(ctx.clientID) (MQTT \(ctx.config.mqtt.protocolVersion.rawValue), session \(sessionPresent ? "resumed" : "new"))")
+        log.info("mqtt: connected to \(brokerName) as \(ctx.clientID) (MQTT \(version.rawValue), session \(sessionPresent ? "resumed" : "new"))")
         guard let h = mosq else { return }
         // Subscribe on every connect, a resumed session too: a new filter (an upgrade, or Home
         // Assistant discovery switched on) is not in the session the broker kept. Subscribing again
         // to a filter the session has only replaces it, without losing what was queued for it, and
         // retained messages are not sent again (MQTT 5) or never acted on (retained requests).
-        let options = ctx.config.mqtt.protocolVersion == .v5 ? Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue) : 0
+        let options = version == .v5 ? Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue) : 0
         for filter in ctx.subscriptions {
             let rc = mosquitto_subscribe_v5(h, nil, filter, 1, options, nil)
             if rc != MOSQ_ERR_SUCCESS.rawValue {
@@ -373,7 +376,7 @@ final class SessionLoop {
     }
 
     private func didDisconnect(rc: Int32) {
-        if ended == nil { ended = .fromLibrary(rc, protocolVersion: ctx.config.mqtt.protocolVersion) }
+        if ended == nil { ended = .fromLibrary(rc, protocolVersion: version) }
     }
 
     private func didReceive(_ message: mosquitto_message, props: OpaquePointer?) {
@@ -439,7 +442,7 @@ final class SessionLoop {
             guard let mid = send(h, q.message, rc: &rc) else {
                 guard SessionLoop.isPermanent(rc) else {
                     // The connection failed under us: keep the message; it goes out after the reconnect.
-                    ended = ended ?? .fromLibrary(rc, protocolVersion: ctx.config.mqtt.protocolVersion)
+                    ended = ended ?? .fromLibrary(rc, protocolVersion: version)
                     return
                 }
                 // A message the broker can never take (bad topic from a response-topic property,
@@ -469,7 +472,7 @@ final class SessionLoop {
     private func send(_ h: OpaquePointer, _ message: OutboundMessage, rc result: inout Int32) -> Int32? {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
-        if let correlation = message.correlationData, ctx.config.mqtt.protocolVersion == .v5 {
+        if let correlation = message.correlationData, version == .v5 {
             correlation.withUnsafeBytes { raw in
                 _ = mosquitto_property_add_binary(&props, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), raw.baseAddress, UInt16(clamping: raw.count))
             }

@@ -13,10 +13,23 @@ public struct SessionStatus: Sendable, Equatable {
     /// Connections lost, by reason name (`MOSQ_ERR_CONN_LOST` is rc 7): what a soak test reports.
     public var disconnects: [String: Int] = [:]
     public var twinSuspected = false
+    /// The broker of the current connection, or the one being tried (`host:port`).
     public var broker = ""
+    /// Every broker of the configuration, in the order they are tried.
+    public var brokers: [String] = []
     public var clientID = ""
+    /// The version spoken on the current connection (with `mqtt.protocol: auto`, what the broker took).
     public var protocolVersion = Configuration.ProtocolVersion.v5
     public var sessionResumed = false
+    /// The last move from one broker to another, and why.
+    public var lastFailover: Failover? = nil
+
+    public struct Failover: Sendable, Equatable {
+        public var from: String
+        public var to: String
+        public var reason: String
+        public var at: Date
+    }
 
     public var twinWarning: String? {
         twinSuspected
