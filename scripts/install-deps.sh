@@ -21,7 +21,7 @@ packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data 
 if [[ "${1:-}" == "test" ]]; then
     packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
                gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++
-               libturbojpeg0 chromium chromium-driver)
+               libturbojpeg0 chromium chromium-driver nats-server)
 fi
 if [[ "${1:-}" == "image" ]]; then
     packages+=(podman buildah mmdebstrap runc mosquitto-clients curl espeak-ng sox)
