@@ -1,7 +1,7 @@
 import Foundation
 
 /// Name lookup and a TCP connect with a deadline, told apart: the doctor must say whether the host
-/// name, the listener or the path to it is wrong, where the session's own probe only needs yes or no.
+/// name, the listener or the path to it is wrong.
 enum BrokerReach {
     enum Outcome: Sendable, Equatable {
         case reachable

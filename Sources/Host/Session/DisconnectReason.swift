@@ -56,6 +56,9 @@ public struct DisconnectReason: Sendable, Equatable {
             return .init(code: code, name: text, explanation: "the broker dropped us after the keepalive ran out")
         case 0x8B:
             return .init(code: code, name: text, explanation: "the broker is shutting down")
+        case 0x84:
+            return .init(code: code, name: text, explanation:
+                "the broker does not speak MQTT 5: set mqtt.protocol to auto (the default, which falls back to 3.1.1) or to 3.1.1")
         default:
             return .init(code: code, name: text, explanation: text)
         }

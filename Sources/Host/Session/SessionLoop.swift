@@ -37,8 +37,16 @@ final class SessionLoop {
     private var policy: ReconnectPolicy
     private var twin: TwinDetector
     private var everConnected = false
+    private var rotation: BrokerRotation
+    private let held: HeldSubscriptions
     /// The protocol version of the current attempt.
     private var version: Configuration.ProtocolVersion
+    /// The next attempt follows at once: the same broker, asked again with MQTT 3.1.1.
+    private var retryAtOnce = false
+    /// A connection the broker closed soon after it was made: a twin's kick if the broker is still
+    /// there, which the next attempt tells (a restarting broker refuses it). Asking the next attempt
+    /// instead of a throw-away TCP connect keeps brokers' logs free of half-open probes.
+    private var pendingKick: (duration: Double, reason: DisconnectReason)?
 
     // Per connection; reset by `runConnection`.
     private var mosq: OpaquePointer?
@@ -52,6 +60,14 @@ final class SessionLoop {
     private var probeSentAt: ContinuousClock.Instant?
     private var libraryErrors: [String] = []
     private var closing: ClosingState?
+    /// The TCP (and TLS) connection is up; a CONNACK arrived (whatever it said).
+    private var tcpUp = false
+    private var connackSeen = false
+    /// Filters SUBSCRIBEd in this connection (a retained message on one may be a subscribe-time
+    /// one), and the SUBSCRIBEs waiting for their SUBACK.
+    private var subscribedNow: [String] = []
+    private var pendingSubscribes: [Int32: String] = [:]
+    private var lastHeartbeat = ContinuousClock.now
 
     private struct ClosingState {
         var drainDeadline: ContinuousClock.Instant
@@ -69,13 +85,19 @@ final class SessionLoop {
         let r = context.config.mqtt.reconnect
         policy = ReconnectPolicy(minDelay: r.minDelay, maxDelay: r.maxDelay, stableAfter: r.stableAfter)
         twin = TwinDetector(threshold: context.config.mqtt.twin.threshold, window: context.config.mqtt.twin.window)
-        version = context.config.mqtt.protocolChoice.preferred
+        rotation = BrokerRotation(brokers: context.config.brokerList, choice: context.config.mqtt.protocolChoice)
+        held = HeldSubscriptions(stateDirectory: context.config.stateDirectory)
+        version = rotation.version
     }
 
     func run() {
         while !ctx.stopRequested() {
             runConnection()
             if ctx.stopRequested() { break }
+            if retryAtOnce {
+                retryAtOnce = false
+                continue
+            }
             sleep(seconds: nextDelay())
         }
         ctx.status.update { $0.connected = false }
@@ -86,19 +108,20 @@ final class SessionLoop {
 
     private func runConnection() {
         let m = ctx.config.mqtt
+        let broker = rotation.current
+        version = rotation.version
+        tcpUp = false
+        connackSeen = false
         ctx.watchdog?.pet()
-        ctx.status.update { $0.connectAttempts += 1 }
+        ctx.status.update {
+            $0.connectAttempts += 1
+            $0.broker = broker.description
+        }
         if let problem = ctx.brokerCheck?() {
             finishAttempt(DisconnectReason(code: -1, name: "unverified broker", explanation: problem))
             return
         }
-        do {
-            try TCPProbe.check(host: ctx.config.brokerHost, port: ctx.config.brokerPort, timeout: m.reconnect.connectTimeout)
-        } catch {
-            finishAttempt(DisconnectReason(code: -1, name: "unreachable", explanation: error.description))
-            return
-        }
-        guard let handle = makeHandle() else {
+        guard let handle = makeHandle(broker) else {
             finishAttempt(DisconnectReason(code: -1, name: "setup", explanation: "cannot create the MQTT client: \(libraryErrors.last ?? "out of memory?")"))
             return
         }
@@ -111,20 +134,28 @@ final class SessionLoop {
         probeSentAt = nil
         closing = nil
         libraryErrors = []
+        subscribedNow = []
+        pendingSubscribes = [:]
         defer {
             mosquitto_destroy(handle)
             mosq = nil
         }
 
-        var props: OpaquePointer? = nil
         if version == .v5 {
+            // libmosquitto 2.0 has no asynchronous connect that takes CONNECT properties, and its
+            // blocking one hangs for minutes in SYN retries on a silent address. Its v5 connect
+            // stores the properties on the handle before it looks at the port, so a call with port
+            // -1 (refused at once, no I/O) leaves our Session Expiry Interval for the asynchronous
+            // connect to send. MultiBrokerTests and DeliveryTests see the session resumed.
+            var props: OpaquePointer? = nil
             mosquitto_property_add_int32(&props, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), UInt32(clamping: m.sessionExpiry))
+            _ = mosquitto_connect_bind_v5(handle, broker.host, -1, Int32(m.keepalive), nil, props)
+            mosquitto_property_free_all(&props)
         }
-        let rc = mosquitto_connect_bind_v5(handle, ctx.config.brokerHost, Int32(ctx.config.brokerPort),
-                                           Int32(m.keepalive), m.bindAddress, props)
-        mosquitto_property_free_all(&props)
+        let rc = mosquitto_connect_bind_async(handle, broker.host, Int32(broker.port), Int32(m.keepalive), m.bindAddress)
+        let callErrno = errno
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            finishAttempt(withLibraryDetail(.fromLibrary(rc, protocolVersion: version)))
+            finishAttempt(connectCallFailed(rc, errno: callErrno, broker: broker))
             return
         }
         let started = ContinuousClock.now
@@ -143,14 +174,30 @@ final class SessionLoop {
                 if ended == nil { ended = .fromLibrary(Int32(MOSQ_ERR_CONN_LOST.rawValue), protocolVersion: version) }
                 break
             }
+            // Until the TCP connect completes, writability is what says it did (or failed).
+            let wantOut = mosquitto_want_write(handle) || !tcpUp
             var fds = [
-                pollfd(fd: sock, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0), revents: 0),
+                pollfd(fd: sock, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0),
                 pollfd(fd: ctx.wake.readFD, events: Int16(POLLIN), revents: 0),
             ]
             _ = poll(&fds, 2, 100)
             ctx.watchdog?.pet()
             if fds[1].revents != 0 { ctx.wake.drain() }
-            if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let revents = fds[0].revents
+            if !tcpUp, revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
+                var soError: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(sock, SOL_SOCKET, SO_ERROR, &soError, &length)
+                guard soError == 0 else {
+                    ended = DisconnectReason(code: -1, name: "unreachable", explanation: "cannot reach \(rotation.current): \(String(cString: strerror(soError)))")
+                    break
+                }
+                tcpUp = true
+            }
+            // Before the CONNACK, a TLS handshake that waited for the TCP connect resumes only in
+            // loop_read (libmosquitto's own loop does the same on writability); without TLS the
+            // read finds nothing and returns.
+            if revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 || (!connackSeen && revents & Int16(POLLOUT) != 0) {
                 if !step(mosquitto_loop_read(handle, 64)) { break }
             }
             if ended == nil, mosquitto_want_write(handle) {
@@ -163,7 +210,9 @@ final class SessionLoop {
             let now = ContinuousClock.now
             if !connected {
                 if now - started > .seconds(m.reconnect.connectTimeout) {
-                    ended = DisconnectReason(code: -1, name: "timeout", explanation: "the broker accepted TCP but sent no CONNACK within \(m.reconnect.connectTimeout) s")
+                    ended = tcpUp
+                        ? DisconnectReason(code: -1, name: "timeout", explanation: "the broker accepted TCP but sent no CONNACK within \(m.reconnect.connectTimeout) s")
+                        : DisconnectReason(code: -1, name: "unreachable", explanation: "no TCP connection to \(rotation.current) within \(m.reconnect.connectTimeout) s (mqtt.reconnect.connect_timeout)")
                 }
                 continue
             }
@@ -174,6 +223,7 @@ final class SessionLoop {
             flushOutbound(handle)
             checkLiveness(handle, now: now)
             clearTwinOnceStable(handle, now: now)
+            beatHeart(handle, now: now)
         }
     }
 
@@ -184,14 +234,17 @@ final class SessionLoop {
         return false
     }
 
-    private func finishAttempt(_ reason: DisconnectReason) {
+    private func finishAttempt(_ endReason: DisconnectReason) {
         let now = ContinuousClock.now
+        var reason = endReason
         if let since = connectedAt {
             let duration = Double((now - since).components.seconds) + Double((now - since).components.attoseconds) / 1e18
             policy.connectionEnded(after: duration)
-            let reachable = !reason.mayBeTakeover || duration >= twin.window
-                || (try? TCPProbe.check(host: ctx.config.brokerHost, port: ctx.config.brokerPort, timeout: 0.5)) != nil
-            let newTwin = twin.connectionEnded(after: duration, reason: reason, brokerReachable: reachable)
+            if duration < twin.window, reason.mayBeTakeover {
+                pendingKick = (duration, reason)
+            } else {
+                _ = twin.connectionEnded(after: duration, reason: reason)
+            }
             ctx.status.update {
                 $0.connected = false
                 $0.since = Date()
@@ -205,10 +258,22 @@ final class SessionLoop {
             } else {
                 log.warning("mqtt: lost the broker \(brokerName) after \(String(format: "%.1f", duration)) s: \(reason.name) (rc \(reason.code)): \(reason.explanation)")
             }
-            if newTwin {
-                log.error("mqtt: TWIN DETECTED: \(ctx.status.current.twinWarning ?? ""); backing off to \(Int(policy.maxDelay)) s between attempts instead of fighting for the id")
-            }
         } else {
+            // The attempt never got a connection: a kick before it proves nothing either way.
+            pendingKick = nil
+            let attempt = ProtocolRefusal.Attempt(tcpUp: tcpUp, connackSeen: connackSeen, reason: reason)
+            if ProtocolRefusal.mayBeVersionRefusal(attempt), rotation.refusedVersion5() {
+                log.notice("mqtt: \(brokerName) did not take MQTT 5 (\(ProtocolRefusal.describe(attempt))); trying MQTT 3.1.1")
+                retryAtOnce = true
+                connected = false
+                lastReason = reason
+                return
+            }
+            if reason.name == "MOSQ_ERR_CONN_LOST", tcpUp, !connackSeen {
+                reason = DisconnectReason(code: reason.code, name: reason.name, explanation: version == .v5
+                    ? "the broker closed the connection before any CONNACK: the broker may not speak MQTT 5 (mqtt.protocol is 5; auto would try 3.1.1), or it refused us without saying why (see its log)"
+                    : "the broker closed the connection before any CONNACK to our MQTT 3.1.1 CONNECT: it refused us without saying why (see its log), or the port does not speak MQTT")
+            }
             ctx.status.update {
                 $0.lastDisconnect = reason
                 $0.lastDisconnectAt = Date()
@@ -218,6 +283,27 @@ final class SessionLoop {
         connected = false
         connectedAt = nil
         lastReason = reason
+        guard !ctx.stopRequested(), rotation.brokers.count > 1 else { return }
+        let move = rotation.moveOn()
+        let why = "\(reason.name): \(reason.explanation)"
+        log.notice("mqtt: moving from \(move.from) to \(move.to): \(why)")
+        ctx.status.update {
+            $0.lastFailover = SessionStatus.Failover(from: move.from.description, to: move.to.description, reason: why, at: Date())
+        }
+    }
+
+    /// A connect call that failed before any I/O was under way: the name did not resolve, or
+    /// connect(2) failed at once.
+    private func connectCallFailed(_ rc: Int32, errno code: Int32, broker: BrokerAddress) -> DisconnectReason {
+        switch rc {
+        case MOSQ_ERR_EAI.rawValue:
+            // libmosquitto leaves getaddrinfo's EAI_* code in errno.
+            return DisconnectReason(code: -1, name: "unreachable", explanation: "cannot resolve \(broker.host): \(String(cString: gai_strerror(code)))")
+        case MOSQ_ERR_ERRNO.rawValue:
+            return DisconnectReason(code: -1, name: "unreachable", explanation: "cannot reach \(broker): \(String(cString: strerror(code)))")
+        default:
+            return withLibraryDetail(.fromLibrary(rc, protocolVersion: version))
+        }
     }
 
     private var lastReason: DisconnectReason?
@@ -232,7 +318,7 @@ final class SessionLoop {
         return delay
     }
 
-    private var brokerName: String { "\(ctx.config.brokerHost):\(ctx.config.brokerPort)" }
+    private var brokerName: String { rotation.current.description }
 
     /// A failed connect explained with what libmosquitto logged (OpenSSL's reason, for one) and,
     /// for TLS, which setting to look at.
@@ -264,7 +350,7 @@ final class SessionLoop {
 
     // MARK: handle setup
 
-    private func makeHandle() -> OpaquePointer? {
+    private func makeHandle(_ broker: BrokerAddress) -> OpaquePointer? {
         let m = ctx.config.mqtt
         let me = Unmanaged.passUnretained(self).toOpaque()
         guard let h = mosquitto_new(ctx.clientID, false, me) else { return nil }
@@ -287,7 +373,7 @@ final class SessionLoop {
         if let user = m.username {
             mosquitto_username_pw_set(h, user, m.password?.value)
         }
-        if m.tls.enabled {
+        if broker.usesTLS(m) {
             let capath: String? = m.tls.caFile == nil ? "/etc/ssl/certs" : nil
             let rc = mosquitto_tls_set(h, m.tls.caFile, capath, m.tls.certFile, m.tls.keyFile, nil)
             if rc != MOSQ_ERR_SUCCESS.rawValue {
@@ -315,9 +401,9 @@ final class SessionLoop {
             guard let obj else { return }
             SessionLoop.from(obj).didPublish(mid: mid)
         }
-        mosquitto_subscribe_v5_callback_set(h) { _, obj, _, count, granted, _ in
+        mosquitto_subscribe_v5_callback_set(h) { _, obj, mid, count, granted, _ in
             guard let obj else { return }
-            SessionLoop.from(obj).didSubscribe(granted: Array(UnsafeBufferPointer(start: granted, count: Int(count))))
+            SessionLoop.from(obj).didSubscribe(mid: mid, granted: Array(UnsafeBufferPointer(start: granted, count: Int(count))))
         }
         mosquitto_unsubscribe_callback_set(h) { _, obj, _ in
             guard let obj else { return }
@@ -342,37 +428,78 @@ final class SessionLoop {
 
     private func didConnect(rc: Int32, sessionPresent: Bool) {
         heardFromBroker()
+        connackSeen = true
         guard rc == 0 else {
             ended = version == .v5 ? .fromReasonCode(Int(rc)) : .fromConnack(Int(rc))
             return
         }
         connected = true
         connectedAt = ContinuousClock.now
+        lastHeartbeat = ContinuousClock.now
+        rotation.accepted(version)
+        if let kick = pendingKick {
+            // The broker took us back at once: whoever closed the last connection was not a
+            // restarting broker.
+            pendingKick = nil
+            if twin.connectionEnded(after: kick.duration, reason: kick.reason) {
+                log.error("mqtt: TWIN DETECTED: \(twinWarningText); backing off to \(Int(policy.maxDelay)) s between attempts instead of fighting for the id")
+            }
+        }
         let wasConnectedBefore = everConnected
         everConnected = true
+        let broker = rotation.current
+        let version = self.version
         ctx.status.update {
             $0.connected = true
             $0.since = Date()
             $0.sessionResumed = sessionPresent
+            $0.broker = broker.description
+            $0.protocolVersion = version
+            $0.twinSuspected = twin.suspected
             if wasConnectedBefore { $0.reconnects += 1 }
         }
-        log.info("mqtt: connected to \(brokerName) as \(ctx.clientID) (MQTT \(version.rawValue), session \(sessionPresent ? "resumed" : "new"))")
+        let negotiated = rotation.negotiatedDown ? ", the broker refused MQTT 5" : ""
+        log.info("mqtt: connected to \(brokerName) as \(ctx.clientID) (MQTT \(version.rawValue)\(negotiated), session \(sessionPresent ? "resumed" : "new"))")
         guard let h = mosq else { return }
-        // Subscribe on every connect, a resumed session too: a new filter (an upgrade, or Home
-        // Assistant discovery switched on) is not in the session the broker kept. Subscribing again
-        // to a filter the session has only replaces it, without losing what was queued for it, and
-        // retained messages are not sent again (MQTT 5) or never acted on (retained requests).
-        let options = version == .v5 ? Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue) : 0
-        for filter in ctx.subscriptions {
-            let rc = mosquitto_subscribe_v5(h, nil, filter, 1, options, nil)
-            if rc != MOSQ_ERR_SUCCESS.rawValue {
-                log.error("mqtt: cannot subscribe to \(filter): \(String(cString: mosquitto_strerror(rc)))")
-            }
-        }
+        subscribe(h, sessionPresent: sessionPresent)
         for message in ctx.birth(ctx.status.current) {
             _ = send(h, message)
         }
         flushOutbound(h)
+    }
+
+    private var twinWarningText: String {
+        var status = ctx.status.current
+        status.twinSuspected = true
+        return status.twinWarning ?? ""
+    }
+
+    /// A new session gets every filter. A resumed one gets only those it does not hold yet (an
+    /// upgrade, or Home Assistant discovery switched on) and loses those no longer wanted: a
+    /// filter subscribed again would bring its retained messages again, and a broker replaying
+    /// the session's queue with the retain flag (amqtt) would be indistinguishable from them.
+    private func subscribe(_ h: OpaquePointer, sessionPresent: Bool) {
+        if !sessionPresent { held.sessionIsNew() }
+        // MQTT 5: never send retained messages at subscribe time, wherever the broker honours it.
+        let options = version == .v5 ? Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue) : 0
+        for filter in ctx.subscriptions where !(sessionPresent && held.filters.contains(filter)) {
+            var mid: Int32 = 0
+            let rc = mosquitto_subscribe_v5(h, &mid, filter, 1, options, nil)
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                log.error("mqtt: cannot subscribe to \(filter): \(String(cString: mosquitto_strerror(rc)))")
+                continue
+            }
+            subscribedNow.append(filter)
+            pendingSubscribes[mid] = filter
+        }
+        if sessionPresent {
+            for filter in held.filters.sorted() where !ctx.subscriptions.contains(filter) {
+                if mosquitto_unsubscribe(h, nil, filter) == MOSQ_ERR_SUCCESS.rawValue { held.released(filter) }
+            }
+        }
+        if !subscribedNow.isEmpty {
+            log.debug("mqtt: subscribed to \(subscribedNow.joined(separator: ", "))\(sessionPresent ? " (missing from the resumed session)" : "")")
+        }
     }
 
     private func didDisconnect(rc: Int32) {
@@ -383,9 +510,15 @@ final class SessionLoop {
         heardFromBroker()
         let topic = String(cString: message.topic)
         if message.retain {
-            // A retained request would be replayed on every fresh subscription; never act on one.
-            log.warning("mqtt: ignoring a retained message on \(topic): publish requests without the retain flag (clear it with an empty retained message)")
-            return
+            if subscribedNow.contains(where: { SessionLoop.filter($0, matches: topic) }) {
+                // Delivered because we subscribed: a retained request would be acted on again at
+                // every new subscription; never act on one.
+                log.warning("mqtt: ignoring a retained message on \(topic): publish requests without the retain flag (clear it with an empty retained message)")
+                return
+            }
+            // No filter of this connection's SUBSCRIBEs: the broker is replaying what it queued
+            // for our session, with the retain flag set against MQTT-3.3.1-9 (amqtt does).
+            log.debug("mqtt: processing a request on \(topic) the broker replayed from the session's queue with the retain flag set")
         }
         // Not copied here: the intake checks the size before it keeps a byte (mqtt.max_payload).
         let payload = UnsafeRawBufferPointer(start: message.payloadlen > 0 ? message.payload : nil,
@@ -421,11 +554,18 @@ final class SessionLoop {
         if closing?.offlineMid == mid { closing?.offlineAcked = true }
     }
 
-    private func didSubscribe(granted: [Int32]) {
+    private func didSubscribe(mid: Int32, granted: [Int32]) {
         heardFromBroker()
+        let filter = pendingSubscribes.removeValue(forKey: mid)
         for q in granted where q >= 0x80 {
-            log.error("mqtt: the broker refused a subscription (reason \(q)): check the broker's ACL for \(ctx.config.baseTopic)/#")
+            log.error("mqtt: the broker refused a subscription to \(filter ?? "a filter") (reason \(q)): check the broker's ACL for \(ctx.config.baseTopic)/#")
         }
+        if let filter, granted.allSatisfy({ $0 < 0x80 }) { held.held(filter) }
+    }
+
+    private static func filter(_ filter: String, matches topic: String) -> Bool {
+        var result = false
+        return mosquitto_topic_matches_sub(filter, topic, &result) == MOSQ_ERR_SUCCESS.rawValue && result
     }
 
     private func heardFromBroker() {
@@ -500,6 +640,19 @@ final class SessionLoop {
     }
 
     // MARK: liveness and shutdown
+
+    /// bridge/state again, not retained, every `mqtt.heartbeat` seconds: on brokers that keep
+    /// retained messages on one node (RabbitMQ), a subscriber on another node still learns that we
+    /// are online within one interval.
+    private func beatHeart(_ h: OpaquePointer, now: ContinuousClock.Instant) {
+        let interval = ctx.config.mqtt.heartbeat
+        guard interval > 0, now - lastHeartbeat >= .seconds(interval) else { return }
+        lastHeartbeat = now
+        for var message in ctx.birth(ctx.status.current) where message.topic == ctx.topics.bridgeState {
+            message.retain = false
+            _ = send(h, message)
+        }
+    }
 
     /// libmosquitto notices a dead link only after up to 2x keepalive (ping after one interval,
     /// give up after another). We ask the broker for an answer after half an interval of silence

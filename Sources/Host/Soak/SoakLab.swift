@@ -79,12 +79,21 @@ final class SoakLab {
 
     // MARK: broker
 
+    /// How many times the broker's log says it started (the log outlives restarts).
+    private func brokerStarts() -> Int {
+        let text = (try? String(contentsOfFile: brokerLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").filter { $0.hasSuffix(" running") }.count
+    }
+
     func startBroker() throws {
+        let startsBefore = brokerStarts()
         broker = try ChildProcess(executable: try SoakLab.find("mosquitto"), arguments: ["-c", directory + "/mosquitto.conf"],
                                   outputPath: directory + "/mosquitto.out")
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if (try? TCPProbe.check(host: "127.0.0.1", port: port, timeout: 0.2)) != nil { return }
+            // mosquitto logs "… running" once its listeners are open (log_type notice); reading
+            // that spares the broker a bare connection in its log.
+            if brokerStarts() > startsBefore { return }
             if let b = broker, SoakLab.reap(b.pid, wait: 0) != nil {
                 throw Failure(description: "mosquitto exited during startup: \(SoakLab.tail(directory + "/mosquitto.out"))")
             }
