@@ -20,8 +20,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting, e.g. --set mqtt.keepalive=10 (repeatable).", valueName: "key=value"))
     var settings: [String] = []
 
-    @Option(help: "Broker host[:port]; without it (and without mqtt.host) the daemon runs its own broker.")
-    var broker: String?
+    @Option(help: ArgumentHelp("Broker host[:port], [v6]:port or mqtts://host[:port]; repeat it for a list tried in order (mqtt.brokers). Without it (and without mqtt.host or mqtt.brokers) the daemon runs its own broker.", valueName: "broker"))
+    var broker: [String] = []
 
     @Option(help: "State directory (client id, journal, embedded broker files).")
     var stateDir: String?
@@ -37,19 +37,11 @@ struct ConfigOptions: ParsableArguments {
             guard let eq = s.firstIndex(of: "=") else { throw ValidationError("--set takes key=value, got \(s)") }
             flags[String(s[..<eq])] = String(s[s.index(after: eq)...])
         }
-        if let broker {
-            if let colon = broker.lastIndex(of: ":"), let port = Int(broker[broker.index(after: colon)...]) {
-                flags["mqtt.host"] = String(broker[..<colon])
-                flags["mqtt.port"] = String(port)
-            } else {
-                flags["mqtt.host"] = broker
-            }
-        }
+        flags.merge(BrokerFlags.flags(broker)) { _, new in new }
         if let stateDir { flags["state_dir"] = stateDir }
         if let logLevel { flags["log_level"] = logLevel }
         return flags
     }
-
 }
 
 extension ConfigOptions {

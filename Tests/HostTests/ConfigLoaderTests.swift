@@ -290,4 +290,103 @@ final class ConfigLoaderTests: XCTestCase {
         }
         XCTAssertEqual(try load(flags: flags), Configuration())
     }
+
+    // MARK: - Brokers, protocol choice, heartbeat
+
+    func testBrokersAsAYAMLListAFlowListOrText() throws {
+        let block = try load("mqtt:\n  brokers:\n    - a.lan:1884\n    - mqtts://b.lan\n    - \"[::1]:1885\"\n")
+        XCTAssertEqual(block.mqtt.brokers.map(\.description), ["a.lan:1884", "mqtts://b.lan:8883", "[::1]:1885"])
+        XCTAssertEqual(try load("mqtt:\n  brokers: [a.lan:1884, b.lan]\n").mqtt.brokers.map(\.description), ["a.lan:1884", "b.lan:1883"])
+        XCTAssertEqual(try load("mqtt:\n  brokers: a.lan:1884, b.lan\n").mqtt.brokers.count, 2)
+        let env = try load(env: ["SPEAKERBRIDGE_MQTT_BROKERS": "a.lan:1884,b.lan:1885"])
+        XCTAssertEqual(env.mqtt.brokers, [BrokerAddress(host: "a.lan", port: 1884), BrokerAddress(host: "b.lan", port: 1885)])
+        let flag = try load(flags: ["mqtt.brokers": "a.lan:1884"])
+        XCTAssertEqual(flag.brokerList, [BrokerAddress(host: "a.lan", port: 1884)])
+    }
+
+    func testTheBrokerListDecidesTheFirstBrokerAndTheEmbeddedOne() throws {
+        let list = try load("mqtt:\n  brokers: [a.lan:1884, b.lan]\n")
+        XCTAssertFalse(list.usesEmbeddedBroker, "a list of brokers: the daemon starts none of its own")
+        XCTAssertEqual(list.brokerHost, "a.lan")
+        XCTAssertEqual(list.brokerPort, 1884)
+        let single = try load("mqtt:\n  host: c.lan\n  port: 1999\n")
+        XCTAssertEqual(single.brokerList, [BrokerAddress(host: "c.lan", port: 1999)])
+        let embedded = try load("embedded_broker:\n  port: 18830\n")
+        XCTAssertTrue(embedded.usesEmbeddedBroker)
+        XCTAssertEqual(embedded.brokerList, [BrokerAddress(host: "127.0.0.1", port: 18830)])
+    }
+
+    func testBrokersAndHostTogetherIsAProblemInAnyLayers() throws {
+        let file = try problems("mqtt:\n  host: x.lan\n  brokers: [a.lan, b.lan]\n")
+        XCTAssertEqual(file.map(\.key), ["mqtt.brokers"])
+        XCTAssertEqual(file.first?.line, 3)
+        XCTAssertTrue(file[0].message.contains("mqtt.host"), file[0].message)
+        XCTAssertTrue(file[0].message.contains("set one"), file[0].message)
+        let mixed = try problems("mqtt:\n  brokers: [a.lan, b.lan]\n", env: ["SPEAKERBRIDGE_MQTT_HOST": "x.lan"])
+        XCTAssertEqual(mixed.map(\.key), ["mqtt.brokers"])
+        XCTAssertTrue(mixed[0].message.contains("mqtt.host (from the environment)"), mixed[0].message)
+        XCTAssertEqual(try problems(env: ["SPEAKERBRIDGE_MQTT_BROKERS": "a.lan"], flags: ["mqtt.host": "x.lan"]).count, 1)
+        // An empty value in a higher layer puts the other key back to its default: --broker's way of overriding.
+        XCTAssertEqual(try load("mqtt:\n  brokers: [a.lan, b.lan]\n", flags: ["mqtt.host": "x.lan", "mqtt.brokers": ""]).brokerList,
+                       [BrokerAddress(host: "x.lan", port: 1883)])
+        XCTAssertEqual(try load("mqtt:\n  host: x.lan\n  port: 1999\n", flags: ["mqtt.brokers": "a.lan,b.lan", "mqtt.host": "", "mqtt.port": ""])
+                        .brokerList.map(\.description), ["a.lan:1883", "b.lan:1883"])
+    }
+
+    func testAPortBesideAListIsAProblemAndAnEmptyListToo() throws {
+        let port = try problems("mqtt:\n  port: 8883\n  brokers: [a.lan, b.lan]\n")
+        XCTAssertEqual(port.map(\.key), ["mqtt.port"])
+        XCTAssertTrue(port[0].message.contains("host:port"), port[0].message)
+        XCTAssertEqual(try problems(env: ["SPEAKERBRIDGE_MQTT_BROKERS": " , "]).map(\.message),
+                       ["lists no broker; give host:port entries, or leave it unset"])
+    }
+
+    func testABadEntryIsReportedOnItsLine() throws {
+        let bad = try problems("log_level: info\nmqtt:\n  brokers:\n    - a.lan\n    - b.lan:99999\n")
+        XCTAssertEqual(bad.map(\.key), ["mqtt.brokers"])
+        XCTAssertEqual(bad.first?.line, 4)
+        XCTAssertEqual(bad.first?.message, "\"b.lan:99999\": the port must be a number from 1 to 65535")
+        XCTAssertEqual(try problems("mqtt:\n  brokers: [a.lan, a.lan:1883]\n").map(\.message), ["a.lan:1883 is listed twice"])
+        XCTAssertEqual(try problems("mqtt:\n  brokers:\n    - host: a.lan\n").map(\.message), ["must be a list of single values"])
+        // Only the broker list's problem: the host check does not pile on a refused list.
+        XCTAssertEqual(try problems("mqtt:\n  host: x\n  brokers: [\"a:0\"]\n").map(\.key), ["mqtt.brokers"])
+    }
+
+    func testAnMQTTSEntryNeedsReadableTLSFilesEvenWithTLSOff() throws {
+        let yaml = "mqtt:\n  brokers: [mqtts://a.lan, b.lan]\n  tls:\n    enabled: false\n    ca_file: /nope/ca.pem\n"
+        XCTAssertEqual(try problems(yaml).map(\.key), ["mqtt.tls.ca_file"])
+        XCTAssertEqual(try problems("mqtt:\n  brokers: [mqtt://a.lan]\n  tls:\n    enabled: false\n    ca_file: /nope/ca.pem\n"), [])
+    }
+
+    func testProtocolIsAutoByDefault() throws {
+        XCTAssertEqual(Configuration().mqtt.protocolChoice, .auto)
+        XCTAssertEqual(Configuration.ProtocolChoice.auto.preferred, .v5)
+        XCTAssertEqual(Configuration.ProtocolChoice.v311.preferred, .v311)
+        for spelling in ["auto", "AUTO", "Auto"] {
+            XCTAssertEqual(try load("mqtt:\n  protocol: \(spelling)\n").mqtt.protocolChoice, .auto, spelling)
+        }
+        XCTAssertEqual(try load("mqtt:\n  protocol: 3.1.1\n", env: ["SPEAKERBRIDGE_MQTT_PROTOCOL": "auto"]).mqtt.protocolChoice, .auto)
+        let four = try problems("mqtt:\n  protocol: 4\n")
+        XCTAssertTrue(four.first?.message.hasPrefix("must be auto, 5 or 3.1.1") ?? false, "\(four)")
+    }
+
+    func testHeartbeatFromOffToADay() throws {
+        XCTAssertEqual(Configuration().mqtt.heartbeat, 60)
+        XCTAssertEqual(try load("mqtt:\n  heartbeat: 0\n").mqtt.heartbeat, 0)
+        XCTAssertEqual(try load(env: ["SPEAKERBRIDGE_MQTT_HEARTBEAT": "86400"]).mqtt.heartbeat, 86_400)
+        for bad in ["-1", "86401", "often"] {
+            XCTAssertEqual(try problems("mqtt:\n  heartbeat: \(bad)\n").map(\.key), ["mqtt.heartbeat"], bad)
+        }
+    }
+
+    func testDescribeShowsTheListProtocolAndHeartbeat() throws {
+        let config = try load("mqtt:\n  brokers: [a.lan:1884, mqtts://b.lan]\n  protocol: auto\n  heartbeat: 15\n")
+        let lines = ConfigLoader.describe(config)
+        XCTAssertTrue(lines.contains("mqtt.brokers = a.lan:1884,mqtts://b.lan:8883"), "\(lines)")
+        XCTAssertTrue(lines.contains("mqtt.protocol = auto"), "\(lines)")
+        XCTAssertTrue(lines.contains("mqtt.heartbeat = 15"), "\(lines)")
+        XCTAssertTrue(ConfigLoader.describe(Configuration()).contains("mqtt.brokers = (not set)"))
+        XCTAssertEqual(try load(flags: ["mqtt.brokers": "a.lan:1884,mqtts://b.lan:8883"]).mqtt.brokers, config.mqtt.brokers,
+                       "the printed list loads back as the same list")
+    }
 }

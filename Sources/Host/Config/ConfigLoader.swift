@@ -201,14 +201,15 @@ public enum ConfigLoader {
             report("mqtt.tls.key_file", "is set but mqtt.tls.cert_file is not; set both or neither")
         }
         // Explicitly disabled TLS leaves the files unused, so an override can switch TLS off
-        // without the files having to exist.
-        if tls.enabled {
+        // without the files having to exist; an mqtts:// entry of mqtt.brokers uses them anyway.
+        if tls.enabled || config.mqtt.brokers.contains(where: { $0.tls == true }) {
             for (key, file) in [("mqtt.tls.ca_file", tls.caFile), ("mqtt.tls.cert_file", tls.certFile),
                                 ("mqtt.tls.key_file", tls.keyFile)] {
                 if let file, let message = ConfigSetting.unreadableFileProblem(file) { report(key, message) }
             }
         }
         config.mqtt.tls = tls
+        checkBrokerList(config, raw, rejected, report)
 
         // The status page can speak, change volumes and reload plugins: beyond loopback, only with
         // a token. A token_file that was refused has said so already.
@@ -231,6 +232,32 @@ public enum ConfigLoader {
                 report(bounds[1], "must not be less than mqtt.reconnect.min_delay (\(backoff.minDelay)), "
                     + "got \(backoff.maxDelay)")
             }
+        }
+    }
+
+    /// `mqtt.brokers` replaces `mqtt.host` and `mqtt.port`: with both, which broker the daemon uses
+    /// would depend on a precedence nobody wrote down, so both set (in any layers) is an error.
+    private static func checkBrokerList(
+        _ config: Configuration, _ raw: [String: Raw], _ rejected: Set<String>, _ report: (String, String) -> Void
+    ) {
+        guard let list = raw["mqtt.brokers"], list.text != nil, !rejected.contains("mqtt.brokers") else { return }
+        func from(_ key: String) -> String {
+            switch raw[key]?.origin {
+            case .file(let path)?: " (in \(path))"
+            case .environment?: " (from the environment)"
+            case .flag?: " (on the command line)"
+            default: ""
+            }
+        }
+        if config.mqtt.brokers.isEmpty {
+            report("mqtt.brokers", "lists no broker; give host:port entries, or leave it unset")
+        }
+        if raw["mqtt.host"]?.text != nil {
+            report("mqtt.brokers", "is set together with mqtt.host\(from("mqtt.host")); set one: mqtt.brokers for a list of "
+                + "brokers tried in order, or mqtt.host (with mqtt.port) for a single broker")
+        } else if raw["mqtt.port"]?.text != nil {
+            report("mqtt.port", "applies to mqtt.host only, and mqtt.brokers\(from("mqtt.brokers")) is set; give each "
+                + "entry of mqtt.brokers its port (host:port) and leave mqtt.port unset")
         }
     }
 
