@@ -159,9 +159,13 @@ public final class TestClient: Sendable {
     // MARK: subscribe
 
     /// Subscribes and waits for the SUBACK; throws if the broker refused the filter.
-    public func subscribe(_ filter: String, qos: Int = 1, timeout: Double = 10) throws {
+    /// - retainAsPublished: MQTT 5 "Retain As Published": the broker forwards each message with the
+    ///   retain flag its publisher set, instead of clearing it for an established subscription, so a
+    ///   test can tell a retained publication from a plain one (not kept for automatic re-subscribes).
+    public func subscribe(_ filter: String, qos: Int = 1, retainAsPublished: Bool = false, timeout: Double = 10) throws {
         var mid: Int32 = 0
-        let rc = mosquitto_subscribe_v5(handle.mosq, &mid, filter, Int32(qos), 0, nil)
+        let options = retainAsPublished ? Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue) : 0
+        let rc = mosquitto_subscribe_v5(handle.mosq, &mid, filter, Int32(qos), options, nil)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             throw LabError("subscribe \(filter): \(TestClient.errorText(rc))")
         }

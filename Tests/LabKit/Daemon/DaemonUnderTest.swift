@@ -24,7 +24,10 @@ public final class DaemonUnderTest: Sendable {
 
     /// `settings` are `--set key=value` pairs laid over `defaults`; benchmarks pass `defaults: [:]`
     /// to measure the daemon as configured out of the box.
-    public init(brokerHost: String = "127.0.0.1", brokerPort: Int, settings: [String: String] = [:],
+    /// `moreBrokers` (`host:port` entries) follow brokerHost:brokerPort as more `--broker` options:
+    /// the daemon's `mqtt.brokers` list, tried in that order. (A single `--broker` clears
+    /// `mqtt.brokers`, so a list must come this way rather than through `settings`.)
+    public init(brokerHost: String = "127.0.0.1", brokerPort: Int, moreBrokers: [String] = [], settings: [String: String] = [:],
                 defaults: [String: String] = DaemonUnderTest.fastReconnect, netns: String? = nil,
                 stateDirectory: TempDirectory? = nil, base: String? = nil) throws {
         state = try stateDirectory ?? TempDirectory(prefix: "sbstate")
@@ -33,7 +36,8 @@ public final class DaemonUnderTest: Sendable {
         all["base_topic"] = self.base
         if let mode = DaemonUnderTest.pluginIsolation { all["plugins.isolation"] = mode }
         all.merge(settings) { $1 }
-        var args = ["run", "--broker", "\(brokerHost):\(brokerPort)", "--state-dir", state.path + "/state"]
+        var args = ["run", "--broker", "\(brokerHost):\(brokerPort)"] + moreBrokers.flatMap { ["--broker", $0] }
+        args += ["--state-dir", state.path + "/state"]
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { args += ["--set", "\(k)=\(v)"] }
         process = DaemonProcess(arguments: args, netns: netns, logPath: state.path + "/daemon.log")
     }
