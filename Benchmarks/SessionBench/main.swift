@@ -1,7 +1,7 @@
 // speakerbridge-bench: the numbers the README quotes for the MQTT session and the plugin host, each beside a baseline
 // measured in the same run on the same machine.
 //
-//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|intake|idle|startup|swap|ffi|reload-rss|announce|sonos|sonos-scale|isolation]
+//   speakerbridge-bench --daemon PATH [--quick] [--only reconnect|failover|intake|idle|startup|swap|ffi|reload-rss|announce|sonos|sonos-scale|isolation[,...]]
 //
 // All traffic stays on 127.0.0.1: every broker is a LabKit MosquittoBroker bound to loopback, and
 // every client (TestClient, mosquitto_sub, mosquitto_pub, the daemon) connects to 127.0.0.1.
@@ -16,12 +16,12 @@ import Glibc
 
 // MARK: arguments (by hand: no argument parser dependency)
 
-let benchNames = ["reconnect", "intake", "idle", "startup", "swap", "ffi", "reload-rss", "announce", "sonos", "sonos-scale", "isolation"]
+let benchNames = ["reconnect", "failover", "intake", "idle", "startup", "swap", "ffi", "reload-rss", "announce", "sonos", "sonos-scale", "isolation"]
 let usage = """
-    usage: speakerbridge-bench --daemon PATH [--quick] [--only NAME]
+    usage: speakerbridge-bench --daemon PATH [--quick] [--only NAMES]
       --daemon PATH  the speakerbridge binary to measure (a release build)
       --quick        smaller counts, for a smoke run
-      --only NAME    run one benchmark: \(benchNames.joined(separator: ", "))
+      --only NAMES   run only these benchmarks (comma-separated): \(benchNames.joined(separator: ", "))
     """
 
 func die(_ message: String) -> Never {
@@ -31,7 +31,7 @@ func die(_ message: String) -> Never {
 
 var daemonPath: String?
 var quick = false
-var only: String?
+var only: Set<String>?
 do {
     var args = CommandLine.arguments.dropFirst()
     while let arg = args.popFirst() {
@@ -41,10 +41,12 @@ do {
             daemonPath = v
         case "--quick": quick = true
         case "--only":
-            guard let v = args.popFirst(), benchNames.contains(v) else {
-                die("--only needs one of: \(benchNames.joined(separator: ", "))\n" + usage)
+            // A list, so related figures can be run together (reconnect,failover).
+            let names = args.popFirst().map { $0.split(separator: ",").map(String.init) } ?? []
+            guard !names.isEmpty, names.allSatisfy(benchNames.contains) else {
+                die("--only needs one or more (comma-separated) of: \(benchNames.joined(separator: ", "))\n" + usage)
             }
-            only = v
+            only = Set(names)
         case "-h", "--help":
             print(usage)
             exit(0)
@@ -88,6 +90,7 @@ print("")
 
 let plan: [(String, () throws -> Void)] = [
     ("reconnect", { try benchReconnect(rounds: quick ? 3 : 10) }),
+    ("failover", { try benchFailover(rounds: quick ? 3 : 10) }),
     ("intake", { try benchIntake(n: quick ? 3000 : 20000) }),
     ("idle", { try benchIdle(window: quick ? 3 : 10) }),
     ("startup", { try benchStartup(runs: quick ? 3 : 5) }),
@@ -99,7 +102,7 @@ let plan: [(String, () throws -> Void)] = [
     ("sonos-scale", { try benchSonosScale(quick: quick) }),
     ("isolation", { try benchIsolation(quick: quick) }),
 ]
-for (name, run) in plan where only == nil || only == name {
+for (name, run) in plan where only?.contains(name) ?? true {
     do {
         try run()
     } catch {
