@@ -35,39 +35,44 @@ final class CommandClient: Sendable {
         let state = Mutex(State())
     }
 
+    /// What the connection speaks: MQTT 5 carries a response topic and correlation data, 3.1.1 not.
+    let version: Configuration.ProtocolVersion
+
+    /// Tries the brokers of the list in order, each for at most `mqtt.reconnect.connect_timeout`
+    /// (and never longer than `timeout`), the way the session does: per-entry TLS and, with
+    /// `mqtt.protocol: auto`, MQTT 5 first and 3.1.1 when a broker refuses 5. The first broker that
+    /// takes the connection is used; when none does, the error names each one and why.
     init(config: Configuration, timeout: Double = 5) throws(Failure) {
         // The daemon's own broker admits its login only (unless allow_anonymous): the same
         // configuration names the same state directory, where the password is.
-        var login: EmbeddedBrokerCredentials? = nil
+        var login: BrokerAttempt.Login? = config.mqtt.username.map { .init(user: $0, password: config.mqtt.password?.value) }
         if config.usesEmbeddedBroker {
             do {
-                login = try EmbeddedBrokerCredentials.load(stateDirectory: config.stateDirectory)
+                let c = try EmbeddedBrokerCredentials.load(stateDirectory: config.stateDirectory)
+                login = .init(user: c.username, password: c.password.value)
             } catch {
                 throw Failure(description: error.description)
             }
         }
-        mosquitto_lib_init()
+        let id = "speakerbridge-cli-\(UInt32.random(in: 0...UInt32.max))"
+        let perBroker = min(timeout, config.mqtt.reconnect.connectTimeout)
+        var failures: [BrokerAttempt.Result] = []
+        var connected: BrokerAttempt.Result? = nil
+        for broker in config.brokerList {
+            let result = BrokerAttempt.negotiate(broker, config: config, login: login, clientID: id, keepalive: 30, timeout: perBroker)
+            if result.handle != nil {
+                connected = result
+                break
+            }
+            failures.append(result)
+        }
+        guard let connected, let h = connected.handle else { throw Failure(description: Self.noBroker(failures)) }
         self.config = config
+        version = connected.version
         let box = Unmanaged.passRetained(Box())
         self.box = box
-        let id = "speakerbridge-cli-\(UInt32.random(in: 0...UInt32.max))"
-        guard let h = mosquitto_new(id, true, box.toOpaque()) else { throw Failure(description: "cannot create an MQTT client") }
         handle = Handle(raw: h)
-        let m = config.mqtt
-        mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, m.protocolChoice.preferred == .v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
-        mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
-        if let login {
-            mosquitto_username_pw_set(h, login.username, login.password.value)
-        } else if let user = m.username {
-            mosquitto_username_pw_set(h, user, m.password?.value)
-        }
-        if m.tls.enabled {
-            mosquitto_tls_set(h, m.tls.caFile, m.tls.caFile == nil ? "/etc/ssl/certs" : nil, m.tls.certFile, m.tls.keyFile, nil)
-            mosquitto_tls_insecure_set(h, m.tls.insecure)
-        }
-        mosquitto_connect_v5_callback_set(h) { _, obj, rc, _, _ in
-            Unmanaged<Box>.fromOpaque(obj!).takeUnretainedValue().state.withLock { $0.connack = rc }
-        }
+        mosquitto_user_data_set(h, box.toOpaque())
         mosquitto_subscribe_v5_callback_set(h) { _, obj, _, _, _, _ in
             Unmanaged<Box>.fromOpaque(obj!).takeUnretainedValue().state.withLock { $0.subscribed += 1 }
         }
@@ -86,22 +91,20 @@ final class CommandClient: Sendable {
                                   correlationData: correlation)
             Unmanaged<Box>.fromOpaque(obj!).takeUnretainedValue().state.withLock { $0.messages.append(message) }
         }
-        let rc = mosquitto_connect_async(h, config.brokerHost, Int32(config.brokerPort), 30)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            // Every property is set, so deinit runs too: close() frees the handle and box once.
-            close()
-            throw Failure(description: "cannot reach the broker at \(config.brokerHost):\(config.brokerPort): \(String(cString: mosquitto_strerror(rc)))")
-        }
         mosquitto_loop_start(h)
-        let connack = wait(timeout) { $0.connack }
-        guard let connack else {
-            close()
-            throw Failure(description: "no answer from the broker at \(config.brokerHost):\(config.brokerPort) within \(timeout) s")
+    }
+
+    /// Every broker tried and what each did; a 3.1.1 retry says why MQTT 5 was given up.
+    static func noBroker(_ failures: [BrokerAttempt.Result]) -> String {
+        func line(_ r: BrokerAttempt.Result) -> String {
+            let fallback = r.refusedVersion5.map {
+                r.version == .v311 ? " (with MQTT 3.1.1, tried because to MQTT 5 \($0))"
+                                   : ": it may not speak MQTT 5 (mqtt.protocol is 5; auto, the default, would try 3.1.1)"
+            } ?? ""
+            return "\(r.broker): \(r.end.text)\(fallback)"
         }
-        guard connack == 0 else {
-            close()
-            throw Failure(description: "the broker refused the connection: \(String(cString: mosquitto_reason_string(connack)))")
-        }
+        if failures.count == 1, let only = failures.first { return "cannot connect to the broker at \(line(only))" }
+        return "cannot connect to any of the \(failures.count) brokers: " + failures.map(line).joined(separator: "; ")
     }
 
     deinit { close() }
@@ -130,7 +133,7 @@ final class CommandClient: Sendable {
     func publish(_ topic: String, _ payload: [UInt8], responseTopic: String? = nil, correlationData: [UInt8]? = nil) throws(Failure) {
         var props: OpaquePointer? = nil
         defer { mosquitto_property_free_all(&props) }
-        if config.mqtt.protocolChoice != .v311 {
+        if version == .v5 {
             if let responseTopic { mosquitto_property_add_string(&props, Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), responseTopic) }
             if let correlationData {
                 correlationData.withUnsafeBytes { _ = mosquitto_property_add_binary(&props, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), $0.baseAddress, UInt16($0.count)) }
