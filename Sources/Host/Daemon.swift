@@ -138,7 +138,10 @@ public enum Daemon {
                 },
                 changes: status.changes(), waitsFor: [plugins.loaded])))
         }
-        logger.info("speakerbridge \(SpeakerbridgeVersion.current) starting: base topic \(config.baseTopic), broker \(config.brokerHost):\(config.brokerPort)\(config.usesEmbeddedBroker ? " (embedded)" : ""), state in \(state.path)")
+        let brokers = config.brokerList.map(\.description)
+        let whereTo = brokers.count > 1 ? "brokers \(brokers.joined(separator: ", ")) (tried in this order)" : "broker \(brokers[0])"
+        let version = config.mqtt.protocolChoice == .auto ? "auto (5, else 3.1.1)" : config.mqtt.protocolChoice.rawValue
+        logger.info("speakerbridge \(SpeakerbridgeVersion.current) starting: base topic \(config.baseTopic), \(whereTo)\(config.usesEmbeddedBroker ? " (embedded)" : ""), MQTT \(version), state in \(state.path)")
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()

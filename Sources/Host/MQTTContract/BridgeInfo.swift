@@ -33,8 +33,11 @@ public struct BridgeInfo: Sendable {
             "version": .string(SpeakerbridgeVersion.current),
             "client_id": .string(clientID),
             "base_topic": .string(config.baseTopic),
-            "mqtt_protocol": .string(config.mqtt.protocolChoice.rawValue),
-            "broker": .string("\(config.brokerHost):\(config.brokerPort)"),
+            // Published on each connect: the version this broker took and the broker itself, which
+            // with mqtt.brokers is not necessarily the first of the list.
+            "mqtt_protocol": .string(status.protocolVersion.rawValue),
+            "broker": .string(status.broker.isEmpty ? config.brokerList[0].description : status.broker),
+            "brokers": .array((status.brokers.isEmpty ? config.brokerList.map(\.description) : status.brokers).map { .string($0) }),
             "embedded_broker": .bool(config.usesEmbeddedBroker),
             "started_at": .timestamp(startedAt),
             "plugins": plugins?.infoJSON["loaded"] ?? [],

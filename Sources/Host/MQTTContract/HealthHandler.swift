@@ -4,6 +4,7 @@ import Foundation
 /// a glance. `speakerbridge health` turns `data.healthy` into its exit code. `status` tells a
 /// daemon that cannot relay (`unhealthy`: the session) from one whose plugins misbehave
 /// (`degraded`: a plugin hung, restarting after a crash, or down); either is not healthy.
+/// `broker` is the one in use (or being tried), `brokers` the list in order, `failover` the last move.
 public struct HealthHandler: BridgeRequestHandler {
     public let name = "health"
     public let isSlow = false
@@ -51,6 +52,10 @@ public struct HealthHandler: BridgeRequestHandler {
             "twin": .bool(s.twinSuspected),
             "client_id": .string(s.clientID),
             "broker": .string(s.broker),
+            "brokers": .array((s.brokers.isEmpty ? config.brokerList.map(\.description) : s.brokers).map { .string($0) }),
+            // What the broker took on this connection (with mqtt.protocol auto, 3.1.1 after a refusal).
+            "mqtt_protocol": s.connected ? .string(s.protocolVersion.rawValue) : .null,
+            "failover": s.lastFailover.map(Self.failoverJSON) ?? .null,
             "journal": [
                 "pending": .number(Double(q.pendingRequests)),
                 "recorded_total": .number(Double(q.recordedTotal)),
@@ -72,5 +77,10 @@ public struct HealthHandler: BridgeRequestHandler {
                                     "last_error": .optional(b.lastError)]
         }
         return .object(o)
+    }
+
+    /// The last move from one broker of `mqtt.brokers` to another, and why (health and the status page).
+    static func failoverJSON(_ f: SessionStatus.Failover) -> JSONValue {
+        ["from": .string(f.from), "to": .string(f.to), "reason": .string(f.reason), "at": .timestamp(f.at)]
     }
 }

@@ -68,7 +68,9 @@ function showHealth(h) {
   const j = h.journal || {}, o = h.outbound || {};
   const d = h.last_disconnect;
   const rows = [
-    ['Broker', h.broker],
+    ['Broker', `${h.broker ?? ''}${h.mqtt_protocol ? ` (MQTT ${h.mqtt_protocol})` : ''}`],
+    ['Brokers', (h.brokers || []).join(', ') || h.broker],
+    ['Last failover', failover(h.failover)],
     ['Connected', `${h.connected ? 'yes' : 'no'}, since ${when(h.since)}`],
     ['Reconnects', `${h.reconnects ?? 0} (${h.connect_attempts ?? 0} connect attempts)`],
     ['Last disconnect', d ? `${d.name} (rc ${d.code}): ${d.reason}${d.at ? `, ${when(d.at)}` : ''}` : 'none'],
@@ -86,6 +88,12 @@ function showHealth(h) {
     ...rows.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', { text: String(value ?? '') })]),
     el('dt', { text: 'Problems' }),
     el('dd', {}, problems.length ? el('ul', { class: 'problems' }, ...problems.map(p => el('li', { text: p }))) : 'none'));
+}
+
+// The last move from one broker of the list to another; the daemon stays where it moved to.
+function failover(f) {
+  if (!f) return 'none';
+  return `${f.from} → ${f.to}: ${f.reason}${f.at ? `, ${when(f.at)}` : ''}`;
 }
 
 function embedded(b) {
