@@ -15,13 +15,24 @@
 #                                   build and the smoke test), mmdebstrap (the Debian base image when no
 #                                   registry is reachable), runc (crun fails on kernels with hybrid cgroups),
 #                                   and the smoke test's checks: mosquitto_sub, curl, espeak-ng and soxi
+#   scripts/install-deps.sh brokers [VENV]
+#                                   plus the other brokers `make test-brokers` runs the daemon against:
+#                                   Debian's rabbitmq-server (with its rabbitmq_mqtt plugin) and nats-server,
+#                                   their boot entries disabled (the tests start their own nodes as plain
+#                                   processes on 127.0.0.1), and amqtt 0.12.1 from PyPI in a Python venv
+#                                   (VENV, default out/amqtt-venv; reused while it has that version)
 set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 packages=(libmosquitto-dev mosquitto libffi-dev libespeak-ng-dev espeak-ng-data gcc make pkg-config)
 if [[ "${1:-}" == "test" ]]; then
     packages+=(mosquitto-clients openssl iproute2 procps espeak-ng sox curl
                gmediarender gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 g++
                libturbojpeg0 chromium chromium-driver nats-server)
+fi
+if [[ "${1:-}" == "brokers" ]]; then
+    packages+=(mosquitto-clients rabbitmq-server nats-server python3)
 fi
 if [[ "${1:-}" == "image" ]]; then
     packages+=(podman buildah mmdebstrap runc mosquitto-clients curl espeak-ng sox)
@@ -59,4 +70,33 @@ fi
 if ! command -v swift >/dev/null; then
     echo "swift (6.0 or newer) is not on PATH; install a Swift toolchain from swift.org" >&2
     exit 1
+fi
+
+if [[ "${1:-}" == "brokers" ]]; then
+    # The packages enable boot entries (rabbitmq-server, nats-server, and epmd's service and socket,
+    # which erlang-base brings along); policy-rc.d only kept them from starting now. Nothing of theirs
+    # may run on this machine but the tests' own nodes, so they are disabled, every time (cheap, and
+    # it catches an install made by hand). Without systemd, systemctl may be missing or refuse.
+    if [[ $(id -u) -eq 0 ]]; then
+        systemctl disable rabbitmq-server nats-server epmd.service epmd.socket >/dev/null 2>&1 || true
+        if command -v update-rc.d >/dev/null; then
+            for service in rabbitmq-server nats-server; do
+                [[ -e /etc/init.d/$service ]] && { update-rc.d "$service" disable >/dev/null 2>&1 || true; }
+            done
+        fi
+    fi
+
+    venv="${2:-${SB_TEST_AMQTT_VENV:-$root/out/amqtt-venv}}"
+    amqtt_version=0.12.1
+    stamp="$venv/.speakerbridge-amqtt"
+    if [[ -x "$venv/bin/amqtt" && "$(cat "$stamp" 2>/dev/null)" == "amqtt==$amqtt_version" ]]; then
+        exit 0
+    fi
+    echo "installing amqtt $amqtt_version into $venv"
+    # The stamp is written last: an interrupted install leaves none and is redone from scratch.
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "amqtt==$amqtt_version"
+    echo "amqtt==$amqtt_version" > "$stamp"
 fi
