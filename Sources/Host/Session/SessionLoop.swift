@@ -44,8 +44,8 @@ final class SessionLoop {
     /// The next attempt follows at once: the same broker, asked again with MQTT 3.1.1.
     private var retryAtOnce = false
     /// A connection the broker closed soon after it was made: a twin's kick if the broker is still
-    /// there, which the next attempt tells (a restarting broker refuses it). Asking the next attempt
-    /// instead of a throw-away TCP connect keeps brokers' logs free of half-open probes.
+    /// there, which an attempt right away tells (a restarting broker refuses it). Asking with a
+    /// real connect instead of a throw-away TCP one keeps brokers' logs free of half-open probes.
     private var pendingKick: (duration: Double, reason: DisconnectReason)?
 
     // Per connection; reset by `runConnection`.
@@ -240,8 +240,12 @@ final class SessionLoop {
         if let since = connectedAt {
             let duration = Double((now - since).components.seconds) + Double((now - since).components.attoseconds) / 1e18
             policy.connectionEnded(after: duration)
-            if duration < twin.window, reason.mayBeTakeover {
+            if duration < twin.window, reason.mayBeTakeover, !ctx.stopRequested() {
+                // Ask the same broker again at once, as a throw-away probe would have: a twin's
+                // broker takes us back, a crashed or restarting one refuses. A known twin gets
+                // the long backoff instead.
                 pendingKick = (duration, reason)
+                retryAtOnce = !twin.suspected
             } else {
                 _ = twin.connectionEnded(after: duration, reason: reason)
             }
@@ -283,7 +287,7 @@ final class SessionLoop {
         connected = false
         connectedAt = nil
         lastReason = reason
-        guard !ctx.stopRequested(), rotation.brokers.count > 1 else { return }
+        guard !ctx.stopRequested(), !retryAtOnce, rotation.brokers.count > 1 else { return }
         let move = rotation.moveOn()
         let why = "\(reason.name): \(reason.explanation)"
         log.notice("mqtt: moving from \(move.from) to \(move.to): \(why)")

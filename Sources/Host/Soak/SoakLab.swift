@@ -79,21 +79,23 @@ final class SoakLab {
 
     // MARK: broker
 
-    /// How many times the broker's log says it started (the log outlives restarts).
-    private func brokerStarts() -> Int {
-        let text = (try? String(contentsOfFile: brokerLog, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").filter { $0.hasSuffix(" running") }.count
+    /// Whether something listens on 127.0.0.1:`port`, read from the kernel's socket table rather
+    /// than by connecting, which would put a connection without CONNECT in the broker's log.
+    static func listening(port: Int) -> Bool {
+        let local = "0100007F:" + String(format: "%04X", port)
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1] == local && fields[3] == "0A"  // 0A: LISTEN
+        }
     }
 
     func startBroker() throws {
-        let startsBefore = brokerStarts()
         broker = try ChildProcess(executable: try SoakLab.find("mosquitto"), arguments: ["-c", directory + "/mosquitto.conf"],
                                   outputPath: directory + "/mosquitto.out")
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            // mosquitto logs "… running" once its listeners are open (log_type notice); reading
-            // that spares the broker a bare connection in its log.
-            if brokerStarts() > startsBefore { return }
+            if SoakLab.listening(port: port) { return }
             if let b = broker, SoakLab.reap(b.pid, wait: 0) != nil {
                 throw Failure(description: "mosquitto exited during startup: \(SoakLab.tail(directory + "/mosquitto.out"))")
             }
