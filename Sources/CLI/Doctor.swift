@@ -21,11 +21,12 @@ struct DoctorCommand: AsyncParsableCommand {
         let report: DoctorReport
         do {
             let config = try ConfigLoader.load(file: options.file, environment: ProcessInfo.processInfo.environment, flags: try options.flags())
-            let broker = BrokerProbe.run(config)
-            let daemon = broker == .connected
+            let brokers = BrokerProbe.runAll(config)
+            // The questions go through the first broker that works, as the one-shot clients do.
+            let daemon = brokers.contains { $0.outcome == .connected }
                 ? DoctorQuestions.ask(config, timeout: timeout)
                 : DaemonAnswers(notAsked: "the broker could not be used (see broker)")
-            report = Doctor.report(config: config, file: options.file, broker: broker, daemon: daemon)
+            report = Doctor.report(config: config, file: options.file, brokers: brokers, daemon: daemon)
         } catch let error as ConfigError {
             report = Doctor.report(configurationProblems: error.description)
         }

@@ -1,9 +1,9 @@
 import CMosquitto
 import Foundation
 
-/// Connects to the configured broker as the daemon would (same host, port, protocol, login, TLS and
-/// source address) under a throwaway client id with a clean session, so the daemon's own session is
-/// never touched, and says how far it got.
+/// Connects to each configured broker as the daemon would (same address, protocol rule, login, TLS
+/// and source address) under a throwaway client id with a clean session, so the daemon's own
+/// session is never touched, and says how far it got and which MQTT version the broker took.
 public enum BrokerProbe {
     public enum Outcome: Sendable, Equatable {
         case connected
@@ -25,74 +25,73 @@ public enum BrokerProbe {
         case noAnswer(String)
     }
 
-    /// Connection state seen by libmosquitto's callbacks; they run on the caller's thread, inside
-    /// `mosquitto_connect` and `mosquitto_loop`.
-    private final class Progress {
-        var connack: Int32? = nil
-        var libraryErrors: [String] = []
+    /// One broker of the list and how far the probe got with it.
+    public struct Probed: Sendable, Equatable {
+        public let broker: BrokerAddress
+        public let outcome: Outcome
+        /// The version the broker took (with `mqtt.protocol: auto`, 3.1.1 after it refused 5).
+        public let version: Configuration.ProtocolVersion?
+        /// What the broker did to an MQTT 5 CONNECT when that looked like a refusal of the version.
+        public let refusedVersion5: String?
+
+        public init(broker: BrokerAddress, outcome: Outcome, version: Configuration.ProtocolVersion? = nil,
+                    refusedVersion5: String? = nil) {
+            self.broker = broker
+            self.outcome = outcome
+            self.version = version
+            self.refusedVersion5 = refusedVersion5
+        }
     }
 
+    /// Every broker of the list, in order: reachable, the login taken, which version.
+    public static func runAll(_ config: Configuration) -> [Probed] {
+        config.brokerList.map { probe($0, config) }
+    }
+
+    /// The first broker only (the single `mqtt.host`, or the embedded broker).
     public static func run(_ config: Configuration) -> Outcome {
+        probe(config.brokerList[0], config).outcome
+    }
+
+    private static func probe(_ broker: BrokerAddress, _ config: Configuration) -> Probed {
         let timeout = config.mqtt.reconnect.connectTimeout
-        switch BrokerReach.check(host: config.brokerHost, port: config.brokerPort, timeout: timeout) {
+        // The doctor's own TCP connect first: it tells a wrong name, a closed port and a silent
+        // path apart before MQTT is tried.
+        switch BrokerReach.check(host: broker.host, port: broker.port, timeout: timeout) {
         case .reachable: break
-        case .unresolvable(let why): return .unresolvable(why)
-        case .refused: return .refused
-        case .timedOut: return .timedOut(timeout)
-        case .unreachable(let why): return .unreachable(why)
+        case .unresolvable(let why): return Probed(broker: broker, outcome: .unresolvable(why))
+        case .refused: return Probed(broker: broker, outcome: .refused)
+        case .timedOut: return Probed(broker: broker, outcome: .timedOut(timeout))
+        case .unreachable(let why): return Probed(broker: broker, outcome: .unreachable(why))
         }
-        var login: (user: String, password: String?)? = config.mqtt.username.map { ($0, config.mqtt.password?.value) }
+        var login: BrokerAttempt.Login? = config.mqtt.username.map { .init(user: $0, password: config.mqtt.password?.value) }
         if config.usesEmbeddedBroker {
             do {
                 let c = try EmbeddedBrokerCredentials.load(stateDirectory: config.stateDirectory)
-                login = (c.username, c.password.value)
+                login = .init(user: c.username, password: c.password.value)
             } catch {
-                return .noLogin(error.description)
+                return Probed(broker: broker, outcome: .noLogin(error.description))
             }
         }
-        return mqttConnect(config, login: login, timeout: timeout)
-    }
-
-    private static func mqttConnect(_ config: Configuration, login: (user: String, password: String?)?, timeout: Double) -> Outcome {
-        mosquitto_lib_init()
-        let progress = Progress()
-        let me = Unmanaged.passUnretained(progress).toOpaque()
         let id = "speakerbridge-doctor-\(UInt32.random(in: 0...UInt32.max))"
-        guard let h = mosquitto_new(id, true, me) else { return .noAnswer("cannot create an MQTT client") }
-        defer { mosquitto_destroy(h) }
-        let m = config.mqtt
-        let v5 = m.protocolChoice.preferred == .v5
-        mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, v5 ? Int32(MQTT_PROTOCOL_V5) : Int32(MQTT_PROTOCOL_V311))
-        if let login { mosquitto_username_pw_set(h, login.user, login.password) }
-        if m.tls.enabled {
-            let rc = mosquitto_tls_set(h, m.tls.caFile, m.tls.caFile == nil ? "/etc/ssl/certs" : nil, m.tls.certFile, m.tls.keyFile, nil)
-            guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-                return .tlsFailed("the TLS files could not be used (\(String(cString: mosquitto_strerror(rc))))")
-            }
-            mosquitto_tls_insecure_set(h, m.tls.insecure)
-        }
-        mosquitto_log_callback_set(h) { _, obj, level, text in
-            guard let obj, let text, level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING else { return }
-            Unmanaged<Progress>.fromOpaque(obj).takeUnretainedValue().libraryErrors.append(String(cString: text))
-        }
-        mosquitto_connect_v5_callback_set(h) { _, obj, rc, _, _ in
-            guard let obj else { return }
-            Unmanaged<Progress>.fromOpaque(obj).takeUnretainedValue().connack = rc
-        }
-        var rc = mosquitto_connect_bind_v5(h, config.brokerHost, Int32(config.brokerPort), 10, m.bindAddress, nil)
-        let deadline = Date().addingTimeInterval(timeout)
-        while rc == MOSQ_ERR_SUCCESS.rawValue, progress.connack == nil, Date() < deadline {
-            rc = mosquitto_loop(h, 100, 1)
-        }
-        if let connack = progress.connack {
+        let result = BrokerAttempt.negotiate(broker, config: config, login: login, clientID: id, keepalive: 10, timeout: timeout)
+        if let h = result.handle {
             mosquitto_disconnect(h)
-            return classify(connack: Int(connack), v5: v5)
+            mosquitto_destroy(h)
         }
-        let said = progress.libraryErrors.last.map { "; libmosquitto said: " + $0 } ?? ""
-        if rc == MOSQ_ERR_TLS.rawValue { return .tlsFailed("MOSQ_ERR_TLS\(said)") }
-        if rc == MOSQ_ERR_SUCCESS.rawValue { return .noAnswer("no CONNACK within \(timeout) s") }
-        let text = rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(rc))
-        return .noAnswer("the connection ended before the broker answered (\(text)\(said))")
+        let outcome: Outcome
+        switch result.end {
+        case .connected: outcome = .connected
+        case .unresolvable(let why): outcome = .unresolvable(why)
+        case .refused: outcome = .refused
+        case .unreachable(let why): outcome = .unreachable(why)
+        case .timedOut(let seconds): outcome = .timedOut(seconds)
+        case .tlsFailed(let why): outcome = .tlsFailed(why)
+        case .connack(let code, let v5): outcome = classify(connack: code, v5: v5)
+        case .noAnswer(let why), .setup(let why): outcome = .noAnswer(why)
+        }
+        return Probed(broker: broker, outcome: outcome, version: outcome == .connected ? result.version : nil,
+                      refusedVersion5: result.refusedVersion5)
     }
 
     static func classify(connack code: Int, v5: Bool) -> Outcome {

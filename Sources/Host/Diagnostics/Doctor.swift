@@ -6,12 +6,17 @@ import Foundation
 public enum Doctor {
     /// `file`: the YAML file the configuration was read from, if any.
     public static func report(config: Configuration, file: String?, broker: BrokerProbe.Outcome, daemon: DaemonAnswers) -> DoctorReport {
+        report(config: config, file: file, brokers: [BrokerProbe.Probed(broker: config.brokerList[0], outcome: broker)], daemon: daemon)
+    }
+
+    /// `brokers`: every broker of the list as the probe found it, in order.
+    public static func report(config: Configuration, file: String?, brokers: [BrokerProbe.Probed], daemon: DaemonAnswers) -> DoctorReport {
         let chosen = Result { () throws(NetworkInterfaces.Problem) in try NetworkInterfaces.resolve("", defaultInterface: config.network.interface) }
         let lock = StateLock.holder(stateDirectory: config.stateDirectory)
-        return DoctorReport(checks: [
-            ConfigurationCheck.loaded(config, file: file),
-            BrokerCheck.check(config, broker),
-            TLSTrustCheck.check(config, broker),
+        // The trust check reads a TLS handshake: the first broker spoken to over TLS had one.
+        let handshake = brokers.first { $0.broker.usesTLS(config.mqtt) } ?? brokers.first
+        return DoctorReport(checks: [ConfigurationCheck.loaded(config, file: file)] + BrokerCheck.checks(config, brokers) + [
+            TLSTrustCheck.check(config, handshake?.outcome ?? .noAnswer("no broker")),
             SessionCheck.check(config, daemon, lock: lock),
             TwinCheck.check(config, daemon),
             StateDirectoryCheck.check(config, lock: lock),
