@@ -42,7 +42,7 @@ enum BrokerCheck {
         // With auto the daemon already falls back; with 5 forced, a broker that refused it is the cause.
         if probed.outcome != .connected, let why = probed.refusedVersion5, choice == .v5 {
             return .fail(name, "\(at) does not take MQTT 5 (to an MQTT 5 CONNECT \(why)), and mqtt.protocol is 5",
-                         details: ["RabbitMQ 3.10, NATS 2.9 and amqtt speak MQTT 3.1.1 only"],
+                         details: ["some brokers speak MQTT 3.1.1 only: RabbitMQ 3.10, NATS 2.9 and amqtt among them"],
                          fix: "set mqtt.protocol to auto (the default: MQTT 5, else 3.1.1) or to 3.1.1")
         }
         let triedFirst = probed.refusedVersion5.map { ["MQTT 5 was tried first: \($0); this is what MQTT 3.1.1 got"] } ?? []
