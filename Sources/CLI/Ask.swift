@@ -16,7 +16,12 @@ func ask(_ options: ConfigOptions, _ name: String, _ fields: [String: JSONValue]
         guard let answer = client.next(timeout: timeout, { m -> JSONValue? in
             guard let json = try? JSONValue.parse(m.payload), json["transaction"] == .string(transaction) else { return nil }
             return json
-        }) else { throw fail("no answer from the daemon within \(timeout) s (is it running, with base topic \(config.baseTopic)?)") }
+        }) else {
+            // With a list, the request went to one broker; a daemon on another one hears it only
+            // if the brokers are one cluster.
+            let via = config.brokerList.count > 1 ? " Asked through \(client.broker), the first broker of the list that took the connection" : ""
+            throw fail("no answer from the daemon within \(timeout) s (is it running, with base topic \(config.baseTopic)?\(via))")
+        }
         guard answer["status"] == "ok" else { throw fail(answer["error"]?.stringValue ?? "error") }
         return answer["data"] ?? .null
     } catch let error as CommandClient.Failure {

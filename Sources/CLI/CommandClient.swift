@@ -37,6 +37,8 @@ final class CommandClient: Sendable {
 
     /// What the connection speaks: MQTT 5 carries a response topic and correlation data, 3.1.1 not.
     let version: Configuration.ProtocolVersion
+    /// The broker of the list that took the connection.
+    let broker: BrokerAddress
 
     /// Tries the brokers of the list in order, each for at most `mqtt.reconnect.connect_timeout`
     /// (and never longer than `timeout`), the way the session does: per-entry TLS and, with
@@ -69,6 +71,7 @@ final class CommandClient: Sendable {
         guard let connected, let h = connected.handle else { throw Failure(description: Self.noBroker(failures)) }
         self.config = config
         version = connected.version
+        broker = connected.broker
         let box = Unmanaged.passRetained(Box())
         self.box = box
         handle = Handle(raw: h)
