@@ -35,7 +35,14 @@ public final class NATSCluster: Sendable {
     static let executable = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
         .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nats-server"
 
-    public init(size: Int = 3) throws {
+    /// How long NATS waits for the PUBACK of a QoS 1 message it delivered before sending it again
+    /// (`mqtt.ack_wait`). Messages in flight to a client whose node died are redelivered only then,
+    /// so this bounds how late they arrive after a failover.
+    public let ackWait: Int
+
+    /// - ackWait: seconds; 30 is NATS's default.
+    public init(size: Int = 3, ackWait: Int = 30) throws {
+        self.ackWait = ackWait
         guard (try? Shell.run([Self.executable, "--version"]))?.status == 0 else {
             throw LabError("nats-server is not installed: run scripts/install-deps.sh brokers")
         }
@@ -166,7 +173,7 @@ public final class NATSCluster: Sendable {
               # replicas of the MQTT streams (sessions, retained, QoS 1 messages): every node
               stream_replicas: \(nodes.count)
               # redelivery of an unacknowledged QoS 1 message
-              ack_wait: "30s"
+              ack_wait: "\(ackWait)s"
             }
             """
         try (config + "\n").write(toFile: node.configPath, atomically: true, encoding: .utf8)
