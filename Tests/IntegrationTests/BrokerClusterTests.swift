@@ -59,17 +59,34 @@ final class BrokerClusterTests: XCTestCase {
         defer { cluster.stop() }
         print("NATS: 3-node cluster (JetStream, MQTT) ready in \(fmt(try cluster.start())) s")
         // Killing the node that leads `$MQTT_sess` stalls every CONNECT for ~10 s (see NATSCluster;
-        // measured by the next test): the daemon starts on a node that leads no session stream.
-        let leader = try XCTUnwrap(cluster.streamLeader("$MQTT_sess"), "no $MQTT_sess leader: \(cluster.jetStreamInfo())")
-        let first = try XCTUnwrap(cluster.nodes.first { $0.name != leader })
+        // measured by the next test), and the one leading `$MQTT_rmsgs` stalls the daemon's retained
+        // bridge/state until NATS closes the connection (4 s): the daemon starts on a node that leads
+        // no MQTT stream if there is one, else on one that does not lead `$MQTT_sess`.
+        let leaders = cluster.streamLeaders()
+        let leader = try XCTUnwrap(leaders["$MQTT_sess"], "no $MQTT_sess leader: \(cluster.jetStreamInfo())")
+        let mqttStreamLeaders = Set(leaders.filter { $0.key.hasPrefix("$MQTT_") }.values)
+        let first = try XCTUnwrap(cluster.nodes.first { !mqttStreamLeaders.contains($0.name) } ?? cluster.nodes.first { $0.name != leader })
         let ordered = [first] + cluster.nodes.filter { $0.index != first.index }
-        print("NATS: $MQTT_sess leader \(leader); the daemon starts on \(first.name) (\(first.address))")
+        print("NATS: stream leaders \(leaders.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")); "
+            + "the daemon starts on \(first.name) (\(first.address))")
         let run = try failover(broker: "NATS", addresses: ordered.map(\.address)) { address in
             let node = try XCTUnwrap(cluster.node(address: address))
             XCTAssertNotEqual(node.name, cluster.streamLeader("$MQTT_sess"), "the node to kill leads $MQTT_sess")
             cluster.kill9(node)
         }
         XCTAssertLessThanOrEqual(run.failover, 2 + Self.backoffFloor, "connected to another node after \(fmt(run.failover)) s")
+        printBrokerLines(cluster.nodes.map { ($0.name, $0.logPath) })
+    }
+
+    /// What the broker nodes logged about the daemon's client (its ids start with "speakerbridge-"):
+    /// why NATS closed a connection, for the record.
+    func printBrokerLines(_ logs: [(String, String)]) {
+        for (name, path) in logs {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n").filter({ $0.contains("speakerbridge-") && !$0.contains("[INF]") }).prefix(6) {
+                print("  \(name): \(line.prefix(300))")
+            }
+        }
     }
 
     /// The case the previous test avoids, measured and printed: no bound on the time (NATS holds
@@ -78,14 +95,17 @@ final class BrokerClusterTests: XCTestCase {
         let cluster = try NATSCluster(ackWait: 5)
         defer { cluster.stop() }
         print("NATS: 3-node cluster (JetStream, MQTT) ready in \(fmt(try cluster.start())) s")
-        let leader = try XCTUnwrap(cluster.streamLeader("$MQTT_sess"), "no $MQTT_sess leader: \(cluster.jetStreamInfo())")
+        let leaders = cluster.streamLeaders()
+        let leader = try XCTUnwrap(leaders["$MQTT_sess"], "no $MQTT_sess leader: \(cluster.jetStreamInfo())")
         let first = try XCTUnwrap(cluster.node(named: leader))
+        print("NATS: stream leaders \(leaders.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))")
         let ordered = [first] + cluster.nodes.filter { $0.index != first.index }
         print("NATS: the daemon starts on the $MQTT_sess leader \(first.name) (\(first.address))")
         let run = try failover(broker: "NATS ($MQTT_sess leader killed)", addresses: ordered.map(\.address)) { address in
             cluster.kill9(try XCTUnwrap(cluster.node(address: address)))
         }
         print("NATS: new $MQTT_sess leader \(cluster.streamLeader("$MQTT_sess") ?? "none"); failover took \(fmt(run.failover)) s (no bound asserted)")
+        printBrokerLines(cluster.nodes.map { ($0.name, $0.logPath) })
     }
 
     // MARK: single nodes: protocol auto, requests queued while the daemon is away

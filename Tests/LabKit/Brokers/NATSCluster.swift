@@ -11,7 +11,8 @@ import Glibc
 ///
 /// One trap, measured: NATS looks up an MQTT session in the `$MQTT_sess` stream at every CONNECT,
 /// so while that stream has no leader (~5-10 s after its leader was killed) each CONNECT is held
-/// 4 s and closed without a CONNACK. `streamLeader("$MQTT_sess")` says which node that is.
+/// 4 s and closed without a CONNACK; likewise a retained publish while `$MQTT_rmsgs` has no leader
+/// (the connection is closed after 4 s). `streamLeaders()` says which node leads which stream.
 public final class NATSCluster: Sendable {
     public struct Node: Sendable {
         public let index: Int
@@ -99,18 +100,26 @@ public final class NATSCluster: Sendable {
 
     /// The server name of the node leading JetStream stream `stream` (e.g. `$MQTT_sess`), asked of
     /// `/jsz?accounts=true&streams=true` on a running node; nil if no node knows one right now.
-    public func streamLeader(_ stream: String) -> String? {
+    public func streamLeader(_ stream: String) -> String? { streamLeaders()[stream] }
+
+    /// The leader of every JetStream stream (name → server name) that a running node knows of.
+    public func streamLeaders() -> [String: String] {
+        var leaders: [String: String] = [:]
         for node in nodes where isRunning(node) {
             guard let body = jsz(node),
                   let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
                   let accounts = object["account_details"] as? [[String: Any]] else { continue }
             for account in accounts {
-                for detail in account["stream_detail"] as? [[String: Any]] ?? [] where detail["name"] as? String == stream {
-                    if let leader = (detail["cluster"] as? [String: Any])?["leader"] as? String, !leader.isEmpty { return leader }
+                for detail in account["stream_detail"] as? [[String: Any]] ?? [] {
+                    if let name = detail["name"] as? String,
+                       let leader = (detail["cluster"] as? [String: Any])?["leader"] as? String, !leader.isEmpty {
+                        leaders[name] = leader
+                    }
                 }
             }
+            if !leaders.isEmpty { return leaders }
         }
-        return nil
+        return leaders
     }
 
     /// `/jsz?accounts=true&streams=true` of the first running node, for failure messages.
