@@ -78,7 +78,7 @@ struct Soak: AsyncParsableCommand {
         settings.drain = try seconds(drain, "--drain")
         settings.startDaemon = startDaemon
         settings.pluginPath = plugins ?? config.pluginDirectories.joined(separator: ":")
-        settings.daemonSettings = try options.flags().filter { !["mqtt.host", "mqtt.port", "state_dir"].contains($0.key) }
+        settings.daemonSettings = try options.flags().filter { !["mqtt.host", "mqtt.port", "mqtt.brokers", "state_dir"].contains($0.key) }
         settings.keep = keep
 
         let tty = isatty(STDERR_FILENO) == 1

@@ -86,6 +86,9 @@ public enum Daemon {
                                   extraSubscriptions: homeAssistant.enabled ? ["\(homeAssistant.discoveryPrefix)/status"] : [], logger: logger)
         // bridge/info again when what it says changes (plugins loaded, discovery published).
         let publishInfo: @Sendable () -> Void = {
+            // While disconnected the next connect's birth carries the info; one queued now would
+            // name the broker being tried and go out after that birth, replacing it.
+            guard status.current.connected else { return }
             do { try spool.publish([info.infoMessage(status.current)]) } catch {
                 logger.error("cannot queue bridge/info: \(error)")
             }

@@ -6,7 +6,8 @@ enum TLSTrustCheck {
     static func check(_ config: Configuration, _ outcome: BrokerProbe.Outcome) -> DoctorCheck {
         let name = "tls"
         let tls = config.mqtt.tls
-        guard tls.enabled else {
+        // An mqtts:// entry of mqtt.brokers speaks TLS with these files whatever mqtt.tls.enabled says.
+        guard tls.enabled || config.brokerList.contains(where: { $0.tls == true }) else {
             let local = LoopbackName.contains(config.brokerHost)
             return local ? .ok(name, "off (plain MQTT to \(config.brokerHost), which stays on this machine)")
                          : .warn(name, "off: the password and the announcements cross the network in clear text",
