@@ -10,7 +10,9 @@
 #                                   plugin header is checked as C++ too), libturbojpeg0 (the real Home
 #                                   Assistant of the integration tests loads it; its Python 3.13 venv is
 #                                   scripts/ha-env.sh's job), and Debian's Chromium with its chromedriver
-#                                   (the status page's test drives them in a network namespace of their own)
+#                                   (the status page's test drives them in a network namespace of their own),
+#                                   and nats-server (an MQTT 3.1.1-only broker for the protocol fallback's
+#                                   tests; its boot entry disabled: the tests start their own)
 #   scripts/install-deps.sh image   plus what `make image` and `make image-test` use: podman and buildah (the
 #                                   build and the smoke test), mmdebstrap (the Debian base image when no
 #                                   registry is reachable), runc (crun fails on kernels with hybrid cgroups),
@@ -72,19 +74,22 @@ if ! command -v swift >/dev/null; then
     exit 1
 fi
 
-if [[ "${1:-}" == "brokers" ]]; then
-    # The packages enable boot entries (rabbitmq-server, nats-server, and epmd's service and socket,
-    # which erlang-base brings along); policy-rc.d only kept them from starting now. Nothing of theirs
-    # may run on this machine but the tests' own nodes, so they are disabled, every time (cheap, and
-    # it catches an install made by hand). Without systemd, systemctl may be missing or refuse.
-    if [[ $(id -u) -eq 0 ]]; then
-        systemctl disable rabbitmq-server nats-server epmd.service epmd.socket >/dev/null 2>&1 || true
-        if command -v update-rc.d >/dev/null; then
-            for service in rabbitmq-server nats-server; do
-                [[ -e /etc/init.d/$service ]] && { update-rc.d "$service" disable >/dev/null 2>&1 || true; }
-            done
-        fi
+# The broker packages enable boot entries (nats-server; rabbitmq-server and epmd's service and
+# socket, which erlang-base brings along); policy-rc.d only kept them from starting now. Nothing of
+# theirs may run on this machine but the tests' own nodes, so they are disabled, every time (cheap,
+# and it catches an install made by hand). Without systemd, systemctl may be missing or refuse.
+if [[ "${1:-}" == "test" || "${1:-}" == "brokers" ]] && [[ $(id -u) -eq 0 ]]; then
+    entries=(nats-server)
+    [[ "${1:-}" == "brokers" ]] && entries+=(rabbitmq-server epmd.service epmd.socket)
+    systemctl disable "${entries[@]}" >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null; then
+        for service in rabbitmq-server nats-server; do
+            [[ -e /etc/init.d/$service ]] && { update-rc.d "$service" disable >/dev/null 2>&1 || true; }
+        done
     fi
+fi
+
+if [[ "${1:-}" == "brokers" ]]; then
 
     venv="${2:-${SB_TEST_AMQTT_VENV:-$root/out/amqtt-venv}}"
     amqtt_version=0.12.1
