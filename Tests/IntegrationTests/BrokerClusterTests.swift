@@ -149,7 +149,8 @@ final class BrokerClusterTests: XCTestCase {
         let port = { (address: String) in Int(address.split(separator: ":").last!)! }
         // One --broker per node: the daemon's mqtt.brokers list, in this order.
         let daemon = try DaemonUnderTest(brokerPort: port(addresses[0]), moreBrokers: Array(addresses.dropFirst()),
-                                         settings: ["mqtt.protocol": "auto", "media.bind": "127.0.0.1"])
+                                         settings: ["mqtt.protocol": "auto", "media.bind": "127.0.0.1",
+                                                    "mqtt.heartbeat": "\(Self.heartbeat)"])
         defer { daemon.stopAndRemoveState() }
         let started = ContinuousClock.now
         try daemon.start()
@@ -209,8 +210,28 @@ final class BrokerClusterTests: XCTestCase {
         XCTAssertNotNil(failover?["reason"] as? String, "health: \(health)")
         if moves.count == 1 { XCTAssertEqual(failover?["from"] as? String, first.broker, "health: \(health)") }
         XCTAssertEqual(health["mqtt_protocol"] as? String, "3.1.1", "health: \(health)")
+        try checkAvailability(broker: broker, daemon: daemon, on: port(others.first { $0 != (health["broker"] as? String) }!))
         return FailoverRun(failover: took)
     }
+
+    /// A newcomer on a node the daemon is not connected to (Home Assistant, say) learns that the
+    /// daemon is online: from the retained bridge/state where the broker shares retained messages
+    /// across nodes (NATS), and in any case from the heartbeat, which is not retained (RabbitMQ
+    /// keeps retained messages per node).
+    func checkAvailability(broker: String, daemon: DaemonUnderTest, on port: Int) throws {
+        let newcomer = try TestClient(protocolVersion: 311)
+        try newcomer.connect(port: port, timeout: 20)
+        let subscribed = ContinuousClock.now
+        try newcomer.subscribe(daemon.topics.state, timeout: 20)
+        let online = { (m: ReceivedMessage) in json(m)["state"] as? String == "online" }
+        let retained = try? newcomer.waitFor(daemon.topics.state, timeout: 1) { $0.retain && online($0) }
+        let beat = try newcomer.waitFor(daemon.topics.state, timeout: Double(Self.heartbeat) + 3) { !$0.retain && online($0) }
+        print("\(broker): a subscriber on another node got the retained bridge/state: \(retained == nil ? "no" : "yes"); "
+            + "the heartbeat (not retained) after \(fmt(seconds(between: subscribed, and: beat.receivedAt))) s (mqtt.heartbeat \(Self.heartbeat) s)")
+    }
+
+    /// mqtt.heartbeat of the cluster daemons, seconds.
+    static let heartbeat = 2
 
     /// 500 requests while the daemon is connected, 500 more queued by the broker while it is stopped,
     /// then it starts again on the same state: every one processed exactly once.
