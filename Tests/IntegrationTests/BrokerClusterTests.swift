@@ -221,8 +221,21 @@ final class BrokerClusterTests: XCTestCase {
     func checkAvailability(broker: String, daemon: DaemonUnderTest, on port: Int) throws {
         let newcomer = try TestClient(protocolVersion: 311)
         try newcomer.connect(port: port, timeout: 20)
+        // NATS refuses a SUBSCRIBE (SUBACK 0x80) while a stream it needs has no leader, as right
+        // after its leader was killed: the newcomer tries again, as a real client would.
+        var refusals = 0
+        while true {
+            do {
+                try newcomer.subscribe(daemon.topics.state, timeout: 20)
+                break
+            } catch {
+                refusals += 1
+                if refusals >= 30 { throw error }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        if refusals > 0 { print("\(broker): the newcomer's SUBSCRIBE was refused \(refusals) times first") }
         let subscribed = ContinuousClock.now
-        try newcomer.subscribe(daemon.topics.state, timeout: 20)
         let online = { (m: ReceivedMessage) in json(m)["state"] as? String == "online" }
         let retained = try? newcomer.waitFor(daemon.topics.state, timeout: 1) { $0.retain && online($0) }
         let beat = try newcomer.waitFor(daemon.topics.state, timeout: Double(Self.heartbeat) + 3) { !$0.retain && online($0) }
