@@ -223,6 +223,7 @@ final class BrokerClusterTests: XCTestCase {
         try newcomer.connect(port: port, timeout: 20)
         // NATS refuses a SUBSCRIBE (SUBACK 0x80) while a stream it needs has no leader, as right
         // after its leader was killed: the newcomer tries again, as a real client would.
+        let subscribing = ContinuousClock.now
         var refusals = 0
         while true {
             do {
@@ -235,12 +236,11 @@ final class BrokerClusterTests: XCTestCase {
             }
         }
         if refusals > 0 { print("\(broker): the newcomer's SUBSCRIBE was refused \(refusals) times first") }
-        let subscribed = ContinuousClock.now
         let online = { (m: ReceivedMessage) in json(m)["state"] as? String == "online" }
         let retained = try? newcomer.waitFor(daemon.topics.state, timeout: 1) { $0.retain && online($0) }
         let beat = try newcomer.waitFor(daemon.topics.state, timeout: Double(Self.heartbeat) + 3) { !$0.retain && online($0) }
         print("\(broker): a subscriber on another node got the retained bridge/state: \(retained == nil ? "no" : "yes"); "
-            + "the heartbeat (not retained) after \(fmt(seconds(between: subscribed, and: beat.receivedAt))) s (mqtt.heartbeat \(Self.heartbeat) s)")
+            + "the heartbeat (not retained) \(fmt(seconds(between: subscribing, and: beat.receivedAt))) s after it subscribed (mqtt.heartbeat \(Self.heartbeat) s)")
     }
 
     /// mqtt.heartbeat of the cluster daemons, seconds.
