@@ -275,8 +275,8 @@ final class SessionLoop {
             }
             if reason.name == "MOSQ_ERR_CONN_LOST", tcpUp, !connackSeen {
                 reason = DisconnectReason(code: reason.code, name: reason.name, explanation: version == .v5
-                    ? "the broker closed the connection before any CONNACK: the broker may not speak MQTT 5 (mqtt.protocol is 5; auto would try 3.1.1), or it refused us without saying why (see its log)"
-                    : "the broker closed the connection before any CONNACK to our MQTT 3.1.1 CONNECT: it refused us without saying why (see its log), or the port does not speak MQTT")
+                    ? "the broker closed the connection before any CONNACK: the broker may not speak MQTT 5 (mqtt.protocol is 5; auto would try 3.1.1), or it is going down, or it refused us without saying why (see its log)"
+                    : "the broker closed the connection before any CONNACK to our MQTT 3.1.1 CONNECT: it is going down or not ready (a cluster node that just lost a peer), or it refused us without saying why (see its log)")
             }
             ctx.status.update {
                 $0.lastDisconnect = reason
