@@ -174,7 +174,7 @@ final class BrokerClusterTests: XCTestCase {
         let ids = (0..<1000).map { "\(daemon.base)-\($0)" }
         var killedAt: ContinuousClock.Instant?
         let begin = ContinuousClock.now
-        try publish(ids, on: daemon.topics.speak, with: publisher, perSecond: 200) { i in
+        try publisher.publishSpeakRequests(ids, on: daemon.topics.speak, perSecond: 200) { i in
             guard i == 500 else { return }
             killedAt = .now
             try kill(first.broker)
@@ -271,11 +271,11 @@ final class BrokerClusterTests: XCTestCase {
 
         let ids = (0..<1000).map { "\(daemon.base)-\($0)" }
         let begin = ContinuousClock.now
-        try publish(Array(ids[..<500]), on: daemon.topics.speak, with: publisher, perSecond: 400)
+        try publisher.publishSpeakRequests(Array(ids[..<500]), on: daemon.topics.speak, perSecond: 400)
         XCTAssertTrue(waitUntil(timeout: 60) { eventsByID(watch, daemon).count >= 500 }, "the first 500 were processed")
         daemon.process.terminate()
         XCTAssertNotNil(daemon.process.waitForExit(timeout: 15), "the daemon stops on SIGTERM")
-        try publish(Array(ids[500...]), on: daemon.topics.speak, with: publisher, perSecond: 400)
+        try publisher.publishSpeakRequests(Array(ids[500...]), on: daemon.topics.speak, perSecond: 400)
         let restarted = try daemon.sibling(brokerPort: port, settings: all)
         let back = ContinuousClock.now
         try restarted.start()
@@ -299,18 +299,6 @@ final class BrokerClusterTests: XCTestCase {
         return client
     }
 
-    /// Publishes `ids` as speak requests at about `perSecond`, calling `during(i)` after each.
-    func publish(_ ids: [String], on topic: String, with client: TestClient, perSecond: Double,
-                 during: (Int) throws -> Void = { _ in }) throws {
-        let start = ContinuousClock.now
-        for (i, id) in ids.enumerated() {
-            try client.publish(topic: topic, payload: #"{"id":"\#(id)","text":"request \#(i)"}"#, qos: 1)
-            try during(i)
-            let due = start + .milliseconds(Int(Double(i + 1) * 1000 / perSecond))
-            if due > .now { Thread.sleep(forTimeInterval: seconds(between: .now, and: due)) }
-        }
-        try client.waitForAcks(timeout: 120)
-    }
 
     /// Every id has its announcement events, each with one payload (a redelivered QoS 1 copy is
     /// byte-identical; a request processed twice would show a second payload: events carry the time).

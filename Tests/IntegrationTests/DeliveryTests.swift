@@ -4,19 +4,6 @@ import XCTest
 
 /// Nothing acknowledged is lost, nothing is processed twice: broker crashes, daemon crashes, junk.
 final class DeliveryTests: XCTestCase {
-    /// Publishes `ids` as speak requests at about `perSecond`, calling `during(i)` between them.
-    func publish(_ ids: [String], on topic: String, with client: TestClient, perSecond: Double,
-                 during: (Int) throws -> Void = { _ in }) throws {
-        let start = ContinuousClock.now
-        for (i, id) in ids.enumerated() {
-            try client.publish(topic: topic, payload: #"{"id":"\#(id)","text":"request \#(i)"}"#, qos: 1)
-            try during(i)
-            let due = start + .milliseconds(Int(Double(i + 1) * 1000 / perSecond))
-            if due > .now { Thread.sleep(forTimeInterval: Double((due - .now).components.attoseconds) / 1e18) }
-        }
-        try client.waitForAcks(timeout: 120)
-    }
-
     func assertEachProcessedExactlyOnce(_ ids: [String], _ watch: TestClient, _ daemon: DaemonUnderTest,
                                         file: StaticString = #filePath, line: UInt = #line) {
         let complete = waitUntil(timeout: 60) { eventsByID(watch, daemon).count >= ids.count }
@@ -42,7 +29,7 @@ final class DeliveryTests: XCTestCase {
 
         let ids = (0..<1000).map { "b\($0)" }
         var restarts = 0
-        try publish(ids, on: daemon.topics.speak, with: publisher, perSecond: 150) { i in
+        try publisher.publishSpeakRequests(ids, on: daemon.topics.speak, perSecond: 150) { i in
             guard i > 0, i % 250 == 0 else { return }
             // mosquitto acknowledges a message before it has persisted or forwarded it, so a
             // kill -9 of the broker with a message in that window loses it in the broker itself,
@@ -75,7 +62,7 @@ final class DeliveryTests: XCTestCase {
 
         let ids = (0..<1000).map { "d\($0)" }
         var second: DaemonUnderTest?
-        try publish(ids, on: daemon.topics.speak, with: publisher, perSecond: 400) { i in
+        try publisher.publishSpeakRequests(ids, on: daemon.topics.speak, perSecond: 400) { i in
             guard i == 400 else { return }
             daemon.process.kill9()
             _ = daemon.process.waitForExit(timeout: 5)
