@@ -192,7 +192,11 @@ public enum BrokerAttempt {
             keep = true
             return Once(broker: broker, version: version, end: .connected, handle: h, versionRefusal: nil)
         }
-        if loopRC == MOSQ_ERR_TLS.rawValue { return ended(.tlsFailed("MOSQ_ERR_TLS\(said)")) }
+        // OpenSSL's complaint in libmosquitto's log is the TLS failure, whichever call returned
+        // the error (under load it can be the write's, as a lost connection).
+        if loopRC == MOSQ_ERR_TLS.rawValue || ProtocolRefusal.isTLSFailure(progress.libraryErrors) {
+            return ended(.tlsFailed("MOSQ_ERR_TLS\(said)"))
+        }
         guard loopRC != MOSQ_ERR_SUCCESS.rawValue else {
             guard tcpUp else { return ended(.timedOut(timeout)) }
             return ended(.noAnswer("no CONNACK within \(timeout) s"),

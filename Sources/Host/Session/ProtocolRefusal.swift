@@ -29,6 +29,12 @@ enum ProtocolRefusal {
         }
     }
 
+    /// True when libmosquitto's log holds OpenSSL's complaint: a failed TLS handshake, which can
+    /// reach the caller as a lost connection and must not pass for a refusal of MQTT 5.
+    static func isTLSFailure(_ libraryErrors: [String]) -> Bool {
+        libraryErrors.contains { $0.contains("OpenSSL Error") || $0.contains("SSL routines") }
+    }
+
     /// What the log says the broker did.
     static func describe(_ attempt: Attempt) -> String {
         if attempt.reason.code == 0x84 { return "it answered Unsupported Protocol Version" }

@@ -265,6 +265,11 @@ final class SessionLoop {
         } else {
             // The attempt never got a connection: a kick before it proves nothing either way.
             pendingKick = nil
+            if reason.name != "MOSQ_ERR_TLS", ProtocolRefusal.isTLSFailure(libraryErrors) {
+                // The handshake failed, whichever call reported it: a certificate problem, and a
+                // configuration one (the longest backoff), not the broker refusing MQTT 5.
+                reason = withLibraryDetail(DisconnectReason(code: Int(MOSQ_ERR_TLS.rawValue), name: "MOSQ_ERR_TLS", explanation: "TLS error"))
+            }
             let attempt = ProtocolRefusal.Attempt(tcpUp: tcpUp, connackSeen: connackSeen, reason: reason)
             if ProtocolRefusal.mayBeVersionRefusal(attempt), rotation.refusedVersion5() {
                 log.notice("mqtt: \(brokerName) did not take MQTT 5 (\(ProtocolRefusal.describe(attempt))); trying MQTT 3.1.1")
