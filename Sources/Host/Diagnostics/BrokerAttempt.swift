@@ -147,6 +147,10 @@ public enum BrokerAttempt {
         case MOSQ_ERR_EAI.rawValue: return ended(.unresolvable(String(cString: gai_strerror(callErrno))))
         case MOSQ_ERR_ERRNO.rawValue:
             return ended(callErrno == ECONNREFUSED ? .refused : .unreachable(String(cString: strerror(callErrno))))
+        // A TCP connect that completes at once (loopback) starts the TLS handshake inside the call,
+        // and a certificate that does not verify fails it there.
+        case MOSQ_ERR_TLS.rawValue:
+            return ended(.tlsFailed("MOSQ_ERR_TLS" + (progress.libraryErrors.last.map { "; libmosquitto said: " + $0 } ?? "")))
         default: return ended(.setup("cannot start the connection: \(String(cString: mosquitto_strerror(rc)))"))
         }
 
