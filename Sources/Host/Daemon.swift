@@ -81,6 +81,8 @@ public enum Daemon {
                                   status: status, wake: wake,
                                   // The session sends its birth straight to the broker; an open page sees it too.
                                   birth: { haTriggers.connected(); let birth = info.birthMessages($0); liveFeed.published(birth); return birth },
+                                  // Only the state: a heartbeat is no (re)connect for Home Assistant's discovery.
+                                  heartbeat: { OutboundMessage(topic: topics.bridgeState, json: info.stateDocument($0), retain: false) },
                                   brokerCheck: brokerCheck, brokerReady: embeddedBroker?.ready,
                                   watchdog: ServiceWatchdog(environment: serviceEnvironment, notifier: serviceManager),
                                   extraSubscriptions: homeAssistant.enabled ? ["\(homeAssistant.discoveryPrefix)/status"] : [], logger: logger)

@@ -19,6 +19,7 @@ public final class MQTTSession: Service, Sendable {
 
     public init(config: Configuration, clientID: String, spool: Spool, intake: any MessageIntake,
                 status: SessionStatusBox, wake: WakePipe, birth: @escaping @Sendable (SessionStatus) -> [OutboundMessage],
+                heartbeat: (@Sendable (SessionStatus) -> OutboundMessage)? = nil,
                 brokerCheck: (@Sendable () -> String?)? = nil, brokerReady: Readiness<Void>? = nil,
                 watchdog: ServiceWatchdog? = nil, extraSubscriptions: [String] = [], logger: Logger) {
         _ = MQTTSession.libraryReady
@@ -32,7 +33,7 @@ public final class MQTTSession: Service, Sendable {
         }
         context = SessionContext(
             config: config, clientID: clientID, spool: spool, intake: intake, status: status, wake: wake,
-            logger: logger, birth: birth, subscriptions: Topics(base: config.baseTopic).subscriptions + extraSubscriptions,
+            logger: logger, birth: birth, heartbeat: heartbeat, subscriptions: Topics(base: config.baseTopic).subscriptions + extraSubscriptions,
             stopRequested: { stopFlag.isSet }, brokerCheck: brokerCheck, watchdog: watchdog)
     }
 

@@ -13,6 +13,9 @@ struct SessionContext: Sendable {
     let logger: Logger
     /// Retained announcements of ourselves, published first on every connect (bridge/state, bridge/info).
     let birth: @Sendable (SessionStatus) -> [OutboundMessage]
+    /// bridge/state, not retained, every `mqtt.heartbeat` seconds (nil: none). Not `birth`: what
+    /// happens on a connect (Home Assistant's re-publish, the status page's copy) must not repeat.
+    let heartbeat: (@Sendable (SessionStatus) -> OutboundMessage)?
     let subscriptions: [String]
     let stopRequested: @Sendable () -> Bool
     /// Asked before every connect; a non-nil answer (why not) skips the attempt. The embedded
@@ -655,12 +658,9 @@ final class SessionLoop {
     /// are online within one interval.
     private func beatHeart(_ h: OpaquePointer, now: ContinuousClock.Instant) {
         let interval = ctx.config.mqtt.heartbeat
-        guard interval > 0, now - lastHeartbeat >= .seconds(interval) else { return }
+        guard interval > 0, let heartbeat = ctx.heartbeat, now - lastHeartbeat >= .seconds(interval) else { return }
         lastHeartbeat = now
-        for var message in ctx.birth(ctx.status.current) where message.topic == ctx.topics.bridgeState {
-            message.retain = false
-            _ = send(h, message)
-        }
+        _ = send(h, heartbeat(ctx.status.current))
     }
 
     /// libmosquitto notices a dead link only after up to 2x keepalive (ping after one interval,
