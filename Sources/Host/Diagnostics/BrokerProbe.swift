@@ -48,11 +48,6 @@ public enum BrokerProbe {
         config.brokerList.map { probe($0, config) }
     }
 
-    /// The first broker only (the single `mqtt.host`, or the embedded broker).
-    public static func run(_ config: Configuration) -> Outcome {
-        probe(config.brokerList[0], config).outcome
-    }
-
     private static func probe(_ broker: BrokerAddress, _ config: Configuration) -> Probed {
         let timeout = config.mqtt.reconnect.connectTimeout
         // The doctor's own TCP connect first: it tells a wrong name, a closed port and a silent

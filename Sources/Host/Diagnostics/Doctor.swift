@@ -4,12 +4,8 @@ import Foundation
 /// (no broker, no daemon to ask). The checks read the configuration, this machine and what the
 /// daemon said; they send nothing anywhere.
 public enum Doctor {
-    /// `file`: the YAML file the configuration was read from, if any.
-    public static func report(config: Configuration, file: String?, broker: BrokerProbe.Outcome, daemon: DaemonAnswers) -> DoctorReport {
-        report(config: config, file: file, brokers: [BrokerProbe.Probed(broker: config.brokerList[0], outcome: broker)], daemon: daemon)
-    }
-
-    /// `brokers`: every broker of the list as the probe found it, in order.
+    /// `file`: the YAML file the configuration was read from, if any; `brokers`: every broker of the
+    /// list as the probe found it, in order.
     public static func report(config: Configuration, file: String?, brokers: [BrokerProbe.Probed], daemon: DaemonAnswers) -> DoctorReport {
         let chosen = Result { () throws(NetworkInterfaces.Problem) in try NetworkInterfaces.resolve("", defaultInterface: config.network.interface) }
         let lock = StateLock.holder(stateDirectory: config.stateDirectory)
