@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 
 /// The status page's two API paths on the admin listener: `GET /api/events` (server-sent events
 /// carrying the MQTT contract's messages) and `POST /api/request` (a request of the MQTT contract,
@@ -72,9 +73,13 @@ public final class PageAPI: Sendable {
         // QoS 0 for the intake: a request without its own id or transaction is never taken for a
         // broker redelivery (all would have packet id 0), so the same text posted twice is spoken
         // twice, as with MQTT QoS 0; with an id or transaction it is processed once, as always.
-        let recorded = parsed.payload.withUnsafeBytes {
-            intake.receive(topic: parsed.topic, payload: $0, qos: 0, mid: 0, responseTopic: nil, correlationData: nil)
-        }
+        // The journal write (and its fsync) runs on NIO's pool for blocking work, not on one of the
+        // few threads all of the daemon's tasks share: a script posting fast would hold them.
+        let recorded = (try? await NIOThreadPool.singleton.runIfActive { [intake] in
+            parsed.payload.withUnsafeBytes {
+                intake.receive(topic: parsed.topic, payload: $0, qos: 0, mid: 0, responseTopic: nil, correlationData: nil)
+            }
+        }) ?? false
         guard recorded else {
             return Self.error(.serviceUnavailable, "the request could not be recorded (see the daemon's log: the journal cannot be written); try again later")
         }
