@@ -164,6 +164,62 @@ final class AdminPageAccessTests: XCTestCase {
         XCTAssertTrue(lab.daemon.process.isRunning)
     }
 
+    func testWrongTokensFromOneAddressHoldItBackWhileOtherClientsAndTheDaemonGoOn() throws {
+        let dir = try TempDirectory(prefix: "sbtoken")
+        defer { dir.remove() }
+        try (token + "\n").write(toFile: dir.file("admin-token"), atomically: true, encoding: .utf8)
+        let lab = try PluginDaemon.speech(settings: ["admin.token_file": dir.file("admin-token")])
+        defer { lab.broker.stop() }
+        let admin = try AdminEndpoint.of(lab.daemon)
+        let (guesser, neighbour) = ("127.0.0.7", "127.0.0.8")
+        let bearer = ("Authorization", "Bearer \(token)")
+        let form = ("Content-Type", "application/x-www-form-urlencoded")
+
+        // 19 wrong bearers and cookies, then a wrong sign-in: each one a plain 401.
+        for i in 0..<19 {
+            let wrong = i % 2 == 0 ? ("Authorization", "Bearer guess-\(i)-\(token.dropFirst(8))")
+                                   : ("Cookie", "speakerbridge_admin=guess-\(i)-\(token.dropFirst(8))")
+            XCTAssertEqual(try admin.request("GET", "/api/events", headers: [wrong], from: guesser).status, 401, "guess \(i + 1)")
+        }
+        XCTAssertEqual(try admin.get("/", from: guesser).status, 401, "a request without any token is no guess")
+        let twentieth = try admin.request("POST", "/login", headers: [form], body: Array("token=guess-20-\(token)".utf8), from: guesser)
+        XCTAssertEqual(twentieth.status, 401)
+        XCTAssertTrue(twentieth.body.contains("That token is not right."), twentieth.body)
+
+        // Now that address is held back, the right token included, without a comparison.
+        let page = try admin.request("GET", "/", headers: [bearer], from: guesser)
+        XCTAssertEqual(page.status, 429)
+        XCTAssertTrue((50...60).contains(Int(page.headers["retry-after"] ?? "") ?? 0), "\(page.headers)")
+        XCTAssertTrue(page.body.contains("Too many wrong tokens from this address: try again in "), page.body)
+        XCTAssertTrue(page.body.contains("id=\"login-form\""), "the sign-in page says why")
+        let api = try admin.request("GET", "/api/events", headers: [bearer], from: guesser)
+        XCTAssertEqual(api.status, 429)
+        XCTAssertTrue(errorText(api)?.hasPrefix("Too many wrong tokens from this address") == true, api.body)
+        XCTAssertEqual(try admin.request("GET", "/metrics", headers: [bearer], from: guesser).status, 429)
+        XCTAssertEqual(try admin.request("POST", "/login", headers: [form], body: Array("token=\(token)".utf8), from: guesser).status, 429,
+                       "no sign-in either")
+        XCTAssertEqual(try admin.request("GET", "/healthz", from: guesser).status, 200, "what needs no token stays open")
+        XCTAssertEqual(try admin.request("GET", "/assets/app.js", from: guesser).status, 200)
+
+        // Another client is not held back: its right token opens the page, its wrong one is a 401.
+        XCTAssertEqual(try admin.request("GET", "/", headers: [bearer], from: neighbour).status, 200)
+        XCTAssertEqual(try admin.request("GET", "/", headers: [("Authorization", "Bearer nope-nope-nope-nope")], from: neighbour).status, 401)
+        let health = try jsonBody(["topic": "\(lab.base)/bridge/request/health", "payload": ["transaction": "after-guesses"]])
+        XCTAssertEqual(try admin.request("POST", "/api/request", headers: [bearer, ("Content-Type", "application/json")], body: health,
+                                         from: neighbour).status, 202)
+        let answer = try lab.client.waitFor("\(lab.base)/bridge/response/health", timeout: 10) {
+            String(decoding: $0.payload, as: UTF8.self).contains("after-guesses")
+        }
+        XCTAssertTrue(String(decoding: answer.payload, as: UTF8.self).contains("\"status\":\"ok\""))
+
+        // Said once in the log, without the token; the daemon goes on over MQTT.
+        let said = "admin: 20 wrong admin tokens from \(guesser) within 60 s; its requests that need the token are refused (429) for 60 s"
+        XCTAssertEqual(lab.daemon.log().components(separatedBy: said).count - 1, 1, lab.daemon.log())
+        XCTAssertFalse(lab.daemon.log().contains(token))
+        XCTAssertEqual(try lab.request("health")["status"] as? String, "ok")
+        XCTAssertTrue(lab.daemon.process.isRunning)
+    }
+
     func testABindBeyondLoopbackWithoutATokenAndAShortTokenAreRefusedBeforeTheStart() throws {
         let broker = try MosquittoBroker()
         try broker.start()

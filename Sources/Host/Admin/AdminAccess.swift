@@ -60,6 +60,13 @@ public struct AdminAccess: Sendable {
         return presented.reduce(false) { matched, candidate in matches(candidate) || matched }
     }
 
+    /// The request carries a cookie or a bearer token, right or wrong: a refused one is a wrong
+    /// token (the sign-in throttle counts it), a request with none is a first visit.
+    static func presentsCredential(_ fields: HTTPFields) -> Bool {
+        !AdminCredentials.cookieValues(in: fields[values: .cookie]).isEmpty
+            || AdminCredentials.bearerToken(in: fields[.authorization]) != nil
+    }
+
     /// `candidate` is the token (constant time over the longer of the two).
     func matches(_ candidate: [UInt8]) -> Bool {
         guard let token else { return false }

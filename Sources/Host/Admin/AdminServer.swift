@@ -80,7 +80,9 @@ public final class AdminServer: Service, Sendable {
         let server = HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits, decoder: decoder) }
         let host = MediaServer.urlHost(settings.bind)
         let application = Application(
-            responder: AdminResponder(scrape: scrape, healthProblems: healthProblems, access: access, page: page), server: server,
+            responder: AdminResponder(scrape: scrape, healthProblems: healthProblems, access: access, page: page,
+                                      throttle: SignInThrottle(), logger: logger),
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname(settings.bind, port: settings.port)),
             onServerRunning: { [logger, running, reservation] channel in
                 reservation?.release()

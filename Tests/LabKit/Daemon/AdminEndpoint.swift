@@ -30,10 +30,10 @@ public struct AdminEndpoint: Sendable {
 
     /// One request on its own connection (`Connection: close`), read to the end. `headers` are
     /// sent as given, after `Host` (`host`: another Host, or nil for none); a `body` gets its
-    /// Content-Length.
+    /// Content-Length. `from`: the loopback address the connection comes from (another client).
     public func request(_ method: String = "GET", _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                        host: String? = "", timeout: Double = 10) throws -> Answer {
-        let connection = try LoopbackConnection(port: port)
+                        host: String? = "", from source: String? = nil, timeout: Double = 10) throws -> Answer {
+        let connection = try LoopbackConnection(port: port, from: source)
         var head = "\(method) \(path) HTTP/1.1\r\n"
         if let host { head += "Host: \(host.isEmpty ? "127.0.0.1:\(port)" : host)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -45,7 +45,9 @@ public struct AdminEndpoint: Sendable {
         return try Self.parse(bytes, method: method, path: path)
     }
 
-    public func get(_ path: String, timeout: Double = 10) throws -> Answer { try request("GET", path, timeout: timeout) }
+    public func get(_ path: String, from source: String? = nil, timeout: Double = 10) throws -> Answer {
+        try request("GET", path, from: source, timeout: timeout)
+    }
 
     static func parse(_ bytes: [UInt8], method: String, path: String) throws -> Answer {
         let text = String(decoding: bytes, as: UTF8.self)

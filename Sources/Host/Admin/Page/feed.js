@@ -61,6 +61,12 @@ async function checkAccessThenReopen() {
   try {
     const r = await fetch('/', { cache: 'no-store', credentials: 'same-origin' });
     if (r.status === 401) { location.assign('/login'); return; }
+    if (r.status === 429) {
+      // Someone at this address presented wrong tokens: the daemon holds it back for a while.
+      showLive(false, 'held back: too many wrong tokens from this address');
+      setTimeout(checkAccessThenReopen, 10000);
+      return;
+    }
   } catch { /* the daemon is away; keep trying */ }
   open();
 }
