@@ -117,7 +117,14 @@ final class AdminAccessTests: XCTestCase {
             XCTAssertEqual(access.check(request(.post, "/api/request", [json, bearer]), area: .api), .allowed, "curl: no Origin")
             XCTAssertEqual(access.check(request(.post, "/api/request", [json, bearer, ("Origin", "http://127.0.0.1:8180")]), area: .api), .allowed)
             XCTAssertEqual(access.check(request(.post, "/api/request", [json, bearer, ("Origin", "HTTP://127.0.0.1:8180")]), area: .api), .allowed)
-            for origin in ["http://evil.example", "null", "http://127.0.0.1:8181", "https://127.0.0.1:8180", "http://127.0.0.1"] {
+            // Behind a proxy that terminates TLS and passes the Host on, the page's own Origin is https.
+            XCTAssertEqual(access.check(request(.post, "/api/request", [json, bearer, ("Origin", "https://127.0.0.1:8180")]), area: .api), .allowed)
+            if access.requiresToken {
+                XCTAssertEqual(access.check(request(.post, "/login", host: "bridge.example", [("Origin", "https://bridge.example")]), area: .login),
+                               .allowed)
+            }
+            for origin in ["http://evil.example", "null", "http://127.0.0.1:8181", "https://127.0.0.1:8181", "http://127.0.0.1",
+                           "https://127.0.0.1", "ftp://127.0.0.1:8180", "https://127.0.0.1:8180.evil.example"] {
                 XCTAssertEqual(status(access.check(request(.post, "/api/request", [json, bearer, ("Origin", origin)]), area: .api)), 403, origin)
                 XCTAssertEqual(status(access.check(request(.post, "/login", [("Origin", origin)]), area: .login)), 403, origin)
                 XCTAssertEqual(status(access.check(request(.post, "/logout", [bearer, ("Origin", origin)]), area: .page)), 403, origin)

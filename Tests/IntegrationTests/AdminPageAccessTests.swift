@@ -128,6 +128,10 @@ final class AdminPageAccessTests: XCTestCase {
         XCTAssertTrue(wrong.body.contains("id=\"login-form\""))
         XCTAssertEqual(try admin.request("POST", "/login", headers: [form, ("Origin", "http://evil.example")],
                                          body: Array("token=\(token)".utf8)).status, 403, "no sign-in from another site")
+        // Behind a proxy that terminates TLS and passes the browser's Host on, the page's Origin is https.
+        let proxied = try admin.request("POST", "/login", headers: [form, ("Origin", "https://bridge.example")],
+                                        body: Array("token=\(token)".utf8), host: "bridge.example")
+        XCTAssertEqual(proxied.status, 303, proxied.body)
         XCTAssertEqual(try admin.request("POST", "/login", headers: [form], body: [UInt8](repeating: 0x61, count: 5000)).status, 413)
         let signIn = try admin.request("POST", "/login", headers: [form, ("Origin", "http://127.0.0.1:\(admin.port)")],
                                        body: Array("token=\(token)".utf8))

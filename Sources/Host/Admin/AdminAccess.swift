@@ -7,7 +7,7 @@ import HTTPTypes
 /// user's browser.
 ///
 /// - Origin: a POST (any method but GET and HEAD) must come from the page itself
-///   (`Origin: http://<Host>`) or from no page at all (curl sends no Origin). Another site's form
+///   (`Origin: http://<Host>`, or `https://<Host>` behind a TLS proxy) or from no page at all (curl sends no Origin). Another site's form
 ///   or script is refused, token or not, and so is `Origin: null` (a sandboxed frame).
 /// - Content-Type: an API POST must be `application/json`, which a page on another site can only
 ///   send after a CORS preflight, and the listener never answers one.
@@ -81,9 +81,12 @@ public struct AdminAccess: Sendable {
     }
 
     /// Why a POST's Origin is not the listener's own, or nil when it is or when there is none.
+    /// `https://<Host>` is the listener's own too: a browser sends it only from a page it loaded
+    /// from that very host over TLS, which is this page behind a reverse proxy that terminates TLS
+    /// and passes the Host on (the listener itself speaks plain HTTP).
     static func originProblem(_ request: HTTPRequest) -> String? {
         guard let origin = request.headerFields[.origin] else { return nil }
-        if let host = request.authority, origin.lowercased() == "http://" + host.lowercased() { return nil }
+        if let host = request.authority?.lowercased(), ["http://" + host, "https://" + host].contains(origin.lowercased()) { return nil }
         return "forbidden: a \(request.method.rawValue) must come from this listener's own page (Origin http://\(request.authority ?? "<Host>")) "
             + "or carry no Origin; this one's Origin is \(String(reflecting: String(origin.prefix(100))))"
     }
