@@ -5,8 +5,7 @@ import Foundation
 /// commands (`say`, `health`, `ask`) connect through it under a throwaway client id with a clean
 /// session, so the daemon's own session is never touched.
 ///
-/// The connect is libmosquitto's asynchronous one driven by our own poll loop, bounded on our clock
-/// (its blocking connect sits in SYN retries for minutes on a silent address), and with
+/// The connect is the session's own (`AsyncConnect`), bounded on our clock, and with
 /// `mqtt.protocol: auto` it follows the session's rule: MQTT 5 first, then at once 3.1.1 when the
 /// broker's answer says it may not speak 5 (`ProtocolRefusal`: CONNACK 0x84, a protocol error, a
 /// close or silence before any CONNACK).
@@ -139,23 +138,16 @@ public enum BrokerAttempt {
             Unmanaged<Progress>.fromOpaque(obj).takeUnretainedValue().connack = rc
         }
 
-        let rc = mosquitto_connect_bind_async(h, broker.host, Int32(broker.port), keepalive, m.bindAddress)
-        let callErrno = errno
-        switch rc {
-        case MOSQ_ERR_SUCCESS.rawValue: break
-        // libmosquitto leaves getaddrinfo's EAI_* code in errno.
-        case MOSQ_ERR_EAI.rawValue: return ended(.unresolvable(String(cString: gai_strerror(callErrno))))
-        case MOSQ_ERR_ERRNO.rawValue:
-            return ended(callErrno == ECONNREFUSED ? .refused : .unreachable(String(cString: strerror(callErrno))))
-        // A TCP connect that completes at once (loopback) starts the TLS handshake inside the call,
-        // and a certificate that does not verify fails it there.
-        case MOSQ_ERR_TLS.rawValue:
-            return ended(.tlsFailed("MOSQ_ERR_TLS" + (progress.libraryErrors.last.map { "; libmosquitto said: " + $0 } ?? "")))
-        default: return ended(.setup("cannot start the connection: \(String(cString: mosquitto_strerror(rc)))"))
+        switch AsyncConnect.start(h, broker: broker, keepalive: keepalive, bindAddress: m.bindAddress) {
+        case .started: break
+        case .unresolvable(let why): return ended(.unresolvable(why))
+        case .failed(let code): return ended(code == ECONNREFUSED ? .refused : .unreachable(String(cString: strerror(code))))
+        case .tls: return ended(.tlsFailed("MOSQ_ERR_TLS" + (progress.libraryErrors.last.map { "; libmosquitto said: " + $0 } ?? "")))
+        case .library(let rc): return ended(.setup("cannot start the connection: \(String(cString: mosquitto_strerror(rc)))"))
         }
 
         let deadline = Date().addingTimeInterval(timeout)
-        var tcpUp = false
+        var connect = AsyncConnect()
         var loopRC = MOSQ_ERR_SUCCESS.rawValue
         while progress.connack == nil, loopRC == MOSQ_ERR_SUCCESS.rawValue, Date() < deadline {
             let sock = mosquitto_socket(h)
@@ -163,28 +155,20 @@ public enum BrokerAttempt {
                 loopRC = MOSQ_ERR_CONN_LOST.rawValue
                 break
             }
-            // Until the TCP connect completes, writability is what says it did (or failed).
-            let wantOut = mosquitto_want_write(h) || !tcpUp
-            var fd = pollfd(fd: sock, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0)
+            var fd = pollfd(fd: sock, events: connect.events(h), revents: 0)
             _ = poll(&fd, 1, Int32(max(1, min(100, deadline.timeIntervalSinceNow * 1000))))
-            if !tcpUp, fd.revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
-                var soError: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(sock, SOL_SOCKET, SO_ERROR, &soError, &length)
-                guard soError == 0 else {
-                    return ended(soError == ECONNREFUSED ? .refused : .unreachable(String(cString: strerror(soError))))
-                }
-                tcpUp = true
-            }
-            // A TLS handshake that waited for the TCP connect resumes only in loop_read (as in the session).
-            if fd.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 || fd.revents & Int16(POLLOUT) != 0 {
-                loopRC = mosquitto_loop_read(h, 1)
+            switch connect.handle(revents: fd.revents, socket: sock, connackSeen: false) {
+            case .tcpFailed(let code):
+                return ended(code == ECONNREFUSED ? .refused : .unreachable(String(cString: strerror(code))))
+            case .proceed(let read):
+                if read { loopRC = mosquitto_loop_read(h, 1) }
             }
             if loopRC == MOSQ_ERR_SUCCESS.rawValue, progress.connack == nil, mosquitto_want_write(h) {
                 loopRC = mosquitto_loop_write(h, 1)
             }
             if loopRC == MOSQ_ERR_SUCCESS.rawValue, progress.connack == nil { loopRC = mosquitto_loop_misc(h) }
         }
+        let tcpUp = connect.tcpUp
         let said = progress.libraryErrors.last.map { "; libmosquitto said: " + $0 } ?? ""
         if let connack = progress.connack {
             guard connack == 0 else {

@@ -63,8 +63,9 @@ final class SessionLoop {
     private var probeSentAt: ContinuousClock.Instant?
     private var libraryErrors: [String] = []
     private var closing: ClosingState?
-    /// The TCP (and TLS) connection is up; a CONNACK arrived (whatever it said).
-    private var tcpUp = false
+    /// This attempt's connect; the TCP connection is up; a CONNACK arrived (whatever it said).
+    private var connect = AsyncConnect()
+    private var tcpUp: Bool { connect.tcpUp }
     private var connackSeen = false
     /// Filters SUBSCRIBEd in this connection (a retained message on one may be a subscribe-time
     /// one), and the SUBSCRIBEs waiting for their SUBACK.
@@ -113,7 +114,7 @@ final class SessionLoop {
         let m = ctx.config.mqtt
         let broker = rotation.current
         version = rotation.version
-        tcpUp = false
+        connect = AsyncConnect()
         connackSeen = false
         ctx.watchdog?.pet()
         ctx.status.update {
@@ -144,21 +145,10 @@ final class SessionLoop {
             mosq = nil
         }
 
-        if version == .v5 {
-            // libmosquitto 2.0 has no asynchronous connect that takes CONNECT properties, and its
-            // blocking one hangs for minutes in SYN retries on a silent address. Its v5 connect
-            // stores the properties on the handle before it looks at the port, so a call with port
-            // -1 (refused at once, no I/O) leaves our Session Expiry Interval for the asynchronous
-            // connect to send. MultiBrokerTests and DeliveryTests see the session resumed.
-            var props: OpaquePointer? = nil
-            mosquitto_property_add_int32(&props, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), UInt32(clamping: m.sessionExpiry))
-            _ = mosquitto_connect_bind_v5(handle, broker.host, -1, Int32(m.keepalive), nil, props)
-            mosquitto_property_free_all(&props)
-        }
-        let rc = mosquitto_connect_bind_async(handle, broker.host, Int32(broker.port), Int32(m.keepalive), m.bindAddress)
-        let callErrno = errno
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            finishAttempt(connectCallFailed(rc, errno: callErrno, broker: broker))
+        let start = AsyncConnect.start(handle, broker: broker, keepalive: Int32(m.keepalive), bindAddress: m.bindAddress,
+                                       sessionExpiry: version == .v5 ? UInt32(clamping: m.sessionExpiry) : nil)
+        guard start == .started else {
+            finishAttempt(connectCallFailed(start, broker: broker))
             return
         }
         let started = ContinuousClock.now
@@ -177,33 +167,21 @@ final class SessionLoop {
                 if ended == nil { ended = .fromLibrary(Int32(MOSQ_ERR_CONN_LOST.rawValue), protocolVersion: version) }
                 break
             }
-            // Until the TCP connect completes, writability is what says it did (or failed).
-            let wantOut = mosquitto_want_write(handle) || !tcpUp
             var fds = [
-                pollfd(fd: sock, events: Int16(POLLIN) | (wantOut ? Int16(POLLOUT) : 0), revents: 0),
+                pollfd(fd: sock, events: connect.events(handle), revents: 0),
                 pollfd(fd: ctx.wake.readFD, events: Int16(POLLIN), revents: 0),
             ]
             _ = poll(&fds, 2, 100)
             ctx.watchdog?.pet()
             if fds[1].revents != 0 { ctx.wake.drain() }
-            let revents = fds[0].revents
-            if !tcpUp, revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
-                var soError: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(sock, SOL_SOCKET, SO_ERROR, &soError, &length)
-                guard soError == 0 else {
-                    ended = DisconnectReason(code: -1, name: "unreachable", explanation: "cannot reach \(rotation.current): \(String(cString: strerror(soError)))")
-                    break
-                }
-                tcpUp = true
+            switch connect.handle(revents: fds[0].revents, socket: sock, connackSeen: connackSeen) {
+            case .tcpFailed(let code):
+                ended = DisconnectReason(code: -1, name: "unreachable", explanation: "cannot reach \(rotation.current): \(String(cString: strerror(code)))")
+            case .proceed(let read):
+                if read { _ = step(mosquitto_loop_read(handle, 64)) }
             }
-            // Before the CONNACK, a TLS handshake that waited for the TCP connect resumes only in
-            // loop_read (libmosquitto's own loop does the same on writability); without TLS the
-            // read finds nothing and returns.
-            if revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 || (!connackSeen && revents & Int16(POLLOUT) != 0) {
-                if !step(mosquitto_loop_read(handle, 64)) { break }
-            }
-            if ended == nil, mosquitto_want_write(handle) {
+            if ended != nil { break }
+            if mosquitto_want_write(handle) {
                 if !step(mosquitto_loop_write(handle, 64)) { break }
             }
             if ended == nil, !step(mosquitto_loop_misc(handle)) { break }
@@ -304,17 +282,20 @@ final class SessionLoop {
         }
     }
 
-    /// A connect call that failed before any I/O was under way: the name did not resolve, or
-    /// connect(2) failed at once.
-    private func connectCallFailed(_ rc: Int32, errno code: Int32, broker: BrokerAddress) -> DisconnectReason {
-        switch rc {
-        case MOSQ_ERR_EAI.rawValue:
-            // libmosquitto leaves getaddrinfo's EAI_* code in errno.
-            return DisconnectReason(code: -1, name: "unreachable", explanation: "cannot resolve \(broker.host): \(String(cString: gai_strerror(code)))")
-        case MOSQ_ERR_ERRNO.rawValue:
+    /// A connect call that failed before any I/O was under way: the name did not resolve,
+    /// connect(2) failed at once, or a TLS handshake begun inside the call failed.
+    private func connectCallFailed(_ start: AsyncConnect.Start, broker: BrokerAddress) -> DisconnectReason {
+        switch start {
+        case .unresolvable(let why):
+            return DisconnectReason(code: -1, name: "unreachable", explanation: "cannot resolve \(broker.host): \(why)")
+        case .failed(let code):
             return DisconnectReason(code: -1, name: "unreachable", explanation: "cannot reach \(broker): \(String(cString: strerror(code)))")
-        default:
+        case .tls:
+            return withLibraryDetail(.fromLibrary(Int32(MOSQ_ERR_TLS.rawValue), protocolVersion: version))
+        case .library(let rc):
             return withLibraryDetail(.fromLibrary(rc, protocolVersion: version))
+        case .started:
+            preconditionFailure("a started connect has not failed")
         }
     }
 
