@@ -21,6 +21,20 @@ final class AdminPageAccessTests: XCTestCase {
         (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["error"] as? String
     }
 
+    /// The daemon with a token file, which it reads at its start (the file goes after).
+    private func labWithToken() throws -> (lab: PluginDaemon, admin: AdminEndpoint) {
+        let dir = try TempDirectory(prefix: "sbtoken")
+        defer { dir.remove() }
+        try (token + "\n").write(toFile: dir.file("admin-token"), atomically: true, encoding: .utf8)
+        let lab = try PluginDaemon.speech(settings: ["admin.token_file": dir.file("admin-token")])
+        do {
+            return (lab, try AdminEndpoint.of(lab.daemon))
+        } catch {
+            lab.broker.stop()
+            throw error
+        }
+    }
+
     func testWithoutATokenTheLoopbackPageIsOpenButOnlyToLoopbackAndItsOwnOrigin() throws {
         let lab = try PluginDaemon.speech()
         defer { lab.broker.stop() }
@@ -84,12 +98,8 @@ final class AdminPageAccessTests: XCTestCase {
     }
 
     func testWithATokenFileEverythingButHealthzLoginAndAssetsNeedsIt() throws {
-        let dir = try TempDirectory(prefix: "sbtoken")
-        defer { dir.remove() }
-        try (token + "\n").write(toFile: dir.file("admin-token"), atomically: true, encoding: .utf8)
-        let lab = try PluginDaemon.speech(settings: ["admin.token_file": dir.file("admin-token")])
+        let (lab, admin) = try labWithToken()
         defer { lab.broker.stop() }
-        let admin = try AdminEndpoint.of(lab.daemon)
         XCTAssertFalse(lab.daemon.log().contains(token), "the token never reaches the log")
 
         // No token, a wrong one: 401, and for the page the sign-in form.
@@ -169,12 +179,8 @@ final class AdminPageAccessTests: XCTestCase {
     }
 
     func testWrongTokensFromOneAddressHoldItBackWhileOtherClientsAndTheDaemonGoOn() throws {
-        let dir = try TempDirectory(prefix: "sbtoken")
-        defer { dir.remove() }
-        try (token + "\n").write(toFile: dir.file("admin-token"), atomically: true, encoding: .utf8)
-        let lab = try PluginDaemon.speech(settings: ["admin.token_file": dir.file("admin-token")])
+        let (lab, admin) = try labWithToken()
         defer { lab.broker.stop() }
-        let admin = try AdminEndpoint.of(lab.daemon)
         let (guesser, neighbour) = ("127.0.0.7", "127.0.0.8")
         let bearer = ("Authorization", "Bearer \(token)")
         let form = ("Content-Type", "application/x-www-form-urlencoded")
