@@ -34,9 +34,16 @@ protocol PluginInstance: AnyObject, Sendable {
     /// The daemon is stopping: callers waiting for this instance stop waiting now, so a stop never
     /// queues behind a plugin that does not return.
     func abandonCalls()
+    /// It now serves (the registry's table names it): from here on an end nobody asked for is
+    /// reported as a crash, and one that came before is reported now. Called by the registry right
+    /// after it put the generation in its table, so a crash is never reported for a generation the
+    /// table does not know yet (the crash handler would find nothing to restart, and the dead
+    /// generation would go on "serving"). Inline instances have no process to end.
+    func armCrashReport()
 }
 
 extension PluginInstance {
     var hang: PluginExecutor.Hang? { nil }
     func abandonCalls() {}
+    func armCrashReport() {}
 }

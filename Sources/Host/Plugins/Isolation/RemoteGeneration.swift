@@ -17,6 +17,8 @@ final class RemoteGeneration: PluginInstance {
     let callTimeout: Double
     /// The copy of the plugin file the plugin host mapped (removed when this generation ends).
     let loadedPath: String
+    /// Hears of an end nobody asked for, once `armCrashReport()` was called.
+    private let onExit: @Sendable (PluginExit) -> Void
 
     var isolation: PluginIsolation { .process }
     var offersState: Bool { extensions.contains(SB_EXT_STATE) }
@@ -30,8 +32,10 @@ final class RemoteGeneration: PluginInstance {
     var residentKB: UInt64? { connection.process.residentKB }
 
     private init(number: Int, info: PluginDescriptorInfo, commands: [String: TypedCommand], extensions: [String],
-                 context: PluginHostContext, connection: PluginHostConnection, callTimeout: Double, loadedPath: String) {
+                 context: PluginHostContext, connection: PluginHostConnection, callTimeout: Double, loadedPath: String,
+                 onExit: @escaping @Sendable (PluginExit) -> Void) {
         self.loadedPath = loadedPath
+        self.onExit = onExit
         self.number = number
         self.info = info
         self.commands = commands
@@ -47,7 +51,8 @@ final class RemoteGeneration: PluginInstance {
 
     /// Starts the plugin host process, maps `source` there (copied to `loadAs`), creates the
     /// instance with `configJSON` and reads what it offers — as `PluginGeneration.start` does
-    /// inline, with the same refusals. `onExit` hears once of an end nobody asked for.
+    /// inline, with the same refusals. `onExit` hears once of an end nobody asked for, from
+    /// `armCrashReport()` on.
     static func start(source: String, loadAs: String, number: Int, configJSON: String, callTimeout: Double,
                       limits: PluginProcess.Limits, logger: Logger, topics: Topics, publisher: any PluginPublisher,
                       operations: OperationTable, media: (any PluginMediaStore)?, network: PluginNetworkServices = .init(),
@@ -134,13 +139,17 @@ final class RemoteGeneration: PluginInstance {
             }
         }
         let generation = RemoteGeneration(number: number, info: info, commands: commands, extensions: created.extensions,
-                                          context: context, connection: connection, callTimeout: callTimeout, loadedPath: loadAs)
+                                          context: context, connection: connection, callTimeout: callTimeout, loadedPath: loadAs,
+                                          onExit: onExit)
         if let problem {
             await generation.shutdown()
             throw problem
         }
-        connection.arm(onExit: onExit)
         return generation
+    }
+
+    func armCrashReport() {
+        connection.arm(onExit: onExit)
     }
 
     // MARK: teardown

@@ -115,7 +115,8 @@ public final class PluginRegistry: Sendable {
                 limits: PluginProcess.Limits(memoryLimitMB: settings.memoryLimitMB, openFilesLimit: settings.openFilesLimit),
                 logger: logger, topics: topics, publisher: publisher, operations: operations, media: media, network: network,
                 speakersChanged: { [directory] in directory.driversChanged() }, metrics: metrics,
-                // An end nobody asked for: the crash report and the restart (PluginRestarts.swift).
+                // An end nobody asked for, once it serves: the crash report and the restart
+                // (PluginRestarts.swift).
                 onExit: { [self] exit in pluginExited(file: path, generation: number, exit) })
         }
         let library = try PluginLibrary(source: path, loadAs: loadAs)
@@ -138,6 +139,7 @@ public final class PluginRegistry: Sendable {
                 $0.plugins[id] = loaded
                 $0.files[path] = PluginTable.FileRecord(fingerprint: fingerprint, pluginID: id, rejection: nil)
             }
+            generation.armCrashReport()
             logger.info("plugins: loaded \(id) \(generation.info.version) (generation \(generation.number)) from \(path): \(loaded.commands.count) commands")
         } catch let rejection as PluginRejection {
             table.state.withLock { $0.files[path] = PluginTable.FileRecord(fingerprint: fingerprint, pluginID: nil, rejection: rejection) }
@@ -277,6 +279,7 @@ public final class PluginRegistry: Sendable {
             $0.plugins[id] = updated
             $0.files[file] = PluginTable.FileRecord(fingerprint: fingerprint, pluginID: id, rejection: nil)
         }
+        next.armCrashReport()
         logger.info("plugins: reloaded \(id) \(next.info.version): generation \(old.number) -> \(next.number)")
         await old.shutdown()
         return ReloadResult(file: file, pluginID: id, outcome: "reloaded", generation: next.number, error: nil)

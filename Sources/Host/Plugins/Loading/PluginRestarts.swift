@@ -83,6 +83,7 @@ extension PluginRegistry {
             var updated = describe(next, slot: p.slot, file: file)
             updated.generation = next.number
             table.state.withLock { $0.plugins[id] = updated }
+            next.armCrashReport()
             let restarts = supervisor.update(id) { r -> Int in
                 r.state = .running
                 r.restarts += 1
