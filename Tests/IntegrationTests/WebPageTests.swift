@@ -252,6 +252,30 @@ final class WebPageTests: XCTestCase {
         try page.wait(for: "the refused announcement \(refused) in the list as failed") {
             try page.find("#announcement-list li[data-announcement=\"\(refused)\"]").attribute("data-state") == "failed"
         }
+        // Another client's markup is shown as text, never run: an announcement whose id, speaker
+        // and text are HTML fails (no such speaker) and is listed with them as typed, and nothing
+        // in it became an element or a script.
+        let hostileID = #"<img src=x onerror="document.title='owned'">"#
+        let hostile = try JSONSerialization.data(withJSONObject: [
+            "id": hostileID, "speakers": ["<b>nobody</b>"], "text": "<script>document.title='owned'</script>"])
+        try lab.client.publish(topic: "\(lab.base)/speak", payload: Array(hostile), qos: 1)
+        let probe = """
+            const li = Array.from(document.querySelectorAll('#announcement-list li')).find(li => li.dataset.announcement === arguments[0]);
+            if (!li) return null;
+            return {state: li.dataset.state, id: li.querySelector('.id').textContent, speakers: li.querySelector('.speakers').textContent,
+                    elements: document.querySelectorAll('#announcement-list img, #announcement-list script, #announcement-list b').length,
+                    title: document.title};
+            """
+        var seen: [String: Any] = [:]
+        try page.wait(for: "the announcement with markup in its id listed as failed") {
+            seen = try page.execute(probe, [hostileID]) as? [String: Any] ?? [:]
+            return seen["state"] as? String == "failed"
+        }
+        guard seen["id"] as? String == hostileID, seen["speakers"] as? String == "<b>nobody</b>", seen["elements"] as? Int == 0,
+              seen["title"] as? String != "owned" else {
+            throw LabError("markup from MQTT became more than text: \(seen)")
+        }
+
         let text0 = try page.find("#say-text")
         try text0.clear()
         try text0.type(text)
