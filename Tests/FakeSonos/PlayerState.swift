@@ -20,17 +20,20 @@ public struct QueueTrack: Sendable, Equatable {
     public var uri: String
     public var title: String
     public var duration: TimeInterval
+    /// `dc:creator`, where Sonos puts a track's artist; nil: none.
+    public var artist: String?
 
-    public init(uri: String, title: String = "Track", duration: TimeInterval = 240) {
+    public init(uri: String, title: String = "Track", duration: TimeInterval = 240, artist: String? = nil) {
         self.uri = uri
         self.title = title
         self.duration = duration
+        self.artist = artist
     }
 
     /// DIDL-Lite the way Sonos returns queue items in TrackMetaData.
     var metadata: String {
         didl(id: "-1", parentID: "-1", title: title, upnpClass: "object.item.audioItem.musicTrack",
-             res: uri, protocolInfo: "sonos.com-http:*:audio/mpeg:*", duration: duration)
+             res: uri, protocolInfo: "sonos.com-http:*:audio/mpeg:*", duration: duration, creator: artist)
     }
 }
 
@@ -334,7 +337,7 @@ func xmlEscape(_ s: String) -> String {
 
 /// A DIDL-Lite document with one item, in Sonos's namespace set.
 func didl(id: String, parentID: String, title: String, upnpClass: String, res: String?, protocolInfo: String,
-          duration: TimeInterval?) -> String {
+          duration: TimeInterval?, creator: String? = nil) -> String {
     let resElement = res.map { r in
         let dur = duration.map { " duration=\"\(hms($0))\"" } ?? ""
         return "<res protocolInfo=\"\(xmlEscape(protocolInfo))\"\(dur)>\(xmlEscape(r))</res>"
@@ -342,7 +345,8 @@ func didl(id: String, parentID: String, title: String, upnpClass: String, res: S
     return "<DIDL-Lite xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:upnp=\"urn:schemas-upnp-org:metadata-1-0/upnp/\" "
         + "xmlns:r=\"urn:schemas-rinconnetworks-com:metadata-1-0/\" xmlns=\"urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/\">"
         + "<item id=\"\(xmlEscape(id))\" parentID=\"\(xmlEscape(parentID))\" restricted=\"true\">\(resElement)"
-        + "<dc:title>\(xmlEscape(title))</dc:title><upnp:class>\(upnpClass)</upnp:class></item></DIDL-Lite>"
+        + "<dc:title>\(xmlEscape(title))</dc:title>" + (creator.map { "<dc:creator>\(xmlEscape($0))</dc:creator>" } ?? "")
+        + "<upnp:class>\(upnpClass)</upnp:class></item></DIDL-Lite>"
 }
 
 /// DIDL for a radio station, the shape Sonos favourites use (`r:description`, SA_RINCON desc).

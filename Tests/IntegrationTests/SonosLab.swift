@@ -57,13 +57,16 @@ extension XCTestCase {
     /// `quirks`: which real-player behaviours the fake household shows (default none).
     /// `addressing`: where the players listen (default 127.0.0.1 at random ports;
     /// `FakeSonosAddressing.randomLoopback()` for players on <127.x.y>.N:1400).
+    /// `daemonSettings`: the daemon's own (the admin listener's, for the browser test).
     func sonosLab(_ players: [FakeSonosPlayerOptions], settings: [String: Any] = [:],
              extraSpeakers: [String] = [], quirks: FakeSonosQuirks = .kind, addressing: FakeSonosAddressing = .ephemeral,
+             daemonSettings: [String: String] = [:],
              householdSettings: ((FakeSonosHousehold) -> [String: Any])? = nil) async throws -> SonosLab {
         let household = try await FakeSonosHousehold.start(players: players, quirks: quirks, addressing: addressing)
         addTeardownBlock { await household.stop() }
         let settings = settings.merging(householdSettings?(household) ?? [:]) { $1 }
-        let daemon = try PluginDaemon(settings: ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60", "log_level": "debug"]) { dir, scratch in
+        let daemonSettings = ["media.bind": "127.0.0.1", "plugins.operation_timeout": "60", "log_level": "debug"].merging(daemonSettings) { $1 }
+        let daemon = try PluginDaemon(settings: daemonSettings) { dir, scratch in
             try PluginBuild.ttsPlugin(to: dir + "/tts-espeak.so")
             try writeJSON(["cache_dir": scratch + "/tts-cache"], to: dir + "/tts-espeak.json")
             try PluginBuild.sonosDriver(to: dir + "/sonos.so")

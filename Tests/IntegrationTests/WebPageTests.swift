@@ -1,3 +1,4 @@
+import FakeSonos
 import Foundation
 import LabKit
 import XCTest
@@ -132,6 +133,98 @@ final class WebPageTests: XCTestCase {
         XCTAssertFalse(namespaces.contains(namespace.name), "the browser's namespace is gone: \(namespaces)")
     }
 
+    /// The Speakers view with Sonos players (the Sonos driver against the fake household, real UPnP
+    /// and GENA on loopback): a group of two, the coordinator playing a track of its queue. Each card
+    /// shows what the driver reports (transport state, group name, mute, title — artist, the volume
+    /// on the slider; the member shows its coordinator's music and its own volume); a change on a
+    /// player reaches the card live through the driver's event subscription; the slider moved with
+    /// the keyboard sets the player's volume with a real SetVolume.
+    func testTheSpeakersViewShowsSonosPlayersLive() async throws {
+        try requireBrowser()
+        let namespace = try BrowserNamespace()
+        defer { namespace.destroy() }
+        let secrets = try TempDirectory(prefix: "sbtoken")
+        defer { secrets.remove() }
+        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let tokenFile = secrets.file("admin-token")
+        XCTAssertTrue(FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8),
+                                                     attributes: [.posixPermissions: 0o600]))
+        let lab = try await sonosLab([.init(name: "Living Room", volume: 20), .init(name: "Kitchen", volume: 35)], quirks: .real,
+                                     daemonSettings: ["admin.bind": namespace.hostAddress, "admin.token_file": tokenFile])
+        let (living, kitchen) = (lab.household.players[0], lab.household.players[1])
+        living.setState(.queue(tracks: [QueueTrack(uri: "x-sonos-http:so-what.mp3", title: "So What", duration: 562, artist: "Miles Davis"),
+                                        QueueTrack(uri: "x-sonos-http:freddie.mp3", title: "Freddie Freeloader", artist: "Miles Davis")],
+                               track: 1, position: 10), transport: .playing)
+        lab.household.join(kitchen, to: living)
+        for speaker in ["living_room", "kitchen"] {
+            _ = try lab.state(speaker, timeout: 20) { $0["group_name"] as? String == "Living Room + 1" && $0["title"] as? String == "So What" }
+        }
+        let port = try lab.daemon.daemon.adminPort(host: namespace.hostAddress)
+        let origin = "http://\(namespace.hostAddress):\(port)"
+
+        let browser = try HeadlessBrowser(namespace: namespace)
+        defer { browser.close() }
+        let page = browser.session
+        try page.setViewportSize(width: 1280, height: 900)
+        let failureShot = PluginBuild.root + "/out/screenshots/failure-sonos.png"
+        do {
+            try logIn(page, origin: origin, token: token, screenshot: false)
+            try show(page, "speakers")
+            /// The card's fields as the page shows them.
+            func card(_ id: String) throws -> [String: String] {
+                let fields = try page.execute("""
+                    const card = document.querySelector(`[data-speaker="${arguments[0]}"]`);
+                    if (!card) return null;
+                    const text = sel => (card.querySelector(sel) || {}).textContent || '';
+                    const slider = card.querySelector('input[type=range][name=volume]');
+                    return {availability: text('.availability'), state: text('.transport'), group: text('.group'),
+                            mute: text('.mute'), playing: text('.now-playing'), volume: slider ? slider.value : '',
+                            result: text('.command-result')};
+                    """, [id]) as? [String: Any] ?? [:]
+                return fields.mapValues { "\($0)" }
+            }
+            let wanted: [String: [String: String]] = [
+                "living_room": ["availability": "online", "state": "playing", "group": "Living Room + 1", "mute": "not muted",
+                                "playing": "So What — Miles Davis", "volume": "20"],
+                "kitchen": ["availability": "online", "state": "playing", "group": "Living Room + 1", "mute": "not muted",
+                            "playing": "So What — Miles Davis", "volume": "35"],
+            ]
+            for (id, fields) in wanted.sorted(by: { $0.key < $1.key }) {
+                var shown: [String: String] = [:]
+                do {
+                    try page.wait(for: "\(id)'s card to show \(fields)", timeout: 20) {
+                        shown = try card(id)
+                        return fields.allSatisfy { shown[$0.key] == $0.value }
+                    }
+                } catch {
+                    throw LabError("\(error); the card shows \(shown)")
+                }
+            }
+
+            // Live: the kitchen is muted on the player itself (its app, a button); the driver hears
+            // it by its GENA subscription and the card follows without a reload.
+            kitchen.mute = true
+            try page.wait(for: "Kitchen's card to say muted after the player was muted", timeout: 15) {
+                try card("kitchen")["mute"] == "muted"
+            }
+
+            // The slider, by keyboard: End sends volume 100 to the living room, a real SetVolume.
+            let slider = try page.find("[data-speaker=\"living_room\"] input[type=range][name=volume]")
+            try slider.focus()
+            try page.press([WebDriverSession.Key.end])
+            try page.wait(for: "the Living Room player at volume 100 after End on its slider", timeout: 15) { living.volume == 100 }
+            try page.wait(for: "Living Room's card to say \"volume 100: ok\"") { try card("living_room")["result"] == "volume 100: ok" }
+            XCTAssertEqual(kitchen.volume, 35, "a member's volume is its own")
+            try page.screenshot(to: screenshots + "/speakers-sonos.png")
+        } catch {
+            try? page.screenshot(to: failureShot)
+            XCTFail("\(error)\n--- daemon log (tail):\n\(tail(of: lab.daemon.daemon.logPath, lines: 40))\n(the page at the failure: out/screenshots/failure-sonos.png)")
+        }
+        browser.close()
+        XCTAssertEqual(browser.leftovers(), [], "chromedriver, Chromium and their helpers are gone")
+        XCTAssertEqual(living.violations + kitchen.violations, [])
+    }
+
     // MARK: steps
 
     /// Raw HTTP from the test: a wrong Bearer token and a wrong cookie get 401 on the page and the
@@ -162,7 +255,7 @@ final class WebPageTests: XCTestCase {
 
     /// The login page for `/` without a cookie; a wrong token says so; the right one opens the page,
     /// whose event stream goes live.
-    private func logIn(_ page: WebDriverSession, origin: String, token: String) throws {
+    private func logIn(_ page: WebDriverSession, origin: String, token: String, screenshot: Bool = true) throws {
         try page.navigate(to: origin + "/")
         try page.wait(for: "the login form at / without a cookie") { try page.find("form#login-form input#token").isDisplayed() }
         try page.find("input#token").type("not-the-token-\(UUID().uuidString)")
@@ -170,7 +263,7 @@ final class WebPageTests: XCTestCase {
         try page.wait(for: "\"That token is not right.\" in #login-message") {
             try page.find("#login-message").text().contains("That token is not right.")
         }
-        try page.screenshot(to: screenshots + "/login.png")
+        if screenshot { try page.screenshot(to: screenshots + "/login.png") }
 
         try page.find("input#token").type(token)
         try page.find("form#login-form [type=submit]").click()
