@@ -24,6 +24,19 @@ final class WebPageTests: XCTestCase {
         return dir.isEmpty ? PluginBuild.root + "/out/screenshots" : dir
     }
 
+    /// A 32-character admin token in a file of mode 0600: the daemon listens on the browser pair's
+    /// address, not loopback, so without a token it would refuse to start.
+    private func adminToken() throws -> (token: String, file: String, secrets: TempDirectory) {
+        let secrets = try TempDirectory(prefix: "sbtoken")
+        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let file = secrets.file("admin-token")
+        guard FileManager.default.createFile(atPath: file, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            secrets.remove()
+            throw LabError("cannot write the admin token to \(file)")
+        }
+        return (token, file, secrets)
+    }
+
     private func requireBrowser() throws {
         if let reason = HeadlessBrowser.unavailableReason {
             print("SKIPPED WebPageTests: \(reason)")
@@ -84,13 +97,8 @@ final class WebPageTests: XCTestCase {
         try requireBrowser()
         let namespace = try BrowserNamespace()
         defer { namespace.destroy() }
-        let secrets = try TempDirectory(prefix: "sbtoken")
+        let (token, tokenFile, secrets) = try adminToken()
         defer { secrets.remove() }
-        // 32 characters: the bind is not loopback, so without a token the daemon would refuse to start.
-        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let tokenFile = secrets.file("admin-token")
-        XCTAssertTrue(FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8),
-                                                     attributes: [.posixPermissions: 0o600]))
         // And a file in the plugin folder that is no plugin, for the list of refused files.
         let lab = try PluginDaemon.speech(settings: ["admin.bind": namespace.hostAddress, "admin.token_file": tokenFile],
                                           speakers: ["Kitchen", "Office"]) { dir, _ in
@@ -143,12 +151,8 @@ final class WebPageTests: XCTestCase {
         try requireBrowser()
         let namespace = try BrowserNamespace()
         defer { namespace.destroy() }
-        let secrets = try TempDirectory(prefix: "sbtoken")
+        let (token, tokenFile, secrets) = try adminToken()
         defer { secrets.remove() }
-        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let tokenFile = secrets.file("admin-token")
-        XCTAssertTrue(FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8),
-                                                     attributes: [.posixPermissions: 0o600]))
         let lab = try await sonosLab([.init(name: "Living Room", volume: 20), .init(name: "Kitchen", volume: 35)], quirks: .real,
                                      daemonSettings: ["admin.bind": namespace.hostAddress, "admin.token_file": tokenFile])
         let (living, kitchen) = (lab.household.players[0], lab.household.players[1])
