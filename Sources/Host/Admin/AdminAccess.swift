@@ -7,8 +7,9 @@ import HTTPTypes
 /// user's browser.
 ///
 /// - Origin: a POST (any method but GET and HEAD) must come from the page itself
-///   (`Origin: http://<Host>`, or `https://<Host>` behind a TLS proxy) or from no page at all (curl sends no Origin). Another site's form
-///   or script is refused, token or not, and so is `Origin: null` (a sandboxed frame).
+///   (`Origin: http://<Host>`, or `https://<Host>` behind a TLS proxy) or from no page at all (curl
+///   sends no Origin). Another site's form or script is refused, token or not, and so is
+///   `Origin: null` (a sandboxed frame).
 /// - Content-Type: an API POST must be `application/json`, which a page on another site can only
 ///   send after a CORS preflight, and the listener never answers one.
 /// - Host: without a token (only allowed on a loopback bind), the page and API answer only to a
@@ -87,7 +88,8 @@ public struct AdminAccess: Sendable {
     static func originProblem(_ request: HTTPRequest) -> String? {
         guard let origin = request.headerFields[.origin] else { return nil }
         if let host = request.authority?.lowercased(), ["http://" + host, "https://" + host].contains(origin.lowercased()) { return nil }
-        return "forbidden: a \(request.method.rawValue) must come from this listener's own page (Origin http://\(request.authority ?? "<Host>")) "
+        return "forbidden: a \(request.method.rawValue) must come from this listener's own page (Origin http://\(request.authority ?? "<Host>"), "
+            + "or https:// behind a TLS proxy) "
             + "or carry no Origin; this one's Origin is \(String(reflecting: String(origin.prefix(100))))"
     }
 

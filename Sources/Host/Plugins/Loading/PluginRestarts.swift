@@ -83,7 +83,6 @@ extension PluginRegistry {
             var updated = describe(next, slot: p.slot, file: file)
             updated.generation = next.number
             table.state.withLock { $0.plugins[id] = updated }
-            next.armCrashReport()
             let restarts = supervisor.update(id) { r -> Int in
                 r.state = .running
                 r.restarts += 1
@@ -92,6 +91,9 @@ extension PluginRegistry {
             }
             await p.slot.restored(serving: next)
             logger.notice("plugins: \(id) restarted after a crash: generation \(number) -> \(next.number) (restart \(restarts))")
+            // Last: a crash it had meanwhile is reported now, and its record must not be overwritten
+            // by the lines above (that would say `running`, and undo the crash-loop guard's `down`).
+            next.armCrashReport()
             // The dead generation: its process is gone; this only releases what the daemon kept for it.
             await old.shutdown()
         }
