@@ -486,8 +486,8 @@ for kind, n in (("slow", n_slow), ("idle", n_idle), ("stalled", n_stalled)):
             poll(0.01)
     for _ in range(n):
         open_one(kind)
-        # Closes are seen while the others are still being opened: on a loaded machine opening
-        # hundreds takes longer than the 0.5 s that makes a close one "at once".
+        # Closes are seen while the others are still being opened, not only once all are open:
+        # on a loaded machine opening hundreds can take longer than refused_within.
         poll(0)
     previous += n
 open(os.path.join(out, "open"), "w").close()
